@@ -1,0 +1,21 @@
+"""The repair engine: plain code with no actor in it.
+
+`Engine.repair(bundle)` runs the bundle's tests, then the configured strategies in
+order, judging every candidate only by the bundle's own tests in a sandboxed child
+process. The repairer actor calls it; tests and benchmarks call it directly.
+"""
+
+from repair.bundle import Bundle
+from repair.engine import Engine, RepairOutcome, RepairSettings
+from repair.report import TestReport
+from repair.runner import Runner, SubprocessRunner
+
+__all__ = [
+    "Bundle",
+    "Engine",
+    "RepairOutcome",
+    "RepairSettings",
+    "Runner",
+    "SubprocessRunner",
+    "TestReport",
+]

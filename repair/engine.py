@@ -1,0 +1,169 @@
+"""The repair loop: first run, then each configured strategy in order."""
+
+from __future__ import annotations
+
+import difflib
+import time
+from typing import Any, Protocol
+
+import msgspec
+from loguru import logger
+
+from errors import RepairBudgetExhausted
+from repair.bundle import Bundle, bundle_sha256
+from repair.report import TestReport
+from repair.runner import Runner
+from repair.strategies import REGISTRY
+from repair.strategies.base import Budget, Context, Fix
+
+STRATEGY_ORDER = (
+    "noop",
+    "signature_adapter",
+    "pattern_transplant",
+    "heuristic_microfix",
+    "external_agent",
+)
+
+
+class RepairSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """The `[repair]` knobs the engine reads."""
+
+    strategies: tuple[str, ...] = STRATEGY_ORDER
+    test_timeout_seconds: float = 30.0
+    bundle_timeout_seconds: float = 120.0
+    max_candidates: int = 5000
+    max_patterns: int = 5
+    external_agent: tuple[str, ...] = ()
+
+
+class PatternSink(Protocol):
+    """Where passing code is learned from (the pattern library)."""
+
+    def learn(self, bundle: Bundle, *, source_sha256: str) -> None:
+        """Remember the entrypoint's top-level definitions of a passing bundle."""
+        ...
+
+
+class RepairOutcome(msgspec.Struct, kw_only=True):
+    """What one attempt at one bundle came to.
+
+    When `repaired` is false, `reason` says why in words (the first run's summary,
+    or the budget that ran out), and `files` is None.
+    """
+
+    repaired: bool
+    strategy: str | None = None
+    pattern_id: str | None = None
+    attempts: int = 0
+    details: dict[str, Any] = msgspec.field(default_factory=dict)
+    files: dict[str, str] | None = None
+    report: TestReport = msgspec.field(default_factory=TestReport)
+    first_run: TestReport = msgspec.field(default_factory=TestReport)
+    reason: str = ""
+    candidates: int = 0
+    duration_s: float = 0.0
+
+    def diff(self, original: Bundle) -> str:
+        """Unified diff from the handoff's files to the repaired ones."""
+        if not self.files:
+            return ""
+        return unified_diff(original.files, self.files)
+
+
+def unified_diff(before: dict[str, str] | Any, after: dict[str, str]) -> str:
+    """A unified diff over every path of either side, in sorted path order."""
+    chunks: list[str] = []
+    for path in sorted(set(before) | set(after)):
+        old, new = before.get(path), after.get(path)
+        if old == new:
+            continue
+        chunks.extend(
+            difflib.unified_diff(
+                (old or "").splitlines(keepends=True),
+                (new or "").splitlines(keepends=True),
+                fromfile=f"a/{path}" if old is not None else "/dev/null",
+                tofile=f"b/{path}" if new is not None else "/dev/null",
+            )
+        )
+    return "".join(chunks)
+
+
+class Engine:
+    """Repairs bundles. Thread-compatible: one Engine per worker, or a shared one
+    whose runner is safe for concurrent use.
+
+    `repair` never raises for anything a bundle does; a bug in a strategy does
+    propagate, so that the caller's supervisor sees it.
+    """
+
+    def __init__(
+        self,
+        settings: RepairSettings,
+        runner: Runner,
+        *,
+        patterns: Any = None,
+        strategies: dict[str, Any] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.runner = runner
+        self.patterns = patterns
+        self.registry = strategies if strategies is not None else REGISTRY
+
+    def repair(self, bundle: Bundle) -> RepairOutcome:
+        """Run the first test run, then each strategy in order until one passes."""
+        started = time.monotonic()
+        settings = self.settings
+        first = self.runner.run(bundle.files, bundle.tests,
+                                timeout=settings.test_timeout_seconds)
+        clean_first = not (first.timed_out or first.crashed or first.errors)
+        ctx = Context(
+            bundle=bundle,
+            first_run=first,
+            runner=self.runner,
+            budget=Budget(started + settings.bundle_timeout_seconds, settings.max_candidates),
+            test_timeout=settings.test_timeout_seconds,
+            expected_tests=first.total if clean_first else 0,
+            settings=settings,
+            patterns=self.patterns,
+            external_agent=settings.external_agent,
+        )
+        attempts = 0
+        reason = f"tests fail: {first.summary()}"
+        for name in settings.strategies:
+            factory = self.registry.get(name)
+            if factory is None:
+                continue
+            if name != "noop":
+                attempts += 1
+            try:
+                fix = factory().attempt(ctx)
+            except RepairBudgetExhausted as exc:
+                reason = f"{reason}; {exc} during {name}"
+                break
+            if fix is not None:
+                return self._success(bundle, name, fix, attempts, first, ctx, started)
+        return RepairOutcome(
+            repaired=False, attempts=attempts, report=first, first_run=first, reason=reason,
+            candidates=ctx.budget.used, duration_s=time.monotonic() - started,
+        )
+
+    def _success(
+        self, bundle: Bundle, name: str, fix: Fix, attempts: int, first: TestReport,
+        ctx: Context, started: float,
+    ) -> RepairOutcome:
+        repaired = bundle.with_files(fix.changed)
+        files = dict(repaired.files)
+        if self.patterns is not None:
+            try:
+                self.patterns.learn(repaired, source_sha256=bundle_sha256(files))
+            except OSError as exc:
+                logger.warning("pattern library not updated: {}", exc)
+        details = dict(fix.details)
+        if name != "noop":
+            details.setdefault("candidates", ctx.budget.used)
+        return RepairOutcome(
+            repaired=True, strategy=name, pattern_id=fix.pattern_id,
+            attempts=0 if name == "noop" else attempts, details=details, files=files,
+            report=fix.report, first_run=first, candidates=ctx.budget.used,
+            duration_s=time.monotonic() - started,
+        )

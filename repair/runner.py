@@ -1,0 +1,159 @@
+"""Running a bundle's tests in a child process.
+
+`Runner` is the seam: the engine only ever calls `run(files, tests, timeout=...)`.
+`SubprocessRunner` is the plain reference runner: a fresh ``python -m pytest`` per
+candidate, in a scratch directory holding exactly the candidate's files, in its own
+process group with resource limits, killed as a group on timeout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Protocol
+
+from repair.report import TestReport
+
+_PLUGIN_DIR = str(Path(__file__).resolve().parent.parent)
+_OUTPUT_LIMIT = 64 * 1024
+
+
+class Runner(Protocol):
+    """Runs a bundle's tests on candidate files and reports what happened."""
+
+    def run(
+        self,
+        files: Mapping[str, str],
+        tests: Sequence[str],
+        *,
+        timeout: float,
+        coverage: bool = False,
+    ) -> TestReport:
+        """Run `tests` over `files` in isolation. Never raises for anything the
+        candidate does: a hang, crash or bomb comes back as a failing report."""
+        ...
+
+    def close(self) -> None:
+        """Release any warm process the runner keeps."""
+        ...
+
+
+def write_tree(root: Path, files: Mapping[str, str]) -> None:
+    """Write `files` under `root`. Paths were validated as relative and clean."""
+    for rel, text in files.items():
+        target = root / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+
+
+def _limit_child() -> None:  # pragma: no cover - runs in the child
+    os.setsid()
+    gib = 1024**3
+    for res, value in (
+        (resource.RLIMIT_AS, 2 * gib),
+        (resource.RLIMIT_FSIZE, 64 * 1024 * 1024),
+        (resource.RLIMIT_NOFILE, 256),
+        (resource.RLIMIT_CORE, 0),
+    ):
+        try:
+            resource.setrlimit(res, (value, value))
+        except (ValueError, OSError):
+            pass
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+class SubprocessRunner:
+    """A fresh ``python -m pytest`` per run: simple and slow (about 150 ms).
+
+    The warm sandboxed runner replaces it in production; this one stays as the
+    reference the benchmarks compare against.
+    """
+
+    def __init__(self, python: str = sys.executable) -> None:
+        self.python = python
+
+    def run(
+        self,
+        files: Mapping[str, str],
+        tests: Sequence[str],
+        *,
+        timeout: float,
+        coverage: bool = False,
+    ) -> TestReport:
+        """See `Runner.run`. `coverage` is not supported here and is ignored."""
+        with tempfile.TemporaryDirectory(prefix="repairlab-run-") as tmp:
+            scratch = Path(tmp) / "work"
+            scratch.mkdir()
+            write_tree(scratch, files)
+            report_path = Path(tmp) / "report.json"
+            env = {
+                "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                "HOME": str(scratch),
+                "PYTHONPATH": _PLUGIN_DIR,
+                "PYTHONDONTWRITEBYTECODE": "1",
+                "PYTHONHASHSEED": "0",
+                "REPAIRLAB_REPORT": str(report_path),
+            }
+            argv = [
+                self.python, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                "-p", "repair.pytest_plugin", "-o", "addopts=", "--rootdir", str(scratch),
+                *tests,
+            ]
+            start = time.monotonic()
+            proc = subprocess.Popen(
+                argv, cwd=scratch, env=env, stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, preexec_fn=_limit_child,
+            )
+            timed_out = False
+            try:
+                out, _ = proc.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                timed_out = True
+                _kill_group(proc)
+                out, _ = proc.communicate()
+            finally:
+                _kill_group(proc)
+            duration = time.monotonic() - start
+            return parse_report(report_path, proc.returncode, out, duration, timed_out)
+
+
+def parse_report(
+    report_path: Path, exit_code: int, output: bytes, duration: float, timed_out: bool
+) -> TestReport:
+    """Build a `TestReport` from the plugin's JSON; a missing or broken report
+    means the child died before pytest finished, and counts as a crash."""
+    text = output[-_OUTPUT_LIMIT:].decode("utf-8", "replace")
+    try:
+        data = json.loads(report_path.read_text(encoding="utf-8"))
+        outcomes = {str(k): bool(v) for k, v in data["outcomes"].items()}
+        error_ids = {str(e) for e in data["errors"]}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return TestReport(exit_code=exit_code, duration_s=duration, timed_out=timed_out,
+                          crashed=not timed_out, output=text)
+    passed = sum(1 for ok in outcomes.values() if ok)
+    failed = sum(1 for nid, ok in outcomes.items() if not ok and nid not in error_ids)
+    errors = len(error_ids)
+    return TestReport(
+        passed=passed, failed=failed, errors=errors, duration_s=duration, exit_code=exit_code,
+        timed_out=timed_out, output=text, outcomes=outcomes,
+    )
+
+
+def remove_tree(path: Path) -> None:
+    """Remove a scratch tree, whatever a candidate left in it."""
+    shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,91 @@
+"""What every strategy receives and returns."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+from errors import RepairBudgetExhausted
+from repair.bundle import Bundle
+from repair.report import TestReport
+from repair.runner import Runner
+
+
+@dataclass
+class Budget:
+    """Wall time and candidate runs left for one attempt at one bundle."""
+
+    deadline: float
+    max_candidates: int
+    used: int = 0
+
+    def charge(self) -> None:
+        """Count one candidate run; raises RepairBudgetExhausted past a limit."""
+        if self.used >= self.max_candidates:
+            raise RepairBudgetExhausted(f"candidate budget of {self.max_candidates} spent")
+        if time.monotonic() >= self.deadline:
+            raise RepairBudgetExhausted("bundle time budget spent")
+        self.used += 1
+
+    def seconds_left(self) -> float:
+        """Wall time left, never negative."""
+        return max(0.0, self.deadline - time.monotonic())
+
+
+@dataclass
+class Context:
+    """Everything a strategy may look at and the one way it may test a candidate."""
+
+    bundle: Bundle
+    first_run: TestReport
+    runner: Runner
+    budget: Budget
+    test_timeout: float
+    expected_tests: int
+    settings: Any = None
+    patterns: Any = None
+    external_agent: tuple[str, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def judge(self, changed: Mapping[str, str], *, coverage: bool = False) -> TestReport:
+        """Run the bundle's tests with `changed` merged over its sources.
+
+        Charges the budget first (raising RepairBudgetExhausted when it is spent),
+        and bounds the run by the smaller of the test timeout and the time left.
+        """
+        self.budget.charge()
+        candidate = self.bundle.with_files(changed)
+        timeout = min(self.test_timeout, max(0.5, self.budget.seconds_left()))
+        return self.runner.run(candidate.files, candidate.tests, timeout=timeout,
+                               coverage=coverage)
+
+    def accepts(self, report: TestReport) -> bool:
+        """A candidate passes when every test the handoff holds ran and passed."""
+        return report.ok and report.passed == self.expected_tests
+
+
+@dataclass
+class Fix:
+    """A repair that passed: the changed source files, the passing run, and
+    what the strategy did (`details`, copied into the challenger)."""
+
+    changed: dict[str, str]
+    report: TestReport
+    details: dict[str, Any]
+    pattern_id: str | None = None
+
+
+class Strategy(Protocol):
+    """Proposes and judges candidates; returns a Fix or None when it has none.
+
+    A strategy may raise RepairBudgetExhausted (through `Context.judge`); the
+    engine then stops trying and the attempt fails.
+    """
+
+    name: ClassVar[str]
+
+    def attempt(self, ctx: Context) -> Fix | None:
+        """Try to repair `ctx.bundle`."""
+        ...
