@@ -19,7 +19,9 @@ import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
+
+from loguru import logger
 
 from repair.report import TestReport
 
@@ -87,6 +89,9 @@ class SubprocessRunner:
     def __init__(self, python: str = sys.executable) -> None:
         self.python = python
 
+    def close(self) -> None:
+        """Nothing to release: every run starts and ends its own process."""
+
     def run(
         self,
         files: Mapping[str, str],
@@ -140,18 +145,66 @@ def parse_report(
     text = output[-_OUTPUT_LIMIT:].decode("utf-8", "replace")
     try:
         data = json.loads(report_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        data = None
+    return report_from_data(data, exit_code=exit_code, output=text, duration=duration,
+                            timed_out=timed_out)
+
+
+def report_from_data(
+    data: Any,
+    *,
+    exit_code: int,
+    output: str,
+    duration: float,
+    timed_out: bool,
+    coverage: Any = None,
+) -> TestReport:
+    """Build a `TestReport` from the plugin's record (`ReportPlugin.data`).
+
+    A record that is missing or malformed means the child died before pytest
+    finished: the report is a crash (or a timeout, if it timed out). Malformed
+    coverage is dropped rather than trusted.
+    """
+    try:
         outcomes = {str(k): bool(v) for k, v in data["outcomes"].items()}
         error_ids = {str(e) for e in data["errors"]}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    except (KeyError, TypeError, AttributeError):
         return TestReport(exit_code=exit_code, duration_s=duration, timed_out=timed_out,
-                          crashed=not timed_out, output=text)
+                          crashed=not timed_out, output=output)
     passed = sum(1 for ok in outcomes.values() if ok)
     failed = sum(1 for nid, ok in outcomes.items() if not ok and nid not in error_ids)
     errors = len(error_ids)
+    cov: dict[str, dict[str, list[int]]] | None = None
+    if isinstance(coverage, dict):
+        try:
+            cov = {str(nid): {str(p): sorted(int(n) for n in lines)
+                              for p, lines in per_file.items()}
+                   for nid, per_file in coverage.items()}
+        except (AttributeError, TypeError, ValueError):
+            cov = None
     return TestReport(
         passed=passed, failed=failed, errors=errors, duration_s=duration, exit_code=exit_code,
-        timed_out=timed_out, output=text, outcomes=outcomes,
+        timed_out=timed_out, output=output, outcomes=outcomes, coverage=cov,
     )
+
+
+def make_runner(*, sandbox: bool | None = None) -> Runner:
+    """The best runner available: a started `WarmRunner` (sandboxed under bwrap when
+    bwrap can run), else the reference `SubprocessRunner` with one warning.
+
+    Call it once per worker thread: each WarmRunner runs one candidate at a time.
+    """
+    from repair.warm_runner import SandboxUnavailable, WarmRunner
+
+    runner = WarmRunner(sandbox=sandbox)
+    try:
+        runner.start()
+    except SandboxUnavailable as exc:
+        logger.warning("warm test server unavailable ({}); using a fresh pytest per "
+                       "candidate", exc)
+        return SubprocessRunner()
+    return runner
 
 
 def remove_tree(path: Path) -> None:

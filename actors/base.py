@@ -1,0 +1,212 @@
+"""What every repairlab actor shares: the runtime, peer lookup, timers, and the
+crash reporting that pykka lacks.
+
+pykka stops an actor whose `on_receive` raised on a `tell`, and logs an exception
+raised in `on_start` without calling `on_failure`. `SupervisedActor` reports both
+to the supervisor, which restarts the actor by its child spec.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import pykka
+from loguru import logger
+
+from config.schema import Config
+from faults import inject
+from messages.commands import Msg, Ping, Tick
+from state.layout import Layout
+
+
+class Peers:
+    """The current ActorRef of each named actor; the supervisor updates it on
+    every (re)start, so a message always goes to the live incarnation."""
+
+    def __init__(self) -> None:
+        self._refs: dict[str, pykka.ActorRef[Any]] = {}
+        self._lock = threading.Lock()
+
+    def set(self, name: str, ref: pykka.ActorRef[Any] | None) -> None:
+        """Record (or, with None, forget) the ref of `name`."""
+        with self._lock:
+            if ref is None:
+                self._refs.pop(name, None)
+            else:
+                self._refs[name] = ref
+
+    def get(self, name: str) -> pykka.ActorRef[Any] | None:
+        """The live ref of `name`, or None while it is down."""
+        with self._lock:
+            return self._refs.get(name)
+
+    def names(self) -> list[str]:
+        """Every known actor name."""
+        with self._lock:
+            return list(self._refs)
+
+    def tell(self, name: str, message: Msg) -> bool:
+        """Send without waiting. False (and nothing else) if `name` is down."""
+        ref = self.get(name)
+        if ref is None:
+            return False
+        try:
+            ref.tell(message)
+            return True
+        except pykka.ActorDeadError:
+            return False
+
+    def ask(self, name: str, message: Msg, timeout: float) -> Any:
+        """Ask and wait at most `timeout` seconds in all, riding out a restart of
+        the peer. Raises pykka.ActorDeadError if it stays down, TimeoutError if
+        it does not answer, or whatever the peer's handler raised."""
+        deadline = time.monotonic() + timeout
+        while True:
+            ref = self.get(name)
+            left = deadline - time.monotonic()
+            if ref is not None:
+                try:
+                    return ref.ask(message, timeout=max(0.01, left))
+                except pykka.ActorDeadError:
+                    pass
+                except pykka.Timeout:
+                    raise TimeoutError(f"{name} did not answer within {timeout:.1f}s") from None
+            if time.monotonic() >= deadline:
+                raise pykka.ActorDeadError(f"{name} is not running")
+            time.sleep(0.02)
+
+
+class WorkBoard:
+    """Which claimed handoff each repairer is working on, and since when.
+
+    The watcher writes an entry when it dispatches, the repairer clears it when
+    it settles. It is a cache of `claims/<instance>/`: a restarted watcher
+    rebuilds its in-flight table from it, and the health check reads it.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._work: dict[str, tuple[str, str, float]] = {}
+
+    def assign(self, worker: str, claim: Path, name: str) -> None:
+        with self._lock:
+            self._work[worker] = (str(claim), name, time.monotonic())
+
+    def clear(self, worker: str, claim: str | None = None) -> None:
+        """Forget `worker`'s entry (only if it is still `claim`, when given)."""
+        with self._lock:
+            current = self._work.get(worker)
+            if current is not None and (claim is None or current[0] == claim):
+                del self._work[worker]
+
+    def snapshot(self) -> dict[str, tuple[str, str, float]]:
+        with self._lock:
+            return dict(self._work)
+
+
+@dataclass
+class Runtime:
+    """Everything the actors of one daemon share. `config` may be replaced by a
+    reload; actors read it afresh for each piece of work."""
+
+    config: Config
+    layout: Layout
+    instance: str
+    peers: Peers = field(default_factory=Peers)
+    work: WorkBoard = field(default_factory=WorkBoard)
+    on_crash: Callable[[str, BaseException], None] = lambda name, exc: None
+    fresh_start: bool = True
+    workers: tuple[str, ...] = ()
+    version: str = "0.1.0"
+    config_digest: str = ""
+
+
+class SupervisedActor(pykka.ThreadingActor):
+    """A pykka actor that reports its own crash to the supervisor.
+
+    Subclasses implement `handle(message)` (and optionally `start_up`,
+    `shut_down`). `kind` names the actor for logs and fault injection: every
+    message passes the injection point `actor.<kind>`.
+    """
+
+    kind = "actor"
+    use_daemon_thread = True  # a wedged actor must not keep the process alive
+
+    def __init__(self, runtime: Runtime, name: str) -> None:
+        super().__init__()
+        self.runtime = runtime
+        self.name = name
+        self.log = logger.bind(actor=name)
+        self._timers: list[threading.Event] = []
+        self._point = f"actor.{self.kind}"
+
+    # pykka hooks -----------------------------------------------------------------
+
+    def on_start(self) -> None:
+        try:
+            inject(f"{self._point}.start")
+            self.start_up()
+        except Exception as exc:
+            self._stop_timers()
+            self.runtime.on_crash(self.name, exc)
+            raise
+
+    def on_stop(self) -> None:
+        self._stop_timers()
+        self.shut_down()
+
+    def on_failure(
+        self,
+        exception_type: type[BaseException] | None,
+        exception_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._stop_timers()
+        try:
+            self.shut_down()
+        finally:
+            self.runtime.on_crash(self.name, exception_value or RuntimeError("unknown failure"))
+
+    def on_receive(self, message: Any) -> Any:
+        if isinstance(message, Ping):
+            return True
+        inject(self._point)
+        return self.handle(message)
+
+    # for subclasses -------------------------------------------------------------
+
+    def start_up(self) -> None:
+        """Prepare; an exception here is a crash (reported, then restarted)."""
+
+    def shut_down(self) -> None:
+        """Release resources; called on stop and after a crash. Must not raise."""
+
+    def handle(self, message: Any) -> Any:
+        """Handle one message of this actor's inbox."""
+        raise NotImplementedError
+
+    def every(self, seconds: float, make: Callable[[], Msg] = Tick) -> None:
+        """Tell this actor `make()` every `seconds` until it stops."""
+        stop = threading.Event()
+        self._timers.append(stop)
+        ref = self.actor_ref
+
+        def loop() -> None:
+            while not stop.wait(seconds):
+                try:
+                    ref.tell(make())
+                except pykka.ActorDeadError:
+                    return
+
+        threading.Thread(target=loop, name=f"{self.name}-timer", daemon=True).start()
+
+    def _stop_timers(self) -> None:
+        for stop in self._timers:
+            stop.set()
+        self._timers.clear()

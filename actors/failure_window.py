@@ -1,0 +1,50 @@
+"""Failure-window bookkeeping: the sliding window per `bundle_sha256`."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from actors.base import SupervisedActor
+from messages.commands import ClearFailures, FailureVerdict, RecordFailure
+from state.failures import FailureStore
+
+
+class FailureWindow(SupervisedActor):
+    """Records failures on disk (shared by all instances, kept across restarts)
+    and decides: quarantine once `max_failures` fall within `window_seconds`,
+    else wait out the backoff.
+
+    The records on disk are the truth; this actor keeps no memory of its own, so
+    a crash or a peer instance changes nothing about the decision. A record that
+    cannot be written raises OSError to the asker, who keeps the handoff.
+    """
+
+    kind = "failure_window"
+
+    def start_up(self) -> None:
+        self.store = FailureStore(self.runtime.layout.failures)
+
+    def handle(self, message: Any) -> Any:
+        match message:
+            case RecordFailure(bundle_sha256=sha, record=record):
+                return self.record(sha, record)
+            case ClearFailures(bundle_sha256=sha):
+                return self.store.clear(sha)
+        raise TypeError(f"failure window cannot handle {type(message).__name__}")
+
+    def record(self, sha: str, record: Any, now: float | None = None) -> FailureVerdict:
+        """Store the record, then judge the window as it stands on disk."""
+        config = self.runtime.config
+        now = time.time() if now is None else now
+        self.store.record(sha, record)
+        window = config.failure_window
+        recent = self.store.in_window(sha, window.window_seconds, now)
+        count = len(recent)
+        rule = (f"{window.max_failures} failures of the same bundle_sha256 within "
+                f"{window.window_seconds:g} seconds")
+        if count >= window.max_failures:
+            return FailureVerdict(quarantine=True, failures=recent, not_before=now, rule=rule)
+        delay = config.backoff.delay(count)
+        return FailureVerdict(quarantine=False, failures=recent, not_before=now + delay,
+                              rule=rule)

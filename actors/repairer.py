@@ -1,0 +1,267 @@
+"""The repairer: one per worker, repairs one claimed handoff at a time.
+
+It owns a handoff from claim to its next place: decode (or corrupt/), duplicate
+check, the repair engine, then challenger + done/, or failure record + deferred/
+or hard_fail/. Every step that needs another actor asks it with a bound; if that
+fails, the handoff is handed back (deferred briefly) rather than lost.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from actors.base import SupervisedActor
+from errors import HandoffInvalid
+from messages.commands import (
+    BundleSettled,
+    MarkCorrupt,
+    QuarantineBundle,
+    RecordFailure,
+    RecordMetric,
+    RepairBundle,
+    WriteChallenger,
+)
+from messages.handoff import Handoff, decode_handoff
+from messages.records import Challenger, MetricLine, Provenance, TestCounts, rfc3339
+from repair.bundle import bundle_sha256
+from repair.engine import Engine, RepairOutcome, RepairSettings, unified_diff
+from state.challengers import ChallengerStore
+from state.claims import Claims, attempt_key
+from state.failures import new_record
+from state.fsops import FileChanged, NotARegularFile, move_unique, read_regular_file
+
+ASK_TIMEOUT = 30.0
+RETRY_DELAY = 5.0  # a handoff whose bookkeeping failed waits this long, then is redone
+
+
+def make_runner() -> Any:
+    """The best runner available (the warm sandboxed one when it can start)."""
+    from repair import runner
+
+    factory = getattr(runner, "make_runner", None)
+    return factory() if factory is not None else runner.SubprocessRunner()
+
+
+def make_patterns(directory: Path) -> Any:
+    """The pattern library under the state root, if the engine has one."""
+    try:
+        from repair.patterns import PatternLibrary  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    return PatternLibrary(directory)
+
+
+def engine_settings(config: Any) -> RepairSettings:
+    """The engine's view of `[repair]`."""
+    r = config.repair
+    return RepairSettings(
+        strategies=tuple(r.strategies), test_timeout_seconds=r.test_timeout_seconds,
+        bundle_timeout_seconds=r.bundle_timeout_seconds, max_candidates=r.max_candidates,
+        max_patterns=r.max_patterns, external_agent=tuple(r.external_agent),
+    )
+
+
+class Repairer(SupervisedActor):
+    """Repairs the handoffs the watcher dispatches to it, one at a time.
+
+    A failing bundle is data: it is recorded, backed off or quarantined. Only a
+    bug (an unexpected exception) crashes this actor; the supervisor restarts it
+    and the watcher hands the claim it held to the queue again.
+    """
+
+    kind = "repairer"
+
+    def start_up(self) -> None:
+        runtime = self.runtime
+        self.claims = Claims(runtime.layout, runtime.instance)
+        self.store = ChallengerStore(runtime.layout.challengers)
+        self.runner = make_runner()
+        self.patterns = make_patterns(runtime.layout.patterns)
+
+    def shut_down(self) -> None:
+        runner = getattr(self, "runner", None)
+        if runner is not None:
+            runner.close()
+
+    def handle(self, message: Any) -> Any:
+        match message:
+            case RepairBundle(claim=claim, name=name):
+                outcome = "vanished"
+                try:
+                    outcome = self.process(Path(claim), name)
+                finally:
+                    self.runtime.work.clear(self.name, claim)
+                    self.runtime.peers.tell(
+                        "watcher", BundleSettled(worker=self.name, name=name, outcome=outcome))
+                return outcome
+        raise TypeError(f"repairer cannot handle {type(message).__name__}")
+
+    # -- one handoff -------------------------------------------------------------
+
+    def process(self, claimed: Path, name: str) -> str:
+        """Take one claimed handoff to its next place; returns which place."""
+        config = self.runtime.config
+        log = self.log.bind(handoff=name)
+        try:
+            data, _ = read_regular_file(claimed, config.limits.max_handoff_bytes)
+            key = attempt_key(claimed)
+            handoff = decode_handoff(data, max_bytes=config.limits.max_handoff_bytes,
+                                     max_files=config.limits.max_files)
+        except FileNotFoundError:
+            log.info("claim vanished before it was read")
+            return "vanished"
+        except (NotARegularFile, FileChanged) as exc:
+            return self.corrupt(claimed, name, "file_type", f"the handoff is {exc}", None)
+        except HandoffInvalid as exc:
+            return self.corrupt(claimed, name, exc.reason, str(exc), exc.field)
+        except OSError as exc:
+            log.warning("cannot read claimed handoff, retrying later: {}", exc)
+            self.claims.defer(claimed, time.time() + RETRY_DELAY)
+            return "deferred"
+        sha = handoff.sha256
+        log = log.bind(bundle=sha[:12])
+        existing = self.store.repaired_before(sha)
+        if existing is not None:
+            return self.done(claimed, name, handoff, sha, existing, duplicate=True,
+                             outcome=None, started=time.monotonic())
+        started = time.monotonic()
+        engine = Engine(engine_settings(config), self.runner, patterns=self.patterns)
+        outcome = engine.repair(handoff.bundle())
+        if outcome.repaired:
+            return self.succeed(claimed, name, handoff, sha, outcome, started)
+        return self.fail(claimed, name, handoff, sha, key, outcome)
+
+    def succeed(self, claimed: Path, name: str, handoff: Handoff, sha: str,
+                outcome: RepairOutcome, started: float) -> str:
+        """Write the challenger durably, then move the handoff to done/."""
+        assert outcome.files is not None and outcome.strategy is not None
+        repaired_sha = bundle_sha256(outcome.files)
+        runtime = self.runtime
+        details = dict(outcome.details)
+        challenger = Challenger(
+            tool=handoff.tool, lineage=handoff.lineage, handoff_id=handoff.id,
+            bundle_sha256=sha, repaired_sha256=repaired_sha,
+            repair_strategy=outcome.strategy, repair_pattern_id=outcome.pattern_id,
+            repair_attempts=outcome.attempts, repair_details=details,
+            files=outcome.files,
+            diff="" if outcome.strategy == "noop" else unified_diff(handoff.files, outcome.files),
+            tests=TestCounts(passed=outcome.report.passed, failed=outcome.report.failed,
+                             duration_s=round(outcome.report.duration_s, 6)),
+            instance=runtime.instance, created_at=rfc3339(time.time()), handoff_name=name,
+            provenance=Provenance(
+                bundle_sha256=sha, parent_sha256=handoff.parent_sha256,
+                repaired_sha256=repaired_sha,
+                pattern_source_sha256=_str_or_none(details.get("pattern_source_sha256")),
+                repairlab_version=runtime.version, config_digest=runtime.config_digest,
+            ),
+        )
+        try:
+            path_text, _ = runtime.peers.ask("telemetry", WriteChallenger(challenger=challenger),
+                                             ASK_TIMEOUT)
+        except Exception as exc:  # noqa: BLE001 - any failure here means: not durable yet
+            self.log.warning("challenger not written ({}); the handoff will be redone", exc)
+            self.claims.defer(claimed, time.time() + RETRY_DELAY)
+            return "deferred"
+        return self.done(claimed, name, handoff, sha, Path(path_text), duplicate=False,
+                         outcome=outcome, started=started)
+
+    def done(self, claimed: Path, name: str, handoff: Handoff, sha: str, challenger: Path,
+             *, duplicate: bool, outcome: RepairOutcome | None, started: float) -> str:
+        """The challenger is durable: the handoff goes to done/."""
+        try:
+            move_unique(claimed, self.runtime.layout.done, name)
+        except FileNotFoundError:
+            return "vanished"
+        except OSError as exc:
+            self.log.warning("cannot move {} to done/ ({}); redoing later", name, exc)
+            self.claims.defer(claimed, time.time() + RETRY_DELAY)
+            return "deferred"
+        strategy = outcome.strategy if outcome else self._strategy_of(challenger)
+        self.metric(
+            "repaired", meta_repair=True, bundle_sha256=sha, tool=handoff.tool,
+            lineage=handoff.lineage, repair_strategy=strategy,
+            repair_pattern_id=outcome.pattern_id if outcome else None,
+            repair_attempts=outcome.attempts if outcome else 0,
+            duration_s=round(time.monotonic() - started, 6), handoff=name,
+            challenger=challenger.name, duplicate=duplicate,
+            candidates=outcome.candidates if outcome else 0,
+        )
+        self.log.bind(bundle=sha[:12]).info(
+            "repaired {} with {}{}", name, strategy, " (duplicate)" if duplicate else "")
+        return "done"
+
+    def _strategy_of(self, challenger: Path) -> str | None:
+        try:
+            return self.store.load(challenger).repair_strategy
+        except (OSError, msgspec.DecodeError):
+            return None
+
+    def fail(self, claimed: Path, name: str, handoff: Handoff, sha: str, key: str,
+             outcome: RepairOutcome) -> str:
+        """Record the failure; then back off, or quarantine when the window is full."""
+        runtime = self.runtime
+        record = new_record(key, runtime.instance, outcome.reason, name)
+        try:
+            verdict = runtime.peers.ask(
+                "failure_window", RecordFailure(bundle_sha256=sha, record=record), ASK_TIMEOUT)
+        except Exception as exc:  # noqa: BLE001 - the failure is not recorded: redo later
+            self.log.warning("failure not recorded ({}); the handoff will be redone", exc)
+            self.claims.defer(claimed, time.time() + RETRY_DELAY)
+            return "deferred"
+        common = dict(bundle_sha256=sha, tool=handoff.tool, lineage=handoff.lineage,
+                      repair_strategy=None, repair_pattern_id=None,
+                      repair_attempts=outcome.attempts, duration_s=round(outcome.duration_s, 6),
+                      handoff=name, failures=len(verdict.failures), reason=outcome.reason[:500],
+                      candidates=outcome.candidates)
+        if verdict.quarantine:
+            try:
+                runtime.peers.ask("quarantine", QuarantineBundle(
+                    claim=str(claimed), name=name, bundle_sha256=sha, tool=handoff.tool,
+                    lineage=handoff.lineage, failures=verdict.failures, rule=verdict.rule,
+                    last_test_output=outcome.first_run.output,
+                ), ASK_TIMEOUT)
+            except FileNotFoundError:
+                return "vanished"
+            except Exception as exc:  # noqa: BLE001 - not moved: redo later, key dedupes
+                self.log.warning("quarantine failed ({}); the handoff will be redone", exc)
+                self.claims.defer(claimed, time.time() + RETRY_DELAY)
+                return "deferred"
+            self.metric("repair_failed", **common)
+            self.metric("quarantined", **common)
+            return "hard_fail"
+        self.claims.defer(claimed, verdict.not_before)
+        self.metric("repair_failed", **common)
+        self.log.bind(bundle=sha[:12]).info(
+            "repair failed ({} in window): {}; retry after {:.1f}s", len(verdict.failures),
+            outcome.reason, max(0.0, verdict.not_before - time.time()))
+        return "deferred"
+
+    def corrupt(self, claimed: Path, name: str, reason: str, message: str,
+                field: str | None) -> str:
+        """Send an invalid handoff to corrupt/ with its reason."""
+        try:
+            self.runtime.peers.ask("quarantine", MarkCorrupt(
+                claim=str(claimed), name=name, reason=reason, message=message, field=field,
+            ), ASK_TIMEOUT)
+        except FileNotFoundError:
+            return "vanished"
+        except Exception as exc:  # noqa: BLE001 - stays claimed; redone later
+            self.log.warning("cannot move corrupt handoff ({}); redoing later", exc)
+            self.claims.defer(claimed, time.time() + RETRY_DELAY)
+            return "deferred"
+        self.metric("corrupt", handoff=name, reason=message[:500])
+        return "corrupt"
+
+    def metric(self, event: str, **fields: Any) -> None:
+        """Tell telemetry one metrics line."""
+        line = MetricLine(ts=rfc3339(time.time()), event=event, instance=self.runtime.instance,
+                          **fields)
+        self.runtime.peers.tell("telemetry", RecordMetric(line=line))
+
+
+def _str_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) else None

@@ -1,0 +1,238 @@
+"""The watcher: notices handoffs, claims them, and keeps the workers busy.
+
+inotify (through watchdog) tells it at once when a name appears in `queue/`;
+a full rescan every `watch.rescan_seconds` catches whatever inotify dropped (it
+drops events silently when its queue overflows). It claims only as many handoffs
+as it has idle repairers, so that peer instances share the queue.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+
+from actors.base import SupervisedActor
+from messages.commands import (
+    ActorRestarted,
+    BundleSettled,
+    GetStatus,
+    QueueChanged,
+    RepairBundle,
+    SetWorkers,
+    StopClaiming,
+    Tick,
+    WatcherStatus,
+)
+from state.claims import Claims, is_handoff_name
+
+TICK_SECONDS = 0.5
+
+
+class _QueueEvents(FileSystemEventHandler):
+    """Forwards names that appear in the queue directory to the watcher."""
+
+    def __init__(self, queue: Path, tell: Any) -> None:
+        self.queue = str(queue)
+        self.tell = tell
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        if event.event_type not in ("moved", "closed"):  # "created" may be half-written
+            return
+        path = event.dest_path if event.event_type == "moved" else event.src_path
+        path = os.fsdecode(path)
+        directory, name = os.path.split(path)
+        if directory == self.queue and is_handoff_name(name):
+            try:
+                self.tell(QueueChanged(name=name))
+            except Exception:  # noqa: BLE001 - the watcher is restarting; the rescan catches up
+                pass
+
+
+class Watcher(SupervisedActor):
+    """Watches `queue/`, claims handoffs for idle repairers, heartbeats, and
+    takes back the claims of dead peers.
+
+    If inotify cannot be set up (watch limit reached, odd filesystem), it logs a
+    warning and relies on the rescans alone.
+    """
+
+    kind = "watcher"
+
+    def start_up(self) -> None:
+        runtime = self.runtime
+        self.claims = Claims(runtime.layout, runtime.instance)
+        self.queue = runtime.layout.queue
+        self.workers: list[str] = list(runtime.workers)
+        self.pending: dict[str, None] = {}
+        self.due: list[str] = []
+        self.inflight: dict[str, tuple[str, str]] = {}
+        self.claiming = True
+        self.scans = 0
+        self.first_scan_done = False
+        self.last_scan = self.last_beat = self.last_stale = 0.0
+        self.observer: Any = None
+        if runtime.fresh_start:
+            recovered = self.claims.recover_own()
+            if recovered:
+                self.log.info("took back {} handoffs this instance held before", recovered)
+        else:
+            self._rebuild_inflight()
+        self.claims.heartbeat()
+        self.last_beat = time.monotonic()
+        self._recover_stale()
+        self._start_observer()
+        self.scan()
+        self.first_scan_done = True
+        self.every(TICK_SECONDS)
+        self.dispatch()
+
+    def shut_down(self) -> None:
+        observer = getattr(self, "observer", None)
+        if observer is not None:
+            observer.stop()
+            observer.join(timeout=2)
+            self.observer = None
+
+    # -- inbox ---------------------------------------------------------------------
+
+    def handle(self, message: Any) -> Any:
+        match message:
+            case QueueChanged(name=name):
+                self.pending[name] = None
+                self.dispatch()
+            case Tick():
+                self.tick()
+            case BundleSettled(worker=worker, name=name):
+                current = self.inflight.get(worker)
+                if current is not None and current[1] == name:
+                    del self.inflight[worker]
+                self.dispatch()
+            case ActorRestarted(actor=actor):
+                self._take_back(actor)
+                self.dispatch()
+            case StopClaiming():
+                self.claiming = False
+            case SetWorkers(workers=workers):
+                self.workers = list(workers)
+                self.dispatch()
+            case GetStatus():
+                return WatcherStatus(pending=len(self.pending), in_flight=len(self.inflight),
+                                     claiming=self.claiming, scans=self.scans,
+                                     first_scan_done=self.first_scan_done)
+            case _:
+                raise TypeError(f"watcher cannot handle {type(message).__name__}")
+        return None
+
+    # -- work ------------------------------------------------------------------------
+
+    def tick(self) -> None:
+        """Periodic duties: heartbeat, rescan, due deferrals, stale peers."""
+        config = self.runtime.config
+        now = time.monotonic()
+        if now - self.last_beat >= config.watch.heartbeat_seconds:
+            try:
+                self.claims.heartbeat()
+                self.last_beat = now
+            except OSError as exc:
+                self.log.warning("heartbeat not written: {}", exc)
+        if now - self.last_scan >= config.watch.rescan_seconds:
+            self.scan()
+        if now - self.last_stale >= max(1.0, config.instance.lease_seconds / 3):
+            self._recover_stale()
+        self.due = list(self.claims.claim_due())
+        self.dispatch()
+
+    def scan(self) -> None:
+        """Add every handoff name in `queue/` to the pending set (name order)."""
+        try:
+            with os.scandir(self.queue) as it:
+                names = sorted(e.name for e in it if is_handoff_name(e.name))
+        except OSError as exc:
+            self.log.warning("cannot scan {}: {}", self.queue, exc)
+            return
+        fresh = {name: None for name in names}
+        # Keep the event order for names we knew; forget names that are gone.
+        self.pending = {n: None for n in self.pending if n in fresh} | fresh
+        self.scans += 1
+        self.last_scan = time.monotonic()
+
+    def dispatch(self) -> None:
+        """Claim handoffs for every idle repairer."""
+        if not self.claiming:
+            return
+        idle = [w for w in self.workers if w not in self.inflight]
+        while idle:
+            claimed = self._claim_next()
+            if claimed is None:
+                return
+            worker = idle.pop(0)
+            path, name = claimed
+            self.runtime.work.assign(worker, path, name)
+            self.inflight[worker] = (str(path), name)
+            if not self.runtime.peers.tell(worker, RepairBundle(claim=str(path), name=name)):
+                self.runtime.work.clear(worker)
+                del self.inflight[worker]
+                self.claims.requeue(path)
+                return
+
+    def _claim_next(self) -> tuple[Path, str] | None:
+        while self.due:
+            name = self.due.pop(0)
+            path = self.claims.claim(name, source=self.runtime.layout.deferred)
+            if path is not None:
+                return path, name
+        while self.pending:
+            name = next(iter(self.pending))
+            del self.pending[name]
+            path = self.claims.claim(name)
+            if path is not None:
+                return path, name
+        return None
+
+    def _take_back(self, actor: str) -> None:
+        """`actor` was restarted: the handoff it held goes back to the queue."""
+        held = self.inflight.pop(actor, None)
+        self.runtime.work.clear(actor)
+        if held is None:
+            return
+        claim, name = held
+        if os.path.lexists(claim) and self.claims.requeue(Path(claim)) is not None:
+            self.pending[name] = None
+            self.log.info("handed {} back to the queue after {} restarted", name, actor)
+
+    def _rebuild_inflight(self) -> None:
+        """After a restart of this actor: what the repairers hold is in flight;
+        any other claim of ours was dispatched to nobody and goes back."""
+        board = self.runtime.work.snapshot()
+        self.inflight = {w: (claim, name) for w, (claim, name, _) in board.items()}
+        busy = {claim for claim, _ in self.inflight.values()}
+        for path in self.claims.held():
+            if str(path) not in busy:
+                self.claims.requeue(path)
+
+    def _recover_stale(self) -> None:
+        self.last_stale = time.monotonic()
+        try:
+            recovered = self.claims.recover_stale(self.runtime.config.instance.lease_seconds)
+        except OSError as exc:
+            self.log.warning("cannot recover stale claims: {}", exc)
+            return
+        if recovered:
+            self.log.info("took back {} handoffs from instances past their lease", recovered)
+
+    def _start_observer(self) -> None:
+        try:
+            observer = Observer()
+            observer.schedule(_QueueEvents(self.queue, self.actor_ref.tell), str(self.queue),
+                              recursive=False)
+            observer.daemon = True
+            observer.start()
+            self.observer = observer
+        except OSError as exc:
+            self.log.warning("inotify unavailable ({}); relying on rescans", exc)
+            self.observer = None

@@ -1,0 +1,180 @@
+"""Reading, checking and resolving the configuration."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import socket
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from config.schema import Config
+from errors import ConfigError
+
+DEFAULT_FILE = Path(__file__).with_name("default.toml")
+SCHEDULES = ("hourly", "daily", "weekly")
+LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL")
+KNOWN_STRATEGIES = (
+    "noop", "signature_adapter", "pattern_transplant", "heuristic_microfix", "external_agent",
+)
+FAULT_ACTIONS = re.compile(r"(crash|enospc|eio|hang|slow)(:[0-9.]+)?(@[0-9.]+|#[0-9]+)?")
+INSTANCE_ID_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
+def _defaults() -> dict[str, Any]:
+    with DEFAULT_FILE.open("rb") as fh:
+        return tomllib.load(fh)
+
+
+def resolve_config_path(cli_path: str | None) -> Path | None:
+    """`--config PATH`, else `$REPAIRLAB_CONFIG`, else None (built-in defaults)."""
+    if cli_path:
+        return Path(cli_path)
+    env = os.environ.get("REPAIRLAB_CONFIG")
+    return Path(env) if env else None
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _overlay(defaults: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    merged = {name: dict(table) for name, table in defaults.items()}
+    for name, table in given.items():
+        if name not in defaults:
+            raise ConfigError(f"config: unknown section [{name}]")
+        if not isinstance(table, dict):
+            raise ConfigError(f"config: [{name}] must be a table, got {_show(table)}")
+        for key, value in table.items():
+            if key not in defaults[name]:
+                raise ConfigError(f"config: unknown key [{name}] {key} = {_show(value)}")
+            merged[name][key] = value
+    return merged
+
+
+def _check(ok: bool, section: str, key: str, value: Any, want: str) -> None:
+    if not ok:
+        raise ConfigError(f"config: bad value [{section}] {key} = {_show(value)}: {want}")
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def _integer(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+_RULES: dict[tuple[str, str], tuple[Any, str]] = {
+    ("failure_window", "window_seconds"): (lambda v: _number(v) and v > 0, "a number > 0"),
+    ("failure_window", "max_failures"): (lambda v: _integer(v) and v >= 1, "an integer >= 1"),
+    ("backoff", "base_seconds"): (lambda v: _number(v) and v >= 0, "a number >= 0"),
+    ("backoff", "max_seconds"): (lambda v: _number(v) and v >= 0, "a number >= 0"),
+    ("prune", "ttl_seconds"): (lambda v: _number(v) and v > 0, "a number > 0"),
+    ("prune", "schedule"): (lambda v: v in SCHEDULES, "one of " + ", ".join(SCHEDULES)),
+    ("repair", "workers"): (lambda v: _integer(v) and 1 <= v <= 64, "an integer from 1 to 64"),
+    ("repair", "test_timeout_seconds"): (lambda v: _number(v) and v > 0, "a number > 0"),
+    ("repair", "bundle_timeout_seconds"): (lambda v: _number(v) and v > 0, "a number > 0"),
+    ("repair", "max_candidates"): (lambda v: _integer(v) and v >= 1, "an integer >= 1"),
+    ("repair", "max_patterns"): (lambda v: _integer(v) and v >= 0, "an integer >= 0"),
+    ("repair", "strategies"): (
+        lambda v: isinstance(v, list) and all(s in KNOWN_STRATEGIES for s in v)
+        and len(set(v)) == len(v),
+        "a list of distinct names among " + ", ".join(KNOWN_STRATEGIES),
+    ),
+    ("repair", "external_agent"): (
+        lambda v: isinstance(v, list) and all(isinstance(s, str) and s for s in v),
+        "a list of non-empty strings (argv)",
+    ),
+    ("limits", "max_handoff_bytes"): (lambda v: _integer(v) and v >= 64, "an integer >= 64"),
+    ("limits", "max_files"): (lambda v: _integer(v) and v >= 1, "an integer >= 1"),
+    ("instance", "id"): (
+        lambda v: isinstance(v, str) and (v == "" or INSTANCE_ID_RE.fullmatch(v) is not None),
+        "empty, or 1-64 of [A-Za-z0-9_.-]",
+    ),
+    ("instance", "lease_seconds"): (lambda v: _number(v) and v > 0, "a number > 0"),
+    ("supervisor", "max_restarts"): (lambda v: _integer(v) and v >= 0, "an integer >= 0"),
+    ("supervisor", "period_seconds"): (lambda v: _number(v) and v > 0, "a number > 0"),
+    ("watch", "rescan_seconds"): (lambda v: _number(v) and v > 0, "a number > 0"),
+    ("watch", "heartbeat_seconds"): (lambda v: _number(v) and v > 0, "a number > 0"),
+    ("log", "level"): (lambda v: v in LOG_LEVELS, "one of " + ", ".join(LOG_LEVELS)),
+    ("log", "json"): (lambda v: isinstance(v, bool), "true or false"),
+    ("faults", "seed"): (_integer, "an integer"),
+    ("faults", "points"): (
+        lambda v: isinstance(v, dict)
+        and all(isinstance(a, str) and FAULT_ACTIONS.fullmatch(a) for a in v.values()),
+        "a table of point = \"crash|enospc|eio|hang|slow[:seconds][@probability|#nth]\"",
+    ),
+}
+
+
+def _resolve(base: Path, value: str) -> str:
+    if value == "":
+        return ""
+    path = Path(value).expanduser()
+    return str(path if path.is_absolute() else (base / path).absolute())
+
+
+def default_instance_id() -> str:
+    """Host name and process id: unique per process on one shared disk."""
+    host = re.sub(r"[^A-Za-z0-9_.-]", "_", socket.gethostname())[:40] or "host"
+    return f"{host}-{os.getpid()}"
+
+
+def load_config(path: Path | None, *, overrides: dict[str, dict[str, Any]] | None = None) -> Config:
+    """Built-in defaults overlaid with the TOML file at `path` (if any) and then
+    with `overrides` (used by tests and the demo).
+
+    Raises ConfigError with one line naming the key and the value when the file
+    cannot be read, is not TOML, names an unknown key or holds a bad value.
+    """
+    given: dict[str, Any] = {}
+    base = Path.cwd()
+    if path is not None:
+        try:
+            with open(path, "rb") as fh:
+                given = tomllib.load(fh)
+        except OSError as exc:
+            raise ConfigError(f"config: cannot read {path}: {exc.strerror or exc}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config: {path} is not valid TOML: {exc}") from None
+        base = Path(path).absolute().parent
+    merged = _overlay(_defaults(), given)
+    if overrides:
+        merged = _overlay(merged, overrides)
+    for (section, key), (rule, want) in _RULES.items():
+        value = merged[section][key]
+        _check(bool(rule(value)), section, key, value, want)
+    for key, value in merged["paths"].items():
+        _check(isinstance(value, str) and (key != "root" or value != ""), "paths", key, value,
+               "a path string" + (" (not empty)" if key == "root" else ""))
+        if key != "root" and value and not Path(value).is_absolute():
+            raise ConfigError(f"config: bad value [paths] {key} = {_show(value)}: an absolute path")
+    bw = merged["backoff"]
+    if bw["max_seconds"] < bw["base_seconds"]:
+        raise ConfigError(
+            f"config: bad value [backoff] max_seconds = {_show(bw['max_seconds'])}: "
+            f"must be >= base_seconds ({bw['base_seconds']})"
+        )
+    merged["paths"] = {k: _resolve(base, v) for k, v in merged["paths"].items()}
+    if not merged["instance"]["id"]:
+        merged["instance"]["id"] = default_instance_id()
+    merged["source"] = str(Path(path).absolute()) if path is not None else None
+    try:
+        return msgspec.convert(merged, Config)
+    except msgspec.ValidationError as exc:  # a type the rules above missed
+        raise ConfigError(f"config: {exc}") from None
+
+
+def config_digest(config: Config) -> str:
+    """SHA-256 of the effective configuration, for provenance; the instance id
+    and source file are left out so that peers with one config share a digest."""
+    data = msgspec.to_builtins(config)
+    data.pop("source", None)
+    data.get("instance", {}).pop("id", None)
+    return hashlib.sha256(msgspec.json.encode(data, order="sorted")).hexdigest()

@@ -1,0 +1,126 @@
+"""The typed shape of the configuration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import msgspec
+
+
+class Paths(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """`[paths]`: the state root and optional absolute overrides."""
+
+    root: str
+    queue: str = ""
+    processed: str = ""
+    challengers: str = ""
+    metrics: str = ""
+    patterns: str = ""
+
+
+class FailureWindow(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """`[failure_window]`."""
+
+    window_seconds: float
+    max_failures: int
+
+
+class Backoff(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """`[backoff]`."""
+
+    base_seconds: float
+    max_seconds: float
+
+    def delay(self, failures: int) -> float:
+        """Seconds to wait after the `failures`-th failure: base, doubled each
+        time, never more than max."""
+        if failures <= 0:
+            return 0.0
+        exponent = min(failures - 1, 60)
+        return float(min(self.max_seconds, self.base_seconds * (2**exponent)))
+
+
+class Prune(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """`[prune]`."""
+
+    ttl_seconds: float
+    schedule: str
+
+
+class Repair(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """`[repair]`."""
+
+    workers: int
+    test_timeout_seconds: float
+    strategies: tuple[str, ...]
+    external_agent: tuple[str, ...]
+    bundle_timeout_seconds: float
+    max_candidates: int
+    max_patterns: int
+
+
+class Limits(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """`[limits]`."""
+
+    max_handoff_bytes: int
+    max_files: int
+
+
+class Instance(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """`[instance]`."""
+
+    id: str
+    lease_seconds: float
+
+
+class Supervisor(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """`[supervisor]`."""
+
+    max_restarts: int
+    period_seconds: float
+
+
+class Watch(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """`[watch]`: how often the queue is rescanned and the heartbeat written."""
+
+    rescan_seconds: float
+    heartbeat_seconds: float
+
+
+class Log(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """`[log]`."""
+
+    level: str
+    json: bool
+
+
+class Faults(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """`[faults]`: named injection points and their actions (see faults module)."""
+
+    seed: int
+    points: dict[str, str]
+
+
+class Config(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The whole configuration, paths already resolved to absolute ones.
+
+    `source` is the file it came from (None for the built-in defaults).
+    """
+
+    paths: Paths
+    failure_window: FailureWindow
+    backoff: Backoff
+    prune: Prune
+    repair: Repair
+    limits: Limits
+    instance: Instance
+    supervisor: Supervisor
+    watch: Watch
+    log: Log
+    faults: Faults
+    source: str | None = None
+
+    @property
+    def root(self) -> Path:
+        """The state root, absolute."""
+        return Path(self.paths.root)

@@ -1,0 +1,174 @@
+"""What actors tell and ask each other: one frozen, tagged Struct per message.
+
+Commands are verbs (`RepairBundle`), events past tense (`BundleSettled`). Each
+actor's inbox is one union, dispatched with `match`.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from messages.records import Challenger, FailureRecord, MetricLine
+
+
+class Msg(msgspec.Struct, frozen=True, tag=True, kw_only=True):
+    """Base of every actor message."""
+
+
+# -- to anyone ------------------------------------------------------------------
+
+
+class Ping(Msg):
+    """Health check: answered with True by any actor that is not wedged."""
+
+
+class Tick(Msg):
+    """A timer went off."""
+
+
+# -- watcher ----------------------------------------------------------------------
+
+
+class QueueChanged(Msg):
+    """A name appeared in `queue/` (from inotify)."""
+
+    name: str
+
+
+class BundleSettled(Msg):
+    """A repairer finished with a handoff; `outcome` is its terminal or waiting place."""
+
+    worker: str
+    name: str
+    outcome: str
+
+
+class ActorRestarted(Msg):
+    """The supervisor restarted `actor`; whatever it held must be picked up again."""
+
+    actor: str
+    attempt: int = 0
+
+
+class StopClaiming(Msg):
+    """Shutdown has begun: claim nothing new."""
+
+
+class SetWorkers(Msg):
+    """The repairer pool now consists of these actors (after a reload)."""
+
+    workers: tuple[str, ...]
+
+
+class GetStatus(Msg):
+    """Ask the watcher for its counters."""
+
+
+class WatcherStatus(msgspec.Struct, frozen=True, kw_only=True):
+    """The watcher's answer to GetStatus."""
+
+    pending: int
+    in_flight: int
+    claiming: bool
+    scans: int
+    first_scan_done: bool
+
+
+# -- repairer ---------------------------------------------------------------------
+
+
+class RepairBundle(Msg):
+    """Repair the handoff claimed at `claim` (originally `queue/<name>`)."""
+
+    claim: str
+    name: str
+
+
+# -- failure window ---------------------------------------------------------------
+
+
+class RecordFailure(Msg):
+    """A repair of `bundle_sha256` failed; answered with a FailureVerdict."""
+
+    bundle_sha256: str
+    record: FailureRecord
+
+
+class FailureVerdict(msgspec.Struct, frozen=True, kw_only=True):
+    """What the window says after a failure: quarantine now, or wait until
+    `not_before` (POSIX time)."""
+
+    quarantine: bool
+    failures: list[FailureRecord]
+    not_before: float
+    rule: str
+
+
+class ClearFailures(Msg):
+    """Forget the failures of a bundle (an operator released it)."""
+
+    bundle_sha256: str
+
+
+# -- quarantine -------------------------------------------------------------------
+
+
+class QuarantineBundle(Msg):
+    """Move a claimed handoff to `processed/hard_fail/` with its reason file."""
+
+    claim: str
+    name: str
+    bundle_sha256: str
+    tool: str
+    lineage: str | None
+    failures: list[FailureRecord]
+    rule: str
+    last_test_output: str = ""
+
+
+class MarkCorrupt(Msg):
+    """Move a claimed handoff that is not valid input to `processed/corrupt/`."""
+
+    claim: str
+    name: str
+    reason: str
+    message: str
+    field: str | None = None
+
+
+# -- telemetry --------------------------------------------------------------------
+
+
+class WriteChallenger(Msg):
+    """Store a challenger durably; answered with (path, written_now)."""
+
+    challenger: Challenger
+
+
+class RecordMetric(Msg):
+    """Append one metrics line."""
+
+    line: MetricLine
+
+
+class Flush(Msg):
+    """Make everything written so far durable; answered when done."""
+
+
+# -- pruner -----------------------------------------------------------------------
+
+
+class PruneNow(Msg):
+    """Prune now (an operator or the schedule); `now` overrides the clock."""
+
+    now: float | None = None
+    dry_run: bool = False
+
+
+WatcherInbox = QueueChanged | BundleSettled | ActorRestarted | StopClaiming | SetWorkers | \
+    GetStatus | Tick | Ping
+RepairerInbox = RepairBundle | Ping
+FailureWindowInbox = RecordFailure | ClearFailures | Tick | Ping
+QuarantineInbox = QuarantineBundle | MarkCorrupt | Ping
+TelemetryInbox = WriteChallenger | RecordMetric | Flush | Ping
+PrunerInbox = PruneNow | Tick | Ping

@@ -1,0 +1,171 @@
+"""The challenger store: one durable file per (bundle, result), never two.
+
+A challenger is written as a temporary file (fsynced), then hard-linked as
+`challengers/.index/<bundle_sha256>-<repaired_sha256>`: link() fails if the name
+exists, so of several writers (threads, instances, a redo after a crash) exactly
+one wins. The winner renames its temporary file to the public name and fsyncs the
+directory. A loser, or a redo that finds the index entry but no public file (a
+crash between link and rename), links the public name from the index entry.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import msgspec
+
+from faults import inject
+from messages.records import Challenger
+from state.fsops import fsync_dir
+
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder(Challenger)
+
+
+def challenger_name(bundle_sha: str, now: float) -> str:
+    """`challenger_<UTC %Y%m%dT%H%M%S%fZ>_<first 12 hex>.json` (SPEC §3)."""
+    stamp = datetime.fromtimestamp(now, UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    return f"challenger_{stamp}_{bundle_sha[:12]}.json"
+
+
+class ChallengerStore:
+    """Challengers under one directory."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.index = directory / ".index"
+
+    def _key(self, bundle_sha: str, repaired_sha: str) -> Path:
+        return self.index / f"{bundle_sha}-{repaired_sha}"
+
+    def find(self, bundle_sha: str, repaired_sha: str | None = None) -> Path | None:
+        """The public challenger for `bundle_sha` (and `repaired_sha`, if given),
+        or None. With no `repaired_sha`, the newest challenger of the bundle."""
+        if repaired_sha is not None:
+            key = self._key(bundle_sha, repaired_sha)
+            try:
+                ino = os.stat(key, follow_symlinks=False).st_ino
+            except FileNotFoundError:
+                return None
+            return self._public_with_inode(bundle_sha, ino)
+        found = sorted(self.directory.glob(f"challenger_*_{bundle_sha[:12]}.json"))
+        for path in reversed(found):
+            try:
+                if _decoder.decode(path.read_bytes()).bundle_sha256 == bundle_sha:
+                    return path
+            except (OSError, msgspec.DecodeError):
+                continue
+        return None
+
+    def _public_with_inode(self, bundle_sha: str, ino: int) -> Path | None:
+        for path in self.directory.glob(f"challenger_*_{bundle_sha[:12]}.json"):
+            try:
+                if os.stat(path, follow_symlinks=False).st_ino == ino:
+                    return path
+            except FileNotFoundError:
+                continue
+        return None
+
+    def write(self, challenger: Challenger, now: float | None = None) -> tuple[Path, bool]:
+        """Store `challenger` durably unless one for the same bundle and result
+        exists. Returns (path of the public file, True if this call wrote it).
+
+        On an OSError nothing public is left half-written; the error propagates
+        and the call can simply be repeated.
+        """
+        now = time.time() if now is None else now
+        bundle, repaired = challenger.bundle_sha256, challenger.repaired_sha256
+        existing = self.find(bundle, repaired)
+        if existing is not None:
+            return existing, False
+        self.index.mkdir(mode=0o700, exist_ok=True)
+        data = _encoder.encode(challenger)
+        tmp = self.directory / f".tmp-{uuid.uuid4().hex}.json"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                     0o600)
+        try:
+            try:
+                inject("telemetry.challenger_write")
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            try:
+                os.link(tmp, self._key(bundle, repaired), follow_symlinks=False)
+            except FileExistsError:
+                return self._adopt(bundle, repaired, now), False
+            inject("telemetry.challenger_publish")
+            public = self.directory / challenger_name(bundle, now)
+            os.rename(tmp, public)
+            try:  # the by-bundle entry: "was this bundle ever repaired?" in one stat
+                os.link(public, self.index / bundle, follow_symlinks=False)
+            except FileExistsError:
+                pass
+            fsync_dir(self.directory)
+            fsync_dir(self.index)
+            return public, True
+        finally:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+
+    def _adopt(self, bundle: str, repaired: str, now: float) -> Path:
+        """Another writer holds the index entry: return its public file, or
+        publish it ourselves if that writer died before doing so."""
+        key = self._key(bundle, repaired)
+        for _ in range(50):
+            found = self.find(bundle, repaired)
+            if found is not None:
+                return found
+            try:
+                age = now - os.stat(key).st_mtime
+            except FileNotFoundError:
+                break
+            if age > 5:  # a writer would have published within moments: it died
+                public = self.directory / challenger_name(bundle, now)
+                try:
+                    os.link(key, public, follow_symlinks=False)
+                except FileExistsError:
+                    continue
+                fsync_dir(self.directory)
+                return public
+            time.sleep(0.1)
+        found = self.find(bundle, repaired)
+        if found is None:
+            raise OSError(errno.EAGAIN, f"challenger for {bundle[:12]} is being published")
+        return found
+
+    def repaired_before(self, bundle_sha: str) -> Path | None:
+        """The newest challenger of `bundle_sha` if it was ever repaired, else
+        None; one stat when it was not (the common case)."""
+        if not os.path.lexists(self.index / bundle_sha):
+            return None
+        return self.find(bundle_sha)
+
+    def load(self, path: Path) -> Challenger:
+        """Decode one challenger file; raises OSError or msgspec errors."""
+        return _decoder.decode(path.read_bytes())
+
+    def prune_index(self) -> int:
+        """Drop index entries whose public challenger was pruned (link count 1)."""
+        removed = 0
+        try:
+            entries = list(os.scandir(self.index))
+        except FileNotFoundError:
+            return 0
+        for entry in entries:
+            try:
+                if entry.stat(follow_symlinks=False).st_nlink <= 1:
+                    os.unlink(entry.path)
+                    removed += 1
+            except FileNotFoundError:
+                continue
+        return removed

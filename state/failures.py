@@ -1,0 +1,105 @@
+"""Failure records: one file per failed attempt, shared by every instance.
+
+`failures/<bundle_sha256>/<key>.json`. One file per record needs no lock: each
+instance writes its own files, and a record's key identifies the attempt, so
+writing it twice (a redo after a crash) counts once.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import msgspec
+
+from messages.records import FailureRecord, parse_rfc3339, rfc3339
+from state.fsops import atomic_write, remove_path
+
+_decoder = msgspec.json.Decoder(FailureRecord)
+_encoder = msgspec.json.Encoder()
+
+
+class FailureStore:
+    """The failure records under one state root."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def _dir(self, sha: str) -> Path:
+        if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
+            raise ValueError(f"not a bundle_sha256: {sha!r}")
+        return self.directory / sha
+
+    def record(self, sha: str, record: FailureRecord) -> None:
+        """Store `record` durably under its key; an existing record with the
+        same key is left as it is. OSError propagates (the caller retries)."""
+        directory = self._dir(sha)
+        directory.mkdir(mode=0o700, exist_ok=True)
+        target = directory / f"{record.key}.json"
+        if target.exists():
+            return
+        atomic_write(target, _encoder.encode(record), point="failures.write")
+
+    def list(self, sha: str) -> list[FailureRecord]:
+        """Every record of `sha`, oldest first. Unreadable records are skipped."""
+        directory = self._dir(sha)
+        records = []
+        try:
+            entries = list(os.scandir(directory))
+        except FileNotFoundError:
+            return []
+        for entry in entries:
+            if entry.name.startswith(".") or not entry.name.endswith(".json"):
+                continue
+            try:
+                with open(entry.path, "rb") as fh:
+                    records.append(_decoder.decode(fh.read()))
+            except (OSError, msgspec.DecodeError):
+                continue
+        records.sort(key=lambda r: (r.ts, r.key))
+        return records
+
+    def in_window(self, sha: str, window_seconds: float, now: float | None = None
+                  ) -> list[FailureRecord]:
+        """The records of `sha` no older than `window_seconds` before `now`."""
+        now = time.time() if now is None else now
+        cutoff = now - window_seconds
+        return [r for r in self.list(sha) if parse_rfc3339(r.ts) >= cutoff]
+
+    def clear(self, sha: str) -> int:
+        """Forget every record of `sha` (an operator's release). Returns how many."""
+        count = len(self.list(sha))
+        remove_path(self._dir(sha))
+        return count
+
+    def prune(self, older_than: float) -> int:
+        """Remove records older than the timestamp `older_than`, and emptied
+        directories. Returns the number of files removed."""
+        removed = 0
+        try:
+            shas = list(os.scandir(self.directory))
+        except FileNotFoundError:
+            return 0
+        for sha_dir in shas:
+            if not sha_dir.is_dir(follow_symlinks=False):
+                continue
+            for entry in os.scandir(sha_dir.path):
+                try:
+                    if entry.stat(follow_symlinks=False).st_mtime < older_than:
+                        os.unlink(entry.path)
+                        removed += 1
+                except FileNotFoundError:
+                    continue
+            try:
+                os.rmdir(sha_dir.path)
+            except OSError:
+                pass  # not empty: still has live records
+        return removed
+
+
+def new_record(key: str, instance: str, reason: str, handoff: str | None,
+               now: float | None = None) -> FailureRecord:
+    """A record stamped `now` (default: the current time)."""
+    return FailureRecord(ts=rfc3339(time.time() if now is None else now), instance=instance,
+                         reason=reason[:2000], key=key, handoff=handoff)

@@ -1,0 +1,201 @@
+"""Atomic, symlink-safe file operations.
+
+Every write under the state root goes through here: a temporary file beside the
+target, fsync, rename, fsync of the directory. Every move that must not overwrite
+uses `renameat2(RENAME_NOREPLACE)`, falling back to link-and-unlink for files.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import errno
+import os
+import stat
+import uuid
+from pathlib import Path
+
+from faults import inject
+
+_AT_FDCWD = -100
+_RENAME_NOREPLACE = 1
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+_renameat2 = getattr(_libc, "renameat2", None)
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a directory's entries durable. Errors other than EINVAL propagate."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        if exc.errno != errno.EINVAL:  # some filesystems cannot fsync directories
+            raise
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes, *, durable: bool = True, point: str = "write") -> None:
+    """Write `data` to `path` whole or not at all.
+
+    A reader sees the old file or the new one, never a half one. With `durable`,
+    the file and its directory are fsynced before this returns. On any error the
+    temporary file is removed and the error propagates.
+    """
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        try:
+            inject(point)
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            if durable:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.rename(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    if durable:
+        fsync_dir(path.parent)
+
+
+def rename_noreplace(src: Path, dst: Path) -> None:
+    """Move `src` to `dst`, failing with FileExistsError if `dst` exists.
+
+    Atomic: exactly one of several racing movers of the same `src` succeeds; the
+    others get FileNotFoundError.
+    """
+    if _renameat2 is not None:
+        rc = _renameat2(_AT_FDCWD, os.fsencode(src), _AT_FDCWD, os.fsencode(dst),
+                        _RENAME_NOREPLACE)
+        if rc == 0:
+            return
+        err = ctypes.get_errno()
+        if err not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+            raise OSError(err, os.strerror(err), str(src), None, str(dst))
+    # No renameat2 here: link() refuses an existing target too; then unlink.
+    if os.path.isdir(src) and not os.path.islink(src):
+        if os.path.lexists(dst):
+            raise FileExistsError(errno.EEXIST, "exists", str(dst))
+        os.rename(src, dst)
+        return
+    os.link(src, dst, follow_symlinks=False)
+    os.unlink(src)
+
+
+def move_unique(src: Path, directory: Path, name: str) -> Path:
+    """Move `src` into `directory` under `name`, or `STEM.N.EXT` if taken.
+
+    Never overwrites. Returns where it went. FileNotFoundError means `src` is
+    gone (another instance moved it first).
+    """
+    for candidate in unique_names(name):
+        dst = directory / candidate
+        try:
+            rename_noreplace(src, dst)
+            return dst
+        except FileExistsError:
+            continue
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def unique_names(name: str) -> list[str]:
+    """`name`, then `STEM.1.json`, `STEM.2.json` ... (a bounded, long list)."""
+    stem, dot, ext = name.rpartition(".")
+    if not dot or not stem:
+        stem, ext = name, ""
+    names = [name]
+    for i in range(1, 10000):
+        names.append(f"{stem}.{i}.{ext}" if ext else f"{stem}.{i}")
+    names.append(f"{stem}.{uuid.uuid4().hex}.{ext}" if ext else f"{stem}.{uuid.uuid4().hex}")
+    return names
+
+
+def read_regular_file(path: Path, limit: int) -> tuple[bytes, os.stat_result]:
+    """Read a regular file without following a symlink or blocking on a FIFO.
+
+    Returns at most `limit + 1` bytes (so the caller can tell it is too large)
+    and the stat taken before reading. Raises `NotARegularFile` naming what it is,
+    `FileChanged` when it changed while being read, OSError otherwise.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise NotARegularFile("a symbolic link") from None
+        if exc.errno in (errno.ENXIO, errno.EOPNOTSUPP):  # a socket cannot be opened
+            raise NotARegularFile("a socket") from None
+        raise
+    try:
+        before = os.fstat(fd)
+        if not stat.S_ISREG(before.st_mode):
+            raise NotARegularFile(describe_mode(before.st_mode))
+        chunks = []
+        remaining = limit + 1
+        while remaining > 0:
+            chunk = os.read(fd, min(remaining, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            remaining -= len(chunk)
+        after = os.fstat(fd)
+    finally:
+        os.close(fd)
+    if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns):
+        raise FileChanged("the file changed while it was being read")
+    return b"".join(chunks), before
+
+
+def describe_mode(mode: int) -> str:
+    """A file type in words, for reason files."""
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISCHR(mode):
+        return "a character device"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISLNK(mode):
+        return "a symbolic link"
+    return "not a regular file"
+
+
+class NotARegularFile(OSError):
+    """The path is a directory, FIFO, device, socket or symlink."""
+
+
+class FileChanged(OSError):
+    """The file's size or modification time changed while it was read."""
+
+
+def remove_path(path: Path) -> int:
+    """Remove a file, symlink or directory tree without following symlinks.
+    Returns the bytes freed (regular files only). Missing paths free nothing."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return 0
+    if stat.S_ISDIR(st.st_mode):
+        freed = 0
+        for child in os.scandir(path):
+            freed += remove_path(Path(child.path))
+        try:
+            os.rmdir(path)
+        except FileNotFoundError:
+            pass
+        return freed
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        return 0
+    return st.st_size if stat.S_ISREG(st.st_mode) else 0

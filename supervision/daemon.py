@@ -1,0 +1,175 @@
+"""One repairlab daemon: the actors, their supervisor, and an orderly stop."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pykka
+from loguru import logger
+
+import faults
+from actors.base import Runtime, SupervisedActor
+from actors.failure_window import FailureWindow
+from actors.pruner import Pruner
+from actors.quarantine import Quarantine
+from actors.repairer import Repairer
+from actors.telemetry import Telemetry
+from actors.watcher import Watcher
+from config import config_digest
+from config.schema import Config
+from messages.commands import GetStatus, RecordMetric, StopClaiming, WatcherStatus
+from messages.records import MetricLine, rfc3339
+from state.claims import Claims, is_handoff_name
+from state.layout import Layout
+from supervision.child_spec import ChildSpec
+from supervision.restart_window import RestartWindow
+from supervision.supervisor import Escalate, Supervisor
+
+VERSION = "0.1.0"
+
+
+def _spec(runtime: Runtime, name: str, cls: type[SupervisedActor]) -> ChildSpec:
+    def factory(fresh: bool) -> pykka.ActorRef[Any]:
+        runtime.fresh_start = fresh
+        return cls.start(runtime, name)
+
+    return ChildSpec(name=name, factory=factory, restart="permanent")
+
+
+class Daemon:
+    """The supervised actors of one instance over one state root.
+
+    `start()` raises Escalate when an actor cannot start. `run(stop)` returns
+    the exit status: 0 after an orderly stop, 1 when the supervisor gave up.
+    """
+
+    def __init__(self, config: Config, *, extra_actors: dict[str, type[SupervisedActor]]
+                 | None = None) -> None:
+        self.config = config
+        self.layout = Layout.from_config(config)
+        self.layout.ensure()
+        faults.configure(dict(config.faults.points), config.faults.seed)
+        workers = tuple(f"repairer-{i}" for i in range(config.repair.workers))
+        self.runtime = Runtime(config=config, layout=self.layout, instance=config.instance.id,
+                               workers=workers, version=VERSION,
+                               config_digest=config_digest(config))
+        classes: list[tuple[str, type[SupervisedActor]]] = [
+            ("telemetry", Telemetry),
+            ("failure_window", FailureWindow),
+            ("quarantine", Quarantine),
+            *[(w, Repairer) for w in workers],
+            ("pruner", Pruner),
+        ]
+        for name, cls in (extra_actors or {}).items():
+            classes = [(n, cls if n == name else c) for n, c in classes]
+        classes.append(("watcher", (extra_actors or {}).get("watcher", Watcher)))
+        specs = [_spec(self.runtime, name, cls) for name, cls in classes]
+        self.supervisor = Supervisor(
+            specs,
+            RestartWindow(config.supervisor.max_restarts, config.supervisor.period_seconds),
+            on_started=self.runtime.peers.set,
+            on_restarted=self._restarted,
+        )
+        self.runtime.on_crash = self.supervisor.notify_crash
+        self.started = False
+
+    # -- life cycle ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start every actor (watcher last, after its first scan)."""
+        self.supervisor.start()
+        self.started = True
+        logger.bind(actor="daemon").info(
+            "repairlab {} instance {} watching {} with {} workers", VERSION,
+            self.runtime.instance, self.layout.queue, len(self.runtime.workers))
+
+    def _restarted(self, name: str, count: int, error: str) -> None:
+        from messages.commands import ActorRestarted
+
+        line = MetricLine(ts=rfc3339(time.time()), event="actor_restarted",
+                          instance=self.runtime.instance, actor=name, reason=error[:500])
+        self.runtime.peers.tell("telemetry", RecordMetric(line=line))
+        if name != "watcher":
+            self.runtime.peers.tell("watcher", ActorRestarted(actor=name, attempt=count))
+
+    def run(self, stop: threading.Event, *, tick: Callable[[], None] | None = None,
+            grace_seconds: float | None = None) -> int:
+        """Supervise until `stop` is set (then stop in order, exit 0) or the
+        supervisor gives up (exit 1)."""
+        while not stop.is_set():
+            if not self.supervisor.run_once(0.1):
+                logger.bind(actor="daemon").error("supervisor gave up; exiting non-zero")
+                self._give_back()
+                return 1
+            if tick is not None:
+                tick()
+        self.shutdown(grace_seconds)
+        return 0
+
+    def shutdown(self, grace_seconds: float | None = None) -> None:
+        """Stop claiming, let in-flight repairs finish within the grace period,
+        stop every actor, and hand back whatever is still held."""
+        grace = self.config.repair.bundle_timeout_seconds if grace_seconds is None \
+            else grace_seconds
+        self.runtime.peers.tell("watcher", StopClaiming())
+        deadline = time.monotonic() + grace
+        while self.runtime.work.snapshot() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if self.runtime.work.snapshot():
+            logger.bind(actor="daemon").warning(
+                "{} repairs still running after {:g}s; handing them back",
+                len(self.runtime.work.snapshot()), grace)
+        self.supervisor.stop()
+        self._give_back()
+        claims = Claims(self.layout, self.runtime.instance)
+        claims.forget_heartbeat()
+        self.started = False
+
+    def _give_back(self) -> None:
+        claims = Claims(self.layout, self.runtime.instance)
+        returned = claims.recover_own()
+        if returned:
+            logger.bind(actor="daemon").info("handed {} claims back to the queue", returned)
+
+    # -- questions -------------------------------------------------------------------------
+
+    def watcher_status(self, timeout: float = 2.0) -> WatcherStatus | None:
+        """The watcher's counters, or None if it does not answer in time."""
+        try:
+            status: WatcherStatus = self.runtime.peers.ask("watcher", GetStatus(), timeout)
+        except Exception:  # noqa: BLE001 - a restarting watcher has no status
+            return None
+        return status
+
+    def idle(self) -> bool:
+        """Nothing waits, nothing is deferred, nothing is claimed by anyone."""
+        if self.runtime.work.snapshot():
+            return False
+        return not (_has_entries(self.layout.queue, is_handoff_name)
+                    or _has_entries(self.layout.deferred)
+                    or any(_has_entries(p) for p in _claim_dirs(self.layout)))
+
+
+def _has_entries(directory: Any, wanted: Callable[[str], bool] | None = None) -> bool:
+    """Any entry not starting with `.` (and passing `wanted`) in `directory`."""
+    try:
+        with os.scandir(directory) as it:
+            return any(not e.name.startswith(".") and (wanted is None or wanted(e.name))
+                       for e in it)
+    except FileNotFoundError:
+        return False
+
+
+def _claim_dirs(layout: Layout) -> list[str]:
+    try:
+        with os.scandir(layout.claims) as it:
+            return [e.path for e in it if e.is_dir(follow_symlinks=False)]
+    except FileNotFoundError:
+        return []
+
+
+__all__ = ["VERSION", "Daemon", "Escalate"]
