@@ -39,10 +39,15 @@ RETRY_DELAY = 5.0  # a handoff whose bookkeeping failed waits this long, then is
 
 
 def make_runner() -> Any:
-    """The best runner available (the warm sandboxed one when it can start)."""
+    """The best runner available (the warm sandboxed one when it can start).
+    `REPAIRLAB_RUNNER=subprocess` forces the plain reference runner."""
+    import os
+
     from repair import runner
 
     factory = getattr(runner, "make_runner", None)
+    if os.environ.get("REPAIRLAB_RUNNER") == "subprocess":
+        factory = None
     return factory() if factory is not None else runner.SubprocessRunner()
 
 
