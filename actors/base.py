@@ -20,6 +20,7 @@ import pykka
 from loguru import logger
 
 from config.schema import Config
+from errors import RepairlabError
 from faults import inject
 from messages.commands import Msg, Ping, Tick
 from state.layout import Layout
@@ -167,17 +168,24 @@ class SupervisedActor(pykka.ThreadingActor):
         exception_value: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
+        # on_receive has already reported the crash; only clean up here.
         self._stop_timers()
-        try:
-            self.shut_down()
-        finally:
-            self.runtime.on_crash(self.name, exception_value or RuntimeError("unknown failure"))
+        self.shut_down()
 
     def on_receive(self, message: Any) -> Any:
         if isinstance(message, Ping):
             return True
-        inject(self._point)
-        return self.handle(message)
+        try:
+            inject(self._point)
+            return self.handle(message)
+        except (OSError, RepairlabError):
+            raise  # an expected condition: the asker handles it; the actor lives on
+        except Exception as exc:
+            # A bug, whether the message was told or asked: the supervisor restarts
+            # this actor. (pykka itself would keep an asked actor running.)
+            self.log.opt(exception=exc).error("{} crashed: {}", self.name, exc)
+            self.runtime.on_crash(self.name, exc)
+            raise
 
     # for subclasses -------------------------------------------------------------
 

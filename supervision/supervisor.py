@@ -58,21 +58,16 @@ class Supervisor:
     # -- children ---------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start every child in order. If one fails to start, stop those already
-        started and raise Escalate: a daemon that cannot start must not run."""
+        """Start every child in order. If one cannot even be created, stop those
+        already started and raise Escalate. (An exception in a child's `on_start`
+        runs on the child's thread: it is reported like any crash, and restarts
+        within the intensity.)"""
         for spec in self.specs:
             try:
                 self._start_child(spec, fresh=True)
             except Exception as exc:
                 self.stop()
                 raise Escalate(f"{spec.name} failed to start: {exc}") from exc
-        # A child that crashed in on_start reported itself; treat it as fatal too.
-        try:
-            crashed = self.events.get_nowait()
-        except queue.Empty:
-            return
-        self.stop()
-        raise Escalate(f"{crashed.name} failed to start: {crashed.error}")
 
     def _start_child(self, spec: ChildSpec, *, fresh: bool) -> None:
         ref = spec.factory(fresh)

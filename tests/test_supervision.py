@@ -1,0 +1,204 @@
+"""Supervision: restarts per child spec, restart intensity, escalation."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pykka
+import pytest
+
+from actors.base import Runtime, SupervisedActor
+from conftest import FAILING, PASSING, metric_lines, names, running, submit, variant, wait_for
+from state.layout import Layout
+from supervision import ChildSpec, RestartWindow, Supervisor
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_restart_window_allows_the_intensity_and_refuses_one_more():
+    window = RestartWindow(max_restarts=3, period_seconds=10)
+    assert [window.allow(now=t) for t in (0, 1, 2)] == [True, True, True]
+    assert window.allow(now=3) is False
+
+
+def test_restart_window_forgets_restarts_older_than_the_period():
+    window = RestartWindow(max_restarts=2, period_seconds=10)
+    assert window.allow(now=0) and window.allow(now=5)
+    assert window.allow(now=10.5)  # the stamp at 0 has slid out
+    assert not window.allow(now=11)
+
+
+class _Crashy(SupervisedActor):
+    """Crashes on every message that is not a Ping."""
+
+    kind = "crashy"
+
+    def handle(self, message: object) -> object:
+        raise RuntimeError("boom")
+
+
+class _FailsOnStart(SupervisedActor):
+    kind = "fails_on_start"
+
+    def start_up(self) -> None:
+        raise RuntimeError("cannot start")
+
+
+def _runtime(make_config) -> Runtime:
+    config = make_config()
+    layout = Layout.from_config(config)
+    layout.ensure()
+    return Runtime(config=config, layout=layout, instance="t")
+
+
+def test_supervisor_restarts_a_crashed_child_then_gives_up_past_the_intensity(make_config):
+    runtime = _runtime(make_config)
+    restarted: list[tuple[str, int]] = []
+    spec = ChildSpec("crashy", lambda fresh: _Crashy.start(runtime, "crashy"))
+    sup = Supervisor([spec], RestartWindow(2, 60),
+                     on_restarted=lambda n, c, e: restarted.append((n, c)))
+    runtime.on_crash = sup.notify_crash
+    sup.start()
+    try:
+        for expected in (1, 2):
+            sup.refs["crashy"].tell("crash please")
+            assert sup.run_once(timeout=5)
+            assert restarted[-1] == ("crashy", expected)
+            assert sup.refs["crashy"].is_alive()
+        sup.refs["crashy"].tell("crash please")
+        assert sup.run_once(timeout=5) is False
+        assert sup.failed
+        assert sup.refs == {}
+    finally:
+        sup.stop()
+
+
+def test_temporary_children_are_not_restarted(make_config):
+    runtime = _runtime(make_config)
+    spec = ChildSpec("crashy", lambda fresh: _Crashy.start(runtime, "crashy"),
+                     restart="temporary")
+    sup = Supervisor([spec], RestartWindow(5, 60))
+    runtime.on_crash = sup.notify_crash
+    sup.start()
+    try:
+        ref = sup.refs["crashy"]
+        ref.tell("crash please")
+        assert sup.run_once(timeout=5)
+        wait_for(lambda: not ref.is_alive(), timeout=5)
+        assert sup.restarts == {}
+    finally:
+        sup.stop()
+
+
+def test_a_child_that_fails_on_start_is_reported_and_counts_as_a_crash(make_config):
+    runtime = _runtime(make_config)
+    starts: list[bool] = []
+
+    def factory(fresh: bool) -> pykka.ActorRef:
+        starts.append(fresh)
+        return _FailsOnStart.start(runtime, "fos")
+
+    sup = Supervisor([ChildSpec("fos", factory)], RestartWindow(1, 60))
+    runtime.on_crash = sup.notify_crash
+    sup.start()
+    # pykka runs on_start on the actor's thread: the crash arrives as an event.
+    assert sup.run_once(timeout=5)
+    assert starts == [True, False]
+    assert sup.run_once(timeout=5) is False  # second failure exceeds an intensity of 1
+    sup.stop()
+
+
+def test_health_check_fails_while_a_child_is_wedged(make_config):
+    runtime = _runtime(make_config)
+
+    class Sleeper(SupervisedActor):
+        kind = "sleeper"
+
+        def handle(self, message: object) -> object:
+            time.sleep(1.5)
+            return None
+
+    sup = Supervisor([ChildSpec("s", lambda fresh: Sleeper.start(runtime, "s"))],
+                     RestartWindow(5, 60))
+    sup.start()
+    try:
+        assert sup.healthy(timeout=1)
+        sup.refs["s"].tell("sleep")
+        assert not sup.healthy(timeout=0.5)
+        wait_for(lambda: sup.healthy(timeout=0.5), timeout=5)
+    finally:
+        sup.stop()
+
+
+@pytest.mark.parametrize("kind", ["telemetry", "failure_window", "quarantine", "repairer",
+                                  "pruner", "watcher"])
+def test_each_actor_kind_crashed_on_purpose_is_restarted_and_bundles_still_finish(
+        make_config, kind):
+    config = make_config(faults={"points": {f"actor.{kind}": "crash#1"}},
+                         failure_window={"max_failures": 2})
+    layout = Layout.from_config(config)
+    for i in range(3):
+        submit(layout, variant(PASSING, i), f"ok{i}.json")
+    submit(layout, FAILING, "bad.json")
+    layout.ensure()
+    (layout.queue / "junk.json").write_text("{")
+    with running(config) as daemon:
+        wait_for(lambda: any(m["event"] == "actor_restarted" for m in metric_lines(layout)),
+                 timeout=30, what=f"{kind} restarted")
+        wait_for(daemon.idle, timeout=60, what="idle")
+    assert names(layout.done) == ["ok0.json", "ok1.json", "ok2.json"]
+    assert "bad.json" in names(layout.hard_fail)
+    assert "junk.json" in names(layout.corrupt)
+    restarts = [m for m in metric_lines(layout) if m["event"] == "actor_restarted"]
+    assert len(restarts) == 1 and restarts[0]["actor"].startswith(kind.split("_")[0])
+    assert names(layout.queue) == [] and names(layout.deferred) == []
+
+
+def _daemon_env(extra: dict[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REPAIRLAB_")}
+    env.update(extra)
+    return env
+
+
+def test_too_many_crashes_make_the_process_exit_non_zero(tmp_path):
+    config = tmp_path / "repairlab.toml"
+    config.write_text(
+        '[paths]\nroot = "state"\n[supervisor]\nmax_restarts = 3\nperiod_seconds = 60\n'
+        '[instance]\nid = "crashy"\n'
+    )
+    started = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "run.py"), "run", "--config", str(config)],
+        env=_daemon_env({"REPAIRLAB_FAULTS": "actor.watcher=crash"}), capture_output=True,
+        text=True, timeout=60,
+    )
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert "giving up" in proc.stderr
+    assert time.monotonic() - started < 30
+    lines = (tmp_path / "state" / "metrics.jsonl").read_text().splitlines()
+    assert sum('"actor_restarted"' in line for line in lines) == 3
+
+
+def test_sigterm_stops_the_daemon_cleanly_with_exit_zero(tmp_path):
+    config = tmp_path / "repairlab.toml"
+    config.write_text('[paths]\nroot = "state"\n[instance]\nid = "term"\n')
+    proc = subprocess.Popen(
+        [sys.executable, str(REPO / "run.py"), "run", "--config", str(config)],
+        env=_daemon_env({}), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        wait_for(lambda: (tmp_path / "state" / "instances" / "term.json").exists(), timeout=20,
+                 what="heartbeat")
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+    assert proc.returncode == 0, err[-2000:]
+    assert not (tmp_path / "state" / "instances" / "term.json").exists()
