@@ -22,7 +22,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from state.fsops import atomic_write, move_unique, rename_noreplace
+from state.fsops import atomic_write, move_unique
 from state.layout import Layout
 
 
@@ -87,10 +87,19 @@ class Claims:
 
     # -- giving back -------------------------------------------------------------
 
-    def requeue(self, claimed: Path) -> Path | None:
-        """Put a claimed handoff back in `queue/` untouched (same attempt key)."""
+    def requeue(self, claimed: Path, now: float | None = None) -> Path | None:
+        """Give a claimed handoff back, untouched (same attempt key).
+
+        It goes to `queue/`, unless its mtime lies in the future: then a deferral
+        was cut short between setting the not-before time and the move, and it
+        goes to `deferred/` to finish waiting (so the failure it recorded is not
+        followed by an early retry counted as a new attempt).
+        """
+        now = time.time() if now is None else now
         try:
-            return move_unique(claimed, self.layout.queue, claimed.name)
+            mtime = os.lstat(claimed).st_mtime
+            target = self.layout.deferred if mtime > now + 0.001 else self.layout.queue
+            return move_unique(claimed, target, claimed.name)
         except FileNotFoundError:
             return None
 
@@ -139,14 +148,10 @@ class Claims:
             for entry in list(os.scandir(owner.path)):
                 if entry.name.startswith("."):
                     continue
-                try:
-                    rename_noreplace(Path(entry.path), self.layout.queue / entry.name)
+                # requeue() is a rename: of several instances doing this at once,
+                # one moves each handoff and the others find it gone.
+                if self.requeue(Path(entry.path), now) is not None:
                     recovered += 1
-                except FileNotFoundError:
-                    continue  # another instance took it back first
-                except FileExistsError:
-                    if move_unique_quiet(Path(entry.path), self.layout.queue, entry.name):
-                        recovered += 1
         return recovered
 
     def last_seen(self, instance: str, now: float) -> float:
@@ -179,11 +184,3 @@ class Claims:
                 found.append((entry.name[:-5], mtime))
         return sorted(found)
 
-
-def move_unique_quiet(src: Path, directory: Path, name: str) -> bool:
-    """`move_unique` that reports a vanished source as False."""
-    try:
-        move_unique(src, directory, name)
-        return True
-    except FileNotFoundError:
-        return False
