@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import pykka
 
 from actors.base import SupervisedActor
 from errors import HandoffInvalid
@@ -35,7 +36,7 @@ from state.failures import new_record
 from state.fsops import FileChanged, NotARegularFile, move_unique, read_regular_file
 
 ASK_TIMEOUT = 30.0
-RETRY_DELAY = 5.0  # a handoff whose bookkeeping failed waits this long, then is redone
+RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0)  # in-process retries of a failed write, then hand back
 
 
 def make_runner() -> Any:
@@ -124,9 +125,7 @@ class Repairer(SupervisedActor):
         except HandoffInvalid as exc:
             return self.corrupt(claimed, name, exc.reason, str(exc), exc.field)
         except OSError as exc:
-            log.warning("cannot read claimed handoff, retrying later: {}", exc)
-            self.claims.defer(claimed, time.time() + RETRY_DELAY)
-            return "deferred"
+            return self.hand_back(claimed, f"cannot read the claimed handoff: {exc}")
         sha = handoff.sha256
         log = log.bind(bundle=sha[:12])
         existing = self.store.repaired_before(sha)
@@ -165,12 +164,9 @@ class Repairer(SupervisedActor):
             ),
         )
         try:
-            path_text, _ = runtime.peers.ask("telemetry", WriteChallenger(challenger=challenger),
-                                             ASK_TIMEOUT)
-        except Exception as exc:  # noqa: BLE001 - any failure here means: not durable yet
-            self.log.warning("challenger not written ({}); the handoff will be redone", exc)
-            self.claims.defer(claimed, time.time() + RETRY_DELAY)
-            return "deferred"
+            path_text, _ = self.ask("telemetry", WriteChallenger(challenger=challenger))
+        except Exception as exc:
+            return self.hand_back(claimed, f"challenger not written: {exc}")
         return self.done(claimed, name, handoff, sha, Path(path_text), duplicate=False,
                          outcome=outcome, started=started)
 
@@ -182,9 +178,7 @@ class Repairer(SupervisedActor):
         except FileNotFoundError:
             return "vanished"
         except OSError as exc:
-            self.log.warning("cannot move {} to done/ ({}); redoing later", name, exc)
-            self.claims.defer(claimed, time.time() + RETRY_DELAY)
-            return "deferred"
+            return self.hand_back(claimed, f"cannot move to done/: {exc}")
         strategy = outcome.strategy if outcome else self._strategy_of(challenger)
         self.metric(
             "repaired", meta_repair=True, bundle_sha256=sha, tool=handoff.tool,
@@ -211,12 +205,9 @@ class Repairer(SupervisedActor):
         runtime = self.runtime
         record = new_record(key, runtime.instance, outcome.reason, name)
         try:
-            verdict = runtime.peers.ask(
-                "failure_window", RecordFailure(bundle_sha256=sha, record=record), ASK_TIMEOUT)
-        except Exception as exc:  # noqa: BLE001 - the failure is not recorded: redo later
-            self.log.warning("failure not recorded ({}); the handoff will be redone", exc)
-            self.claims.defer(claimed, time.time() + RETRY_DELAY)
-            return "deferred"
+            verdict = self.ask("failure_window", RecordFailure(bundle_sha256=sha, record=record))
+        except Exception as exc:
+            return self.hand_back(claimed, f"failure not recorded: {exc}")
         common = dict(bundle_sha256=sha, tool=handoff.tool, lineage=handoff.lineage,
                       repair_strategy=None, repair_pattern_id=None,
                       repair_attempts=outcome.attempts, duration_s=round(outcome.duration_s, 6),
@@ -224,17 +215,15 @@ class Repairer(SupervisedActor):
                       candidates=outcome.candidates)
         if verdict.quarantine:
             try:
-                runtime.peers.ask("quarantine", QuarantineBundle(
+                self.ask("quarantine", QuarantineBundle(
                     claim=str(claimed), name=name, bundle_sha256=sha, tool=handoff.tool,
                     lineage=handoff.lineage, failures=verdict.failures, rule=verdict.rule,
                     last_test_output=outcome.first_run.output,
-                ), ASK_TIMEOUT)
+                ))
             except FileNotFoundError:
                 return "vanished"
-            except Exception as exc:  # noqa: BLE001 - not moved: redo later, key dedupes
-                self.log.warning("quarantine failed ({}); the handoff will be redone", exc)
-                self.claims.defer(claimed, time.time() + RETRY_DELAY)
-                return "deferred"
+            except Exception as exc:
+                return self.hand_back(claimed, f"quarantine failed: {exc}")
             self.metric("repair_failed", **common)
             self.metric("quarantined", **common)
             return "hard_fail"
@@ -249,17 +238,38 @@ class Repairer(SupervisedActor):
                 field: str | None) -> str:
         """Send an invalid handoff to corrupt/ with its reason."""
         try:
-            self.runtime.peers.ask("quarantine", MarkCorrupt(
+            self.ask("quarantine", MarkCorrupt(
                 claim=str(claimed), name=name, reason=reason, message=message, field=field,
-            ), ASK_TIMEOUT)
+            ))
         except FileNotFoundError:
             return "vanished"
-        except Exception as exc:  # noqa: BLE001 - stays claimed; redone later
-            self.log.warning("cannot move corrupt handoff ({}); redoing later", exc)
-            self.claims.defer(claimed, time.time() + RETRY_DELAY)
-            return "deferred"
+        except Exception as exc:
+            return self.hand_back(claimed, f"cannot move the corrupt handoff: {exc}")
         self.metric("corrupt", handoff=name, reason=message[:500])
         return "corrupt"
+
+    def ask(self, actor: str, message: Any) -> Any:
+        """Ask a peer, retrying a few times over a couple of seconds when a write
+        fails (OSError: ENOSPC, EIO) or the peer is restarting. The last error
+        propagates."""
+        for delay in (*RETRY_DELAYS, None):
+            try:
+                return self.runtime.peers.ask(actor, message, ASK_TIMEOUT)
+            except FileNotFoundError:
+                raise
+            except (OSError, TimeoutError, pykka.ActorDeadError) as exc:
+                if delay is None:
+                    raise
+                self.log.info("{} failed ({}); retrying in {:g}s", actor, exc, delay)
+                time.sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def hand_back(self, claimed: Path, why: str) -> str:
+        """Bookkeeping failed even after retries: give the claim back as it is
+        (same attempt key, so nothing is counted twice). The watcher finds it
+        again and the handoff is redone; nothing is lost."""
+        self.log.warning("{}; handing {} back to be redone", why, claimed.name)
+        return "requeued" if self.claims.requeue(claimed) is not None else "vanished"
 
     def metric(self, event: str, **fields: Any) -> None:
         """Tell telemetry one metrics line."""

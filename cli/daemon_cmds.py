@@ -9,31 +9,80 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from loguru import logger
+
 from cli.logs import setup_logging
 from cli.main import EXIT_FAIL, EXIT_OK, command, install_stop_signals, layout_of, load
 from cli.submit import submit as submit_dir
+from config import load_config, resolve_config_path
 from config.schema import Config
+from errors import ConfigError
+from state.census import take_census
 from supervision.daemon import Daemon, Escalate
+from supervision.sdnotify import Notifier, WatchdogPinger
 
 
 def _logging(config: Config, args: argparse.Namespace) -> None:
     setup_logging(config.log.level, json=config.log.json or getattr(args, "log_json", False))
 
 
+STATUS_SECONDS = 5.0
+
+
 @command("run")
 def run(args: argparse.Namespace) -> int:
-    """Run in the foreground until SIGTERM/SIGINT (the service's ExecStart)."""
+    """Run in the foreground until SIGTERM/SIGINT (the service's ExecStart).
+
+    Under systemd: READY=1 once every actor runs and the first scan is done,
+    STATUS= every few seconds, WATCHDOG=1 while the health check passes,
+    STOPPING=1 on shutdown. SIGHUP reloads the config file; a bad one is refused
+    with one log line and the old one stays.
+    """
+    path = resolve_config_path(getattr(args, "config", None))
     config = load(args)
     _logging(config, args)
+    notifier = Notifier.from_env(unset=True)
     daemon = Daemon(config)
-    stop = threading.Event()
-    install_stop_signals(stop)
+    stop, hup = threading.Event(), threading.Event()
+    install_stop_signals(stop, on_hup=hup.set)
     try:
         daemon.start()
     except Escalate as exc:
         print(f"run.py run: {exc}", file=sys.stderr)
         return EXIT_FAIL
-    return daemon.run(stop)
+    log = logger.bind(actor="daemon")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not stop.is_set():
+        status = daemon.watcher_status(timeout=1.0)
+        if status is not None and status.first_scan_done:
+            break
+        time.sleep(0.05)
+    notifier.ready(status=take_census(daemon.layout).line())
+    pinger = WatchdogPinger(notifier, daemon.healthy)
+    pinger.start()
+    last_status = time.monotonic()
+
+    def tick() -> None:
+        nonlocal last_status
+        if hup.is_set():
+            hup.clear()
+            notifier.reloading()
+            try:
+                log.info("SIGHUP: {}", daemon.reload(load_config(path)))
+            except ConfigError as exc:
+                log.error("SIGHUP: new configuration refused, keeping the old one: {}", exc)
+            notifier.ready()
+        if time.monotonic() - last_status >= STATUS_SECONDS:
+            last_status = time.monotonic()
+            notifier.status(take_census(daemon.layout).line())
+
+    def stopping() -> None:
+        notifier.stopping()
+        pinger.stop(timeout=2)
+
+    code = daemon.run(stop, tick=tick, on_stopping=stopping)
+    notifier.close()
+    return code
 
 
 def drain_daemon(config: Config, timeout: float | None,

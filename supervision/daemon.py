@@ -76,6 +76,7 @@ class Daemon:
         )
         self.runtime.on_crash = self.supervisor.notify_crash
         self.started = False
+        self._retiring: list[str] = []  # workers dropped by a reload, stopped once idle
 
     # -- life cycle ----------------------------------------------------------------------
 
@@ -97,18 +98,79 @@ class Daemon:
             self.runtime.peers.tell("watcher", ActorRestarted(actor=name, attempt=count))
 
     def run(self, stop: threading.Event, *, tick: Callable[[], None] | None = None,
-            grace_seconds: float | None = None) -> int:
+            grace_seconds: float | None = None,
+            on_stopping: Callable[[], None] | None = None) -> int:
         """Supervise until `stop` is set (then stop in order, exit 0) or the
         supervisor gives up (exit 1)."""
         while not stop.is_set():
             if not self.supervisor.run_once(0.1):
                 logger.bind(actor="daemon").error("supervisor gave up; exiting non-zero")
+                if on_stopping is not None:
+                    on_stopping()
                 self._give_back()
                 return 1
+            self._retire_idle_workers()
             if tick is not None:
                 tick()
+        if on_stopping is not None:
+            on_stopping()
         self.shutdown(grace_seconds)
         return 0
+
+    # -- health and reload ---------------------------------------------------------------
+
+    def healthy(self, timeout: float = 2.0) -> bool:
+        """Every idle actor answers a Ping within `timeout`, and no repair has
+        run far past its budget (a busy repairer cannot answer, so its age on
+        the work board stands in for its answer)."""
+        repair = self.runtime.config.repair
+        limit = repair.bundle_timeout_seconds + repair.test_timeout_seconds + 60
+        busy = self.runtime.work.snapshot()
+        now = time.monotonic()
+        if any(now - started > limit for _, _, started in busy.values()):
+            return False
+        return self.supervisor.healthy(timeout, skip=lambda name: name in busy)
+
+    def reload(self, new: Config) -> str:
+        """Apply a new configuration without a restart and without losing work.
+
+        Windows, thresholds, backoff, TTL, schedule, timeouts and strategies take
+        effect for the next piece of work; `repair.workers` grows or shrinks the
+        pool (a busy worker retires when its repair ends). Raises ConfigError when
+        the new config changes what only a restart can (root, paths, instance id).
+        """
+        from errors import ConfigError
+
+        old = self.runtime.config
+        if new.paths != old.paths:
+            raise ConfigError("config: [paths] cannot change on reload; restart instead")
+        if new.instance.id != old.instance.id:
+            raise ConfigError("config: [instance] id cannot change on reload; restart instead")
+        self.runtime.config = new
+        self.config = new
+        self.runtime.config_digest = config_digest(new)
+        self.supervisor.window.max_restarts = new.supervisor.max_restarts
+        self.supervisor.window.period_seconds = new.supervisor.period_seconds
+        faults.configure(dict(new.faults.points), new.faults.seed)
+        wanted = tuple(f"repairer-{i}" for i in range(new.repair.workers))
+        for name in wanted:
+            if name not in self.runtime.workers:
+                self.supervisor.add(_spec(self.runtime, name, Repairer))
+        self._retiring = [w for w in self.runtime.workers if w not in wanted]
+        self.runtime.workers = wanted
+        from messages.commands import SetWorkers
+
+        self.runtime.peers.tell("watcher", SetWorkers(workers=wanted))
+        self._retire_idle_workers()
+        return f"reloaded: {len(wanted)} workers, window {new.failure_window.window_seconds:g}s"
+
+    def _retire_idle_workers(self) -> None:
+        if not self._retiring:
+            return
+        busy = self.runtime.work.snapshot()
+        for name in [w for w in self._retiring if w not in busy]:
+            self.supervisor.remove(name)
+            self._retiring.remove(name)
 
     def shutdown(self, grace_seconds: float | None = None) -> None:
         """Stop claiming, let in-flight repairs finish within the grace period,
@@ -141,7 +203,7 @@ class Daemon:
         """The watcher's counters, or None if it does not answer in time."""
         try:
             status: WatcherStatus = self.runtime.peers.ask("watcher", GetStatus(), timeout)
-        except Exception:  # noqa: BLE001 - a restarting watcher has no status
+        except Exception:
             return None
         return status
 
