@@ -146,6 +146,7 @@ class SupervisedActor(pykka.ThreadingActor):
         self.log = logger.bind(actor=name)
         self._timers: list[threading.Event] = []
         self._point = f"actor.{self.kind}"
+        self._crash_reported = False
 
     # pykka hooks -----------------------------------------------------------------
 
@@ -168,9 +169,17 @@ class SupervisedActor(pykka.ThreadingActor):
         exception_value: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        # on_receive has already reported the crash; only clean up here.
+        # A told message failed, so pykka stops this actor. A bug was reported by
+        # on_receive already; an expected error (OSError) on a tell was not, and
+        # a stopped actor must never go unnoticed.
         self._stop_timers()
-        self.shut_down()
+        try:
+            self.shut_down()
+        finally:
+            if not self._crash_reported:
+                self._crash_reported = True
+                self.runtime.on_crash(
+                    self.name, exception_value or RuntimeError("unknown failure"))
 
     def on_receive(self, message: Any) -> Any:
         if isinstance(message, Ping):
@@ -184,6 +193,7 @@ class SupervisedActor(pykka.ThreadingActor):
             # A bug, whether the message was told or asked: the supervisor restarts
             # this actor. (pykka itself would keep an asked actor running.)
             self.log.opt(exception=exc).error("{} crashed: {}", self.name, exc)
+            self._crash_reported = True
             self.runtime.on_crash(self.name, exc)
             raise
 

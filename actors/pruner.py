@@ -8,6 +8,7 @@ from typing import Any
 from actors.base import SupervisedActor
 from messages.commands import PruneNow, RecordMetric, Tick
 from messages.records import MetricLine, rfc3339
+from state.metrics import rotate_metrics
 from state.prune import PruneReport, PruneSchedule, next_boundary, prune
 
 
@@ -31,6 +32,7 @@ class Pruner(SupervisedActor):
     def handle(self, message: Any) -> Any:
         match message:
             case Tick():
+                self.reopen_metrics()
                 now = time.time()
                 if self.schedule.due(self.runtime.config.prune.schedule, now):
                     return self.run(now)
@@ -49,7 +51,11 @@ class Pruner(SupervisedActor):
             self.log.warning("prune failed, will retry: {}", exc)
             return {"error": str(exc)}
         if not dry_run:
-            self.schedule.mark(now)
+            self.rotate_metrics()
+            try:
+                self.schedule.mark(now)
+            except OSError as exc:  # pruning is idempotent: the next tick runs it again
+                self.log.warning("prune ran but its time was not recorded: {}", exc)
             line = MetricLine(ts=rfc3339(time.time()), event="pruned",
                               instance=self.runtime.instance, failures=None,
                               bytes=report.bytes_freed, path=None,
@@ -60,3 +66,36 @@ class Pruner(SupervisedActor):
                           report.bytes_freed,
                           rfc3339(next_boundary(config.prune.schedule, now)))
         return {"removed": [str(p) for p, _ in report.removed], "bytes": report.bytes_freed}
+
+    def rotate_metrics(self) -> None:
+        """Rotate `metrics.jsonl` past `[prune] metrics_max_bytes`, then reopen
+        this process's writer. An OSError is logged; the next run tries again."""
+        try:
+            rotated = rotate_metrics(self.runtime.layout.metrics,
+                                     self.runtime.config.prune.metrics_max_bytes)
+        except OSError as exc:
+            self.log.warning("metrics rotation failed, will retry: {}", exc)
+            return
+        if rotated is not None:
+            self.log.info("rotated metrics.jsonl to {}", rotated.name)
+            self.reopen_metrics()
+
+    def reopen_metrics(self) -> None:
+        """Make this process's metrics writer (the telemetry actor's `MetricsLog`)
+        open `metrics.jsonl` afresh on its next line.
+
+        After a rotation (here or by a peer instance sharing the root) a writer's
+        old descriptor still appends to the rotated file: nothing is lost, since
+        readers read rotated files too, but the rotated file would keep growing.
+        Called after each rotation and on every tick, so lines go to the live
+        file again within `tick_seconds`. A telemetry actor that is down or busy
+        is skipped (the next tick tries again); this never raises.
+        """
+        ref = self.runtime.peers.get("telemetry")
+        if ref is None:
+            return
+        try:
+            log = ref.proxy().metrics.get(timeout=5)
+            log.reopen()
+        except Exception as exc:  # a restarting or busy telemetry: the next tick retries
+            self.log.debug("metrics writer not reopened: {}", exc)
