@@ -13,6 +13,7 @@ import errno
 import os
 import stat
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 from faults import inject
@@ -106,16 +107,17 @@ def move_unique(src: Path, directory: Path, name: str) -> Path:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def unique_names(name: str) -> list[str]:
-    """`name`, then `STEM.1.json`, `STEM.2.json` ... (a bounded, long list)."""
+def unique_names(name: str) -> Iterator[str]:
+    """`name`, then `STEM.1.json`, `STEM.2.json` ... and, past 9999, a random one."""
     stem, dot, ext = name.rpartition(".")
     if not dot or not stem:
         stem, ext = name, ""
-    names = [name]
+    yield name
     for i in range(1, 10000):
-        names.append(f"{stem}.{i}.{ext}" if ext else f"{stem}.{i}")
-    names.append(f"{stem}.{uuid.uuid4().hex}.{ext}" if ext else f"{stem}.{uuid.uuid4().hex}")
-    return names
+        yield f"{stem}.{i}.{ext}" if ext else f"{stem}.{i}"
+    while True:
+        token = uuid.uuid4().hex
+        yield f"{stem}.{token}.{ext}" if ext else f"{stem}.{token}"
 
 
 def read_regular_file(path: Path, limit: int) -> tuple[bytes, os.stat_result]:
@@ -123,20 +125,31 @@ def read_regular_file(path: Path, limit: int) -> tuple[bytes, os.stat_result]:
 
     Returns at most `limit + 1` bytes (so the caller can tell it is too large)
     and the stat taken before reading. Raises `NotARegularFile` naming what it is,
-    `FileChanged` when it changed while being read, OSError otherwise.
+    `FileChanged` when it changed (or was swapped) while being read,
+    FileNotFoundError when it is gone, OSError otherwise.
+
+    Anything but a regular file is refused from `lstat` alone, before any open: opening a
+    device can have effects of its own (a tape rewinds, a terminal becomes ours), and a
+    FIFO or socket has nothing to read. The open then re-checks that it got the same inode.
     """
+    first = os.lstat(path)
+    if not stat.S_ISREG(first.st_mode):
+        raise NotARegularFile(describe_mode(first.st_mode))
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY
+                     | os.O_CLOEXEC)
     except OSError as exc:
-        if exc.errno == errno.ELOOP:
+        if exc.errno == errno.ELOOP:  # swapped for a symlink after the lstat
             raise NotARegularFile("a symbolic link") from None
-        if exc.errno in (errno.ENXIO, errno.EOPNOTSUPP):  # a socket cannot be opened
+        if exc.errno in (errno.ENXIO, errno.EOPNOTSUPP):  # swapped for a socket
             raise NotARegularFile("a socket") from None
         raise
     try:
         before = os.fstat(fd)
         if not stat.S_ISREG(before.st_mode):
             raise NotARegularFile(describe_mode(before.st_mode))
+        if (before.st_dev, before.st_ino) != (first.st_dev, first.st_ino):
+            raise FileChanged("the file was replaced while it was being opened")
         chunks = []
         remaining = limit + 1
         while remaining > 0:
@@ -148,9 +161,15 @@ def read_regular_file(path: Path, limit: int) -> tuple[bytes, os.stat_result]:
         after = os.fstat(fd)
     finally:
         os.close(fd)
-    if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns):
+    if _signature(before) != _signature(after):
         raise FileChanged("the file changed while it was being read")
     return b"".join(chunks), before
+
+
+def _signature(st: os.stat_result) -> tuple[int, int, int]:
+    """What changes when a file's content is written: size, mtime, and ctime (which a
+    writer cannot set back, unlike the mtime)."""
+    return st.st_size, st.st_mtime_ns, st.st_ctime_ns
 
 
 def describe_mode(mode: int) -> str:
