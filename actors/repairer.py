@@ -8,6 +8,8 @@ fails, the handoff is handed back (deferred briefly) rather than lost.
 
 from __future__ import annotations
 
+import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -55,7 +57,7 @@ def make_runner() -> Any:
 def make_patterns(directory: Path) -> Any:
     """The pattern library under the state root, if the engine has one."""
     try:
-        from repair.patterns import PatternLibrary  # type: ignore[import-not-found]
+        from repair.patterns import PatternLibrary
     except ImportError:
         return None
     return PatternLibrary(directory)
@@ -111,6 +113,12 @@ class Repairer(SupervisedActor):
     def process(self, claimed: Path, name: str) -> str:
         """Take one claimed handoff to its next place; returns which place."""
         config = self.runtime.config
+        if not _is_utf8(name):
+            # Such a name cannot appear in a metrics line, a reason file or a challenger
+            # (all UTF-8 JSON): the file goes to corrupt/ under a readable name.
+            shown = os.fsencode(name).decode("utf-8", "backslashreplace")
+            return self.corrupt(claimed, shown, "name",
+                                f"the file name {json.dumps(shown)} is not UTF-8", None)
         log = self.log.bind(handoff=name)
         try:
             data, _ = read_regular_file(claimed, config.limits.max_handoff_bytes)
@@ -276,6 +284,15 @@ class Repairer(SupervisedActor):
         line = MetricLine(ts=rfc3339(time.time()), event=event, instance=self.runtime.instance,
                           **fields)
         self.runtime.peers.tell("telemetry", RecordMetric(line=line))
+
+
+def _is_utf8(name: str) -> bool:
+    """True when a file name (decoded with surrogateescape) is UTF-8 text."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _str_or_none(value: object) -> str | None:

@@ -98,25 +98,26 @@ def drain_daemon(config: Config, timeout: float | None,
         print(f"run.py drain: {exc}", file=sys.stderr)
         return EXIT_FAIL
     deadline = None if timeout is None else time.monotonic() + timeout
-    state = {"timed_out": False, "idle_since": None}
+    timed_out = False
+    idle_since: float | None = None
     last_progress = 0.0
 
     def tick() -> None:
-        nonlocal last_progress
+        nonlocal last_progress, idle_since, timed_out
         now = time.monotonic()
         if progress is not None and now - last_progress >= 0.5:
             last_progress = now
             progress(daemon)
         if daemon.idle():
             # Idle twice, 0.2 s apart: a handoff renamed into the queue meanwhile counts.
-            if state["idle_since"] is None:
-                state["idle_since"] = now
-            elif now - state["idle_since"] >= 0.2:
+            if idle_since is None:
+                idle_since = now
+            elif now - idle_since >= 0.2:
                 stop.set()
         else:
-            state["idle_since"] = None
+            idle_since = None
         if deadline is not None and now >= deadline:
-            state["timed_out"] = True
+            timed_out = True
             stop.set()
 
     code = daemon.run(stop, tick=tick, grace_seconds=0 if timeout is not None else None)
@@ -124,7 +125,7 @@ def drain_daemon(config: Config, timeout: float | None,
         progress(daemon)
     if code != EXIT_OK:
         return code
-    if state["timed_out"]:
+    if timed_out:
         print(f"run.py drain: timed out after {timeout:g}s with work left", file=sys.stderr)
         return EXIT_FAIL
     return EXIT_OK

@@ -18,24 +18,24 @@ class Msg(msgspec.Struct, frozen=True, tag=True, kw_only=True):
 # -- to anyone ------------------------------------------------------------------
 
 
-class Ping(Msg):
+class Ping(Msg, frozen=True):
     """Health check: answered with True by any actor that is not wedged."""
 
 
-class Tick(Msg):
+class Tick(Msg, frozen=True):
     """A timer went off."""
 
 
 # -- watcher ----------------------------------------------------------------------
 
 
-class QueueChanged(Msg):
+class QueueChanged(Msg, frozen=True):
     """A name appeared in `queue/` (from inotify)."""
 
     name: str
 
 
-class BundleSettled(Msg):
+class BundleSettled(Msg, frozen=True):
     """A repairer finished with a handoff; `outcome` is its terminal or waiting place."""
 
     worker: str
@@ -43,24 +43,24 @@ class BundleSettled(Msg):
     outcome: str
 
 
-class ActorRestarted(Msg):
+class ActorRestarted(Msg, frozen=True):
     """The supervisor restarted `actor`; whatever it held must be picked up again."""
 
     actor: str
     attempt: int = 0
 
 
-class StopClaiming(Msg):
+class StopClaiming(Msg, frozen=True):
     """Shutdown has begun: claim nothing new."""
 
 
-class SetWorkers(Msg):
+class SetWorkers(Msg, frozen=True):
     """The repairer pool now consists of these actors (after a reload)."""
 
     workers: tuple[str, ...]
 
 
-class GetStatus(Msg):
+class GetStatus(Msg, frozen=True):
     """Ask the watcher for its counters."""
 
 
@@ -77,7 +77,7 @@ class WatcherStatus(msgspec.Struct, frozen=True, kw_only=True):
 # -- repairer ---------------------------------------------------------------------
 
 
-class RepairBundle(Msg):
+class RepairBundle(Msg, frozen=True):
     """Repair the handoff claimed at `claim` (originally `queue/<name>`)."""
 
     claim: str
@@ -87,7 +87,7 @@ class RepairBundle(Msg):
 # -- failure window ---------------------------------------------------------------
 
 
-class RecordFailure(Msg):
+class RecordFailure(Msg, frozen=True):
     """A repair of `bundle_sha256` failed; answered with a FailureVerdict."""
 
     bundle_sha256: str
@@ -104,7 +104,7 @@ class FailureVerdict(msgspec.Struct, frozen=True, kw_only=True):
     rule: str
 
 
-class ClearFailures(Msg):
+class ClearFailures(Msg, frozen=True):
     """Forget the failures of a bundle (an operator released it)."""
 
     bundle_sha256: str
@@ -113,7 +113,7 @@ class ClearFailures(Msg):
 # -- quarantine -------------------------------------------------------------------
 
 
-class QuarantineBundle(Msg):
+class QuarantineBundle(Msg, frozen=True):
     """Move a claimed handoff to `processed/hard_fail/` with its reason file."""
 
     claim: str
@@ -126,7 +126,7 @@ class QuarantineBundle(Msg):
     last_test_output: str = ""
 
 
-class MarkCorrupt(Msg):
+class MarkCorrupt(Msg, frozen=True):
     """Move a claimed handoff that is not valid input to `processed/corrupt/`."""
 
     claim: str
@@ -139,26 +139,26 @@ class MarkCorrupt(Msg):
 # -- telemetry --------------------------------------------------------------------
 
 
-class WriteChallenger(Msg):
+class WriteChallenger(Msg, frozen=True):
     """Store a challenger durably; answered with (path, written_now)."""
 
     challenger: Challenger
 
 
-class RecordMetric(Msg):
+class RecordMetric(Msg, frozen=True):
     """Append one metrics line."""
 
     line: MetricLine
 
 
-class Flush(Msg):
+class Flush(Msg, frozen=True):
     """Make everything written so far durable; answered when done."""
 
 
 # -- pruner -----------------------------------------------------------------------
 
 
-class PruneNow(Msg):
+class PruneNow(Msg, frozen=True):
     """Prune now (an operator or the schedule); `now` overrides the clock."""
 
     now: float | None = None

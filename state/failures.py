@@ -7,6 +7,7 @@ writing it twice (a redo after a crash) counts once.
 
 from __future__ import annotations
 
+import builtins
 import os
 import time
 from pathlib import Path
@@ -61,7 +62,7 @@ class FailureStore:
         return records
 
     def in_window(self, sha: str, window_seconds: float, now: float | None = None
-                  ) -> list[FailureRecord]:
+                  ) -> builtins.list[FailureRecord]:
         """The records of `sha` no older than `window_seconds` before `now`."""
         now = time.time() if now is None else now
         cutoff = now - window_seconds
