@@ -1,0 +1,5 @@
+from dedupe import dedupe_lines
+
+
+def test_order():
+    assert dedupe_lines(["b", "a", "b"]) == ["b", "a"]
