@@ -121,7 +121,7 @@ class Runtime:
     instance: str
     peers: Peers = field(default_factory=Peers)
     work: WorkBoard = field(default_factory=WorkBoard)
-    on_crash: Callable[[str, BaseException], None] = lambda name, exc: None
+    on_crash: Callable[[str, BaseException, str], None] = lambda name, exc, urn: None
     fresh_start: bool = True
     workers: tuple[str, ...] = ()
     version: str = "0.1.0"
@@ -156,7 +156,7 @@ class SupervisedActor(pykka.ThreadingActor):
             self.start_up()
         except Exception as exc:
             self._stop_timers()
-            self.runtime.on_crash(self.name, exc)
+            self.runtime.on_crash(self.name, exc, self.actor_urn)
             raise
 
     def on_stop(self) -> None:
@@ -179,11 +179,15 @@ class SupervisedActor(pykka.ThreadingActor):
             if not self._crash_reported:
                 self._crash_reported = True
                 self.runtime.on_crash(
-                    self.name, exception_value or RuntimeError("unknown failure"))
+                    self.name, exception_value or RuntimeError("unknown failure"),
+                    self.actor_urn)
 
     def on_receive(self, message: Any) -> Any:
         if isinstance(message, Ping):
-            return True
+            return not self._crash_reported
+        if self._crash_reported:
+            # Crashed on an asked message and waiting to be replaced: serve nothing.
+            raise RuntimeError(f"{self.name} crashed and is being restarted")
         try:
             inject(self._point)
             return self.handle(message)
@@ -194,7 +198,7 @@ class SupervisedActor(pykka.ThreadingActor):
             # this actor. (pykka itself would keep an asked actor running.)
             self.log.opt(exception=exc).error("{} crashed: {}", self.name, exc)
             self._crash_reported = True
-            self.runtime.on_crash(self.name, exc)
+            self.runtime.on_crash(self.name, exc, self.actor_urn)
             raise
 
     # for subclasses -------------------------------------------------------------

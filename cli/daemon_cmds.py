@@ -51,19 +51,21 @@ def run(args: argparse.Namespace) -> int:
         print(f"run.py run: {exc}", file=sys.stderr)
         return EXIT_FAIL
     log = logger.bind(actor="daemon")
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not stop.is_set():
-        status = daemon.watcher_status(timeout=1.0)
-        if status is not None and status.first_scan_done:
-            break
-        time.sleep(0.05)
-    notifier.ready(status=take_census(daemon.layout).line())
     pinger = WatchdogPinger(notifier, daemon.healthy)
-    pinger.start()
     last_status = time.monotonic()
+    ready = False
 
     def tick() -> None:
-        nonlocal last_status
+        nonlocal last_status, ready
+        if not ready:
+            # READY=1 once the watcher has done its first scan (asked without
+            # blocking the supervisor loop for long).
+            status = daemon.watcher_status(timeout=0.2)
+            if status is None or not status.first_scan_done:
+                return
+            ready = True
+            notifier.ready(status=take_census(daemon.layout).line())
+            pinger.start()
         if hup.is_set():
             hup.clear()
             notifier.reloading()

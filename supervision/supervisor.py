@@ -22,6 +22,7 @@ class ActorCrashed(msgspec.Struct, frozen=True, tag=True, kw_only=True):
 
     name: str
     error: str
+    urn: str = ""
 
 
 class Escalate(Exception):
@@ -87,11 +88,12 @@ class Supervisor:
         self.specs.remove(spec)
         self._stop_child(spec)
 
-    def notify_crash(self, name: str, error: BaseException) -> None:
-        """Called from the crashed actor's thread."""
+    def notify_crash(self, name: str, error: BaseException, urn: str = "") -> None:
+        """Called from the crashed actor's thread; `urn` names the incarnation."""
         if self._stopping.is_set():
             return
-        self.events.put(ActorCrashed(name=name, error=f"{type(error).__name__}: {error}"))
+        self.events.put(ActorCrashed(name=name, error=f"{type(error).__name__}: {error}",
+                                     urn=urn))
 
     # -- the loop ------------------------------------------------------------------------
 
@@ -112,6 +114,9 @@ class Supervisor:
         spec = next((s for s in self.specs if s.name == event.name), None)
         if spec is None or self._stopping.is_set():
             return
+        current = self.refs.get(spec.name)
+        if event.urn and current is not None and current.actor_urn != event.urn:
+            return  # a late report from an incarnation that was already replaced
         log = logger.bind(actor=event.name)
         self.on_started(spec.name, None)
         if spec.restart == "temporary":
@@ -136,7 +141,7 @@ class Supervisor:
             try:
                 self._start_child(spec, fresh=False)
                 break
-            except Exception as exc:  # noqa: BLE001 - count it as another crash
+            except Exception as exc:
                 log.error("restart of {} failed: {}", spec.name, exc)
                 if attempt == 2 or not self.window.allow():
                     self.failed = True
@@ -164,7 +169,7 @@ class Supervisor:
             try:
                 if future.get(timeout=max(0.0, deadline - time.monotonic())) is not True:
                     return False
-            except Exception:  # noqa: BLE001 - timeout or dead: not healthy
+            except Exception:
                 return False
         return True
 
