@@ -9,7 +9,7 @@ from pathlib import Path
 # Run from a checkout without installing: the packages sit beside this file.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from cli.main import main  # noqa: E402
+from cli.main import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -57,8 +57,8 @@ class Pruner(SupervisedActor):
             except OSError as exc:  # pruning is idempotent: the next tick runs it again
                 self.log.warning("prune ran but its time was not recorded: {}", exc)
             line = MetricLine(ts=rfc3339(time.time()), event="pruned",
-                              instance=self.runtime.instance, failures=None,
-                              bytes=report.bytes_freed, path=None,
+                              instance=self.runtime.instance, meta_repair=False,
+                              bytes=report.bytes_freed,
                               reason=f"{len(report.removed)} entries older than "
                                      f"{config.prune.ttl_seconds:g}s")
             self.runtime.peers.tell("telemetry", RecordMetric(line=line))

@@ -128,8 +128,12 @@ class Repairer(SupervisedActor):
         except FileNotFoundError:
             log.info("claim vanished before it was read")
             return "vanished"
-        except (NotARegularFile, FileChanged) as exc:
+        except NotARegularFile as exc:
             return self.corrupt(claimed, name, "file_type", f"the handoff is {exc}", None)
+        except FileChanged as exc:
+            # Written in place rather than renamed into the queue: what was read is not
+            # one version of the file, and a writer that never stops must not loop us.
+            return self.corrupt(claimed, name, "changed", str(exc), None)
         except HandoffInvalid as exc:
             return self.corrupt(claimed, name, exc.reason, str(exc), exc.field)
         except OSError as exc:
@@ -167,7 +171,8 @@ class Repairer(SupervisedActor):
             provenance=Provenance(
                 bundle_sha256=sha, parent_sha256=handoff.parent_sha256,
                 repaired_sha256=repaired_sha,
-                pattern_source_sha256=_str_or_none(details.get("pattern_source_sha256")),
+                pattern_source_sha256=_str_or_none(details.get("pattern_source_sha256")
+                                                   or details.get("source_sha256")),
                 repairlab_version=runtime.version, config_digest=runtime.config_digest,
             ),
         )
@@ -279,10 +284,11 @@ class Repairer(SupervisedActor):
         self.log.warning("{}; handing {} back to be redone", why, claimed.name)
         return "requeued" if self.claims.requeue(claimed) is not None else "vanished"
 
-    def metric(self, event: str, **fields: Any) -> None:
-        """Tell telemetry one metrics line."""
+    def metric(self, event: str, *, meta_repair: bool = False, **fields: Any) -> None:
+        """Tell telemetry one metrics line; `meta_repair` is true exactly when a
+        repair strategy produced the result."""
         line = MetricLine(ts=rfc3339(time.time()), event=event, instance=self.runtime.instance,
-                          **fields)
+                          meta_repair=meta_repair, **fields)
         self.runtime.peers.tell("telemetry", RecordMetric(line=line))
 
 

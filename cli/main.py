@@ -108,11 +108,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _import_commands() -> None:
-    import cli.daemon_cmds  # noqa: F401 - registers run, drain, demo, submit, check-config
-    try:
-        import cli.operator_cmds  # noqa: F401 - registers status, quarantine, prune, stats, lineage
-    except ImportError:
-        pass
+    # Importing registers the commands: run, drain, demo, submit, check-config;
+    # status, quarantine, prune, stats, lineage.
+    import cli.daemon_cmds
+    import cli.operator_cmds  # noqa: F401
 
 
 # -- small commands ---------------------------------------------------------------------

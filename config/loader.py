@@ -77,6 +77,7 @@ _RULES: dict[tuple[str, str], tuple[Any, str]] = {
     ("backoff", "max_seconds"): (lambda v: _number(v) and v >= 0, "a number >= 0"),
     ("prune", "ttl_seconds"): (lambda v: _number(v) and v > 0, "a number > 0"),
     ("prune", "schedule"): (lambda v: v in SCHEDULES, "one of " + ", ".join(SCHEDULES)),
+    ("prune", "metrics_max_bytes"): (lambda v: _integer(v) and v >= 4096, "an integer >= 4096"),
     ("repair", "workers"): (lambda v: _integer(v) and 1 <= v <= 64, "an integer from 1 to 64"),
     ("repair", "test_timeout_seconds"): (lambda v: _number(v) and v > 0, "a number > 0"),
     ("repair", "bundle_timeout_seconds"): (lambda v: _number(v) and v > 0, "a number > 0"),

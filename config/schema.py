@@ -45,6 +45,7 @@ class Prune(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tru
 
     ttl_seconds: float
     schedule: str
+    metrics_max_bytes: int = 67108864
 
 
 class Repair(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

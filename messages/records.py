@@ -70,12 +70,14 @@ class Challenger(msgspec.Struct, kw_only=True):
 
 class MetricLine(msgspec.Struct, kw_only=True, omit_defaults=True):
     """One line of `metrics.jsonl` (SPEC §4). `ts`, `event`, `instance` and
-    `meta_repair` are on every line; the rest where the event has them."""
+    `meta_repair` are on every line (so `meta_repair` has no default: with
+    `omit_defaults` a default false would be left out); the rest where the event
+    has them."""
 
     ts: str
     event: str
     instance: str
-    meta_repair: bool = False
+    meta_repair: bool
     bundle_sha256: str | None = None
     tool: str | None = None
     lineage: str | None = None

@@ -155,17 +155,36 @@ class ChallengerStore:
         return _decoder.decode(path.read_bytes())
 
     def prune_index(self) -> int:
-        """Drop index entries whose public challenger was pruned (link count 1)."""
+        """Drop index entries whose public challenger was pruned.
+
+        A challenger's inode is linked from its public name and from one or two
+        index entries (`<bundle>-<repaired>`, and `<bundle>` for the bundle's first
+        result). When every link left is an index entry, the public file is gone:
+        those entries go too. (Counting only `st_nlink <= 1` kept every entry whose
+        challenger had both index links, so the index, and each prune's scan of
+        it, grew without end.) A challenger being written also has its temporary
+        name, so it is never taken for a pruned one.
+        """
         removed = 0
+        by_inode: dict[int, tuple[int, list[str]]] = {}
         try:
-            entries = list(os.scandir(self.index))
+            with os.scandir(self.index) as it:
+                for entry in it:
+                    try:
+                        st = entry.stat(follow_symlinks=False)
+                    except FileNotFoundError:
+                        continue
+                    _, paths = by_inode.setdefault(st.st_ino, (st.st_nlink, []))
+                    paths.append(entry.path)
         except FileNotFoundError:
             return 0
-        for entry in entries:
-            try:
-                if entry.stat(follow_symlinks=False).st_nlink <= 1:
-                    os.unlink(entry.path)
+        for nlink, paths in by_inode.values():
+            if nlink > len(paths):
+                continue  # a public (or temporary) name still links it
+            for path in paths:
+                try:
+                    os.unlink(path)
                     removed += 1
-            except FileNotFoundError:
-                continue
+                except FileNotFoundError:
+                    continue
         return removed

@@ -39,10 +39,10 @@ class MetricsLog:
             )
         return self._fd
 
-    def line(self, event: str, **fields: object) -> MetricLine:
+    def line(self, event: str, *, meta_repair: bool = False, **fields: object) -> MetricLine:
         """A line for `event` stamped now with this instance."""
         return MetricLine(ts=rfc3339(time.time()), event=event, instance=self.instance,
-                          **fields)  # type: ignore[arg-type]
+                          meta_repair=meta_repair, **fields)  # type: ignore[arg-type]
 
     def append(self, line: MetricLine) -> None:
         """Append one line whole. OSError propagates; nothing partial is left,
@@ -81,3 +81,58 @@ def read_metrics(path: Path) -> Iterator[MetricLine]:
                 yield _decoder.decode(raw)
             except msgspec.DecodeError:
                 continue
+
+
+# -- rotation -----------------------------------------------------------------------------
+
+
+def rotate_metrics(metrics: Path, max_bytes: int, now: float | None = None) -> Path | None:
+    """Rename `metrics.jsonl` to `metrics.jsonl.<UTC %Y%m%dT%H%M%S%fZ>` when it is
+    larger than `max_bytes`; return the new path, or None when it was not rotated.
+
+    Safe with writers in other threads and processes: a rename keeps the inode,
+    so a writer still holding a descriptor from before (every `MetricsLog` opens
+    once) keeps appending whole lines to the rotated file until it reopens
+    (`MetricsLog.reopen`), and the next writer that opens creates a fresh
+    `metrics.jsonl`. No line is lost or torn; readers (`metrics_files`) read the
+    rotated files too. Of several instances rotating at once, one rename wins;
+    the others find the file gone (None) or, rarely, rotate a fresh small file,
+    which is harmless. An existing rotated name is never overwritten. OSError
+    other than a vanished file propagates.
+    """
+    from datetime import UTC, datetime
+
+    from state.fsops import move_unique
+
+    try:
+        size = os.stat(metrics, follow_symlinks=False).st_size
+    except FileNotFoundError:
+        return None
+    if size <= max_bytes:
+        return None
+    stamp = datetime.fromtimestamp(time.time() if now is None else now, UTC)
+    name = f"{metrics.name}.{stamp.strftime('%Y%m%dT%H%M%S%fZ')}"
+    try:
+        return move_unique(metrics, metrics.parent, name)
+    except FileNotFoundError:
+        return None  # another instance rotated it first
+
+
+def metrics_files(metrics: Path) -> list[Path]:
+    """Every metrics file to read, oldest first: the rotated ones
+    (`metrics.jsonl.*`, regular files only, by name, which sorts by rotation
+    time) and then the live one. Missing places give an empty list."""
+    prefix = metrics.name + "."
+    rotated: list[Path] = []
+    try:
+        with os.scandir(metrics.parent) as it:
+            for entry in it:
+                if (entry.name.startswith(prefix) and not entry.name.endswith(".tmp")
+                        and entry.is_file(follow_symlinks=False)):
+                    rotated.append(Path(entry.path))
+    except FileNotFoundError:
+        return []
+    rotated.sort()
+    if metrics.is_file() and not metrics.is_symlink():
+        rotated.append(metrics)
+    return rotated

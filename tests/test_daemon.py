@@ -10,8 +10,17 @@ from pathlib import Path
 import msgspec
 
 from actors.failure_window import FailureWindow
-from conftest import FAILING, PASSING, metric_lines, names, running, spec_sha256, submit, \
-    variant, wait_for
+from conftest import (
+    FAILING,
+    PASSING,
+    metric_lines,
+    names,
+    running,
+    spec_sha256,
+    submit,
+    variant,
+    wait_for,
+)
 from messages.records import Challenger, FailureRecord, ReasonFile, rfc3339
 from state.failures import FailureStore
 from state.layout import Layout

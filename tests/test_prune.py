@@ -67,6 +67,20 @@ def test_prune_drops_the_challenger_index_entries_of_pruned_challengers(tmp_path
     assert list(layout.challenger_index.iterdir()) == []
 
 
+def test_prune_drops_both_index_links_of_a_pruned_challenger_and_keeps_live_ones(tmp_path):
+    layout = Layout.at(tmp_path / "state")
+    layout.ensure()
+    now = time.time()
+    index = layout.challenger_index
+    old = _file(layout.challengers / "challenger_old_aaaaaaaaaaaa.json", TTL + 1, now)
+    live = _file(layout.challengers / "challenger_new_bbbbbbbbbbbb.json", 60, now)
+    for public, sha in ((old, "a" * 64), (live, "b" * 64)):  # as ChallengerStore.write links
+        os.link(public, index / f"{sha}-{'c' * 64}")
+        os.link(public, index / sha)
+    prune(layout, TTL, now=now)
+    assert sorted(p.name for p in index.iterdir()) == ["b" * 64, f"{'b' * 64}-{'c' * 64}"]
+
+
 def test_weekly_boundary_is_monday_midnight_local_time():
     wednesday = datetime(2026, 11, 25, 15, 30).timestamp()
     monday = datetime.fromtimestamp(last_boundary("weekly", wednesday))

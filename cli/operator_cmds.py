@@ -1,0 +1,357 @@
+"""The operator's commands (SPEC §7): status, quarantine, prune, stats, lineage.
+
+Each prints an aligned table for people, or with `--json` one document that
+decodes with the Structs of `messages.reports`. The logic lives in `state/`
+(`status`, `quarantine_ops`, `prune`, `stats`, `lineage`); this module only
+parses, calls and prints. Commands that only read (status, quarantine list and
+show, stats, lineage) never create or change anything under the root and work
+with or without a daemon running; a missing root is a usage error (exit 2), since
+it most likely means the wrong `--config`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from typing import Any
+
+import msgspec
+
+from cli.logs import setup_logging
+from cli.main import EXIT_FAIL, EXIT_OK, command, layout_of
+from cli.main import load as load_config
+from cli.render import Progress, percent, seconds, short, size, table
+from config.schema import Config
+from errors import UsageError
+from messages.records import MetricLine, rfc3339
+from messages.reports import (
+    LineageReport,
+    PrunedEntry,
+    PruneResult,
+    QuarantineList,
+    StatsReport,
+    StatsRow,
+)
+from state import quarantine_ops
+from state.layout import Layout
+from state.lineage import build_lineage
+from state.metrics import MetricsLog, metrics_files, rotate_metrics
+from state.prune import PruneSchedule, prune
+from state.stats import compute_stats, parse_duration
+from state.status import take_status
+
+
+def load(args: argparse.Namespace) -> Config:
+    """The config; logging goes to stderr at WARNING and above only, since these
+    commands print their answer on stdout and an INFO line would repeat it."""
+    config = load_config(args)
+    setup_logging("WARNING", json=config.log.json or getattr(args, "log_json", False))
+    return config
+
+
+def _print_json(value: Any) -> None:
+    sys.stdout.write(msgspec.json.format(msgspec.json.encode(value), indent=2).decode() + "\n")
+
+
+def _reader_layout(config: Config) -> Layout:
+    """The layout for a command that only reads: nothing is created."""
+    layout = Layout.from_config(config)
+    if not layout.root.is_dir():
+        raise UsageError(f"state root {layout.root} does not exist (wrong --config?)")
+    return layout
+
+
+def _one_line(text: str | None, width: int = 70) -> str:
+    if not text:
+        return "-"
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+# -- status -----------------------------------------------------------------------------
+
+
+@command("status")
+def status(args: argparse.Namespace) -> int:
+    """Where every handoff is now, which instances are alive, when pruning runs."""
+    config = load(args)
+    report = take_status(Layout.from_config(config), config)
+    if args.json:
+        _print_json(report)
+        return EXIT_OK
+    oldest = (f" (oldest waiting {seconds(report.oldest_queued_age_s)})"
+              if report.oldest_queued_age_s is not None else "")
+    retry = ""
+    if report.next_retry_in_s is not None:
+        retry = (f" (next retry in {seconds(report.next_retry_in_s)})"
+                 if report.next_retry_in_s > 0 else " (a retry is due now)")
+    prune_next = "due now" if report.prune_due else report.next_prune
+    rows = [
+        ("state root", report.root),
+        ("queue", f"{report.queue} handoffs{oldest}"),
+        ("in flight", f"{report.in_flight}"),
+        ("waiting", f"{report.waiting} backing off{retry}"),
+        ("done", f"{report.done}"),
+        ("quarantined", f"{report.quarantined}"),
+        ("corrupt", f"{report.corrupt}"),
+        ("challengers", f"{report.challengers}"),
+        ("metrics", f"{size(report.metrics_bytes)} (+ {report.rotated_metrics} rotated files)"),
+        ("prune", f"{report.prune_schedule}; last {report.last_prune or 'never'}, "
+                  f"next {prune_next}"),
+    ]
+    for label, value in rows:
+        print(f"{label:<12} {value}")
+    print()
+    if not report.instances:
+        print("instances    none (no heartbeat, no claims): no daemon has run here recently")
+        return EXIT_OK
+    alive = sum(1 for i in report.instances if i.alive)
+    print(f"instances    {alive} alive of {len(report.instances)} "
+          f"(lease {config.instance.lease_seconds:g} s)")
+    print(table(
+        ["instance", "alive", "in flight", "last heartbeat", "age", "pid", "host"],
+        [[i.instance, "yes" if i.alive else "NO", str(i.in_flight), i.last_heartbeat or "-",
+          seconds(i.heartbeat_age_s), str(i.pid or "-"), i.host or "-"]
+         for i in report.instances],
+        "llrlrrl"))
+    return EXIT_OK
+
+
+# -- quarantine -------------------------------------------------------------------------
+
+
+@command("quarantine")
+def quarantine(args: argparse.Namespace) -> int:
+    """`list`, `show NAME` or `release NAME|--all`."""
+    config = load(args)
+    if args.action == "list":
+        return _quarantine_list(_reader_layout(config), args.json)
+    if args.action == "show":
+        return _quarantine_show(_reader_layout(config), args.name, args.json)
+    if bool(args.name) == bool(args.all):
+        raise UsageError("release: give either a NAME or --all, not both or neither")
+    layout = layout_of(config)
+    if args.all:
+        released, errors = quarantine_ops.release_all(layout, config.instance.id)
+        for result in released:
+            print(f"released {result.name} -> {_rel(layout, result.queued_as)} "
+                  f"({result.failures_cleared} failure records cleared)")
+        for error in errors:
+            print(f"run.py quarantine: not released: {error}", file=sys.stderr)
+        if not released and not errors:
+            print("nothing to release: no quarantined handoffs")
+        return EXIT_FAIL if errors else EXIT_OK
+    result = quarantine_ops.release(layout, args.name, config.instance.id)
+    print(f"released {result.name} -> {_rel(layout, result.queued_as)} "
+          f"({result.failures_cleared} failure records cleared)")
+    return EXIT_OK
+
+
+def _rel(layout: Layout, path: str) -> str:
+    try:
+        return os.path.relpath(path, layout.root)
+    except ValueError:
+        return path
+
+
+def _quarantine_list(layout: Layout, as_json: bool) -> int:
+    entries = quarantine_ops.list_quarantined(layout)
+    if as_json:
+        _print_json(QuarantineList(entries=entries))
+        return EXIT_OK
+    if not entries:
+        print("no quarantined handoffs")
+        return EXIT_OK
+    print(table(
+        ["name", "tool", "lineage", "failures", "quarantined at", "bundle", "last reason"],
+        [[e.name, e.tool or "-", e.lineage or "-",
+          str(e.failures) if e.reason_file_ok else "? (no reason file)",
+          e.quarantined_at or "-", short(e.bundle_sha256), _one_line(e.last_reason, 60)]
+         for e in entries],
+        "lllrlll"))
+    print(f"\n{len(entries)} quarantined; `quarantine show NAME` for details, "
+          "`quarantine release NAME` to retry one")
+    return EXIT_OK
+
+
+def _quarantine_show(layout: Layout, name: str, as_json: bool) -> int:
+    detail = quarantine_ops.show_quarantined(layout, name)
+    if as_json:
+        _print_json(detail)
+        return EXIT_OK
+    reason = detail.reason
+    print(f"{'name':<14} {detail.name}")
+    print(f"{'path':<14} {detail.path}")
+    if reason is None:
+        print("reason file    missing or unreadable")
+        return EXIT_OK
+    for label, value in (("bundle_sha256", reason.bundle_sha256), ("tool", reason.tool),
+                         ("lineage", reason.lineage), ("quarantined at", reason.quarantined_at),
+                         ("by instance", reason.instance), ("rule", reason.rule)):
+        print(f"{label:<14} {value or '-'}")
+    print(f"\nfailures ({len(reason.failures)})")
+    if reason.failures:
+        print(table(["ts", "instance", "reason"],
+                    [[f.ts, f.instance, _one_line(f.reason, 90)] for f in reason.failures]))
+    print("\nlast test output")
+    output = detail.last_test_output.rstrip("\n")
+    print("\n".join("  " + line for line in output.splitlines()) if output else "  (none)")
+    return EXIT_OK
+
+
+# -- prune ------------------------------------------------------------------------------
+
+
+@command("prune")
+def prune_cmd(args: argparse.Namespace) -> int:
+    """Prune now by the timed pruner's rules, and rotate `metrics.jsonl` when it
+    is over `[prune] metrics_max_bytes`; `--dry-run` only says what would go."""
+    config = load(args)
+    layout = _reader_layout(config) if args.dry_run else layout_of(config)
+    now = time.time()
+    ttl, limit = config.prune.ttl_seconds, config.prune.metrics_max_bytes
+    report = prune(layout, ttl, now=now, dry_run=args.dry_run)
+    rotated: str | None = None
+    if args.dry_run:
+        try:
+            if os.stat(layout.metrics).st_size > limit:
+                rotated = f"{layout.metrics.name}.<UTC time>"
+        except FileNotFoundError:
+            pass
+    else:
+        path = rotate_metrics(layout.metrics, limit, now)
+        rotated = path.name if path is not None else None
+        PruneSchedule(layout).mark(now)
+        metrics = MetricsLog(layout.metrics, config.instance.id)
+        try:
+            metrics.append(MetricLine(
+                ts=rfc3339(time.time()), event="pruned", instance=config.instance.id,
+                meta_repair=False, bytes=report.bytes_freed,
+                reason=f"{len(report.removed)} entries older than {ttl:g}s (run.py prune)"))
+        except OSError as exc:
+            print(f"run.py prune: pruned, but the metrics line was not written: {exc}",
+                  file=sys.stderr)
+        finally:
+            metrics.close()
+    result = PruneResult(
+        dry_run=args.dry_run, ttl_seconds=ttl, bytes_freed=report.bytes_freed,
+        removed=[PrunedEntry(path=str(p), bytes=n) for p, n in report.removed],
+        rotated=rotated, metrics_max_bytes=limit)
+    if args.json:
+        _print_json(result)
+        return EXIT_OK
+    verb = "would remove" if args.dry_run else "removed"
+    if result.removed:
+        print(table(["path", "size"],
+                    [[_rel(layout, e.path), size(e.bytes)] for e in result.removed], "lr"))
+        print()
+    print(f"{verb} {len(result.removed)} entries older than {seconds(ttl)}, "
+          f"{'freeing' if args.dry_run else 'freed'} {size(result.bytes_freed)}")
+    if rotated:
+        print(f"metrics.jsonl {'would be' if args.dry_run else 'was'} rotated to {rotated} "
+              f"(over {size(limit)})")
+    return EXIT_OK
+
+
+# -- stats ------------------------------------------------------------------------------
+
+
+@command("stats")
+def stats(args: argparse.Namespace) -> int:
+    """Success rates and timings per lineage, strategy or tool from the metrics
+    files (rotated ones included), streamed with a progress bar on a terminal."""
+    config = load(args)
+    layout = _reader_layout(config)
+    since = parse_duration(args.since) if args.since else None
+    files = metrics_files(layout.metrics)
+    total = 0
+    for path in files:
+        try:
+            total += os.stat(path).st_size
+        except FileNotFoundError:
+            pass
+    progress = Progress("stats: reading metrics", total)
+    try:
+        report = compute_stats(files, args.by, since, on_bytes=progress.advance)
+    finally:
+        progress.close()
+    if args.json:
+        _print_json(report)
+        return EXIT_OK
+    _print_stats(report)
+    return EXIT_OK
+
+
+def _strategies(row: StatsRow) -> str:
+    shares = sorted(row.strategies.items(), key=lambda kv: (-kv[1], kv[0]))
+    return ", ".join(f"{name} {share * 100:.0f}%" for name, share in shares) or "-"
+
+
+def _patterns(row: StatsRow) -> str:
+    return ", ".join(f"{p.pattern_id} x{p.fixes}" for p in row.top_patterns[:3]) or "-"
+
+
+def _print_stats(report: StatsReport) -> None:
+    window = f" since {report.since}" if report.since else ""
+    kind = "leaderboard of lineages, best first" if report.by == "lineage" else f"by {report.by}"
+    print(f"{kind}{window}: {report.lines} metrics lines from {len(report.files)} files"
+          + (f" ({report.skipped} unreadable lines skipped)" if report.skipped else ""))
+    if not report.rows:
+        print("no repair events in that period")
+        return
+    ranked = report.by == "lineage"
+    headers = [report.by, "handoffs", "repaired", "quarantined", "success", "median", "p95",
+               "strategies", "top patterns"]
+
+    def cells(rank: str, row: StatsRow) -> list[str]:
+        cells = [row.group, str(row.handoffs), str(row.repaired), str(row.quarantined),
+                 percent(row.success_rate), seconds(row.median_s), seconds(row.p95_s),
+                 _strategies(row), _patterns(row)]
+        return [rank, *cells] if ranked else cells
+
+    rows = [cells(str(i + 1), row) for i, row in enumerate(report.rows)]
+    rows.append(cells("", report.total))
+    text = table(["#", *headers] if ranked else headers, rows,
+                 "rlrrrrrrll" if ranked else "lrrrrrrll").splitlines()
+    text.insert(len(text) - 1, text[1])  # a rule above the total
+    print("\n".join(text))
+    t = report.total
+    print(f"\nalso: {t.repair_failed} failed attempts, {t.released} released, {t.corrupt} corrupt, "
+          f"{t.duplicates} duplicates; times are of {t.timed} fresh repairs")
+
+
+# -- lineage ----------------------------------------------------------------------------
+
+
+@command("lineage")
+def lineage(args: argparse.Namespace) -> int:
+    """The chain of a tool's bundles and repairs, oldest first, with the hashes
+    linking them (parent -> bundle -> repaired)."""
+    config = load(args)
+    layout = _reader_layout(config)
+    report = LineageReport(tool=args.tool, entries=build_lineage(layout, args.tool))
+    if args.json:
+        _print_json(report)
+        return EXIT_OK
+    print(f"lineage of {args.tool}: {len(report.entries)} bundles, oldest first "
+          "(parent -> bundle -> repaired; #n = an earlier entry)")
+    rows = []
+    for i, e in enumerate(report.entries):
+        parent = short(e.parent_sha256)
+        if e.parent_index is not None:
+            parent += f" (#{e.parent_index})"
+        how = e.strategy or "-"
+        if e.pattern_id:
+            how += f" {e.pattern_id} from {short(e.pattern_source_sha256)}"
+        rows.append([f"#{i}", e.at, e.status, parent, short(e.bundle_sha256),
+                     short(e.repaired_sha256), how, ", ".join(e.handoffs) or "-"])
+    print(table(["", "at", "status", "parent", "bundle", "repaired", "how", "handoffs"],
+                rows, "r"))
+    versions = sorted({e.repairlab_version for e in report.entries if e.repairlab_version})
+    digests = sorted({e.config_digest[:12] for e in report.entries if e.config_digest})
+    if versions or digests:
+        print(f"\nrepairlab {', '.join(versions) or '-'}; config digests "
+              f"{', '.join(digests) or '-'}")
+    return EXIT_OK

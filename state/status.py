@@ -1,0 +1,146 @@
+"""`run.py status`: a census of the state root, read without a daemon.
+
+Everything comes from directory listings (`os.scandir`, names only) and the few
+stats that carry meaning: the mtimes of `queue/` entries (the oldest waiting
+handoff), of `deferred/` entries (their not-before), and of heartbeats. No
+handoff is opened, so a root of 100,000 files is counted in a fraction of a
+second. Nothing is created or changed: status is safe to run beside live
+daemons and on a root that another user owns.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from config.schema import Config
+from errors import UsageError
+from messages.records import rfc3339
+from messages.reports import InstanceStatus, StatusReport
+from state.census import in_flight_by_instance
+from state.claims import is_handoff_name
+from state.layout import Layout
+from state.metrics import metrics_files
+from state.prune import PruneSchedule, next_boundary
+
+
+def _handoffs(directory: Path) -> int:
+    """Handoff files in `directory` (reason files and dot-names excluded)."""
+    try:
+        with os.scandir(directory) as it:
+            return sum(1 for e in it
+                       if is_handoff_name(e.name) and not e.name.endswith(".reason.json"))
+    except FileNotFoundError:
+        return 0
+
+
+def _mtimes(directory: Path, *, all_names: bool = False) -> tuple[int, float | None]:
+    """How many handoffs `directory` holds and the smallest mtime among them.
+    Entries that vanish while being looked at are skipped."""
+    count, lowest = 0, None
+    try:
+        with os.scandir(directory) as it:
+            for entry in it:
+                name = entry.name
+                if name.startswith(".") or not (all_names or is_handoff_name(name)):
+                    continue
+                try:
+                    mtime = entry.stat(follow_symlinks=False).st_mtime
+                except FileNotFoundError:
+                    continue
+                count += 1
+                if lowest is None or mtime < lowest:
+                    lowest = mtime
+    except FileNotFoundError:
+        pass
+    return count, lowest
+
+
+def _heartbeats(layout: Layout) -> dict[str, tuple[float, dict[str, object]]]:
+    """instance id -> (heartbeat mtime, the heartbeat's JSON, {} if unreadable)."""
+    found: dict[str, tuple[float, dict[str, object]]] = {}
+    try:
+        with os.scandir(layout.instances) as it:
+            entries = [e for e in it if e.name.endswith(".json") and not e.name.startswith(".")]
+    except FileNotFoundError:
+        return found
+    for entry in entries:
+        try:
+            mtime = entry.stat(follow_symlinks=False).st_mtime
+        except FileNotFoundError:
+            continue
+        data: dict[str, object] = {}
+        try:  # a few small files, one per instance: worth opening for pid and host
+            with open(entry.path, "rb") as fh:
+                loaded = json.loads(fh.read(4096))
+            if isinstance(loaded, dict):
+                data = loaded
+        except (OSError, ValueError):
+            pass
+        found[entry.name[:-5]] = (mtime, data)
+    return found
+
+
+def take_status(layout: Layout, config: Config, now: float | None = None) -> StatusReport:
+    """The status of the root under `layout` at `now` (default: the clock).
+
+    Raises UsageError when the root does not exist (most likely the wrong
+    `--config`); places under it that do not exist count zero. A file that
+    vanishes while being counted (a daemon moved it) is simply not counted.
+    """
+    now = time.time() if now is None else now
+    if not layout.root.is_dir():
+        raise UsageError(f"state root {layout.root} does not exist (wrong --config?)")
+    queue, oldest = _mtimes(layout.queue)
+    waiting, first_due = _mtimes(layout.deferred, all_names=True)
+    held = in_flight_by_instance(layout)
+    beats = _heartbeats(layout)
+    lease = config.instance.lease_seconds
+    instances = []
+    # An instance that stopped cleanly removed its heartbeat and holds nothing:
+    # it is gone, not dead, and is not listed.
+    for name in sorted(set(beats) | {n for n, count in held.items() if count}):
+        mtime, data = beats.get(name, (None, {}))
+        pid, host = data.get("pid"), data.get("host")
+        instances.append(InstanceStatus(
+            instance=name, alive=mtime is not None and mtime > now - lease,
+            in_flight=held.get(name, 0),
+            last_heartbeat=rfc3339(mtime) if mtime is not None else None,
+            heartbeat_age_s=round(now - mtime, 3) if mtime is not None else None,
+            pid=pid if isinstance(pid, int) else None,
+            host=host if isinstance(host, str) else None,
+        ))
+    schedule = PruneSchedule(layout)
+    last = schedule.last_run()
+    due = schedule.due(config.prune.schedule, now)
+    files = metrics_files(layout.metrics)
+    live_bytes = 0
+    try:
+        live_bytes = os.stat(layout.metrics).st_size
+    except FileNotFoundError:
+        pass
+    return StatusReport(
+        root=str(layout.root), generated_at=rfc3339(now),
+        queue=queue, in_flight=sum(held.values()), waiting=waiting,
+        done=_handoffs(layout.done), quarantined=_handoffs(layout.hard_fail),
+        corrupt=_handoffs(layout.corrupt), challengers=_challengers(layout.challengers),
+        instances=instances,
+        oldest_queued_age_s=round(now - oldest, 3) if oldest is not None else None,
+        next_retry_in_s=round(first_due - now, 3) if first_due is not None else None,
+        prune_schedule=config.prune.schedule,
+        last_prune=rfc3339(last) if last is not None else None,
+        next_prune=None if due else rfc3339(next_boundary(config.prune.schedule, now)),
+        prune_due=due, metrics_bytes=live_bytes,
+        rotated_metrics=sum(1 for f in files if f != layout.metrics),
+    )
+
+
+def _challengers(directory: Path) -> int:
+    try:
+        with os.scandir(directory) as it:
+            return sum(1 for e in it
+                       if e.name.startswith("challenger_") and e.name.endswith(".json"))
+    except FileNotFoundError:
+        return 0
