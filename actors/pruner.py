@@ -32,7 +32,6 @@ class Pruner(SupervisedActor):
     def handle(self, message: Any) -> Any:
         match message:
             case Tick():
-                self.reopen_metrics()
                 now = time.time()
                 if self.schedule.due(self.runtime.config.prune.schedule, now):
                     return self.run(now)
@@ -68,8 +67,8 @@ class Pruner(SupervisedActor):
         return {"removed": [str(p) for p, _ in report.removed], "bytes": report.bytes_freed}
 
     def rotate_metrics(self) -> None:
-        """Rotate `metrics.jsonl` past `[prune] metrics_max_bytes`, then reopen
-        this process's writer. An OSError is logged; the next run tries again."""
+        """Rotate `metrics.jsonl` past `[prune] metrics_max_bytes` (writers notice
+        and reopen by themselves). An OSError is logged; the next run tries again."""
         try:
             rotated = rotate_metrics(self.runtime.layout.metrics,
                                      self.runtime.config.prune.metrics_max_bytes)
@@ -78,24 +77,4 @@ class Pruner(SupervisedActor):
             return
         if rotated is not None:
             self.log.info("rotated metrics.jsonl to {}", rotated.name)
-            self.reopen_metrics()
 
-    def reopen_metrics(self) -> None:
-        """Make this process's metrics writer (the telemetry actor's `MetricsLog`)
-        open `metrics.jsonl` afresh on its next line.
-
-        After a rotation (here or by a peer instance sharing the root) a writer's
-        old descriptor still appends to the rotated file: nothing is lost, since
-        readers read rotated files too, but the rotated file would keep growing.
-        Called after each rotation and on every tick, so lines go to the live
-        file again within `tick_seconds`. A telemetry actor that is down or busy
-        is skipped (the next tick tries again); this never raises.
-        """
-        ref = self.runtime.peers.get("telemetry")
-        if ref is None:
-            return
-        try:
-            log = ref.proxy().metrics.get(timeout=5)
-            log.reopen()
-        except Exception as exc:  # a restarting or busy telemetry: the next tick retries
-            self.log.debug("metrics writer not reopened: {}", exc)

@@ -47,14 +47,29 @@ class MetricsLog:
     def append(self, line: MetricLine) -> None:
         """Append one line whole. OSError propagates; nothing partial is left,
         because a failed write() of a regular file writes nothing or all of it
-        for lines this small (and a short write is completed before returning)."""
+        for lines this small (and a short write is completed before returning).
+
+        If `metrics.jsonl` was rotated (here or by a peer instance) since the
+        descriptor was opened, the line goes to the new file: the path's inode is
+        compared with the descriptor's before each write.
+        """
         data = _encoder.encode(line) + b"\n"
         with self._lock:
             inject("telemetry.metrics_write")
             fd = self._open()
+            if self._rotated(fd):
+                os.close(fd)
+                self._fd = None
+                fd = self._open()
             written = os.write(fd, data)
             if written != len(data):  # pragma: no cover - disk full mid-line
                 os.write(fd, data[written:])
+
+    def _rotated(self, fd: int) -> bool:
+        try:
+            return os.stat(self.path, follow_symlinks=False).st_ino != os.fstat(fd).st_ino
+        except FileNotFoundError:
+            return True
 
     def reopen(self) -> None:
         """Close the descriptor so the next append opens the current file
@@ -91,9 +106,8 @@ def rotate_metrics(metrics: Path, max_bytes: int, now: float | None = None) -> P
     larger than `max_bytes`; return the new path, or None when it was not rotated.
 
     Safe with writers in other threads and processes: a rename keeps the inode,
-    so a writer still holding a descriptor from before (every `MetricsLog` opens
-    once) keeps appending whole lines to the rotated file until it reopens
-    (`MetricsLog.reopen`), and the next writer that opens creates a fresh
+    so a line being written meanwhile lands whole in the rotated file, and every
+    `MetricsLog` notices the new inode before its next line and opens a fresh
     `metrics.jsonl`. No line is lost or torn; readers (`metrics_files`) read the
     rotated files too. Of several instances rotating at once, one rename wins;
     the others find the file gone (None) or, rarely, rotate a fresh small file,
