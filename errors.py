@@ -42,3 +42,7 @@ class RepairBudgetExhausted(RepairlabError):
 
 class UsageError(RepairlabError):
     """A command line or operator request that cannot be carried out as asked."""
+
+
+class SandboxUnavailable(RepairlabError):
+    """The warm test server cannot be started (neither under bwrap nor without it)."""

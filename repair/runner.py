@@ -1,7 +1,9 @@
 """Running a bundle's tests in a child process.
 
 `Runner` is the seam: the engine only ever calls `run(files, tests, timeout=...)`.
-`SubprocessRunner` is the plain reference runner: a fresh ``python -m pytest`` per
+`make_runner()` is the one place to get a runner: the warm sandboxed
+`repair.warm_runner.WarmRunner` when its server starts, else this module's
+`SubprocessRunner`, the plain reference runner: a fresh ``python -m pytest`` per
 candidate, in a scratch directory holding exactly the candidate's files, in its own
 process group with resource limits, killed as a group on timeout.
 """

@@ -1,0 +1,198 @@
+"""Confining one candidate process: its own uid, its limits, and sweeping it away.
+
+Used inside the sandbox by the fork server (repair/sandbox.py), which loads this
+file by path: it imports only the standard library, so that nothing of repairlab's
+lands in the server's modules, where a bundle's module of the same name would
+find it. Each function here works, or raises OSError, or says in its return value
+that the system refused; none waits without bound.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import math
+import os
+import random
+import resource
+import signal
+import time
+from typing import Any
+
+GIB = 1024**3
+ADDRESS_SPACE = 2 * GIB
+FILE_SIZE = 64 * 1024 * 1024
+OPEN_FILES = 256
+PROCESSES = 128
+# Far above login users and the usual container subuid ranges (100000-165535...).
+UID_RANGE = (1_000_000_000, 1_500_000_000)
+# Sweeping leftovers is bounded: a uid under RLIMIT_NPROC cannot outgrow SIGKILL
+# for long, and a sweeper that gave up is reported rather than waited on forever.
+SWEEP_ROUNDS = 3000
+
+_PR_SET_KEEPCAPS = 8
+PR_SET_CHILD_SUBREAPER = 36
+PR_SET_NO_NEW_PRIVS = 38
+_PR_CAP_AMBIENT = 47
+_PR_CAP_AMBIENT_RAISE = 2
+_CAP_DAC_READ_SEARCH = 2
+_CAP_VERSION_3 = 0x20080522
+
+
+def _libc() -> Any:
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def prctl(option: int, arg: int = 0) -> None:
+    """prctl(2) with one argument; raises OSError when the kernel refuses."""
+    if _libc().prctl(option, ctypes.c_ulong(arg), ctypes.c_ulong(0), ctypes.c_ulong(0),
+                     ctypes.c_ulong(0)) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+
+
+def drop_to(uid: int, *, keep_read_search: bool = False) -> None:
+    """Become `uid` (and gid `uid`, no supplementary groups) for good.
+
+    With `keep_read_search`, keep CAP_DAC_READ_SEARCH (also across exec) and nothing
+    else: used only outside bubblewrap when the interpreter lives where an unknown
+    uid cannot read (e.g. under /root), so imports keep working while writes outside
+    the scratch directory still fail. Raises OSError when the system refuses.
+    """
+    if keep_read_search:
+        prctl(_PR_SET_KEEPCAPS, 1)
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)
+    if keep_read_search:
+        header = (ctypes.c_uint32 * 2)(_CAP_VERSION_3, 0)
+        bit = 1 << _CAP_DAC_READ_SEARCH
+        # effective, permitted, inheritable for caps 0-31, then 32-63.
+        data = (ctypes.c_uint32 * 6)(bit, bit, bit, 0, 0, 0)
+        if _libc().capset(header, data) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, os.strerror(err))
+        prctl(_PR_SET_KEEPCAPS, 0)
+        libc = _libc()
+        libc.prctl(_PR_CAP_AMBIENT, ctypes.c_ulong(_PR_CAP_AMBIENT_RAISE),
+                   ctypes.c_ulong(_CAP_DAC_READ_SEARCH), ctypes.c_ulong(0), ctypes.c_ulong(0))
+
+
+def isolate_network() -> bool:
+    """Move this process (and so every child it forks later) into a new, empty
+    network namespace: no interface but a loopback that is down. Needs root
+    (CAP_SYS_ADMIN); False when the system refuses, and nothing changes."""
+    clone_newnet = 0x40000000
+    return bool(_libc().unshare(ctypes.c_int(clone_newnet)) == 0)
+
+
+def private_temp_dirs(size: int) -> bool:
+    """Without bwrap, still keep candidates from writing to the world-writable
+    places (/tmp, /var/tmp, /dev/shm): in a new mount namespace of this process,
+    mount a private, root-owned 0755 tmpfs of `size` bytes over each. The host's
+    directories are untouched. Needs root; False when the system refuses (then
+    nothing changed, or only the namespace was made, which changes nothing)."""
+    clone_newns, ms_rec, ms_private, ms_nosuid, ms_nodev = 0x00020000, 0x4000, 1 << 18, 2, 4
+    libc = _libc()
+    if libc.unshare(ctypes.c_int(clone_newns)) != 0:
+        return False
+    # Nothing mounted here may propagate back to the host's namespace.
+    if libc.mount(b"none", b"/", None, ctypes.c_ulong(ms_rec | ms_private), None) != 0:
+        return False
+    options = f"mode=0755,size={size}".encode()
+    for d in ("/tmp", "/var/tmp", "/dev/shm"):
+        if os.path.isdir(d) and libc.mount(b"tmpfs", d.encode(), b"tmpfs",
+                                           ctypes.c_ulong(ms_nosuid | ms_nodev),
+                                           options) != 0:
+            return False
+    return True
+
+
+def pick_uid() -> int:
+    """A fresh uid for one candidate (collisions are a 1 in 500 million chance)."""
+    return random.SystemRandom().randrange(*UID_RANGE)
+
+
+def sweep_uid_here(rounds: int = SWEEP_ROUNDS) -> bool:
+    """Running as the candidate's uid: SIGKILL every other process of this uid until
+    none is left. False if some survived `rounds` tries.
+
+    The return value of ``kill(-1)`` cannot say whether any target was left (it
+    counts processes it may not signal too), so "none left" is asked of the kernel's
+    own per-uid process count: with RLIMIT_NPROC at 2, a fork succeeds only when
+    this process is the uid's only one (zombies count until reaped, as they should).
+    """
+    resource.setrlimit(resource.RLIMIT_NPROC, (2, 2))
+    for _ in range(rounds):
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except OSError:
+            pass
+        try:
+            probe = os.fork()
+        except BlockingIOError:
+            time.sleep(0.001)
+            continue
+        if probe == 0:  # pragma: no cover - the probe itself
+            os._exit(0)
+        os.waitpid(probe, 0)
+        return True
+    return False
+
+
+def reap_nohang(watch: int = 0) -> tuple[int, float] | None:
+    """Reap every exited child; if `watch` was one, return its wait status and the
+    CPU seconds it (and the children it reaped) used."""
+    found: tuple[int, float] | None = None
+    while True:
+        try:
+            pid, status, usage = os.wait4(-1, os.WNOHANG)
+        except ChildProcessError:
+            return found
+        if pid == 0:
+            return found
+        if pid == watch:
+            found = (status, usage.ru_utime + usage.ru_stime)
+
+
+def limit_resources(timeout: float, *, processes: bool) -> None:
+    """Set the candidate's hard limits (must run before dropping root). A limit the
+    system refuses is skipped: the others and the timeout still hold."""
+    cpu = math.ceil(timeout) + 1
+    limits = [
+        (resource.RLIMIT_AS, ADDRESS_SPACE, ADDRESS_SPACE),
+        (resource.RLIMIT_CPU, cpu, cpu + 1),
+        (resource.RLIMIT_FSIZE, FILE_SIZE, FILE_SIZE),
+        (resource.RLIMIT_NOFILE, OPEN_FILES, OPEN_FILES),
+        (resource.RLIMIT_CORE, 0, 0),
+    ]
+    if processes:
+        limits.append((resource.RLIMIT_NPROC, PROCESSES, PROCESSES))
+    for res, soft, hard in limits:
+        try:
+            resource.setrlimit(res, (soft, hard))
+        except (ValueError, OSError):
+            pass
+
+
+def uid_alive(uid: int, most: int = 256) -> bool | None:
+    """Whether any process visible in /proc has real uid `uid`; None if /proc
+    cannot be read or lists more than `most` processes (reading them all would cost
+    more than sweeping: outside our own pid namespace), so the caller sweeps."""
+    try:
+        pids = [name for name in os.listdir("/proc") if name.isdigit()]
+    except OSError:
+        return None
+    if len(pids) > most:
+        return None
+    prefix = f"Uid:\t{uid}\t"
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as fh:
+                for line in fh:
+                    if line.startswith("Uid:"):
+                        if line.startswith(prefix):
+                            return True
+                        break
+        except OSError:
+            continue  # it exited meanwhile
+    return False

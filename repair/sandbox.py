@@ -1,0 +1,478 @@
+"""The inside of the sandbox: a fork server that runs one candidate at a time.
+
+`WarmRunner` (repair/warm_runner.py) starts this file as a script, under bubblewrap
+when it can, as ``python -s -P -B sandbox.py --scratch DIR``. The server imports
+pytest and coverage once and warms them up (repair/candidate.py), then for each
+request read from stdin it forks a child that
+
+1. makes its own process group (pgid = its pid),
+2. gets a fresh scratch directory ``DIR/<n>/work`` (the candidate's files, its cwd)
+   and ``DIR/<n>/tmp`` (its HOME and TMPDIR), both owned by a fresh *ephemeral uid*,
+3. sets resource limits (CPU, address space, file size, open files, processes, no
+   core) and ``no_new_privs``, and drops to that uid (repair/confine.py),
+4. writes the files, scrubs the environment and ``sys.path`` down to the standard
+   library and site-packages, and runs ``pytest.main`` with `ReportPlugin`,
+5. writes the plugin's JSON to a pipe and exits.
+
+Each candidate gets its own random uid (as systemd's DynamicUser does), not a shared
+``nobody``: the kernel counts RLIMIT_NPROC per uid, so a fork bomb is bounded by its
+own count alone; one candidate cannot signal another runner's candidate or the
+server (root); and "everything this uid runs" is exactly what must die afterwards.
+The server kills the child's process group on timeout and at the end of every run,
+then, if any process of that uid is left (grandchildren that escaped the group with
+``setsid``), a helper running as that uid sends ``kill(-1, SIGKILL)`` until none is.
+
+Modules a candidate imports die with its child: the server never imports bundle
+code, and repairlab's own packages are kept off the child's import path. This file
+and its two siblings import only the standard library at module level and are
+loaded by path under private names, so nothing named like a repairlab module sits
+in the server's ``sys.modules``. The server is a child subreaper: orphans of a
+candidate are reparented to it and reaped.
+
+Protocol on stdin/stdout: frames of a 4-byte big-endian length and UTF-8 JSON. The
+server first sends ``{"ready": true, ...}``; each request
+``{"files", "tests", "timeout", "coverage"}`` gets one reply (see `Server.run`).
+When stdin closes the server exits. If the server itself fails, it exits and the
+parent starts another.
+"""
+
+from __future__ import annotations
+
+import errno
+import importlib.util
+import json
+import os
+import resource
+import selectors
+import shutil
+import signal
+import struct
+import sys
+import time
+import traceback
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+OUTPUT_LIMIT = 64 * 1024
+RESULT_LIMIT = 64 * 1024 * 1024
+FRAME_LIMIT = 256 * 1024 * 1024
+SCRATCH_TMPFS_BYTES = 256 * 1024 * 1024
+_EXIT_SETUP = 70  # the child failed before pytest ran: a crash, with its traceback
+
+
+def _sibling(name: str) -> ModuleType:
+    """Load repair/<name>.py by path under a private name (see the module docstring)."""
+    full = f"_repairlab_sandbox_{name}"
+    if full in sys.modules:
+        return sys.modules[full]
+    spec = importlib.util.spec_from_file_location(full, Path(__file__).with_name(f"{name}.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[full] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+if TYPE_CHECKING:
+    from repair import candidate, confine
+else:
+    confine = _sibling("confine")
+    candidate = _sibling("candidate")
+
+
+# ---------------------------------------------------------------- framing
+
+def write_frame(fd: int, obj: Any) -> None:
+    """Send one JSON frame; raises OSError (EPIPE) when the reader has gone."""
+    body = json.dumps(obj, separators=(",", ":")).encode("utf-8")
+    _write_all(fd, struct.pack(">I", len(body)) + body)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _read_exact(fd: int, n: int) -> bytes | None:
+    chunks: list[bytes] = []
+    while n:
+        chunk = os.read(fd, min(n, 1 << 20))
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        n -= len(chunk)
+    return b"".join(chunks)
+
+
+def read_frame(fd: int) -> Any:
+    """Read one JSON frame, blocking; None at end of stream. A frame larger than
+    FRAME_LIMIT or not JSON raises ValueError: the peer is broken."""
+    head = _read_exact(fd, 4)
+    if head is None:
+        return None
+    (size,) = struct.unpack(">I", head)
+    if size > FRAME_LIMIT:
+        raise ValueError(f"frame of {size} bytes")
+    body = _read_exact(fd, size)
+    if body is None:
+        return None
+    return json.loads(body)
+
+
+# ---------------------------------------------------------------- the server
+
+class Server:
+    """The fork server. `serve` answers requests until stdin closes."""
+
+    def __init__(self, ctl_in: int, ctl_out: int, scratch: Path) -> None:
+        self.ctl_in = ctl_in
+        self.ctl_out = ctl_out
+        self.scratch = scratch
+        self.seq = 0
+        here = Path(__file__).resolve()
+        self.host = candidate.PytestHost(here.with_name("pytest_plugin.py"),
+                                         str(here.parent.parent))
+        self.uid_mode = "none"
+        self.cpu = 0.0
+
+    def probe_uid(self) -> str:
+        """How candidates can drop root here: "ephemeral", "ephemeral+read" (keep
+        CAP_DAC_READ_SEARCH: the interpreter is unreadable to others) or "none"."""
+        if os.geteuid() != 0:
+            return "none"
+        needed = self.host.needed_paths()
+        for mode in ("ephemeral", "ephemeral+read"):
+            pid = os.fork()
+            if pid == 0:  # pragma: no cover - probe child
+                code = 1
+                try:
+                    confine.drop_to(confine.pick_uid(), keep_read_search=mode != "ephemeral")
+                    # Really read: access() ignores capabilities for non-root uids.
+                    for p in needed:
+                        if os.path.isdir(p):
+                            os.listdir(p)
+                        else:
+                            with open(p, "rb"):
+                                pass
+                    code = 0
+                finally:
+                    os._exit(code)
+            _, status = os.waitpid(pid, 0)
+            if os.waitstatus_to_exitcode(status) == 0:
+                return mode
+        return "none"
+
+    def serve(self) -> None:
+        """Warm up, say ready, then answer requests until stdin closes."""
+        try:
+            confine.prctl(confine.PR_SET_CHILD_SUBREAPER, 1)
+            subreaper = True
+        except OSError:
+            subreaper = False
+        # Under bwrap the network namespace exists already (and this fails for want
+        # of CAP_SYS_ADMIN); without it, as root, this is the network sandbox.
+        own_network = confine.isolate_network()
+        # Likewise the world-writable temp dirs; the scratch dir moves into the
+        # private /tmp then (the host one given to us is hidden under it).
+        if confine.private_temp_dirs(SCRATCH_TMPFS_BYTES):
+            self.scratch = Path("/tmp/repairlab")
+            self.scratch.mkdir(mode=0o755, exist_ok=True)
+            own_temp = True
+        else:
+            own_temp = False
+        self.uid_mode = self.probe_uid()
+        self.host.warm_up(self.scratch)
+        self.host.prebuild_config()
+        self.host.freeze_import_state()
+        if not self.self_test():
+            # The shortcuts into pytest's internals misbehave with this pytest: run
+            # every session the plain way (slower, never wrong).
+            sys.stderr.write("self-test failed with the pytest shortcuts; dropping them\n")
+            self.host.drop_shortcuts()
+            if not self.self_test():
+                sys.stderr.write("self-test failed without them too\n")
+        import gc
+
+        # Objects alive now are shared copy-on-write with every child; freezing them
+        # keeps the child's collector from touching (and so copying) those pages.
+        gc.collect()
+        gc.freeze()
+        write_frame(self.ctl_out, {"ready": True, "pid": os.getpid(), "uid_mode": self.uid_mode,
+                                   "subreaper": subreaper, "own_network": own_network,
+                                   "own_temp": own_temp})
+        while True:
+            request = read_frame(self.ctl_in)
+            if request is None:
+                return
+            try:
+                reply = self.run(request)
+            except OSError as exc:
+                # The system refused (no fork, no scratch space): this candidate counts
+                # as crashed, and the server goes on to the next.
+                reply = {"status": None, "timed_out": False, "duration": 0.0,
+                         "output": f"the test server could not run the candidate: {exc}",
+                         "result": None, "swept": True}
+            write_frame(self.ctl_out, reply)
+
+    def self_test(self) -> bool:
+        """Run one known candidate through the whole path (child, limits, uid, pytest,
+        coverage) and check what comes back, to the line."""
+        files = {"m.py": "def f(x):\n    if x:\n        return 1\n    return 2\n",
+                 "test_m.py": ("import m\n\n\ndef test_one():\n    assert m.f(1) == 1\n\n\n"
+                               "def test_two():\n    assert m.f(0) == 3\n")}
+        try:
+            reply = self.run({"files": files, "tests": ["test_m.py"], "timeout": 30.0,
+                              "coverage": True})
+        except OSError as exc:
+            sys.stderr.write(f"self-test could not run: {exc!r}\n")
+            return False
+        result = reply.get("result") or {}
+        expected = {"test_m.py::test_one": {"m.py": [2, 3]},
+                    "test_m.py::test_two": {"m.py": [2, 4]}}
+        ok = (result.get("outcomes") == {"test_m.py::test_one": True,
+                                         "test_m.py::test_two": False}
+              and result.get("coverage") == expected and result.get("exit") == 1)
+        if not ok:
+            sys.stderr.write(f"self-test got {reply!r}\n")
+        return bool(ok)
+
+    def run(self, req: Mapping[str, Any]) -> dict[str, Any]:
+        """Run one candidate. The reply holds ``status`` (the child's wait status
+        or None), ``timed_out``, ``duration``, ``output`` (the tail, text), ``result``
+        (the plugin's record with ``coverage``, or None if the child never wrote a
+        whole one) and ``swept`` (False if leftovers could not all be killed)."""
+        self.seq += 1
+        own_cpu = time.process_time()
+        run_dir = self.scratch / str(self.seq)
+        shutil.rmtree(run_dir, ignore_errors=True)
+        run_dir.mkdir(mode=0o755)
+        timeout = float(req["timeout"])
+        dropping = self.uid_mode != "none"
+        uid = confine.pick_uid() if dropping else os.geteuid()
+        out_r, out_w = os.pipe()
+        res_r, res_w = os.pipe()
+        start = time.monotonic()
+        try:
+            pid = os.fork()
+        except OSError:
+            for fd in (out_r, out_w, res_r, res_w):
+                os.close(fd)
+            raise
+        if pid == 0:  # pragma: no cover - the candidate child
+            os.close(out_r)
+            os.close(res_r)
+            self._child(req, run_dir, uid, out_w, res_w)
+        os.close(out_w)
+        os.close(res_w)
+        try:
+            os.setpgid(pid, pid)
+        except OSError:
+            pass  # the child got there first, or already exited
+        status, timed_out, output, result = self._watch(pid, out_r, res_r, start + timeout)
+        duration = time.monotonic() - start
+        status, swept = self._finish(pid, status, uid if dropping else None)
+        shutil.rmtree(run_dir, ignore_errors=True)
+        parsed = None
+        if result:
+            try:
+                parsed = json.loads(result)
+            except ValueError:
+                parsed = None
+        # CPU seconds: the candidate's child (and what it reaped) plus this server's
+        # own share of the run; the benchmark's load-independent measure of cost.
+        cpu = self.cpu + time.process_time() - own_cpu
+        return {
+            "status": status, "timed_out": timed_out, "duration": duration,
+            "output": output.decode("utf-8", "replace"), "result": parsed, "swept": swept,
+            "cpu": cpu,
+        }
+
+    def _watch(self, pid: int, out_r: int, res_r: int,
+               deadline: float) -> tuple[int | None, bool, bytes, bytes]:
+        """Collect output (its tail) and the result until the child exits or the
+        deadline passes; a result over RESULT_LIMIT is dropped (counts as a crash)."""
+        sel = selectors.DefaultSelector()
+        for fd in (out_r, res_r):
+            os.set_blocking(fd, False)
+            sel.register(fd, selectors.EVENT_READ)
+        pidfd: int | None = None
+        try:
+            pidfd = os.pidfd_open(pid)
+        except (AttributeError, OSError):
+            pass  # an old kernel: poll on a short tick instead
+        if pidfd is not None:
+            sel.register(pidfd, selectors.EVENT_READ)
+        output = bytearray()
+        result = bytearray()
+        status: int | None = None
+        self.cpu = 0.0
+        timed_out = False
+        try:
+            while status is None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    timed_out = True
+                    break
+                # Orphans are reaped on a tick: they are reparented to us (subreaper).
+                events = sel.select(min(left, 0.05 if pidfd is not None else 0.002))
+                for key, _ in events:
+                    if key.fd == pidfd:
+                        continue
+                    self._drain(key.fd, output if key.fd == out_r else result, sel,
+                                tail=key.fd == out_r)
+                if len(result) > RESULT_LIMIT:
+                    result.clear()
+                    break
+                reaped = confine.reap_nohang(pid)
+                if reaped is not None:
+                    status, self.cpu = reaped
+            # What the child wrote just before exiting is still in the pipes.
+            for fd, buf in ((out_r, output), (res_r, result)):
+                if fd in sel.get_map():
+                    self._drain(fd, buf, sel, tail=fd == out_r, budget=RESULT_LIMIT)
+        finally:
+            sel.close()
+            for owned in (out_r, res_r, pidfd):
+                if owned is not None:
+                    os.close(owned)
+        return status, timed_out, bytes(output[-OUTPUT_LIMIT:]), bytes(result)
+
+    @staticmethod
+    def _drain(fd: int, buf: bytearray, sel: selectors.BaseSelector, *, tail: bool,
+               budget: int = 1 << 20) -> None:
+        """Read what `fd` has now (at most `budget`); unregister it at end of stream.
+        With `tail`, keep only the last OUTPUT_LIMIT bytes: endless output costs the
+        server time, never memory."""
+        while budget > 0:
+            try:
+                chunk = os.read(fd, 65536)
+            except BlockingIOError:
+                return
+            if not chunk:
+                sel.unregister(fd)
+                return
+            buf += chunk
+            budget -= len(chunk)
+            if tail and len(buf) > 2 * OUTPUT_LIMIT:
+                del buf[:-OUTPUT_LIMIT]
+
+    def _finish(self, pid: int, status: int | None, uid: int | None) -> tuple[int | None, bool]:
+        """Kill the child's group and reap the child (if `status` is None it is still
+        unreaped, so its pid and pgid cannot have been reused), then sweep its uid.
+        Returns the child's wait status and whether nothing of the candidate is left."""
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        if status is None:
+            status = self._wait(pid)
+        if uid is None:
+            return status, True
+        # Usually nothing is left, and looking costs far less than the sweeper's fork.
+        if confine.uid_alive(uid) is False:
+            return status, True
+        return status, self._sweep(uid)
+
+    def _wait(self, pid: int) -> int | None:
+        try:
+            _, status, usage = os.wait4(pid, 0)
+        except ChildProcessError:
+            return None
+        self.cpu = usage.ru_utime + usage.ru_stime
+        return status
+
+    def _sweep(self, uid: int) -> bool:
+        """Fork a helper that becomes `uid` and kills all its processes; meanwhile
+        reap whatever dies and is reparented to us."""
+        helper = os.fork()
+        if helper == 0:  # pragma: no cover - sweeper child
+            code = 1
+            try:
+                confine.drop_to(uid)
+                code = 0 if confine.sweep_uid_here() else 3
+            finally:
+                os._exit(code)
+        while True:
+            try:
+                pid, status = os.waitpid(-1, 0)
+            except ChildProcessError:
+                return False
+            if pid == helper:
+                confine.reap_nohang()
+                return os.waitstatus_to_exitcode(status) == 0
+
+    # ------------------------------------------------------------ the child
+
+    def _child(self, req: Mapping[str, Any], run_dir: Path, uid: int, out_w: int,
+               res_w: int) -> None:  # pragma: no cover - runs in the forked child
+        """Confine this process and run the candidate; never returns. Anything that
+        fails before the result is written exits 70 with its traceback in the output."""
+        code = _EXIT_SETUP
+        try:
+            # Parent and child both set the group, whoever runs first (setsid would
+            # fail if the parent's setpgid came first).
+            os.setpgid(0, 0)
+            # As in any Python process (the server itself dies on SIGPIPE instead).
+            signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+            null = os.open(os.devnull, os.O_RDONLY)
+            os.dup2(null, 0)
+            os.dup2(out_w, 1)
+            os.dup2(out_w, 2)
+            os.dup2(res_w, 3)
+            # Nothing of the server's (its control pipe above all) stays reachable.
+            os.closerange(4, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+            work, tmp = run_dir / "work", run_dir / "tmp"
+            for d in (work, tmp):
+                d.mkdir(mode=0o755)
+                os.chown(d, uid, uid)
+            confine.limit_resources(float(req["timeout"]), processes=self.uid_mode != "none")
+            confine.prctl(confine.PR_SET_NO_NEW_PRIVS, 1)
+            if self.uid_mode != "none":
+                confine.drop_to(uid, keep_read_search=self.uid_mode == "ephemeral+read")
+            os.umask(0o022)
+            data = self.host.run(work, tmp, req["files"], list(req["tests"]),
+                                 coverage=bool(req.get("coverage")))
+            code = int(data["exit"])
+            sys.stdout.flush()
+            sys.stderr.flush()
+            _write_all(3, json.dumps(data, separators=(",", ":")).encode("utf-8"))
+            os.close(3)
+        except BaseException:
+            try:
+                sys.stderr.write(traceback.format_exc())
+                sys.stderr.flush()
+            except BaseException:
+                pass
+        finally:
+            os._exit(code)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the server script. Stdin and stdout carry the protocol and
+    are moved off fds 0 and 1 at once, so that nothing printed can corrupt it."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) != 2 or args[0] != "--scratch":
+        sys.stderr.write("usage: sandbox.py --scratch DIR\n")
+        return 2
+    scratch = Path(args[1])
+    scratch.mkdir(parents=True, exist_ok=True)
+    ctl_in = os.dup(0)
+    ctl_out = os.dup(1)
+    null = os.open(os.devnull, os.O_RDWR)
+    os.dup2(null, 0)
+    os.dup2(null, 1)
+    os.close(null)
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    try:
+        Server(ctl_in, ctl_out, scratch).serve()
+    except OSError as exc:
+        if exc.errno != errno.EPIPE:
+            raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
