@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,22 @@ from messages.records import ReasonFile, rfc3339
 from state.fsops import atomic_write, rename_noreplace, unique_names
 
 _encoder = msgspec.json.Encoder()
+# A reason file is `STEM.reason.json`, written through `.STEM.reason.json.<12 hex>.tmp`:
+# a stem up to this many bytes keeps both (and a `.N` suffix) within NAME_MAX (255).
+MAX_STEM_BYTES = 200
+
+
+def fit_name(name: str) -> str:
+    """`name`, or a shortened `STEM~HASH.json` when its reason file's name (or that
+    file's temporary name) would not fit in a directory entry. The hash of the
+    whole name keeps distinct long names distinct."""
+    stem = name.removesuffix(".json")
+    raw = stem.encode("utf-8", "surrogateescape")
+    if len(raw) <= MAX_STEM_BYTES:
+        return name
+    digest = hashlib.sha256(os.fsencode(name)).hexdigest()[:12]
+    short = raw[:MAX_STEM_BYTES - 13].decode("utf-8", "ignore")
+    return f"{short}~{digest}.json"
 
 
 def place_with_reason(claim: Path, directory: Path, name: str, reason: ReasonFile) -> Path:
@@ -21,15 +39,16 @@ def place_with_reason(claim: Path, directory: Path, name: str, reason: ReasonFil
     unique variant of it). Nothing is overwritten: a name is taken only when
     neither the handoff nor its reason file exists there.
 
+    A name too long to carry a `.reason.json` beside it is shortened (`fit_name`).
     Raises FileNotFoundError when the claim is gone (nothing is left behind),
     OSError when the disk refuses (the claim stays where it was).
     """
-    for candidate in unique_names(name):
+    for candidate in unique_names(fit_name(name)):
         target = directory / candidate
         reason_path = directory / (candidate.removesuffix(".json") + ".reason.json")
-        if target.exists() or target.is_symlink() or reason_path.exists():
+        if os.path.lexists(target) or os.path.lexists(reason_path):
             continue
-        if not claim.exists() and not claim.is_symlink():
+        if not os.path.lexists(claim):
             raise FileNotFoundError(str(claim))
         reason.handoff = candidate
         atomic_write(reason_path, _encoder.encode(reason), point="quarantine.reason_write")
@@ -64,7 +83,7 @@ class Quarantine(SupervisedActor):
                 )
                 target = place_with_reason(Path(q.claim), layout.hard_fail, q.name, reason)
                 self.log.bind(bundle=q.bundle_sha256[:12]).info(
-                    "quarantined {} after {} failures", target.name, len(q.failures))
+                    "quarantined {!r} after {} failures", target.name, len(q.failures))
                 return str(target)
             case MarkCorrupt() as c:
                 reason = ReasonFile(
@@ -73,6 +92,6 @@ class Quarantine(SupervisedActor):
                     instance=self.runtime.instance, corrupt_at=rfc3339(now),
                 )
                 target = place_with_reason(Path(c.claim), layout.corrupt, c.name, reason)
-                self.log.info("corrupt handoff {}: {}", target.name, c.message)
+                self.log.info("corrupt handoff {!r}: {}", target.name, c.message)
                 return str(target)
         raise TypeError(f"quarantine cannot handle {type(message).__name__}")

@@ -21,6 +21,12 @@ from repair.bundle import Bundle, bundle_sha256, default_tests
 SCHEMA = "repairlab.handoff/1"
 TOOL_RE = re.compile(r"[A-Za-z0-9_.-]{1,128}")
 HEX64_RE = re.compile(r"[0-9a-f]{64}")
+# RFC 3339 `date-time`: full date, full time, and a `Z` or numeric offset (no bare dates,
+# no local times, which `datetime.fromisoformat` would also accept).
+RFC3339_RE = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?"
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
 MAX_JSON_DEPTH = 64  # a handoff is four levels deep; anything far deeper is hostile
 
 
@@ -145,7 +151,29 @@ def parse_json_object(data: bytes, what: str = "handoff") -> dict[str, Any]:
         raise HandoffInvalid("json", f"{what} is not valid JSON: {exc}") from None
     if not isinstance(obj, dict):
         raise HandoffInvalid("json", f"{what} is a JSON {type(obj).__name__}, not an object")
+    _check_encodable(obj, what)
     return obj
+
+
+def _check_encodable(obj: Any, what: str) -> None:
+    """Every string and key is UTF-8 text: JSON's `\\uD800` escapes can smuggle a lone
+    surrogate into a valid-looking document, which no file or hash could then hold."""
+    stack: list[Any] = [obj]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                shown = json.dumps(item)[:80]
+                raise HandoffInvalid(
+                    "encoding", f"{what} holds a string that is not UTF-8 text "
+                    f"(a lone surrogate escape): {shown}") from None
 
 
 def _reject_constant(name: str) -> Any:
@@ -222,7 +250,9 @@ def _check_rules(h: Handoff) -> None:
         )
     if h.created_at is not None:
         try:
-            datetime.fromisoformat(h.created_at.replace("Z", "+00:00"))
+            if not RFC3339_RE.fullmatch(h.created_at):
+                raise ValueError(h.created_at)
+            datetime.fromisoformat(h.created_at.upper().replace("Z", "+00:00"))
         except ValueError:
             raise HandoffInvalid(
                 "field", f"created_at {json.dumps(h.created_at)[:80]} is not RFC 3339",

@@ -108,16 +108,36 @@ def move_unique(src: Path, directory: Path, name: str) -> Path:
 
 
 def unique_names(name: str) -> Iterator[str]:
-    """`name`, then `STEM.1.json`, `STEM.2.json` ... and, past 9999, a random one."""
+    """`name`, then `STEM.1.json`, `STEM.2.json` ... and, past 9999, a random one.
+
+    A suffixed name never exceeds NAME_MAX bytes: the stem is cut (at a character
+    boundary) to make room, so a 255-byte name that is taken still gets a unique one
+    instead of failing with ENAMETOOLONG forever.
+    """
     stem, dot, ext = name.rpartition(".")
     if not dot or not stem:
         stem, ext = name, ""
     yield name
     for i in range(1, 10000):
-        yield f"{stem}.{i}.{ext}" if ext else f"{stem}.{i}"
+        yield _fit(stem, f".{i}.{ext}" if ext else f".{i}")
     while True:
         token = uuid.uuid4().hex
-        yield f"{stem}.{token}.{ext}" if ext else f"{stem}.{token}"
+        yield _fit(stem, f".{token}.{ext}" if ext else f".{token}")
+
+
+NAME_MAX = 255
+
+
+def _fit(stem: str, suffix: str) -> str:
+    """`stem + suffix`, the stem shortened so that the whole fits in NAME_MAX bytes."""
+    raw = os.fsencode(stem)
+    room = NAME_MAX - len(os.fsencode(suffix))
+    if len(raw) > room:
+        cut = room
+        while cut > 0 and raw[cut] & 0xC0 == 0x80:  # do not split a UTF-8 character
+            cut -= 1
+        stem = os.fsdecode(raw[:cut])
+    return stem + suffix
 
 
 def read_regular_file(path: Path, limit: int) -> tuple[bytes, os.stat_result]:
@@ -194,7 +214,7 @@ class NotARegularFile(OSError):
 
 
 class FileChanged(OSError):
-    """The file's size or modification time changed while it was read."""
+    """The file's size, mtime or ctime changed while it was read (or it was swapped)."""
 
 
 def remove_path(path: Path) -> int:
