@@ -221,7 +221,7 @@ class Repairer(SupervisedActor):
             verdict = self.ask("failure_window", RecordFailure(bundle_sha256=sha, record=record))
         except Exception as exc:
             return self.hand_back(claimed, f"failure not recorded: {exc}")
-        common = dict(bundle_sha256=sha, tool=handoff.tool, lineage=handoff.lineage,
+        common: dict[str, Any] = dict(bundle_sha256=sha, tool=handoff.tool, lineage=handoff.lineage,
                       repair_strategy=None, repair_pattern_id=None,
                       repair_attempts=outcome.attempts, duration_s=round(outcome.duration_s, 6),
                       handoff=name, failures=len(verdict.failures), reason=outcome.reason[:500],

@@ -104,15 +104,16 @@ class Layout:
         """
         old = os.umask(0o077)
         try:
-            for directory in self.directories():
-                directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            # One at a time, parents first, each checked before anything is made
+            # inside it: a planted symlink (say `processed` -> elsewhere) is refused
+            # before a single directory is created through it.
+            for directory in [*self.directories(), self.metrics.parent]:
+                if not os.path.lexists(directory):
+                    outside_root = not directory.is_relative_to(self.root)  # an override
+                    directory.mkdir(mode=0o700, parents=directory == self.root or outside_root)
+                check_safe(directory, check_owner=check_owner)
         finally:
             os.umask(old)
-        check_safe(self.root, check_owner=check_owner)
-        for directory in self.directories()[1:]:
-            check_safe(directory, check_owner=check_owner)
-        if self.metrics.parent != self.root:
-            self.metrics.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
 
 
 def check_safe(path: Path, *, check_owner: bool = True) -> None:

@@ -127,8 +127,6 @@ def test_daemon_refuses_a_planted_state_directory_and_never_writes_through_it(
     assert sorted(p.name for p in outside.iterdir()) == ["keep.json"]
 
 
-@pytest.mark.xfail(strict=True, reason="Layout.ensure() creates processed/done, hard_fail and "
-                   "corrupt before it checks processed/: they are made through the symlink")
 def test_a_symlinked_processed_dir_gets_nothing_created_through_it(tmp_path: Path) -> None:
     root = make_root(tmp_path)
     outside = tmp_path / "outside"
