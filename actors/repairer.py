@@ -203,7 +203,7 @@ class Repairer(SupervisedActor):
             candidates=outcome.candidates if outcome else 0,
         )
         self.log.bind(bundle=sha[:12]).info(
-            "repaired {} with {}{}", name, strategy, " (duplicate)" if duplicate else "")
+            "repaired {!r} with {}{}", name, strategy, " (duplicate)" if duplicate else "")
         return "done"
 
     def _strategy_of(self, challenger: Path) -> str | None:
@@ -281,7 +281,7 @@ class Repairer(SupervisedActor):
         """Bookkeeping failed even after retries: give the claim back as it is
         (same attempt key, so nothing is counted twice). The watcher finds it
         again and the handoff is redone; nothing is lost."""
-        self.log.warning("{}; handing {} back to be redone", why, claimed.name)
+        self.log.warning("{}; handing {!r} back to be redone", why, claimed.name)
         return "requeued" if self.claims.requeue(claimed) is not None else "vanished"
 
     def metric(self, event: str, *, meta_repair: bool = False, **fields: Any) -> None:
