@@ -5,9 +5,19 @@ A strategy is looked up by its SPEC name in `REGISTRY`. The engine gives it a
 through `Context.judge`) or None.
 """
 
+from repair.strategies.adapter import SignatureAdapter
 from repair.strategies.base import Context, Fix, Strategy
+from repair.strategies.external import ExternalAgent
+from repair.strategies.microfix import HeuristicMicrofix
 from repair.strategies.noop import Noop
+from repair.strategies.transplant import PatternTransplant
 
-REGISTRY: dict[str, type[Strategy]] = {"noop": Noop}
+REGISTRY: dict[str, type[Strategy]] = {
+    "noop": Noop,
+    "signature_adapter": SignatureAdapter,
+    "pattern_transplant": PatternTransplant,
+    "heuristic_microfix": HeuristicMicrofix,
+    "external_agent": ExternalAgent,
+}
 
 __all__ = ["REGISTRY", "Context", "Fix", "Strategy"]

@@ -49,20 +49,31 @@ class Context:
     external_agent: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def judge(self, changed: Mapping[str, str], *, coverage: bool = False) -> TestReport:
+    def judge(
+        self, changed: Mapping[str, str], *, coverage: bool = False,
+        timeout: float | None = None,
+    ) -> TestReport:
         """Run the bundle's tests with `changed` merged over its sources.
 
         Charges the budget first (raising RepairBudgetExhausted when it is spent),
-        and bounds the run by the smaller of the test timeout and the time left.
+        and bounds the run by the smaller of the test timeout, the caller's own
+        `timeout` (a strategy dismissing hanging candidates early) and the time left.
         """
         self.budget.charge()
         candidate = self.bundle.with_files(changed)
-        timeout = min(self.test_timeout, max(0.5, self.budget.seconds_left()))
+        limit = self.test_timeout if timeout is None else min(self.test_timeout, timeout)
+        timeout = min(limit, max(0.5, self.budget.seconds_left()))
         return self.runner.run(candidate.files, candidate.tests, timeout=timeout,
                                coverage=coverage)
 
     def accepts(self, report: TestReport) -> bool:
-        """A candidate passes when every test the handoff holds ran and passed."""
+        """A candidate passes when every test the handoff holds ran and passed.
+
+        `expected_tests` is 0 when the first run could not count them (it timed out,
+        crashed or failed to collect): any passing run is then accepted, since the
+        test files, and so the tests they hold, are the handoff's own."""
+        if self.expected_tests == 0:
+            return report.ok
         return report.ok and report.passed == self.expected_tests
 
 

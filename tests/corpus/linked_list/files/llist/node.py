@@ -1,0 +1,4 @@
+class Node:
+    def __init__(self, value, next=None):
+        self.value = value
+        self.next = next
