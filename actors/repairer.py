@@ -32,6 +32,7 @@ from messages.handoff import Handoff, decode_handoff
 from messages.records import Challenger, MetricLine, Provenance, TestCounts, rfc3339
 from repair.bundle import bundle_sha256
 from repair.engine import Engine, RepairOutcome, RepairSettings, unified_diff
+from repair.runner import make_runner
 from state.challengers import ChallengerStore
 from state.claims import Claims, attempt_key
 from state.failures import new_record
@@ -39,19 +40,6 @@ from state.fsops import FileChanged, NotARegularFile, move_unique, read_regular_
 
 ASK_TIMEOUT = 30.0
 RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0)  # in-process retries of a failed write, then hand back
-
-
-def make_runner() -> Any:
-    """The best runner available (the warm sandboxed one when it can start).
-    `REPAIRLAB_RUNNER=subprocess` forces the plain reference runner."""
-    import os
-
-    from repair import runner
-
-    factory = getattr(runner, "make_runner", None)
-    if os.environ.get("REPAIRLAB_RUNNER") == "subprocess":
-        factory = None
-    return factory() if factory is not None else runner.SubprocessRunner()
 
 
 def make_patterns(directory: Path) -> Any:

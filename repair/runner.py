@@ -196,9 +196,13 @@ def make_runner(*, sandbox: bool | None = None) -> Runner:
     bwrap can run), else the reference `SubprocessRunner` with one warning.
 
     Call it once per worker thread: each WarmRunner runs one candidate at a time.
+    `REPAIRLAB_RUNNER=subprocess` in the environment forces the reference runner
+    (to tell a runner fault from anything else).
     """
     from repair.warm_runner import SandboxUnavailable, WarmRunner
 
+    if os.environ.get("REPAIRLAB_RUNNER") == "subprocess":
+        return SubprocessRunner()
     runner = WarmRunner(sandbox=sandbox)
     try:
         runner.start()

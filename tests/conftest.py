@@ -20,6 +20,7 @@ import pytest
 import faults
 from cli.submit import build_handoff, enqueue
 from config import Config, load_config
+from repair.runner import Runner, make_runner
 from state.layout import Layout
 from supervision.daemon import Daemon
 
@@ -57,6 +58,16 @@ def _faults_off() -> Iterator[None]:
     faults.reset()
     yield
     faults.reset()
+
+
+@pytest.fixture(scope="module")
+def runner() -> Iterator[Runner]:
+    """The production runner (`make_runner`: the warm sandboxed one), shared by a
+    module's tests. REPAIRLAB_RUNNER=subprocess swaps in the reference runner, to
+    tell a strategy's fault from the runner's."""
+    chosen = make_runner()
+    yield chosen
+    chosen.close()
 
 
 @pytest.fixture

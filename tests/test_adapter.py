@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import ast
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-import repair.runner
-from repair import Bundle, Engine, RepairSettings, Runner, SubprocessRunner
+from repair import Bundle, Engine, RepairSettings, Runner
 from repair.callsites import module_info, module_names, scan_tests
 from repair.corpus import load_case
 from repair.strategies.adapter import Adapter, plan
@@ -25,17 +22,6 @@ EXPECTED_KIND = {
 }
 
 
-@pytest.fixture(scope="module")
-def runner() -> Iterator[Runner]:
-    """The production runner (`make_runner`), or the reference subprocess runner when
-    REPAIRLAB_RUNNER=subprocess, to tell a strategy's fault from the runner's."""
-    make = getattr(repair.runner, "make_runner", None)
-    if make is None or os.environ.get("REPAIRLAB_RUNNER") == "subprocess":
-        chosen: Runner = SubprocessRunner()
-    else:
-        chosen = make()
-    yield chosen
-    chosen.close()
 
 
 def test_corpus_has_a_case_of_each_adapter_kind() -> None:

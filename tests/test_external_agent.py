@@ -7,14 +7,13 @@ import os
 import sys
 import textwrap
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
 from loguru import logger
 
-import repair.runner
-from repair import Bundle, Engine, RepairSettings, Runner, SubprocessRunner, TestReport
+from repair import Bundle, Engine, RepairSettings, Runner, TestReport
 from repair.strategies.base import Budget, Context
 from repair.strategies.external import ExternalAgent, ReplyRejected, check_reply, clean_path
 
@@ -23,17 +22,6 @@ TEST = "from calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n"
 BUNDLE = Bundle({"calc.py": MODULE, "test_calc.py": TEST}, ("test_calc.py",), "calc.py", "calc")
 
 
-@pytest.fixture(scope="module")
-def runner() -> Iterator[Runner]:
-    """The production runner (`make_runner`), or the reference subprocess runner when
-    REPAIRLAB_RUNNER=subprocess, to tell a strategy's fault from the runner's."""
-    make = getattr(repair.runner, "make_runner", None)
-    if make is None or os.environ.get("REPAIRLAB_RUNNER") == "subprocess":
-        chosen: Runner = SubprocessRunner()
-    else:
-        chosen = make()
-    yield chosen
-    chosen.close()
 
 
 def agent(tmp_path: Path, body: str) -> tuple[str, ...]:

@@ -8,13 +8,11 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-import repair.runner
-from repair import Bundle, Engine, RepairSettings, Runner, SubprocessRunner
+from repair import Bundle, Engine, RepairSettings, Runner
 from repair.bundle import bundle_sha256
 from repair.corpus import load_case
 from repair.definitions import (
@@ -35,17 +33,6 @@ HOPELESS_CASES = sorted(
 ID_RE = re.compile(r"[A-Za-z0-9_.-]{1,128}:c[0-9]{4,}")
 
 
-@pytest.fixture(scope="module")
-def runner() -> Iterator[Runner]:
-    """The production runner (`make_runner`), or the reference subprocess runner when
-    REPAIRLAB_RUNNER=subprocess, to tell a strategy's fault from the runner's."""
-    make = getattr(repair.runner, "make_runner", None)
-    if make is None or os.environ.get("REPAIRLAB_RUNNER") == "subprocess":
-        chosen: Runner = SubprocessRunner()
-    else:
-        chosen = make()
-    yield chosen
-    chosen.close()
 
 
 def _module(tool: str, body: str, test: str = "def test_x():\n    assert True\n") -> Bundle:
