@@ -1,8 +1,8 @@
 """The watcher: notices handoffs, claims them, and keeps the workers busy.
 
-inotify (through watchdog) tells it at once when a name appears in `queue/`;
-a full rescan every `watch.rescan_seconds` catches whatever inotify dropped (it
-drops events silently when its queue overflows). It claims only as many handoffs
+inotify (`state/queue_events.py`) tells it at once when a handoff is complete in
+`queue/`; a full rescan every `watch.rescan_seconds` catches whatever inotify
+dropped (it drops events silently when its queue overflows). It claims only as many handoffs
 as it has idle repairers, so that peer instances share the queue.
 """
 
@@ -13,9 +13,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
-from watchdog.observers import Observer
-
 from actors.base import SupervisedActor
 from messages.commands import (
     ActorRestarted,
@@ -23,34 +20,16 @@ from messages.commands import (
     GetStatus,
     QueueChanged,
     RepairBundle,
+    Rescan,
     SetWorkers,
     StopClaiming,
     Tick,
     WatcherStatus,
 )
 from state.claims import Claims, is_handoff_name
+from state.queue_events import QueueNotifier
 
 TICK_SECONDS = 0.5
-
-
-class _QueueEvents(FileSystemEventHandler):
-    """Forwards names that appear in the queue directory to the watcher."""
-
-    def __init__(self, queue: Path, tell: Any) -> None:
-        self.queue = str(queue)
-        self.tell = tell
-
-    def on_any_event(self, event: FileSystemEvent) -> None:
-        if event.event_type not in ("moved", "closed"):  # "created" may be half-written
-            return
-        path = event.dest_path if event.event_type == "moved" else event.src_path
-        path = os.fsdecode(path)
-        directory, name = os.path.split(path)
-        if directory == self.queue and is_handoff_name(name):
-            try:
-                self.tell(QueueChanged(name=name))
-            except Exception:  # noqa: BLE001 - the watcher is restarting; the rescan catches up
-                pass
 
 
 class Watcher(SupervisedActor):
@@ -95,7 +74,6 @@ class Watcher(SupervisedActor):
         observer = getattr(self, "observer", None)
         if observer is not None:
             observer.stop()
-            observer.join(timeout=2)
             self.observer = None
 
     # -- inbox ---------------------------------------------------------------------
@@ -107,6 +85,9 @@ class Watcher(SupervisedActor):
                 self.dispatch()
             case Tick():
                 self.tick()
+            case Rescan():
+                self.scan()
+                self.dispatch()
             case BundleSettled(worker=worker, name=name):
                 current = self.inflight.get(worker)
                 if current is not None and current[1] == name:
@@ -203,7 +184,7 @@ class Watcher(SupervisedActor):
         claim, name = held
         if os.path.lexists(claim) and self.claims.requeue(Path(claim)) is not None:
             self.pending[name] = None
-            self.log.info("handed {} back to the queue after {} restarted", name, actor)
+            self.log.info("handed {!r} back to the queue after {} restarted", name, actor)
 
     def _rebuild_inflight(self) -> None:
         """After a restart of this actor: what the repairers hold is in flight;
@@ -226,11 +207,10 @@ class Watcher(SupervisedActor):
             self.log.info("took back {} handoffs from instances past their lease", recovered)
 
     def _start_observer(self) -> None:
+        ref = self.actor_ref
         try:
-            observer = Observer()
-            observer.schedule(_QueueEvents(self.queue, self.actor_ref.tell), str(self.queue),
-                              recursive=False)
-            observer.daemon = True
+            observer = QueueNotifier(self.queue, lambda name: ref.tell(QueueChanged(name=name)),
+                                     lambda: ref.tell(Rescan()))
             observer.start()
             self.observer = observer
         except OSError as exc:

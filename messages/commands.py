@@ -35,6 +35,10 @@ class QueueChanged(Msg, frozen=True):
     name: str
 
 
+class Rescan(Msg, frozen=True):
+    """inotify dropped events: scan the whole queue now."""
+
+
 class BundleSettled(Msg, frozen=True):
     """A repairer finished with a handoff; `outcome` is its terminal or waiting place."""
 
@@ -165,8 +169,8 @@ class PruneNow(Msg, frozen=True):
     dry_run: bool = False
 
 
-WatcherInbox = QueueChanged | BundleSettled | ActorRestarted | StopClaiming | SetWorkers | \
-    GetStatus | Tick | Ping
+WatcherInbox = (QueueChanged | Rescan | BundleSettled | ActorRestarted | StopClaiming
+                | SetWorkers | GetStatus | Tick | Ping)
 RepairerInbox = RepairBundle | Ping
 FailureWindowInbox = RecordFailure | ClearFailures | Tick | Ping
 QuarantineInbox = QuarantineBundle | MarkCorrupt | Ping

@@ -53,8 +53,7 @@ class ChallengerStore:
             except FileNotFoundError:
                 return None
             return self._public_with_inode(bundle_sha, ino)
-        found = sorted(self.directory.glob(f"challenger_*_{bundle_sha[:12]}.json"))
-        for path in reversed(found):
+        for path in reversed(self._named_for(bundle_sha)):
             try:
                 if _decoder.decode(path.read_bytes()).bundle_sha256 == bundle_sha:
                     return path
@@ -62,8 +61,27 @@ class ChallengerStore:
                 continue
         return None
 
+    def _named_for(self, bundle_sha: str) -> list[Path]:
+        """The entries named `challenger_*_<first 12 hex>.json`, in name order.
+
+        The directory is read as a stream and only matching names are kept
+        (`Path.glob` lists every entry first: with a week of challengers, each
+        duplicate handoff cost a transient list of all of them)."""
+        prefix, suffix = "challenger_", f"_{bundle_sha[:12]}.json"
+        found = []
+        try:
+            with os.scandir(self.directory) as entries:
+                for entry in entries:
+                    name = entry.name
+                    if (name.startswith(prefix) and name.endswith(suffix)
+                            and len(name) >= len(prefix) + len(suffix)):
+                        found.append(name)
+        except FileNotFoundError:
+            return []
+        return [self.directory / name for name in sorted(found)]
+
     def _public_with_inode(self, bundle_sha: str, ino: int) -> Path | None:
-        for path in self.directory.glob(f"challenger_*_{bundle_sha[:12]}.json"):
+        for path in self._named_for(bundle_sha):
             try:
                 if os.stat(path, follow_symlinks=False).st_ino == ino:
                     return path
@@ -174,6 +192,8 @@ class ChallengerStore:
                         st = entry.stat(follow_symlinks=False)
                     except FileNotFoundError:
                         continue
+                    if st.st_nlink > 2:
+                        continue  # at most two index links: the third is a public name
                     _, paths = by_inode.setdefault(st.st_ino, (st.st_nlink, []))
                     paths.append(entry.path)
         except FileNotFoundError:

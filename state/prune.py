@@ -34,18 +34,21 @@ class PruneReport:
 
 
 def _old_entries(directory: Path, cutoff: float) -> list[tuple[Path, int]]:
+    """(path, size) of the entries of `directory` older than `cutoff`. The
+    directory is read as a stream: only the old entries are kept in memory, not
+    every entry of a directory that may hold a week of handoffs."""
     found = []
     try:
-        entries = list(os.scandir(directory))
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except FileNotFoundError:
+                    continue
+                if st.st_mtime < cutoff:
+                    found.append((Path(entry.path), st.st_size))
     except FileNotFoundError:
         return []
-    for entry in entries:
-        try:
-            st = entry.stat(follow_symlinks=False)
-        except FileNotFoundError:
-            continue
-        if st.st_mtime < cutoff:
-            found.append((Path(entry.path), st.st_size))
     return found
 
 
