@@ -48,7 +48,11 @@ def bwrap_argv(python: str, scratch_size: int = _SCRATCH_TMPFS_BYTES) -> list[st
             argv += ["--symlink", os.readlink(d), d]
         elif os.path.isdir(d):
             argv += ["--ro-bind", d, d]
-    made: set[str] = {"/"}
+    # The private /tmp comes before the binds, so that a checkout or virtualenv
+    # under /tmp is bound on top of it rather than hidden by it.
+    argv += ["--dev", "/dev", "--proc", "/proc",
+             "--perms", "0755", "--size", str(scratch_size), "--tmpfs", "/tmp"]
+    made: set[str] = {"/", "/tmp", "/dev", "/proc"}
     binds = sorted({os.path.realpath(p) for p in _interpreter_paths(python)})
     for path in [*binds, *_SERVER_FILES]:
         if any(path == b or path.startswith(b.rstrip("/") + "/") for b in _SYSTEM_DIRS):
@@ -60,8 +64,6 @@ def bwrap_argv(python: str, scratch_size: int = _SCRATCH_TMPFS_BYTES) -> list[st
                 made.add(parent)
         argv += ["--ro-bind", path, path]
         made.add(path)
-    argv += ["--dev", "/dev", "--proc", "/proc",
-             "--perms", "0755", "--size", str(scratch_size), "--tmpfs", "/tmp"]
     return argv
 
 

@@ -16,6 +16,7 @@ import random
 import resource
 import signal
 import time
+from collections.abc import Sequence
 from typing import Any
 
 GIB = 1024**3
@@ -85,13 +86,16 @@ def isolate_network() -> bool:
     return bool(_libc().unshare(ctypes.c_int(clone_newnet)) == 0)
 
 
-def private_temp_dirs(size: int) -> bool:
+def private_temp_dirs(size: int, keep: Sequence[str] = ()) -> bool:
     """Without bwrap, still keep candidates from writing to the world-writable
     places (/tmp, /var/tmp, /dev/shm): in a new mount namespace of this process,
     mount a private, root-owned 0755 tmpfs of `size` bytes over each. The host's
-    directories are untouched. Needs root; False when the system refuses (then
-    nothing changed, or only the namespace was made, which changes nothing)."""
+    directories are untouched. Directories of `keep` that lie under one of them
+    (an interpreter or virtualenv under /tmp, say) are bound back, read-only, at
+    the same place. Needs root; False when the system refuses (then nothing
+    changed, or only the namespace was made, which changes nothing)."""
     clone_newns, ms_rec, ms_private, ms_nosuid, ms_nodev = 0x00020000, 0x4000, 1 << 18, 2, 4
+    ms_bind, ms_remount, ms_rdonly = 0x1000, 0x20, 1
     libc = _libc()
     if libc.unshare(ctypes.c_int(clone_newns)) != 0:
         return False
@@ -100,10 +104,27 @@ def private_temp_dirs(size: int) -> bool:
         return False
     options = f"mode=0755,size={size}".encode()
     for d in ("/tmp", "/var/tmp", "/dev/shm"):
-        if os.path.isdir(d) and libc.mount(b"tmpfs", d.encode(), b"tmpfs",
-                                           ctypes.c_ulong(ms_nosuid | ms_nodev),
-                                           options) != 0:
-            return False
+        if not os.path.isdir(d):
+            continue
+        inside = sorted({os.path.realpath(k) for k in keep
+                         if os.path.realpath(k).startswith(d + "/") and os.path.isdir(k)})
+        # Held open across the mount: the paths themselves vanish under the tmpfs.
+        held = [(k, os.open(k, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)) for k in inside]
+        try:
+            if libc.mount(b"tmpfs", d.encode(), b"tmpfs", ctypes.c_ulong(ms_nosuid | ms_nodev),
+                          options) != 0:
+                return False
+            for path, fd in held:
+                os.makedirs(path, mode=0o755, exist_ok=True)
+                source = f"/proc/self/fd/{fd}".encode()
+                if libc.mount(source, path.encode(), None, ctypes.c_ulong(ms_bind | ms_rec),
+                              None) != 0:
+                    return False
+                libc.mount(None, path.encode(), None,
+                           ctypes.c_ulong(ms_remount | ms_bind | ms_rdonly), None)
+        finally:
+            for _, fd in held:
+                os.close(fd)
     return True
 
 

@@ -84,6 +84,17 @@ else:
 
 # ---------------------------------------------------------------- framing
 
+def _code_dirs() -> list[str]:
+    """Where this server's code and its interpreter's packages live (they must stay
+    visible when private temp dirs are mounted over a checkout under /tmp)."""
+    import site
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    found = {sys.prefix, sys.base_prefix, sys.exec_prefix, here}
+    found.update(site.getsitepackages())
+    return sorted(p for p in found if p)
+
+
 def write_frame(fd: int, obj: Any) -> None:
     """Send one JSON frame; raises OSError (EPIPE) when the reader has gone."""
     body = json.dumps(obj, separators=(",", ":")).encode("utf-8")
@@ -177,7 +188,7 @@ class Server:
         own_network = confine.isolate_network()
         # Likewise the world-writable temp dirs; the scratch dir moves into the
         # private /tmp then (the host one given to us is hidden under it).
-        if confine.private_temp_dirs(SCRATCH_TMPFS_BYTES):
+        if confine.private_temp_dirs(SCRATCH_TMPFS_BYTES, keep=_code_dirs()):
             self.scratch = Path("/tmp/repairlab")
             self.scratch.mkdir(mode=0o755, exist_ok=True)
             own_temp = True
