@@ -51,7 +51,8 @@ ADD = "def add(a, b):\n    return a {op} b\n"
 ADD_TESTS = ("from calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n\n\n"
              "def test_more():\n    assert add(10, 5) == 15\n")
 RENAMED = "def total(xs):\n    return sum(xs)\n"
-RENAMED_TESTS = ("from agg import summed\n\n\ndef test_sum():\n    assert summed([1, 2, 3]) == 6\n\n\n"
+RENAMED_TESTS = ("from agg import summed\n\n\n"
+                 "def test_sum():\n    assert summed([1, 2, 3]) == 6\n\n\n"
                  "def test_empty():\n    assert summed([]) == 0\n")
 HOPELESS = "def parse(text):\n    raise NotImplementedError\n"
 HOPELESS_TESTS = ("from parse import parse\n\n\ndef test_parse():\n"
@@ -120,7 +121,7 @@ class Fleet:
         env["REPAIRLAB_FAULTS_SEED"] = str(self.seed * 1000 + self.starts)
         if os.environ.get("REPAIRLAB_RUNNER"):
             env["REPAIRLAB_RUNNER"] = os.environ["REPAIRLAB_RUNNER"]
-        log = open(self.log_dir / f"chaos{k}.log", "ab")  # noqa: SIM115 - the child owns it
+        log = open(self.log_dir / f"chaos{k}.log", "ab")
         self.procs[k] = subprocess.Popen(
             [sys.executable, str(REPO / "run.py"), "run", "--config", str(self.configs[k])],
             stdout=log, stderr=log, env=env, start_new_session=True)

@@ -117,7 +117,8 @@ class Daemon:
         from messages.commands import ActorRestarted
 
         line = MetricLine(ts=rfc3339(time.time()), event="actor_restarted",
-                          instance=self.runtime.instance, meta_repair=False, actor=name, reason=error[:500])
+                          instance=self.runtime.instance, meta_repair=False, actor=name,
+                          reason=error[:500])
         self.runtime.peers.tell("telemetry", RecordMetric(line=line))
         if name != "watcher":
             self.runtime.peers.tell("watcher", ActorRestarted(actor=name, attempt=count))

@@ -43,7 +43,8 @@ def test_submit_packs_a_directory_into_a_valid_handoff(tmp_path):
     tool = tmp_path / "tool"
     (tool / "pkg").mkdir(parents=True)
     (tool / "pkg" / "calc.py").write_text(PASSING["calc.py"])
-    (tool / "test_calc.py").write_text(PASSING["test_calc.py"].replace("from calc", "from pkg.calc"))
+    tests = PASSING["test_calc.py"].replace("from calc", "from pkg.calc")
+    (tool / "test_calc.py").write_text(tests)
     (tool / "__pycache__").mkdir()
     (tool / "__pycache__" / "x.pyc").write_bytes(b"\0")
     config = _config(tmp_path)

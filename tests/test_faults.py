@@ -10,8 +10,7 @@ import time
 import pytest
 
 import faults
-from conftest import FAILING, PASSING, metric_lines, names, running, spec_sha256, submit, \
-    wait_for
+from conftest import FAILING, PASSING, metric_lines, names, running, spec_sha256, submit, wait_for
 from state.failures import FailureStore
 from state.fsops import atomic_write
 from state.layout import Layout

@@ -151,7 +151,7 @@ def test_a_peer_takes_back_the_claims_of_an_instance_killed_mid_repair(tmp_path)
         _kill_group(victim)
     assert names(layout.claims_of("victim")) == ["slow.json"]
     peer = _spawn(tmp_path, "drain", _config(tmp_path, "peer"), "--timeout", "90")
-    out, err = peer.communicate(timeout=100)
+    _, err = peer.communicate(timeout=100)
     assert peer.returncode == 0, err[-2000:]
     assert names(layout.done) == ["slow.json"]
     assert names(layout.claims_of("victim")) == []
@@ -171,7 +171,7 @@ def test_an_instance_restarted_with_the_same_id_recovers_its_own_claims_at_once(
         _kill_group(first)
     started = time.monotonic()
     again = _spawn(tmp_path, "drain", config, "--timeout", "90")
-    out, err = again.communicate(timeout=100)
+    _, err = again.communicate(timeout=100)
     assert again.returncode == 0, err[-2000:]
     assert time.monotonic() - started < 60  # not waiting for the hour-long lease
     assert names(layout.done) == ["slow.json"]

@@ -390,7 +390,8 @@ def test_percentiles_stay_exact_below_the_reservoir_and_bounded_above(
         monkeypatch: pytest.MonkeyPatch) -> None:
     def line(i: int, lineage: str) -> MetricLine:
         return MetricLine(ts=rfc3339(1e9 + i), event="repaired", instance="i",
-                          meta_repair=True, lineage=lineage, repair_strategy="noop", duration_s=float(i))
+                          meta_repair=True, lineage=lineage, repair_strategy="noop",
+                          duration_s=float(i))
 
     rows, total = stats.aggregate((line(i, "x") for i in range(1, 101)), "lineage")
     assert total.median_s == 50.5 and total.p95_s == 95.0 and rows[0].timed == 100
