@@ -21,12 +21,12 @@ from actors.base import SupervisedActor
 from errors import HandoffInvalid
 from messages.commands import (
     BundleSettled,
+    FinishRepair,
     MarkCorrupt,
     QuarantineBundle,
     RecordFailure,
     RecordMetric,
     RepairBundle,
-    WriteChallenger,
 )
 from messages.handoff import Handoff, decode_handoff
 from messages.records import Challenger, MetricLine, Provenance, TestCounts, rfc3339
@@ -164,12 +164,19 @@ class Repairer(SupervisedActor):
                 repairlab_version=runtime.version, config_digest=runtime.config_digest,
             ),
         )
-        try:
-            path_text, _ = self.ask("telemetry", WriteChallenger(challenger=challenger))
-        except Exception as exc:
-            return self.hand_back(claimed, f"challenger not written: {exc}")
-        return self.done(claimed, name, handoff, sha, Path(path_text), duplicate=False,
-                         outcome=outcome, started=started)
+        line = MetricLine(
+            ts=rfc3339(time.time()), event="repaired", instance=runtime.instance,
+            meta_repair=True, bundle_sha256=sha, tool=handoff.tool, lineage=handoff.lineage,
+            repair_strategy=outcome.strategy, repair_pattern_id=outcome.pattern_id,
+            repair_attempts=outcome.attempts, duration_s=round(time.monotonic() - started, 6),
+            handoff=name, duplicate=False, candidates=outcome.candidates,
+        )
+        # Told, not asked: telemetry makes it durable and moves the handoff while
+        # this worker starts its next test run (the fsyncs overlap the CPU work).
+        if not runtime.peers.tell("telemetry", FinishRepair(
+                claim=str(claimed), name=name, challenger=challenger, line=line)):
+            return self.hand_back(claimed, "telemetry is restarting")
+        return "finishing"
 
     def done(self, claimed: Path, name: str, handoff: Handoff, sha: str, challenger: Path,
              *, duplicate: bool, outcome: RepairOutcome | None, started: float) -> str:

@@ -176,7 +176,12 @@ class Watcher(SupervisedActor):
         return None
 
     def _take_back(self, actor: str) -> None:
-        """`actor` was restarted: the handoff it held goes back to the queue."""
+        """`actor` was restarted: the handoff it held goes back to the queue. For
+        telemetry, that is every claim no repairer holds (finishes lost with its
+        mailbox)."""
+        if actor == "telemetry":
+            self._requeue_unheld()
+            return
         held = self.inflight.pop(actor, None)
         self.runtime.work.clear(actor)
         if held is None:
@@ -191,10 +196,17 @@ class Watcher(SupervisedActor):
         any other claim of ours was dispatched to nobody and goes back."""
         board = self.runtime.work.snapshot()
         self.inflight = {w: (claim, name) for w, (claim, name, _) in board.items()}
+        self._requeue_unheld()
+
+    def _requeue_unheld(self) -> None:
+        """Hand back every claim of ours that no repairer is working on. (A claim
+        telemetry is finishing right now may go too: its move to done/ then finds
+        it gone, and the redo ends as a duplicate of the challenger just written.)"""
         busy = {claim for claim, _ in self.inflight.values()}
+        busy.update(claim for claim, _, _ in self.runtime.work.snapshot().values())
         for path in self.claims.held():
-            if str(path) not in busy:
-                self.claims.requeue(path)
+            if str(path) not in busy and self.claims.requeue(path) is not None:
+                self.pending[path.name] = None
 
     def _recover_stale(self) -> None:
         self.last_stale = time.monotonic()

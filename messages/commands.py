@@ -149,6 +149,17 @@ class WriteChallenger(Msg, frozen=True):
     challenger: Challenger
 
 
+class FinishRepair(Msg, frozen=True):
+    """A repair passed: write its challenger durably, then move the claimed
+    handoff to done/ and append `line` (its `challenger` field filled in). Told,
+    so that the repairer takes its next bundle while the fsyncs happen."""
+
+    claim: str
+    name: str
+    challenger: Challenger
+    line: MetricLine
+
+
 class RecordMetric(Msg, frozen=True):
     """Append one metrics line."""
 
@@ -174,5 +185,5 @@ WatcherInbox = (QueueChanged | Rescan | BundleSettled | ActorRestarted | StopCla
 RepairerInbox = RepairBundle | Ping
 FailureWindowInbox = RecordFailure | ClearFailures | Tick | Ping
 QuarantineInbox = QuarantineBundle | MarkCorrupt | Ping
-TelemetryInbox = WriteChallenger | RecordMetric | Flush | Ping
+TelemetryInbox = WriteChallenger | FinishRepair | RecordMetric | Flush | Ping
 PrunerInbox = PruneNow | Tick | Ping
