@@ -130,8 +130,7 @@ class Repairer(SupervisedActor):
         log = log.bind(bundle=sha[:12])
         existing = self.store.repaired_before(sha)
         if existing is not None:
-            return self.done(claimed, name, handoff, sha, existing, duplicate=True,
-                             outcome=None, started=time.monotonic())
+            return self.done_duplicate(claimed, name, handoff, sha, existing)
         started = time.monotonic()
         engine = Engine(engine_settings(config), self.runner, patterns=self.patterns)
         outcome = engine.repair(handoff.bundle())
@@ -178,27 +177,24 @@ class Repairer(SupervisedActor):
             return self.hand_back(claimed, "telemetry is restarting")
         return "finishing"
 
-    def done(self, claimed: Path, name: str, handoff: Handoff, sha: str, challenger: Path,
-             *, duplicate: bool, outcome: RepairOutcome | None, started: float) -> str:
-        """The challenger is durable: the handoff goes to done/."""
+    def done_duplicate(self, claimed: Path, name: str, handoff: Handoff, sha: str,
+                       challenger: Path) -> str:
+        """The same files were repaired before: the handoff goes to done/, its
+        metrics line pointing at the existing challenger."""
         try:
             move_unique(claimed, self.runtime.layout.done, name)
         except FileNotFoundError:
             return "vanished"
         except OSError as exc:
             return self.hand_back(claimed, f"cannot move to done/: {exc}")
-        strategy = outcome.strategy if outcome else self._strategy_of(challenger)
+        strategy = self._strategy_of(challenger)
         self.metric(
             "repaired", meta_repair=True, bundle_sha256=sha, tool=handoff.tool,
-            lineage=handoff.lineage, repair_strategy=strategy,
-            repair_pattern_id=outcome.pattern_id if outcome else None,
-            repair_attempts=outcome.attempts if outcome else 0,
-            duration_s=round(time.monotonic() - started, 6), handoff=name,
-            challenger=challenger.name, duplicate=duplicate,
-            candidates=outcome.candidates if outcome else 0,
+            lineage=handoff.lineage, repair_strategy=strategy, repair_pattern_id=None,
+            repair_attempts=0, duration_s=0.0, handoff=name, challenger=challenger.name,
+            duplicate=True, candidates=0,
         )
-        self.log.bind(bundle=sha[:12]).info(
-            "repaired {!r} with {}{}", name, strategy, " (duplicate)" if duplicate else "")
+        self.log.bind(bundle=sha[:12]).info("repaired {!r} with {} (duplicate)", name, strategy)
         return "done"
 
     def _strategy_of(self, challenger: Path) -> str | None:

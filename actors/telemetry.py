@@ -9,7 +9,8 @@ from typing import Any
 import msgspec
 
 from actors.base import SupervisedActor
-from messages.commands import FinishRepair, Flush, RecordMetric, WriteChallenger
+from messages.commands import FinishRepair, RecordMetric
+from messages.records import MetricLine
 from state.challengers import ChallengerStore
 from state.claims import Claims
 from state.fsops import move_unique
@@ -21,10 +22,9 @@ RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0)  # a failed challenger write, then hand the 
 class Telemetry(SupervisedActor):
     """Owns `challengers/` and `metrics.jsonl` for this instance.
 
-    `WriteChallenger` is asked: the answer is (path, written_now) once the file
-    and its directory are durable, or the OSError that stopped it (the caller
-    keeps the handoff and retries). A metrics line that cannot be written is
-    logged and dropped: telemetry never blocks the repair of a bundle.
+    `FinishRepair` is told by a repairer whose bundle passed (see `finish`). A
+    metrics line that cannot be written is logged and dropped: telemetry never
+    blocks the repair of a bundle.
     """
 
     kind = "telemetry"
@@ -41,24 +41,20 @@ class Telemetry(SupervisedActor):
 
     def handle(self, message: Any) -> Any:
         match message:
-            case WriteChallenger(challenger=challenger):
-                path, written = self.store.write(challenger)
-                if written:
-                    self.log.bind(bundle=challenger.bundle_sha256[:12]).info(
-                        "challenger {} ({})", path.name, challenger.repair_strategy)
-                return str(path), written
             case FinishRepair() as finish:
                 self.finish(finish)
                 return None
             case RecordMetric(line=line):
-                try:
-                    self.metrics.append(line)
-                except OSError as exc:
-                    self.log.warning("metrics line {} not written: {}", line.event, exc)
+                self.append(line)
                 return None
-            case Flush():
-                return True
         raise TypeError(f"telemetry cannot handle {type(message).__name__}")
+
+    def append(self, line: MetricLine) -> None:
+        """Append one metrics line; an OSError is logged and the line dropped."""
+        try:
+            self.metrics.append(line)
+        except OSError as exc:
+            self.log.warning("metrics line {} not written: {}", line.event, exc)
 
     def finish(self, finish: FinishRepair) -> None:
         """Challenger durable first, then the handoff to done/, then the metrics
@@ -90,9 +86,6 @@ class Telemetry(SupervisedActor):
             return
         line = msgspec.structs.replace(finish.line, challenger=path.name,
                                        duplicate=not written)
-        try:
-            self.metrics.append(line)
-        except OSError as exc:
-            log.warning("metrics line {} not written: {}", line.event, exc)
+        self.append(line)
         log.info("repaired {!r} with {}{}", finish.name, line.repair_strategy,
                  "" if written else " (duplicate)")

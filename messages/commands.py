@@ -143,12 +143,6 @@ class MarkCorrupt(Msg, frozen=True):
 # -- telemetry --------------------------------------------------------------------
 
 
-class WriteChallenger(Msg, frozen=True):
-    """Store a challenger durably; answered with (path, written_now)."""
-
-    challenger: Challenger
-
-
 class FinishRepair(Msg, frozen=True):
     """A repair passed: write its challenger durably, then move the claimed
     handoff to done/ and append `line` (its `challenger` field filled in). Told,
@@ -166,13 +160,6 @@ class RecordMetric(Msg, frozen=True):
     line: MetricLine
 
 
-class Flush(Msg, frozen=True):
-    """Make everything written so far durable; answered when done."""
-
-
-# -- pruner -----------------------------------------------------------------------
-
-
 class PruneNow(Msg, frozen=True):
     """Prune now (an operator or the schedule); `now` overrides the clock."""
 
@@ -185,5 +172,5 @@ WatcherInbox = (QueueChanged | Rescan | BundleSettled | ActorRestarted | StopCla
 RepairerInbox = RepairBundle | Ping
 FailureWindowInbox = RecordFailure | ClearFailures | Tick | Ping
 QuarantineInbox = QuarantineBundle | MarkCorrupt | Ping
-TelemetryInbox = WriteChallenger | FinishRepair | RecordMetric | Flush | Ping
+TelemetryInbox = FinishRepair | RecordMetric | Ping
 PrunerInbox = PruneNow | Tick | Ping
