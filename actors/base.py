@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, NamedTuple
 
 import pykka
 from loguru import logger
@@ -83,32 +83,51 @@ class Peers:
             time.sleep(0.02)
 
 
+class Job(NamedTuple):
+    """A claimed handoff given to a repairer."""
+
+    worker: str
+    name: str
+    since: float  # time.monotonic() of the dispatch
+
+
 class WorkBoard:
-    """Which claimed handoff each repairer is working on, and since when.
+    """Which claimed handoffs the repairers hold, and since when.
 
     The watcher writes an entry when it dispatches, the repairer clears it when
-    it settles. It is a cache of `claims/<instance>/`: a restarted watcher
-    rebuilds its in-flight table from it, and the health check reads it.
+    the handoff has reached its next place (or leaves it when it crashes, for the
+    watcher to hand back). A repairer holds at most two: the one whose bookkeeping
+    it is finishing and the next one, given to it meanwhile (see `WorkerFree`).
+    It is a cache of `claims/<instance>/`: a restarted watcher rebuilds its
+    in-flight table from it, and the health check and shutdown read it.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._work: dict[str, tuple[str, str, float]] = {}
+        self._jobs: dict[str, Job] = {}  # by claim path
 
-    def assign(self, worker: str, claim: Path, name: str) -> None:
+    def assign(self, worker: str, claim: Path | str, name: str) -> None:
         with self._lock:
-            self._work[worker] = (str(claim), name, time.monotonic())
+            self._jobs[str(claim)] = Job(worker, name, time.monotonic())
 
-    def clear(self, worker: str, claim: str | None = None) -> None:
-        """Forget `worker`'s entry (only if it is still `claim`, when given)."""
+    def clear(self, worker: str, claim: Path | str | None = None) -> None:
+        """Forget `claim` if `worker` holds it; with no claim, all that `worker` holds."""
         with self._lock:
-            current = self._work.get(worker)
-            if current is not None and (claim is None or current[0] == claim):
-                del self._work[worker]
+            if claim is None:
+                for key in [k for k, job in self._jobs.items() if job.worker == worker]:
+                    del self._jobs[key]
+            elif (job := self._jobs.get(str(claim))) is not None and job.worker == worker:
+                del self._jobs[str(claim)]
 
-    def snapshot(self) -> dict[str, tuple[str, str, float]]:
+    def snapshot(self) -> dict[str, Job]:
+        """Every held claim (its path) and its job."""
         with self._lock:
-            return dict(self._work)
+            return dict(self._jobs)
+
+    def busy(self) -> set[str]:
+        """The workers that hold a claim."""
+        with self._lock:
+            return {job.worker for job in self._jobs.values()}
 
 
 @dataclass
@@ -124,6 +143,7 @@ class Runtime:
     on_crash: Callable[[str, BaseException, str], None] = lambda name, exc, urn: None
     fresh_start: bool = True
     workers: tuple[str, ...] = ()
+    stopping: threading.Event = field(default_factory=threading.Event)  # shutdown began
     version: str = "0.1.0"
     config_digest: str = ""
 
@@ -144,7 +164,7 @@ class SupervisedActor(pykka.ThreadingActor):
         self.runtime = runtime
         self.name = name
         self.log = logger.bind(actor=name)
-        self._timers: list[threading.Event] = []
+        self._timers: set[threading.Event] = set()
         self._point = f"actor.{self.kind}"
         self._crash_reported = False
 
@@ -215,20 +235,30 @@ class SupervisedActor(pykka.ThreadingActor):
 
     def every(self, seconds: float, make: Callable[[], Msg] = Tick) -> None:
         """Tell this actor `make()` every `seconds` until it stops."""
+        self._timer(seconds, make, repeat=True)
+
+    def later(self, seconds: float, message: Msg) -> None:
+        """Tell this actor `message` once, after `seconds`, unless it stops first."""
+        self._timer(seconds, lambda: message, repeat=False)
+
+    def _timer(self, seconds: float, make: Callable[[], Msg], *, repeat: bool) -> None:
         stop = threading.Event()
-        self._timers.append(stop)
+        self._timers.add(stop)
         ref = self.actor_ref
 
         def loop() -> None:
-            while not stop.wait(seconds):
-                try:
+            try:
+                while not stop.wait(seconds):
                     ref.tell(make())
-                except pykka.ActorDeadError:
-                    return
+                    if not repeat:
+                        return
+            except pykka.ActorDeadError:
+                return
+            finally:
+                self._timers.discard(stop)
 
         threading.Thread(target=loop, name=f"{self.name}-timer", daemon=True).start()
 
     def _stop_timers(self) -> None:
-        for stop in self._timers:
+        for stop in list(self._timers):  # (timer threads discard their own)
             stop.set()
-        self._timers.clear()

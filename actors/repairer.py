@@ -20,13 +20,13 @@ import pykka
 from actors.base import SupervisedActor
 from errors import HandoffInvalid
 from messages.commands import (
-    BundleSettled,
     FinishRepair,
     MarkCorrupt,
     QuarantineBundle,
     RecordFailure,
     RecordMetric,
     RepairBundle,
+    WorkerFree,
 )
 from messages.handoff import Handoff, decode_handoff
 from messages.records import Challenger, MetricLine, Provenance, TestCounts, rfc3339
@@ -77,6 +77,7 @@ class Repairer(SupervisedActor):
         self.store = ChallengerStore(runtime.layout.challengers)
         self.runner = make_runner()
         self.patterns = make_patterns(runtime.layout.patterns)
+        self._free_sent = False
 
     def shut_down(self) -> None:
         runner = getattr(self, "runner", None)
@@ -86,15 +87,25 @@ class Repairer(SupervisedActor):
     def handle(self, message: Any) -> Any:
         match message:
             case RepairBundle(claim=claim, name=name):
-                outcome = "vanished"
-                try:
+                self._free_sent = False
+                if self.runtime.stopping.is_set():
+                    # Given just before shutdown began and not begun: back as it is.
+                    requeued = self.claims.requeue(Path(claim)) is not None
+                    outcome = "requeued" if requeued else "vanished"
+                else:
+                    # On a crash the claim stays on the work board and no WorkerFree
+                    # goes out: the watcher hands the claim back on the restart.
                     outcome = self.process(Path(claim), name)
-                finally:
-                    self.runtime.work.clear(self.name, claim)
-                    self.runtime.peers.tell(
-                        "watcher", BundleSettled(worker=self.name, name=name, outcome=outcome))
+                self.runtime.work.clear(self.name, claim)
+                self.free(name)
                 return outcome
         raise TypeError(f"repairer cannot handle {type(message).__name__}")
+
+    def free(self, name: str) -> None:
+        """Tell the watcher, once per handoff, that this worker takes the next one."""
+        if not self._free_sent:
+            self._free_sent = True
+            self.runtime.peers.tell("watcher", WorkerFree(worker=self.name, name=name))
 
     # -- one handoff -------------------------------------------------------------
 
@@ -134,6 +145,7 @@ class Repairer(SupervisedActor):
         started = time.monotonic()
         engine = Engine(engine_settings(config), self.runner, patterns=self.patterns)
         outcome = engine.repair(handoff.bundle())
+        self.free(name)  # the next handoff is claimed while this one is written up
         if outcome.repaired:
             return self.succeed(claimed, name, handoff, sha, outcome, started)
         return self.fail(claimed, name, handoff, sha, key, outcome)

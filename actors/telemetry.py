@@ -3,26 +3,32 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
 from actors.base import SupervisedActor
-from messages.commands import FinishRepair, RecordMetric
-from messages.records import MetricLine
-from state.challengers import ChallengerStore
+from messages.commands import FinishRepair, FlushFinishes, RecordMetric
+from messages.records import Challenger, MetricLine
+from state.challengers import ChallengerStore, Staged
 from state.claims import Claims
 from state.fsops import move_unique
 from state.metrics import MetricsLog
 
 RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0)  # a failed challenger write, then hand the claim back
+LINGER_SECONDS = 0.05  # a finish waits at most this long for others to share its fsyncs
+MAX_BATCH = 32
+
+T = TypeVar("T")
 
 
 class Telemetry(SupervisedActor):
     """Owns `challengers/` and `metrics.jsonl` for this instance.
 
-    `FinishRepair` is told by a repairer whose bundle passed (see `finish`). A
+    `FinishRepair` is told by a repairer whose bundle passed (see `flush`). A
     metrics line that cannot be written is logged and dropped: telemetry never
     blocks the repair of a bundle.
     """
@@ -33,8 +39,11 @@ class Telemetry(SupervisedActor):
         layout = self.runtime.layout
         self.store = ChallengerStore(layout.challengers)
         self.metrics = MetricsLog(layout.metrics, self.runtime.instance)
+        self.batch: list[FinishRepair] = []
 
     def shut_down(self) -> None:
+        if getattr(self, "batch", None) and not self._crash_reported:
+            self.flush()  # a clean stop; after a crash the watcher hands them back
         metrics = getattr(self, "metrics", None)
         if metrics is not None:
             metrics.close()
@@ -42,7 +51,14 @@ class Telemetry(SupervisedActor):
     def handle(self, message: Any) -> Any:
         match message:
             case FinishRepair() as finish:
-                self.finish(finish)
+                self.batch.append(finish)
+                if len(self.batch) >= MAX_BATCH:
+                    self.flush()
+                elif len(self.batch) == 1:
+                    self.later(LINGER_SECONDS, FlushFinishes())
+                return None
+            case FlushFinishes():
+                self.flush()
                 return None
             case RecordMetric(line=line):
                 self.append(line)
@@ -56,33 +72,67 @@ class Telemetry(SupervisedActor):
         except OSError as exc:
             self.log.warning("metrics line {} not written: {}", line.event, exc)
 
-    def finish(self, finish: FinishRepair) -> None:
-        """Challenger durable first, then the handoff to done/, then the metrics
-        line. A write that keeps failing hands the claim back to the queue (same
-        attempt key; the redo finds nothing or this very challenger). If this actor
-        dies with finishes still in its mailbox, the watcher hands their claims
-        back when it restarts (`ActorRestarted`)."""
-        claim = Path(finish.claim)
-        log = self.log.bind(bundle=finish.challenger.bundle_sha256[:12], handoff=finish.name)
+    def flush(self) -> None:
+        """Finish the gathered repairs: each challenger written and fsynced, all
+        published, both directories fsynced once for the lot (a group commit);
+        then each handoff to done/ and its metrics line. A write that keeps
+        failing hands its claim back to the queue (same attempt key; the redo
+        finds nothing or this very challenger). If this actor dies with finishes
+        gathered or still in its mailbox, the watcher hands their claims back when
+        it restarts (`ActorRestarted`)."""
+        batch, self.batch = self.batch, []
+        if not batch:
+            return
+        published: list[tuple[FinishRepair, Path, bool]] = []
+        for finish in batch:
+            log = self.log.bind(bundle=finish.challenger.bundle_sha256[:12], handoff=finish.name)
+            result = self._retrying(partial(self._write, finish.challenger), log)
+            if result is None:
+                self._hand_back(finish)
+            else:
+                published.append((finish, *result))
+        if any(written for _, _, written in published) \
+                and self._retrying(self._sync, self.log) is None:
+            for finish, _, _ in published:  # public, but not known to be durable
+                self._hand_back(finish)
+            return
+        for finish, path, written in published:
+            self._settle(finish, path, written)
+
+    def _write(self, challenger: Challenger) -> tuple[Path, bool]:
+        staged = self.store.stage(challenger)
+        return self.store.publish(staged) if isinstance(staged, Staged) else (staged, False)
+
+    def _sync(self) -> bool:
+        self.store.sync()
+        return True
+
+    def _retrying(self, step: Callable[[], T], log: Any) -> T | None:
+        """`step()`, retried over a few seconds on OSError; None if it kept failing."""
         for delay in (*RETRY_DELAYS, None):
             try:
-                path, written = self.store.write(finish.challenger)
-                break
+                return step()
             except OSError as exc:
                 if delay is None:
-                    log.warning("challenger not written ({}); handing {!r} back", exc,
-                                finish.name)
-                    Claims(self.runtime.layout, self.runtime.instance).requeue(claim)
-                    return
+                    log.warning("challenger not written ({}); handing the handoff back", exc)
+                    return None
                 log.info("challenger write failed ({}); retrying in {:g}s", exc, delay)
                 time.sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _hand_back(self, finish: FinishRepair) -> None:
+        Claims(self.runtime.layout, self.runtime.instance).requeue(Path(finish.claim))
+
+    def _settle(self, finish: FinishRepair, path: Path, written: bool) -> None:
+        """The challenger is durable: the handoff goes to done/, then its line."""
+        log = self.log.bind(bundle=finish.challenger.bundle_sha256[:12], handoff=finish.name)
         try:
-            move_unique(claim, self.runtime.layout.done, finish.name)
+            move_unique(Path(finish.claim), self.runtime.layout.done, finish.name)
         except FileNotFoundError:
             return  # handed back meanwhile (a restart); the redo ends as a duplicate
         except OSError as exc:
             log.warning("cannot move {!r} to done/ ({}); handing it back", finish.name, exc)
-            Claims(self.runtime.layout, self.runtime.instance).requeue(claim)
+            self._hand_back(finish)
             return
         line = msgspec.structs.replace(finish.line, challenger=path.name,
                                        duplicate=not written)

@@ -3,7 +3,8 @@
 inotify (`state/queue_events.py`) tells it at once when a handoff is complete in
 `queue/`; a full rescan every `watch.rescan_seconds` catches whatever inotify
 dropped (it drops events silently when its queue overflows). It claims only as many handoffs
-as it has idle repairers, so that peer instances share the queue.
+as it has free repairers, so that peer instances share the queue; a repairer is free as soon
+as its test runs are over (`WorkerFree`), so the next claim overlaps its bookkeeping.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from typing import Any
 from actors.base import SupervisedActor
 from messages.commands import (
     ActorRestarted,
-    BundleSettled,
     GetStatus,
     QueueChanged,
     RepairBundle,
@@ -25,6 +25,7 @@ from messages.commands import (
     StopClaiming,
     Tick,
     WatcherStatus,
+    WorkerFree,
 )
 from state.claims import Claims, is_handoff_name
 from state.queue_events import QueueNotifier
@@ -88,7 +89,7 @@ class Watcher(SupervisedActor):
             case Rescan():
                 self.scan()
                 self.dispatch()
-            case BundleSettled(worker=worker, name=name):
+            case WorkerFree(worker=worker, name=name):
                 current = self.inflight.get(worker)
                 if current is not None and current[1] == name:
                     del self.inflight[worker]
@@ -126,6 +127,7 @@ class Watcher(SupervisedActor):
         if now - self.last_stale >= max(1.0, config.instance.lease_seconds / 3):
             self._recover_stale()
         self.due = list(self.claims.claim_due())
+        self._reconcile()
         self.dispatch()
 
     def scan(self) -> None:
@@ -156,7 +158,7 @@ class Watcher(SupervisedActor):
             self.runtime.work.assign(worker, path, name)
             self.inflight[worker] = (str(path), name)
             if not self.runtime.peers.tell(worker, RepairBundle(claim=str(path), name=name)):
-                self.runtime.work.clear(worker)
+                self.runtime.work.clear(worker, path)
                 del self.inflight[worker]
                 self.claims.requeue(path)
                 return
@@ -176,26 +178,38 @@ class Watcher(SupervisedActor):
         return None
 
     def _take_back(self, actor: str) -> None:
-        """`actor` was restarted: the handoff it held goes back to the queue. For
-        telemetry, that is every claim no repairer holds (finishes lost with its
-        mailbox)."""
+        """`actor` was restarted: the handoffs it held go back to the queue (the
+        one it was given last, lost with its mailbox, and one whose bookkeeping
+        it crashed in). For telemetry, that is every claim no repairer holds
+        (finishes lost with its mailbox)."""
         if actor == "telemetry":
             self._requeue_unheld()
             return
-        held = self.inflight.pop(actor, None)
+        held = {claim: job.name for claim, job in self.runtime.work.snapshot().items()
+                if job.worker == actor}
+        current = self.inflight.pop(actor, None)
+        if current is not None:
+            held[current[0]] = current[1]
         self.runtime.work.clear(actor)
-        if held is None:
-            return
-        claim, name = held
-        if os.path.lexists(claim) and self.claims.requeue(Path(claim)) is not None:
-            self.pending[name] = None
-            self.log.info("handed {!r} back to the queue after {} restarted", name, actor)
+        for claim, name in held.items():
+            if os.path.lexists(claim) and self.claims.requeue(Path(claim)) is not None:
+                self.pending[name] = None
+                self.log.info("handed {!r} back to the queue after {} restarted", name, actor)
+
+    def _reconcile(self) -> None:
+        """A worker whose in-flight claim is off the work board has settled it,
+        even if its `WorkerFree` went to a watcher that has since restarted."""
+        board = self.runtime.work.snapshot()
+        for worker, (claim, _) in list(self.inflight.items()):
+            if claim not in board:
+                del self.inflight[worker]
 
     def _rebuild_inflight(self) -> None:
-        """After a restart of this actor: what the repairers hold is in flight;
-        any other claim of ours was dispatched to nobody and goes back."""
-        board = self.runtime.work.snapshot()
-        self.inflight = {w: (claim, name) for w, (claim, name, _) in board.items()}
+        """After a restart of this actor: what the repairers hold is in flight
+        (for each, the claim given last); any other claim of ours was dispatched
+        to nobody and goes back."""
+        jobs = sorted(self.runtime.work.snapshot().items(), key=lambda item: item[1].since)
+        self.inflight = {job.worker: (claim, job.name) for claim, job in jobs}
         self._requeue_unheld()
 
     def _requeue_unheld(self) -> None:
@@ -203,7 +217,7 @@ class Watcher(SupervisedActor):
         telemetry is finishing right now may go too: its move to done/ then finds
         it gone, and the redo ends as a duplicate of the challenger just written.)"""
         busy = {claim for claim, _ in self.inflight.values()}
-        busy.update(claim for claim, _, _ in self.runtime.work.snapshot().values())
+        busy.update(self.runtime.work.snapshot())
         for path in self.claims.held():
             if str(path) not in busy and self.claims.requeue(path) is not None:
                 self.pending[path.name] = None

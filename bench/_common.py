@@ -33,7 +33,7 @@ from loguru import logger  # noqa: E402
 from actors.base import SupervisedActor  # noqa: E402
 from cli.submit import build_handoff  # noqa: E402
 from config import Config, load_config  # noqa: E402
-from messages.commands import BundleSettled, RepairBundle  # noqa: E402
+from messages.commands import RepairBundle, WorkerFree  # noqa: E402
 from state.fsops import move_unique  # noqa: E402
 
 PASSING = {
@@ -306,7 +306,7 @@ class StandInRepairer(SupervisedActor):
                 move_unique(Path(claim), self.runtime.layout.done, name)
                 self.runtime.work.clear(self.name, claim)
                 self.runtime.peers.tell(
-                    "watcher", BundleSettled(worker=self.name, name=name, outcome="done"))
+                    "watcher", WorkerFree(worker=self.name, name=name))
         return None
 
 

@@ -9,14 +9,17 @@ the real warm sandboxed runner, `repair.strategies = ["noop"]`, `repair.workers 
 already warm) to the ctime of the last file to land in `processed/done/`. Then (or
 first: the order alternates between repetitions) the same bundles, decoded
 beforehand, go straight to `repair.Engine.repair` from a plain loop on 2 threads,
-each with its own warm runner and the same pattern library setup. The ratio
-daemon/loop is taken within each repetition; the table gives medians.
+each with its own warm runner and the same pattern library setup. Both clocks
+start after an `os.sync()`, so that neither side pays for writing back the files
+staged before it (or left by the other side). The ratio daemon/loop is taken
+within each repetition; the table gives medians.
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import os
 import sys
 import threading
 import time
@@ -69,6 +72,7 @@ def daemon_rate(root: Path, items: list[tuple[str, bytes]]) -> float:
             path.rename(root / "queue" / path.name)
         if not wait_until(lambda: count_entries(done) >= WORKERS, timeout=120, poll=0.05):
             raise RuntimeError("the warm-up handoffs did not reach done/")
+        os.sync()  # the staged files' writeback is the producer's, not the daemon's
         started = time.time()
         for path in staged[WORKERS:]:
             path.rename(root / "queue" / path.name)
@@ -106,6 +110,7 @@ def loop_rate(root: Path, items: list[tuple[str, bytes]]) -> float:
         for runner in runners:  # warm, as the daemon's are when its clock starts
             runner.run(bundles[0].files, bundles[0].tests, timeout=30)
         threads = [threading.Thread(target=work, args=(r,)) for r in runners]
+        os.sync()  # as for the daemon: no earlier writes are flushed on this side's clock
         started = time.time()
         for t in threads:
             t.start()

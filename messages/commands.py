@@ -1,6 +1,6 @@
 """What actors tell and ask each other: one frozen, tagged Struct per message.
 
-Commands are verbs (`RepairBundle`), events past tense (`BundleSettled`). Each
+Commands are verbs (`RepairBundle`), events past tense (`ActorRestarted`). Each
 actor's inbox is one union, dispatched with `match`.
 """
 
@@ -39,12 +39,18 @@ class Rescan(Msg, frozen=True):
     """inotify dropped events: scan the whole queue now."""
 
 
-class BundleSettled(Msg, frozen=True):
-    """A repairer finished with a handoff; `outcome` is its terminal or waiting place."""
+class WorkerFree(Msg, frozen=True):
+    """A repairer is through the test runs of handoff `name` and takes the next one.
+
+    Sent once per `RepairBundle`, as soon as the repair engine has returned (or
+    when the handoff is settled, if it never ran): the next claim is made and
+    dispatched while the repairer finishes this one's bookkeeping, which keeps the
+    claim on the work board until it is done. A repairer that crashes sends
+    nothing; the watcher hears of its restart instead.
+    """
 
     worker: str
     name: str
-    outcome: str
 
 
 class ActorRestarted(Msg, frozen=True):
@@ -146,12 +152,17 @@ class MarkCorrupt(Msg, frozen=True):
 class FinishRepair(Msg, frozen=True):
     """A repair passed: write its challenger durably, then move the claimed
     handoff to done/ and append `line` (its `challenger` field filled in). Told,
-    so that the repairer takes its next bundle while the fsyncs happen."""
+    so that the repairer takes its next bundle while the fsyncs happen; telemetry
+    gathers the finishes of a few milliseconds and makes them durable together."""
 
     claim: str
     name: str
     challenger: Challenger
     line: MetricLine
+
+
+class FlushFinishes(Msg, frozen=True):
+    """The finishes telemetry has gathered waited long enough: write them now."""
 
 
 class RecordMetric(Msg, frozen=True):
@@ -167,7 +178,7 @@ class PruneNow(Msg, frozen=True):
     dry_run: bool = False
 
 
-WatcherInbox = (QueueChanged | Rescan | BundleSettled | ActorRestarted | StopClaiming
+WatcherInbox = (QueueChanged | Rescan | WorkerFree | ActorRestarted | StopClaiming
                 | SetWorkers | GetStatus | Tick | Ping)
 RepairerInbox = RepairBundle | Ping
 FailureWindowInbox = RecordFailure | ClearFailures | Tick | Ping

@@ -468,6 +468,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if len(args) != 2 or args[0] != "--scratch":
         sys.stderr.write("usage: sandbox.py --scratch DIR\n")
         return 2
+    # Run dirs are made 0755 for the candidates' uids to enter: whatever umask the
+    # daemon had when it started this server must not take that away.
+    os.umask(0o022)
     scratch = Path(args[1])
     scratch.mkdir(parents=True, exist_ok=True)
     ctl_in = os.dup(0)

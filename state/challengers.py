@@ -4,8 +4,10 @@ A challenger is written as a temporary file (fsynced), then hard-linked as
 `challengers/.index/<bundle_sha256>-<repaired_sha256>`: link() fails if the name
 exists, so of several writers (threads, instances, a redo after a crash) exactly
 one wins. The winner renames its temporary file to the public name and fsyncs the
-directory. A loser, or a redo that finds the index entry but no public file (a
-crash between link and rename), links the public name from the index entry.
+directories (a writer of several does that once for all of them: `stage` and
+`publish` each, then one `sync`). A loser, or a redo that finds the index entry
+but no public file (a crash between link and rename), links the public name from
+the index entry.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 import msgspec
 
@@ -31,6 +34,21 @@ def challenger_name(bundle_sha: str, now: float) -> str:
     """`challenger_<UTC %Y%m%dT%H%M%S%fZ>_<first 12 hex>.json` (SPEC §3)."""
     stamp = datetime.fromtimestamp(now, UTC).strftime("%Y%m%dT%H%M%S%fZ")
     return f"challenger_{stamp}_{bundle_sha[:12]}.json"
+
+
+class Staged(NamedTuple):
+    """A challenger written and fsynced under a temporary name, not yet public."""
+
+    bundle_sha256: str
+    repaired_sha256: str
+    tmp: Path
+
+
+def _unlink_quietly(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 class ChallengerStore:
@@ -94,13 +112,23 @@ class ChallengerStore:
         exists. Returns (path of the public file, True if this call wrote it).
 
         On an OSError nothing public is left half-written; the error propagates
-        and the call can simply be repeated.
+        and the call can simply be repeated. (`stage`, `publish` and `sync` are its
+        three steps, for a writer that makes several durable with one `sync`.)
         """
-        now = time.time() if now is None else now
-        bundle, repaired = challenger.bundle_sha256, challenger.repaired_sha256
-        existing = self.find(bundle, repaired)
+        staged = self.stage(challenger)
+        if isinstance(staged, Path):
+            return staged, False
+        result = self.publish(staged, now)
+        if result[1]:
+            self.sync()
+        return result
+
+    def stage(self, challenger: Challenger) -> Path | Staged:
+        """The existing public file for this bundle and result; or else a new
+        temporary file holding `challenger`, written and fsynced, to `publish`."""
+        existing = self.find(challenger.bundle_sha256, challenger.repaired_sha256)
         if existing is not None:
-            return existing, False
+            return existing
         self.index.mkdir(mode=0o700, exist_ok=True)
         data = _encoder.encode(challenger)
         tmp = self.directory / f".tmp-{uuid.uuid4().hex}.json"
@@ -115,6 +143,18 @@ class ChallengerStore:
                 os.fsync(fd)
             finally:
                 os.close(fd)
+        except BaseException:
+            _unlink_quietly(tmp)
+            raise
+        return Staged(challenger.bundle_sha256, challenger.repaired_sha256, tmp)
+
+    def publish(self, staged: Staged, now: float | None = None) -> tuple[Path, bool]:
+        """Make a staged challenger public unless another writer was first:
+        (its public path, True if this call published it). The temporary file
+        is gone afterwards, whatever happens. Durable only after `sync`."""
+        now = time.time() if now is None else now
+        bundle, repaired, tmp = staged
+        try:
             try:
                 os.link(tmp, self._key(bundle, repaired), follow_symlinks=False)
             except FileExistsError:
@@ -126,14 +166,15 @@ class ChallengerStore:
                 os.link(public, self.index / bundle, follow_symlinks=False)
             except FileExistsError:
                 pass
-            fsync_dir(self.directory)
-            fsync_dir(self.index)
             return public, True
         finally:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
+            _unlink_quietly(tmp)
+
+    def sync(self) -> None:
+        """Make every challenger published so far durable (both directories)."""
+        inject("telemetry.challenger_sync")
+        fsync_dir(self.directory)
+        fsync_dir(self.index)
 
     def _adopt(self, bundle: str, repaired: str, now: float) -> Path:
         """Another writer holds the index entry: return its public file, or

@@ -102,18 +102,29 @@ class Layout:
         is writable by others, or is owned by another user; OSError when it
         cannot be created.
         """
-        old = os.umask(0o077)
-        try:
-            # One at a time, parents first, each checked before anything is made
-            # inside it: a planted symlink (say `processed` -> elsewhere) is refused
-            # before a single directory is created through it.
-            for directory in [*self.directories(), self.metrics.parent]:
-                if not os.path.lexists(directory):
-                    outside_root = not directory.is_relative_to(self.root)  # an override
-                    directory.mkdir(mode=0o700, parents=directory == self.root or outside_root)
-                check_safe(directory, check_owner=check_owner)
-        finally:
-            os.umask(old)
+        # One at a time, parents first, each checked before anything is made
+        # inside it: a planted symlink (say `processed` -> elsewhere) is refused
+        # before a single directory is created through it.
+        for directory in [*self.directories(), self.metrics.parent]:
+            if not os.path.lexists(directory):
+                outside_root = not directory.is_relative_to(self.root)  # an override
+                if directory == self.root or outside_root:
+                    _make_parents(directory.parent)
+                directory.mkdir(mode=0o700)
+            check_safe(directory, check_owner=check_owner)
+
+
+def _make_parents(path: Path) -> None:
+    """`mkdir -p`, each directory made owner-only by its mode alone. (Not by the
+    umask: that is the whole process's, and a runner forking its test server from
+    another thread meanwhile would inherit it.)"""
+    if os.path.lexists(path):
+        return
+    _make_parents(path.parent)
+    try:
+        path.mkdir(mode=0o700)
+    except FileExistsError:
+        pass
 
 
 def check_safe(path: Path, *, check_owner: bool = True) -> None:

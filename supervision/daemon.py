@@ -107,6 +107,7 @@ class Daemon:
 
     def start(self) -> None:
         """Start every actor (watcher last, after its first scan)."""
+        self.runtime.stopping.clear()
         self.supervisor.start()
         self.started = True
         logger.bind(actor="daemon").info(
@@ -151,10 +152,11 @@ class Daemon:
         the work board stands in for its answer)."""
         repair = self.runtime.config.repair
         limit = repair.bundle_timeout_seconds + repair.test_timeout_seconds + 60
-        busy = self.runtime.work.snapshot()
+        jobs = self.runtime.work.snapshot().values()
         now = time.monotonic()
-        if any(now - started > limit for _, _, started in busy.values()):
+        if any(now - job.since > limit for job in jobs):
             return False
+        busy = {job.worker for job in jobs}
         return self.supervisor.healthy(timeout, skip=lambda name: name in busy)
 
     def reload(self, new: Config) -> str:
@@ -193,7 +195,7 @@ class Daemon:
     def _retire_idle_workers(self) -> None:
         if not self._retiring:
             return
-        busy = self.runtime.work.snapshot()
+        busy = self.runtime.work.busy()
         for name in [w for w in self._retiring if w not in busy]:
             self.supervisor.remove(name)
             self._retiring.remove(name)
@@ -203,6 +205,7 @@ class Daemon:
         stop every actor, and hand back whatever is still held."""
         grace = self.config.repair.bundle_timeout_seconds if grace_seconds is None \
             else grace_seconds
+        self.runtime.stopping.set()  # a repairer hands back a handoff it has not begun
         self.runtime.peers.tell("watcher", StopClaiming())
         deadline = time.monotonic() + grace
         while self.runtime.work.snapshot() and time.monotonic() < deadline:

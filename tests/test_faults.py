@@ -50,7 +50,8 @@ def test_an_injected_write_error_leaves_no_half_file(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["f.json"]
 
 
-@pytest.mark.parametrize("point", ["telemetry.challenger_write", "telemetry.challenger_publish"])
+@pytest.mark.parametrize("point", ["telemetry.challenger_write", "telemetry.challenger_publish",
+                                   "telemetry.challenger_sync"])
 def test_challenger_write_errors_are_retried_and_one_challenger_results(make_config, point):
     config = make_config(faults={"points": {point: "eio#1"}})
     layout = Layout.from_config(config)
@@ -60,6 +61,26 @@ def test_challenger_write_errors_are_retried_and_one_challenger_results(make_con
     assert len(names(layout.challengers)) == 1
     assert not [p for p in layout.challengers.iterdir() if p.name.startswith(".tmp")]
     assert sum(m["event"] == "repaired" for m in metric_lines(layout)) == 1
+
+
+def test_a_directory_fsync_that_keeps_failing_hands_the_handoffs_back(make_config):
+    # Every directory fsync fails: each group commit gives up after its retries and
+    # hands its handoffs back, their challengers public but not known durable. The
+    # redo finds them and settles each handoff as a duplicate of its challenger.
+    config = make_config(faults={"points": {"telemetry.challenger_sync": "eio"}},
+                         repair={"workers": 2})
+    layout = Layout.from_config(config)
+    submit(layout, PASSING, "one.json")
+    submit(layout, dict(PASSING, **{"calc.py": PASSING["calc.py"] + "#2\n"}), "two.json")
+    with running(config):
+        wait_for(lambda: len(names(layout.done)) == 2, timeout=60, what="done")
+    fired = faults.fired("telemetry.challenger_sync")
+    assert fired in (5, 10)  # one or two group commits, each tried five times
+    assert len(names(layout.challengers)) == 2
+    repaired = [m for m in metric_lines(layout) if m["event"] == "repaired"]
+    assert sorted(m["handoff"] for m in repaired) == ["one.json", "two.json"]
+    assert all(m["duplicate"] for m in repaired)
+    assert {m["challenger"] for m in repaired} == set(names(layout.challengers))
 
 
 def test_failure_record_write_error_is_retried_and_counted_once(make_config):

@@ -22,7 +22,7 @@ import pytest
 
 from actors.base import SupervisedActor
 from conftest import FAILING, PASSING, names, running, submit, variant, wait_for
-from messages.commands import BundleSettled, RepairBundle
+from messages.commands import RepairBundle, WorkerFree
 from messages.records import MetricLine
 from state.fsops import move_unique
 from state.layout import Layout
@@ -190,7 +190,7 @@ class FastRepairer(SupervisedActor):
                 move_unique(Path(claim), self.runtime.layout.done, name)
                 self.runtime.work.clear(self.name, claim)
                 self.runtime.peers.tell(
-                    "watcher", BundleSettled(worker=self.name, name=name, outcome="done"))
+                    "watcher", WorkerFree(worker=self.name, name=name))
         return None
 
 

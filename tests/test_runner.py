@@ -288,6 +288,25 @@ def test_make_runner_gives_a_started_warm_runner() -> None:
 
 
 @pytest.mark.timeout(60)
+def test_a_server_started_under_a_tight_umask_still_runs_candidates() -> None:
+    # The umask is the whole process's: another thread (making a state root, say)
+    # may hold it at 077 at the moment a worker starts its server. The candidates'
+    # run dirs must stay enterable by their uids all the same.
+    old = os.umask(0o077)
+    try:
+        made = WarmRunner()
+        made.start()
+    finally:
+        os.umask(old)
+    try:
+        for _ in range(2):
+            report = made.run(PASSING, ["test_calc.py"], timeout=20)
+            assert report.ok, report.output[-2000:]
+    finally:
+        made.close()
+
+
+@pytest.mark.timeout(60)
 def test_bench_runs_quickly_and_prints_both_medians(capsys: pytest.CaptureFixture[str]) -> None:
     import importlib.util
 

@@ -1,0 +1,199 @@
+"""How one handoff hands over to the next: a repairer takes its next handoff while
+the last one's bookkeeping finishes, and telemetry makes the challengers of a few
+milliseconds durable with one group commit. Real actors, real files, real renames;
+where a repairer is stood in for, the test says so."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pykka
+import pytest
+
+from actors.base import Runtime, SupervisedActor
+from actors.repairer import Repairer
+from actors.telemetry import Telemetry
+from actors.watcher import Watcher
+from conftest import PASSING, metric_lines, names, running, spec_sha256, submit, variant, wait_for
+from messages.commands import FinishRepair, RepairBundle, WorkerFree
+from messages.records import Challenger, MetricLine, TestCounts, rfc3339
+from state.challengers import ChallengerStore
+from state.claims import Claims
+from state.fsops import move_unique
+from state.layout import Layout
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def _runtime(make_config: Any, **sections: Any) -> Runtime:
+    config = make_config(**sections)
+    layout = Layout.from_config(config)
+    layout.ensure()
+    return Runtime(config=config, layout=layout, instance=config.instance.id)
+
+
+def _claimed(runtime: Runtime, files: dict[str, str], name: str) -> Path:
+    submit(runtime.layout, files, name)
+    path = Claims(runtime.layout, runtime.instance).claim(name)
+    assert path is not None
+    return path
+
+
+def _finish(runtime: Runtime, claim: Path, files: dict[str, str]) -> FinishRepair:
+    sha = spec_sha256(files)
+    challenger = Challenger(
+        tool="calc", lineage=None, handoff_id=None, bundle_sha256=sha, repaired_sha256=sha,
+        repair_strategy="noop", repair_pattern_id=None, repair_attempts=0,
+        repair_details={"note": "already passing"}, files=files, diff="",
+        tests=TestCounts(passed=2, failed=0, duration_s=0.01), instance=runtime.instance,
+        created_at=rfc3339(time.time()), handoff_name=claim.name)
+    line = MetricLine(ts=rfc3339(time.time()), event="repaired", instance=runtime.instance,
+                      meta_repair=True, bundle_sha256=sha, handoff=claim.name,
+                      repair_strategy="noop")
+    return FinishRepair(claim=str(claim), name=claim.name, challenger=challenger, line=line)
+
+
+def _counting_syncs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count the directory fsyncs of the challenger store (the real ones still run)."""
+    calls: list[int] = []
+    real = ChallengerStore.sync
+
+    def sync(self: ChallengerStore) -> None:
+        calls.append(1)
+        real(self)
+
+    monkeypatch.setattr(ChallengerStore, "sync", sync)
+    return calls
+
+
+def test_finishes_told_together_share_one_group_commit(make_config, monkeypatch):
+    runtime = _runtime(make_config)
+    syncs = _counting_syncs(monkeypatch)
+    bundles = [variant(PASSING, i) for i in range(5)]
+    finishes = [_finish(runtime, _claimed(runtime, files, f"h{i}.json"), files)
+                for i, files in enumerate(bundles)]
+    ref = Telemetry.start(runtime, "telemetry")
+    try:
+        for finish in finishes:  # well within one linger
+            ref.tell(finish)
+        wait_for(lambda: len(names(runtime.layout.done)) == 5, timeout=30, what="done/")
+    finally:
+        ref.stop()
+    assert len(syncs) == 1
+    challengers = names(runtime.layout.challengers)
+    assert len(challengers) == 5
+    lines = [m for m in metric_lines(runtime.layout) if m["event"] == "repaired"]
+    assert sorted(m["handoff"] for m in lines) == [f"h{i}.json" for i in range(5)]
+    assert sorted(m["challenger"] for m in lines) == challengers
+    assert not any(m["duplicate"] for m in lines)
+    assert Claims(runtime.layout, runtime.instance).held() == []
+
+
+def test_a_clean_stop_finishes_what_telemetry_has_gathered(make_config):
+    runtime = _runtime(make_config)
+    files = variant(PASSING, 7)
+    finish = _finish(runtime, _claimed(runtime, files, "last.json"), files)
+    ref = Telemetry.start(runtime, "telemetry")
+    ref.tell(finish)
+    ref.stop()  # long before the linger is over
+    assert names(runtime.layout.done) == ["last.json"]
+    assert len(names(runtime.layout.challengers)) == 1
+    assert [m["handoff"] for m in metric_lines(runtime.layout)] == ["last.json"]
+
+
+def test_a_handoff_given_after_shutdown_began_goes_back_untouched(make_config):
+    runtime = _runtime(make_config)
+    claim = _claimed(runtime, PASSING, "late.json")
+    before = claim.stat()
+    runtime.work.assign("repairer-0", claim, "late.json")
+    runtime.stopping.set()
+    ref = Repairer.start(runtime, "repairer-0")
+    try:
+        outcome = ref.ask(RepairBundle(claim=str(claim), name="late.json"), timeout=60)
+    finally:
+        ref.stop()
+    assert outcome == "requeued"
+    back = runtime.layout.queue / "late.json"
+    assert (back.stat().st_ino, back.stat().st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    assert runtime.work.snapshot() == {}
+    assert metric_lines(runtime.layout) == []
+
+
+class _Recorder(pykka.ThreadingActor):
+    """Stands in for a repairer: records what it is given, repairs nothing."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.given: list[str] = []
+
+    def on_receive(self, message: Any) -> Any:
+        if isinstance(message, RepairBundle):
+            self.given.append(message.name)
+        return list(self.given)
+
+
+def test_a_restarted_watcher_frees_a_worker_whose_word_it_missed(make_config):
+    # The worker said WorkerFree to the watcher that crashed; the new watcher
+    # rebuilds "busy" from the work board and frees the worker once its claim
+    # leaves the board.
+    runtime = _runtime(make_config, repair={"workers": 1})
+    runtime.workers = ("repairer-0",)
+    runtime.fresh_start = False
+    bookkeeping = _claimed(runtime, variant(PASSING, 1), "first.json")
+    runtime.work.assign("repairer-0", bookkeeping, "first.json")
+    submit(runtime.layout, variant(PASSING, 2), "second.json")
+    recorder = _Recorder.start()
+    runtime.peers.set("repairer-0", recorder)
+    watcher = Watcher.start(runtime, "watcher")
+    try:
+        time.sleep(0.3)  # a few dispatch chances: the worker is busy, nothing is given
+        assert recorder.ask("given?") == []
+        move_unique(bookkeeping, runtime.layout.done, "first.json")
+        runtime.work.clear("repairer-0", bookkeeping)
+        wait_for(lambda: recorder.ask("given?") == ["second.json"], timeout=10,
+                 what="the next handoff given to the freed worker")
+    finally:
+        watcher.stop()
+        recorder.stop()
+
+
+class _CrashesInBookkeeping(SupervisedActor):
+    """Stands in for a repairer (no repair engine): its first incarnation says
+    WorkerFree, waits until the watcher has given it the next handoff, then
+    crashes in the first one's bookkeeping; later ones move claims to done/."""
+
+    kind = "repairer"
+    crashed = threading.Event()
+
+    def handle(self, message: Any) -> Any:
+        match message:
+            case RepairBundle(claim=claim, name=name):
+                if not type(self).crashed.is_set():
+                    self.runtime.peers.tell("watcher", WorkerFree(worker=self.name, name=name))
+                    wait_for(lambda: len(self.runtime.work.snapshot()) == 2, timeout=10,
+                             what="the next handoff given during bookkeeping")
+                    type(self).crashed.set()
+                    raise RuntimeError("injected: crash while writing up a repair")
+                move_unique(Path(claim), self.runtime.layout.done, name)
+                self.runtime.work.clear(self.name, claim)
+                self.runtime.peers.tell("watcher", WorkerFree(worker=self.name, name=name))
+        return None
+
+
+def test_a_worker_crashing_in_bookkeeping_gives_back_both_handoffs_it_held(make_config):
+    config = make_config(repair={"workers": 1})
+    layout = Layout.from_config(config)
+    _CrashesInBookkeeping.crashed.clear()
+    submit(layout, variant(PASSING, 1), "a.json")
+    submit(layout, variant(PASSING, 2), "b.json")
+    with running(config, extra_actors={"repairer-0": _CrashesInBookkeeping}) as daemon:
+        wait_for(lambda: names(layout.done) == ["a.json", "b.json"], timeout=60, what="done/")
+        assert _CrashesInBookkeeping.crashed.is_set()
+        wait_for(lambda: daemon.runtime.work.snapshot() == {}, timeout=10, what="empty board")
+    assert names(layout.queue) == []
+    assert Claims(layout, config.instance.id).held() == []
+    restarted = [m for m in metric_lines(layout) if m["event"] == "actor_restarted"]
+    assert [m["actor"] for m in restarted] == ["repairer-0"]
