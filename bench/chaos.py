@@ -41,6 +41,7 @@ FAULTS = ",".join([
     "telemetry.metrics_write=enospc@0.01",
     "telemetry.challenger_write=eio@0.02",
     "telemetry.challenger_publish=eio@0.01",
+    "telemetry.challenger_sync=eio@0.01",
     "failures.write=enospc@0.03",
     "quarantine.reason_write=eio@0.03",
     "actor.repairer=crash@0.003",
