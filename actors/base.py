@@ -8,6 +8,8 @@ to the supervisor, which restarts the actor by its child spec.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import threading
 import time
 from collections.abc import Callable
@@ -164,7 +166,7 @@ class SupervisedActor(pykka.ThreadingActor):
         self.runtime = runtime
         self.name = name
         self.log = logger.bind(actor=name)
-        self._timers: set[threading.Event] = set()
+        self._clock = _Clock(self.actor_ref, name)
         self._point = f"actor.{self.kind}"
         self._crash_reported = False
 
@@ -235,30 +237,63 @@ class SupervisedActor(pykka.ThreadingActor):
 
     def every(self, seconds: float, make: Callable[[], Msg] = Tick) -> None:
         """Tell this actor `make()` every `seconds` until it stops."""
-        self._timer(seconds, make, repeat=True)
+        self._clock.add(seconds, make, every=seconds)
 
     def later(self, seconds: float, message: Msg) -> None:
         """Tell this actor `message` once, after `seconds`, unless it stops first."""
-        self._timer(seconds, lambda: message, repeat=False)
-
-    def _timer(self, seconds: float, make: Callable[[], Msg], *, repeat: bool) -> None:
-        stop = threading.Event()
-        self._timers.add(stop)
-        ref = self.actor_ref
-
-        def loop() -> None:
-            try:
-                while not stop.wait(seconds):
-                    ref.tell(make())
-                    if not repeat:
-                        return
-            except pykka.ActorDeadError:
-                return
-            finally:
-                self._timers.discard(stop)
-
-        threading.Thread(target=loop, name=f"{self.name}-timer", daemon=True).start()
+        self._clock.add(seconds, lambda: message)
 
     def _stop_timers(self) -> None:
-        for stop in list(self._timers):  # (timer threads discard their own)
-            stop.set()
+        self._clock.stop()
+
+
+class _Clock:
+    """The timers of one actor: a single thread (started with the first timer)
+    that tells the actor each message when it is due, periodic or once. One
+    thread for all, rather than one per timer: telemetry sets a timer for every
+    batch, and a thread each time would cost a thread start (and stack) each."""
+
+    def __init__(self, ref: pykka.ActorRef[Any], name: str) -> None:
+        self._ref = ref
+        self._name = name
+        self._cond = threading.Condition()
+        self._due: list[tuple[float, int, Callable[[], Msg], float | None]] = []
+        self._seq = itertools.count()
+        self._stopped = False
+        self._thread: threading.Thread | None = None
+
+    def add(self, delay: float, make: Callable[[], Msg], every: float | None = None) -> None:
+        with self._cond:
+            if self._stopped:
+                return
+            heapq.heappush(self._due, (time.monotonic() + delay, next(self._seq), make, every))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name=f"{self._name}-timer",
+                                                daemon=True)
+                self._thread.start()
+            self._cond.notify()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._due.clear()
+            self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._stopped:
+                    left = self._due[0][0] - time.monotonic() if self._due else None
+                    if left is not None and left <= 0:
+                        break
+                    self._cond.wait(left)
+                if self._stopped:
+                    return
+                due, _, make, every = heapq.heappop(self._due)
+                if every is not None:  # the next one a period on, never in the past
+                    again = max(due + every, time.monotonic())
+                    heapq.heappush(self._due, (again, next(self._seq), make, every))
+            try:
+                self._ref.tell(make())
+            except pykka.ActorDeadError:
+                return

@@ -86,13 +86,14 @@ class Telemetry(SupervisedActor):
         published: list[tuple[FinishRepair, Path, bool]] = []
         for finish in batch:
             log = self.log.bind(bundle=finish.challenger.bundle_sha256[:12], handoff=finish.name)
-            result = self._retrying(partial(self._write, finish.challenger), log)
+            write = partial(self._write, finish.challenger)
+            result = self._retrying(write, "challenger write", log)
             if result is None:
                 self._hand_back(finish)
             else:
                 published.append((finish, *result))
         if any(written for _, _, written in published) \
-                and self._retrying(self._sync, self.log) is None:
+                and self._retrying(self._sync, "challenger directory fsync", self.log) is None:
             for finish, _, _ in published:  # public, but not known to be durable
                 self._hand_back(finish)
             return
@@ -107,16 +108,17 @@ class Telemetry(SupervisedActor):
         self.store.sync()
         return True
 
-    def _retrying(self, step: Callable[[], T], log: Any) -> T | None:
-        """`step()`, retried over a few seconds on OSError; None if it kept failing."""
+    def _retrying(self, step: Callable[[], T], what: str, log: Any) -> T | None:
+        """`step()`, retried over a few seconds on OSError; None if it kept failing
+        (the caller hands the handoffs concerned back)."""
         for delay in (*RETRY_DELAYS, None):
             try:
                 return step()
             except OSError as exc:
                 if delay is None:
-                    log.warning("challenger not written ({}); handing the handoff back", exc)
+                    log.warning("{} failed ({}); handing back", what, exc)
                     return None
-                log.info("challenger write failed ({}); retrying in {:g}s", exc, delay)
+                log.info("{} failed ({}); retrying in {:g}s", what, exc, delay)
                 time.sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
 

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pytest
 
 from actors.base import Runtime, SupervisedActor
 from conftest import FAILING, PASSING, metric_lines, names, running, submit, variant, wait_for
+from messages.commands import Tick
 from state.layout import Layout
 from supervision import ChildSpec, RestartWindow, Supervisor
 
@@ -202,3 +204,38 @@ def test_sigterm_stops_the_daemon_cleanly_with_exit_zero(tmp_path):
             proc.wait(timeout=10)
     assert proc.returncode == 0, err[-2000:]
     assert not (tmp_path / "state" / "instances" / "term.json").exists()
+
+
+class _Timed(SupervisedActor):
+    """Sets timers and records what they tell it."""
+
+    kind = "timed"
+
+    def start_up(self) -> None:
+        self.got: list[object] = []
+
+    def handle(self, message: object) -> object:
+        if isinstance(message, tuple) and message[0] == "later":
+            self.later(message[1], Tick())
+            return None
+        if isinstance(message, Tick):
+            self.got.append(time.monotonic())
+            return None
+        return list(self.got)
+
+
+def test_one_timer_thread_serves_every_timer_of_an_actor(make_config):
+    ref = _Timed.start(_runtime(make_config), "timed")
+    try:
+        asked = time.monotonic()
+        for i in range(200):  # as telemetry sets one for every batch
+            ref.tell(("later", 0.05 + (i % 5) * 0.01))
+        wait_for(lambda: len(ref.ask("got?")) == 200, timeout=10, what="200 timers")
+        timers = [t for t in threading.enumerate() if t.name == "timed-timer"]
+        assert len(timers) == 1
+        fired = ref.ask("got?")
+        assert min(fired) - asked >= 0.05 - 0.005  # none early
+    finally:
+        ref.stop()
+    wait_for(lambda: not any(t.name == "timed-timer" for t in threading.enumerate()),
+             timeout=5, what="the timer thread to end with its actor")
