@@ -110,7 +110,7 @@ class Layout:
                 outside_root = not directory.is_relative_to(self.root)  # an override
                 if directory == self.root or outside_root:
                     _make_parents(directory.parent)
-                directory.mkdir(mode=0o700)
+                directory.mkdir(mode=0o700, exist_ok=True)  # a peer may be starting too
             check_safe(directory, check_owner=check_owner)
 
 
