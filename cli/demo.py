@@ -51,12 +51,13 @@ def run_demo(args: argparse.Namespace) -> int:
         data = build_handoff(files, meta["tool"], meta["entrypoint"], meta.get("lineage"))
         path = enqueue(layout, data, meta["tool"], f"{bundle_dir.name}.json")
         submitted[path.name] = meta["expect"]
-    # The same files again: must end in done/ pointing at the first challenger.
+    # The same files again: both end in done/ with one challenger between them (the
+    # two are claimed together, so either may be the one that points at the other's).
     first = BUNDLES / "slugify"
     files = {k: v for k, v in pack_directory(first).items() if k != "meta.json"}
     dup = enqueue(layout, build_handoff(files, "slugify", "slugify.py", "text-tools"), "slugify",
                   "slugify-again.json")
-    submitted[dup.name] = "same files as slugify: points at its challenger"
+    submitted[dup.name] = "same files as slugify: one challenger for both"
     bad = enqueue(layout, b'{"schema": "repairlab.handoff/1", "tool": ', "broken",
                   "truncated.json")
     submitted[bad.name] = "corrupt: truncated JSON"
