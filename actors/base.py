@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import pykka
 from loguru import logger
@@ -26,6 +26,9 @@ from errors import RepairlabError
 from faults import inject
 from messages.commands import Msg, Ping, Tick
 from state.layout import Layout
+
+RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0)  # `SupervisedActor.retrying`: then the last try
+T = TypeVar("T")
 
 
 class Peers:
@@ -234,6 +237,24 @@ class SupervisedActor(pykka.ThreadingActor):
     def handle(self, message: Any) -> Any:
         """Handle one message of this actor's inbox."""
         raise NotImplementedError
+
+    def retrying(self, step: Callable[[], T], what: str, *,
+                 retry_on: tuple[type[BaseException], ...] = (OSError,),
+                 give_up_on: tuple[type[BaseException], ...] = (),
+                 log: Any = None) -> T:
+        """`step()`, tried again after each of `RETRY_DELAYS` (a few seconds in
+        all) while it raises one of `retry_on` and none of `give_up_on`; the last
+        error propagates. For writes that fail for a moment (ENOSPC, EIO) and
+        peers that are restarting."""
+        for delay in RETRY_DELAYS:
+            try:
+                return step()
+            except give_up_on:
+                raise
+            except retry_on as exc:
+                (log or self.log).info("{} failed ({}); retrying in {:g}s", what, exc, delay)
+                time.sleep(delay)
+        return step()
 
     def every(self, seconds: float, make: Callable[[], Msg] = Tick) -> None:
         """Tell this actor `make()` every `seconds` until it stops."""

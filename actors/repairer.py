@@ -39,7 +39,6 @@ from state.failures import new_record
 from state.fsops import FileChanged, NotARegularFile, move_unique, read_regular_file
 
 ASK_TIMEOUT = 30.0
-RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0)  # in-process retries of a failed write, then hand back
 
 
 def make_patterns(directory: Path) -> Any:
@@ -268,17 +267,9 @@ class Repairer(SupervisedActor):
         """Ask a peer, retrying a few times over a couple of seconds when a write
         fails (OSError: ENOSPC, EIO) or the peer is restarting. The last error
         propagates."""
-        for delay in (*RETRY_DELAYS, None):
-            try:
-                return self.runtime.peers.ask(actor, message, ASK_TIMEOUT)
-            except FileNotFoundError:
-                raise
-            except (OSError, TimeoutError, pykka.ActorDeadError) as exc:
-                if delay is None:
-                    raise
-                self.log.info("{} failed ({}); retrying in {:g}s", actor, exc, delay)
-                time.sleep(delay)
-        raise AssertionError("unreachable")  # pragma: no cover
+        return self.retrying(lambda: self.runtime.peers.ask(actor, message, ASK_TIMEOUT), actor,
+                             retry_on=(OSError, TimeoutError, pykka.ActorDeadError),
+                             give_up_on=(FileNotFoundError,))
 
     def hand_back(self, claimed: Path, why: str) -> str:
         """Bookkeeping failed even after retries: give the claim back as it is

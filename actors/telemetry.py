@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import msgspec
 
@@ -18,11 +16,8 @@ from state.claims import Claims
 from state.fsops import move_unique
 from state.metrics import MetricsLog
 
-RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0)  # a failed challenger write, then hand the claim back
 LINGER_SECONDS = 0.05  # a finish waits at most this long for others to share its fsyncs
 MAX_BATCH = 32
-
-T = TypeVar("T")
 
 
 class Telemetry(SupervisedActor):
@@ -86,41 +81,29 @@ class Telemetry(SupervisedActor):
         published: list[tuple[FinishRepair, Path, bool]] = []
         for finish in batch:
             log = self.log.bind(bundle=finish.challenger.bundle_sha256[:12], handoff=finish.name)
-            write = partial(self._write, finish.challenger)
-            result = self._retrying(write, "challenger write", log)
-            if result is None:
+            try:
+                path, written = self.retrying(partial(self._write, finish.challenger),
+                                              "challenger write", log=log)
+            except OSError as exc:
+                log.warning("challenger write failed ({}); handing {!r} back", exc, finish.name)
                 self._hand_back(finish)
-            else:
-                published.append((finish, *result))
-        if any(written for _, _, written in published) \
-                and self._retrying(self._sync, "challenger directory fsync", self.log) is None:
-            for finish, _, _ in published:  # public, but not known to be durable
-                self._hand_back(finish)
-            return
+                continue
+            published.append((finish, path, written))
+        if any(written for _, _, written in published):
+            try:
+                self.retrying(self.store.sync, "challenger directory fsync")
+            except OSError as exc:  # public, but not known to be durable
+                self.log.warning("challenger directory fsync failed ({}); handing back {} handoffs",
+                                 exc, len(published))
+                for finish, _, _ in published:
+                    self._hand_back(finish)
+                return
         for finish, path, written in published:
             self._settle(finish, path, written)
 
     def _write(self, challenger: Challenger) -> tuple[Path, bool]:
         staged = self.store.stage(challenger)
         return self.store.publish(staged) if isinstance(staged, Staged) else (staged, False)
-
-    def _sync(self) -> bool:
-        self.store.sync()
-        return True
-
-    def _retrying(self, step: Callable[[], T], what: str, log: Any) -> T | None:
-        """`step()`, retried over a few seconds on OSError; None if it kept failing
-        (the caller hands the handoffs concerned back)."""
-        for delay in (*RETRY_DELAYS, None):
-            try:
-                return step()
-            except OSError as exc:
-                if delay is None:
-                    log.warning("{} failed ({}); handing back", what, exc)
-                    return None
-                log.info("{} failed ({}); retrying in {:g}s", what, exc, delay)
-                time.sleep(delay)
-        raise AssertionError("unreachable")  # pragma: no cover
 
     def _hand_back(self, finish: FinishRepair) -> None:
         Claims(self.runtime.layout, self.runtime.instance).requeue(Path(finish.claim))
