@@ -78,7 +78,7 @@ class Telemetry(SupervisedActor):
         batch, self.batch = self.batch, []
         if not batch:
             return
-        published: list[tuple[FinishRepair, Path, bool]] = []
+        published: list[tuple[FinishRepair, Any, Path, bool]] = []
         for finish in batch:
             log = self.log.bind(bundle=finish.challenger.bundle_sha256[:12], handoff=finish.name)
             try:
@@ -88,18 +88,18 @@ class Telemetry(SupervisedActor):
                 log.warning("challenger write failed ({}); handing {!r} back", exc, finish.name)
                 self._hand_back(finish)
                 continue
-            published.append((finish, path, written))
-        if any(written for _, _, written in published):
+            published.append((finish, log, path, written))
+        if any(written for _, _, _, written in published):
             try:
                 self.retrying(self.store.sync, "challenger directory fsync")
             except OSError as exc:  # public, but not known to be durable
                 self.log.warning("challenger directory fsync failed ({}); handing back {} handoffs",
                                  exc, len(published))
-                for finish, _, _ in published:
+                for finish, _, _, _ in published:
                     self._hand_back(finish)
                 return
-        for finish, path, written in published:
-            self._settle(finish, path, written)
+        for finish, log, path, written in published:
+            self._settle(finish, log, path, written)
 
     def _write(self, challenger: Challenger) -> tuple[Path, bool]:
         staged = self.store.stage(challenger)
@@ -108,9 +108,8 @@ class Telemetry(SupervisedActor):
     def _hand_back(self, finish: FinishRepair) -> None:
         Claims(self.runtime.layout, self.runtime.instance).requeue(Path(finish.claim))
 
-    def _settle(self, finish: FinishRepair, path: Path, written: bool) -> None:
+    def _settle(self, finish: FinishRepair, log: Any, path: Path, written: bool) -> None:
         """The challenger is durable: the handoff goes to done/, then its line."""
-        log = self.log.bind(bundle=finish.challenger.bundle_sha256[:12], handoff=finish.name)
         try:
             move_unique(Path(finish.claim), self.runtime.layout.done, finish.name)
         except FileNotFoundError:
