@@ -24,7 +24,8 @@ from loguru import logger
 from config.schema import Config
 from errors import RepairlabError
 from faults import inject
-from messages.commands import Msg, Ping, Tick
+from messages.commands import Msg, Ping, StateRootUnwritable, Tick
+from state.disk import disk_condition
 from state.layout import Layout
 
 RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0)  # `SupervisedActor.retrying`: then the last try
@@ -216,8 +217,11 @@ class SupervisedActor(pykka.ThreadingActor):
         try:
             inject(self._point)
             return self.handle(message)
-        except (OSError, RepairlabError):
+        except OSError as exc:
+            self.report_disk(exc)  # a full or read-only root pauses claiming at once
             raise  # an expected condition: the asker handles it; the actor lives on
+        except RepairlabError:
+            raise
         except Exception as exc:
             # A bug, whether the message was told or asked: the supervisor restarts
             # this actor. (pykka itself would keep an asked actor running.)
@@ -238,20 +242,35 @@ class SupervisedActor(pykka.ThreadingActor):
         """Handle one message of this actor's inbox."""
         raise NotImplementedError
 
+    def report_disk(self, exc: BaseException) -> bool:
+        """If `exc` says the state root is full, over quota or read-only, tell the
+        watcher (which pauses claiming and probes until it can write again) and
+        return True. Any other error: False, nothing told."""
+        problem = disk_condition(exc)
+        if problem is None:
+            return False
+        self.runtime.peers.tell("watcher", StateRootUnwritable(
+            problem=problem, error=str(exc), actor=self.name))
+        return True
+
     def retrying(self, step: Callable[[], T], what: str, *,
                  retry_on: tuple[type[BaseException], ...] = (OSError,),
                  give_up_on: tuple[type[BaseException], ...] = (),
                  log: Any = None) -> T:
         """`step()`, tried again after each of `RETRY_DELAYS` (a few seconds in
         all) while it raises one of `retry_on` and none of `give_up_on`; the last
-        error propagates. For writes that fail for a moment (ENOSPC, EIO) and
-        peers that are restarting."""
+        error propagates. For writes that fail for a moment (EIO) and peers that
+        are restarting. A full or read-only state root (`state.disk`) is not
+        retried here: it is reported to the watcher, which waits it out for the
+        whole daemon, and the error propagates at once."""
         for delay in RETRY_DELAYS:
             try:
                 return step()
             except give_up_on:
                 raise
             except retry_on as exc:
+                if self.report_disk(exc):
+                    raise
                 (log or self.log).info("{} failed ({}); retrying in {:g}s", what, exc, delay)
                 time.sleep(delay)
         return step()

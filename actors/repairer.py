@@ -75,8 +75,21 @@ class Repairer(SupervisedActor):
         self.claims = Claims(runtime.layout, runtime.instance)
         self.store = ChallengerStore(runtime.layout.challengers)
         self.runner = make_runner()
-        self.patterns = make_patterns(runtime.layout.patterns)
+        self.patterns: Any = None
+        self._patterns_loaded = False
+        self._load_patterns()
         self._free_sent = False
+
+    def _load_patterns(self) -> None:
+        """Open the pattern library. On a full or read-only root that cannot
+        create it, repair goes on without it and it is tried again for the next
+        handoff (a crash here would only restart into the same error)."""
+        try:
+            self.patterns = make_patterns(self.runtime.layout.patterns)
+            self._patterns_loaded = True
+        except OSError as exc:
+            if not self.report_disk(exc):
+                raise
 
     def shut_down(self) -> None:
         runner = getattr(self, "runner", None)
@@ -89,8 +102,7 @@ class Repairer(SupervisedActor):
                 self._free_sent = False
                 if self.runtime.stopping.is_set():
                     # Given just before shutdown began and not begun: back as it is.
-                    requeued = self.claims.requeue(Path(claim)) is not None
-                    outcome = "requeued" if requeued else "vanished"
+                    outcome = self.give_back(Path(claim))
                 else:
                     # On a crash the claim stays on the work board and no WorkerFree
                     # goes out: the watcher hands the claim back on the restart.
@@ -135,13 +147,15 @@ class Repairer(SupervisedActor):
         except HandoffInvalid as exc:
             return self.corrupt(claimed, name, exc.reason, str(exc), exc.field)
         except OSError as exc:
-            return self.hand_back(claimed, f"cannot read the claimed handoff: {exc}")
+            return self.hand_back(claimed, f"cannot read the claimed handoff: {exc}", exc)
         sha = handoff.sha256
         log = log.bind(bundle=sha[:12])
         existing = self.store.repaired_before(sha)
         if existing is not None:
             return self.done_duplicate(claimed, name, handoff, sha, existing)
         started = time.monotonic()
+        if not self._patterns_loaded:
+            self._load_patterns()
         engine = Engine(engine_settings(config), self.runner, patterns=self.patterns)
         outcome = engine.repair(handoff.bundle())
         self.free(name)  # the next handoff is claimed while this one is written up
@@ -197,7 +211,7 @@ class Repairer(SupervisedActor):
         except FileNotFoundError:
             return "vanished"
         except OSError as exc:
-            return self.hand_back(claimed, f"cannot move to done/: {exc}")
+            return self.hand_back(claimed, f"cannot move to done/: {exc}", exc)
         strategy = self._strategy_of(challenger)
         self.metric(
             "repaired", meta_repair=True, bundle_sha256=sha, tool=handoff.tool,
@@ -222,7 +236,7 @@ class Repairer(SupervisedActor):
         try:
             verdict = self.ask("failure_window", RecordFailure(bundle_sha256=sha, record=record))
         except Exception as exc:
-            return self.hand_back(claimed, f"failure not recorded: {exc}")
+            return self.hand_back(claimed, f"failure not recorded: {exc}", exc)
         common: dict[str, Any] = dict(bundle_sha256=sha, tool=handoff.tool, lineage=handoff.lineage,
                       repair_strategy=None, repair_pattern_id=None,
                       repair_attempts=outcome.attempts, duration_s=round(outcome.duration_s, 6),
@@ -238,11 +252,14 @@ class Repairer(SupervisedActor):
             except FileNotFoundError:
                 return "vanished"
             except Exception as exc:
-                return self.hand_back(claimed, f"quarantine failed: {exc}")
+                return self.hand_back(claimed, f"quarantine failed: {exc}", exc)
             self.metric("repair_failed", **common)
             self.metric("quarantined", **common)
             return "hard_fail"
-        self.claims.defer(claimed, verdict.not_before)
+        try:
+            self.claims.defer(claimed, verdict.not_before)
+        except OSError as exc:  # recorded: the redo of this attempt counts it once
+            return self.hand_back(claimed, f"cannot defer: {exc}", exc)
         self.metric("repair_failed", **common)
         self.log.bind(bundle=sha[:12]).info(
             "repair failed ({} in window): {}; retry after {:.1f}s", len(verdict.failures),
@@ -259,7 +276,7 @@ class Repairer(SupervisedActor):
         except FileNotFoundError:
             return "vanished"
         except Exception as exc:
-            return self.hand_back(claimed, f"cannot move the corrupt handoff: {exc}")
+            return self.hand_back(claimed, f"cannot move the corrupt handoff: {exc}", exc)
         self.metric("corrupt", handoff=name, reason=message[:500])
         return "corrupt"
 
@@ -271,12 +288,32 @@ class Repairer(SupervisedActor):
                              retry_on=(OSError, TimeoutError, pykka.ActorDeadError),
                              give_up_on=(FileNotFoundError,))
 
-    def hand_back(self, claimed: Path, why: str) -> str:
+    def hand_back(self, claimed: Path, why: str, exc: BaseException | None = None) -> str:
         """Bookkeeping failed even after retries: give the claim back as it is
         (same attempt key, so nothing is counted twice). The watcher finds it
-        again and the handoff is redone; nothing is lost."""
-        self.log.warning("{}; handing {!r} back to be redone", why, claimed.name)
-        return "requeued" if self.claims.requeue(claimed) is not None else "vanished"
+        again and the handoff is redone; nothing is lost.
+
+        When `exc` says the state root is full or read-only, that is the root's
+        condition, not this handoff's: the watcher is told (it pauses claiming and
+        says so once), and this hand-back is logged at debug only."""
+        if exc is not None and self.report_disk(exc):
+            self.log.debug("{}; handing {!r} back to be redone", why, claimed.name)
+        else:
+            self.log.warning("{}; handing {!r} back to be redone", why, claimed.name)
+        return self.give_back(claimed)
+
+    def give_back(self, claimed: Path) -> str:
+        """Move a claim back to the queue untouched. On a read-only root it cannot
+        move: it stays claimed (off the work board), and the watcher hands it back
+        once the root can be written again."""
+        try:
+            return "requeued" if self.claims.requeue(claimed) is not None else "vanished"
+        except OSError as exc:
+            if not self.report_disk(exc):
+                raise
+            self.log.debug("{!r} stays claimed until the state root can be written",
+                           claimed.name)
+            return "held"
 
     def metric(self, event: str, *, meta_repair: bool = False, **fields: Any) -> None:
         """Tell telemetry one metrics line; `meta_repair` is true exactly when a

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,8 @@ from state.metrics import MetricsLog
 
 LINGER_SECONDS = 0.05  # a finish waits at most this long for others to share its fsyncs
 MAX_BATCH = 32
+UNSENT_MAX = 10_000  # metrics lines kept while the state root is full (oldest dropped)
+UNSENT_RETRY_SECONDS = 1.0
 
 
 class Telemetry(SupervisedActor):
@@ -25,7 +28,9 @@ class Telemetry(SupervisedActor):
 
     `FinishRepair` is told by a repairer whose bundle passed (see `flush`). A
     metrics line that cannot be written is logged and dropped: telemetry never
-    blocks the repair of a bundle.
+    blocks the repair of a bundle. Except on a full or read-only state root: then
+    the lines are kept in memory (up to `UNSENT_MAX`, in order) and written once
+    the root takes writes again; only a stop before that loses them (logged).
     """
 
     kind = "telemetry"
@@ -35,10 +40,17 @@ class Telemetry(SupervisedActor):
         self.store = ChallengerStore(layout.challengers)
         self.metrics = MetricsLog(layout.metrics, self.runtime.instance)
         self.batch: list[FinishRepair] = []
+        self.unsent: deque[MetricLine] = deque(maxlen=UNSENT_MAX)
+        self.retry_set = False
 
     def shut_down(self) -> None:
         if getattr(self, "batch", None) and not self._crash_reported:
             self.flush()  # a clean stop; after a crash the watcher hands them back
+        if getattr(self, "unsent", None):
+            self._send_unsent()
+            if self.unsent:
+                self.log.warning("{} metrics lines not written: the state root still "
+                                 "cannot be written", len(self.unsent))
         metrics = getattr(self, "metrics", None)
         if metrics is not None:
             metrics.close()
@@ -54,6 +66,8 @@ class Telemetry(SupervisedActor):
                 return None
             case FlushFinishes():
                 self.flush()
+                self.retry_set = False
+                self._send_unsent()
                 return None
             case RecordMetric(line=line):
                 self.append(line)
@@ -61,11 +75,41 @@ class Telemetry(SupervisedActor):
         raise TypeError(f"telemetry cannot handle {type(message).__name__}")
 
     def append(self, line: MetricLine) -> None:
-        """Append one metrics line; an OSError is logged and the line dropped."""
+        """Append one metrics line after any kept back. On a full or read-only
+        root it is kept for later (see the class doc); any other OSError is
+        logged and the line dropped."""
+        if self.unsent:
+            self.unsent.append(line)
+            self._send_unsent()
+            return
         try:
             self.metrics.append(line)
         except OSError as exc:
-            self.log.warning("metrics line {} not written: {}", line.event, exc)
+            if self.report_disk(exc):
+                self.unsent.append(line)
+                self._retry_unsent_later()
+            else:
+                self.log.warning("metrics line {} not written: {}", line.event, exc)
+
+    def _send_unsent(self) -> None:
+        """Write the lines kept back, oldest first, until one fails again."""
+        while self.unsent:
+            try:
+                self.metrics.append(self.unsent[0])
+            except OSError as exc:
+                if not self.report_disk(exc):
+                    self.log.warning("metrics line {} not written: {}",
+                                     self.unsent[0].event, exc)
+                    self.unsent.popleft()
+                    continue
+                self._retry_unsent_later()
+                return
+            self.unsent.popleft()
+
+    def _retry_unsent_later(self) -> None:
+        if not self.retry_set:
+            self.retry_set = True
+            self.later(UNSENT_RETRY_SECONDS, FlushFinishes())
 
     def flush(self) -> None:
         """Finish the gathered repairs: each challenger written and fsynced, all
@@ -85,7 +129,11 @@ class Telemetry(SupervisedActor):
                 path, written = self.retrying(partial(self._write, finish.challenger),
                                               "challenger write", log=log)
             except OSError as exc:
-                log.warning("challenger write failed ({}); handing {!r} back", exc, finish.name)
+                if self.report_disk(exc):  # the root's condition: the watcher says it once
+                    log.debug("challenger write failed ({}); handing {!r} back", exc, finish.name)
+                else:
+                    log.warning("challenger write failed ({}); handing {!r} back", exc,
+                                finish.name)
                 self._hand_back(finish)
                 continue
             published.append((finish, log, path, written))
@@ -93,8 +141,9 @@ class Telemetry(SupervisedActor):
             try:
                 self.retrying(self.store.sync, "challenger directory fsync")
             except OSError as exc:  # public, but not known to be durable
-                self.log.warning("challenger directory fsync failed ({}); handing back {} handoffs",
-                                 exc, len(published))
+                if not self.report_disk(exc):
+                    self.log.warning("challenger directory fsync failed ({}); handing back "
+                                     "{} handoffs", exc, len(published))
                 for finish, _, _, _ in published:
                     self._hand_back(finish)
                 return
@@ -106,7 +155,13 @@ class Telemetry(SupervisedActor):
         return self.store.publish(staged) if isinstance(staged, Staged) else (staged, False)
 
     def _hand_back(self, finish: FinishRepair) -> None:
-        Claims(self.runtime.layout, self.runtime.instance).requeue(Path(finish.claim))
+        """Back to the queue untouched; on a read-only root it stays claimed, and
+        the watcher hands it back once the root can be written again."""
+        try:
+            Claims(self.runtime.layout, self.runtime.instance).requeue(Path(finish.claim))
+        except OSError as exc:
+            if not self.report_disk(exc):
+                raise
 
     def _settle(self, finish: FinishRepair, log: Any, path: Path, written: bool) -> None:
         """The challenger is durable: the handoff goes to done/, then its line."""
@@ -115,7 +170,8 @@ class Telemetry(SupervisedActor):
         except FileNotFoundError:
             return  # handed back meanwhile (a restart); the redo ends as a duplicate
         except OSError as exc:
-            log.warning("cannot move {!r} to done/ ({}); handing it back", finish.name, exc)
+            if not self.report_disk(exc):
+                log.warning("cannot move {!r} to done/ ({}); handing it back", finish.name, exc)
             self._hand_back(finish)
             return
         line = msgspec.structs.replace(finish.line, challenger=path.name,

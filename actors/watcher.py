@@ -5,6 +5,13 @@ inotify (`state/queue_events.py`) tells it at once when a handoff is complete in
 dropped (it drops events silently when its queue overflows). It claims only as many handoffs
 as it has free repairers, so that peer instances share the queue; a repairer is free as soon
 as its test runs are over (`WorkerFree`), so the next claim overlaps its bookkeeping.
+
+A state root that cannot be written (full, over quota, read-only: `state.disk`)
+pauses claiming for the whole daemon: whoever meets it hands back what it holds and
+tells the watcher (`StateRootUnwritable`), and the watcher notices it itself from
+`statvfs` on its tick. It says so once, probes the root every `PROBE_SECONDS`
+with a small write, and when one succeeds hands back whatever claim of its own
+no repairer holds, rescans and claims again, saying that once too.
 """
 
 from __future__ import annotations
@@ -22,15 +29,18 @@ from messages.commands import (
     RepairBundle,
     Rescan,
     SetWorkers,
+    StateRootUnwritable,
     StopClaiming,
     Tick,
     WatcherStatus,
     WorkerFree,
 )
 from state.claims import Claims, is_handoff_name
+from state.disk import describe, disk_condition, looks_unwritable, probe
 from state.queue_events import QueueNotifier
 
 TICK_SECONDS = 0.5
+PROBE_SECONDS = 1.0  # how often a paused watcher tries a write to the state root
 
 
 class Watcher(SupervisedActor):
@@ -56,13 +66,19 @@ class Watcher(SupervisedActor):
         self.first_scan_done = False
         self.last_scan = self.last_beat = self.last_stale = 0.0
         self.observer: Any = None
-        if runtime.fresh_start:
-            recovered = self.claims.recover_own()
-            if recovered:
-                self.log.info("took back {} handoffs this instance held before", recovered)
-        else:
-            self._rebuild_inflight()
-        self.claims.heartbeat()
+        self.disk_problem: str | None = None  # claiming paused while the root is unwritable
+        self.last_probe = 0.0
+        try:
+            if runtime.fresh_start:
+                recovered = self.claims.recover_own()
+                if recovered:
+                    self.log.info("took back {} handoffs this instance held before", recovered)
+            else:
+                self._rebuild_inflight()
+            self.claims.heartbeat()
+        except OSError as exc:
+            if not self._pause_for(exc):
+                raise
         self.last_beat = time.monotonic()
         self._recover_stale()
         self._start_observer()
@@ -99,13 +115,17 @@ class Watcher(SupervisedActor):
                 self.dispatch()
             case StopClaiming():
                 self.claiming = False
+            case StateRootUnwritable(problem=problem, error=error, actor=actor):
+                if self.disk_problem is None:
+                    self._check_disk(f"{problem}: {error} (seen by {actor})")
             case SetWorkers(workers=workers):
                 self.workers = list(workers)
                 self.dispatch()
             case GetStatus():
                 return WatcherStatus(pending=len(self.pending), in_flight=len(self.inflight),
-                                     claiming=self.claiming, scans=self.scans,
-                                     first_scan_done=self.first_scan_done)
+                                     claiming=self.claiming and self.disk_problem is None,
+                                     scans=self.scans, first_scan_done=self.first_scan_done,
+                                     disk_problem=self.disk_problem)
             case _:
                 raise TypeError(f"watcher cannot handle {type(message).__name__}")
         return None
@@ -116,14 +136,22 @@ class Watcher(SupervisedActor):
         """Periodic duties: heartbeat, rescan, due deferrals, stale peers."""
         config = self.runtime.config
         now = time.monotonic()
+        if self.disk_problem is not None:
+            if now - self.last_probe >= PROBE_SECONDS:
+                self._check_disk()
+        elif looks_unwritable(self.runtime.layout.root):
+            self._check_disk()
         if now - self.last_beat >= config.watch.heartbeat_seconds:
             try:
                 self.claims.heartbeat()
                 self.last_beat = now
             except OSError as exc:
-                self.log.warning("heartbeat not written: {}", exc)
+                if not self._pause_for(exc):
+                    self.log.warning("heartbeat not written: {}", exc)
         if now - self.last_scan >= config.watch.rescan_seconds:
             self.scan()
+        if self.disk_problem is not None:
+            return  # nothing can move; a probe that succeeds resumes everything
         if now - self.last_stale >= max(1.0, config.instance.lease_seconds / 3):
             self._recover_stale()
         self.due = list(self.claims.claim_due())
@@ -145,12 +173,18 @@ class Watcher(SupervisedActor):
         self.last_scan = time.monotonic()
 
     def dispatch(self) -> None:
-        """Claim handoffs for every idle repairer."""
-        if not self.claiming:
+        """Claim handoffs for every idle repairer (none while the root cannot be
+        written: a claim could not be written up)."""
+        if not self.claiming or self.disk_problem is not None:
             return
         idle = [w for w in self.workers if w not in self.inflight]
         while idle:
-            claimed = self._claim_next()
+            try:
+                claimed = self._claim_next()
+            except OSError as exc:
+                if self._pause_for(exc):
+                    return
+                raise
             if claimed is None:
                 return
             worker = idle.pop(0)
@@ -160,7 +194,11 @@ class Watcher(SupervisedActor):
             if not self.runtime.peers.tell(worker, RepairBundle(claim=str(path), name=name)):
                 self.runtime.work.clear(worker, path)
                 del self.inflight[worker]
-                self.claims.requeue(path)
+                try:
+                    self.claims.requeue(path)
+                except OSError as exc:
+                    if not self._pause_for(exc):
+                        raise
                 return
 
     def _claim_next(self) -> tuple[Path, str] | None:
@@ -192,9 +230,14 @@ class Watcher(SupervisedActor):
             held[current[0]] = current[1]
         self.runtime.work.clear(actor)
         for claim, name in held.items():
-            if os.path.lexists(claim) and self.claims.requeue(Path(claim)) is not None:
-                self.pending[name] = None
-                self.log.info("handed {!r} back to the queue after {} restarted", name, actor)
+            try:
+                if os.path.lexists(claim) and self.claims.requeue(Path(claim)) is not None:
+                    self.pending[name] = None
+                    self.log.info("handed {!r} back to the queue after {} restarted",
+                                  name, actor)
+            except OSError as exc:  # stays claimed; handed back when the root is writable
+                if not self._pause_for(exc):
+                    raise
 
     def _reconcile(self) -> None:
         """A worker whose in-flight claim is off the work board has settled it,
@@ -222,12 +265,56 @@ class Watcher(SupervisedActor):
             if str(path) not in busy and self.claims.requeue(path) is not None:
                 self.pending[path.name] = None
 
+    # -- an unwritable state root ------------------------------------------------------
+
+    def _pause_for(self, exc: BaseException) -> bool:
+        """If `exc` says the root is full or read-only, pause (once) and return
+        True; any other error: False."""
+        problem = disk_condition(exc)
+        if problem is None:
+            return False
+        if self.disk_problem is None:
+            self._check_disk(f"{problem}: {exc}")
+        return True
+
+    def _check_disk(self, seen: str | None = None) -> None:
+        """Probe the root; pause or resume claiming by what the probe finds,
+        logging each change once."""
+        self.last_probe = time.monotonic()
+        root = self.runtime.layout.root
+        error = probe(root, self.runtime.instance)
+        problem = disk_condition(error) if error is not None else None
+        if error is not None and problem is None:
+            problem = "unwritable"  # another error (EIO, EACCES): pause all the same
+        if problem is not None:
+            if self.disk_problem is None:
+                self.disk_problem = problem
+                self.log.warning("state root {} is {}; claiming paused until it can be "
+                                 "written again", root, describe(problem, error))
+            return
+        if self.disk_problem is None:
+            if seen is not None:  # gone by the time of the probe: a moment's shortage
+                self.log.info("state root write failed ({}) but a probe write succeeds", seen)
+                self._requeue_unheld()  # a claim that could not move when it was handed back
+            return
+        self.log.info("state root {} can be written again (it was {}); claiming resumed",
+                      root, self.disk_problem)
+        self.disk_problem = None
+        try:  # what was handed back in place while nothing could move
+            self._requeue_unheld()
+        except OSError as exc:
+            self._pause_for(exc)
+            return
+        self.scan()
+        self.dispatch()
+
     def _recover_stale(self) -> None:
         self.last_stale = time.monotonic()
         try:
             recovered = self.claims.recover_stale(self.runtime.config.instance.lease_seconds)
         except OSError as exc:
-            self.log.warning("cannot recover stale claims: {}", exc)
+            if not self._pause_for(exc):
+                self.log.warning("cannot recover stale claims: {}", exc)
             return
         if recovered:
             self.log.info("took back {} handoffs from instances past their lease", recovered)

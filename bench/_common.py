@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import platform
 import statistics
@@ -156,8 +155,6 @@ def quiet_logs() -> None:
     logger.remove()
     sink = open(os.devnull, "w")  # lives as long as the process
     logger.add(sink, level="INFO", backtrace=False, diagnose=False)
-    # Stopping an observer mid-read makes watchdog log at ERROR; it is the stop itself.
-    logging.getLogger("watchdog").setLevel(logging.CRITICAL)
 
 
 @contextmanager

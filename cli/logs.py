@@ -18,7 +18,7 @@ def _format(record: Any) -> str:
 
 
 class _InterceptHandler(logging.Handler):
-    """Routes the standard library's logging (pykka, watchdog) into loguru."""
+    """Routes the standard library's logging (pykka) into loguru."""
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -39,7 +39,3 @@ def setup_logging(level: str = "INFO", json: bool = False) -> None:
         logger.add(sys.stderr, level=level, format=_format, backtrace=False, diagnose=False,
                    colorize=None)
     logging.basicConfig(handlers=[_InterceptHandler()], level=logging.WARNING, force=True)
-    # Stopping an observer mid-read makes watchdog log "queue_events() called when
-    # the thread is inactive" at ERROR; it is the shutdown itself, not a fault.
-    logging.getLogger("watchdog.observers.inotify").addFilter(
-        lambda record: "thread is inactive" not in record.getMessage())

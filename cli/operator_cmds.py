@@ -88,6 +88,11 @@ def status(args: argparse.Namespace) -> int:
         retry = (f" (next retry in {seconds(report.next_retry_in_s)})"
                  if report.next_retry_in_s > 0 else " (a retry is due now)")
     prune_next = "due now" if report.prune_due else report.next_prune
+    disk = report.disk
+    free = "" if disk.free_bytes is None else f"{size(disk.free_bytes)} free"
+    if disk.problem is not None:
+        free = (f"{disk.problem.upper()}{', ' + free if free else ''}: "
+                "no claims until it can be written again")
     rows = [
         ("state root", report.root),
         ("queue", f"{report.queue} handoffs{oldest}"),
@@ -98,6 +103,7 @@ def status(args: argparse.Namespace) -> int:
         ("corrupt", f"{report.corrupt}"),
         ("challengers", f"{report.challengers}"),
         ("metrics", f"{size(report.metrics_bytes)} (+ {report.rotated_metrics} rotated files)"),
+        ("disk", free),
         ("prune", f"{report.prune_schedule}; last {report.last_prune or 'never'}, "
                   f"next {prune_next}"),
     ]

@@ -64,6 +64,17 @@ class StopClaiming(Msg, frozen=True):
     """Shutdown has begun: claim nothing new."""
 
 
+class StateRootUnwritable(Msg, frozen=True):
+    """A write under the state root failed for the root's sake (full, over quota,
+    read-only): `problem` names which, `error` is the error seen. The watcher
+    pauses claiming until a probe write succeeds; the sender has handed back what
+    it held."""
+
+    problem: str
+    error: str
+    actor: str = ""
+
+
 class SetWorkers(Msg, frozen=True):
     """The repairer pool now consists of these actors (after a reload)."""
 
@@ -82,6 +93,7 @@ class WatcherStatus(msgspec.Struct, frozen=True, kw_only=True):
     claiming: bool
     scans: int
     first_scan_done: bool
+    disk_problem: str | None = None  # claiming is paused while the root cannot be written
 
 
 # -- repairer ---------------------------------------------------------------------

@@ -36,6 +36,20 @@ class InstanceStatus(msgspec.Struct, kw_only=True):
     host: str | None = None
 
 
+class DiskStatus(msgspec.Struct, kw_only=True):
+    """The filesystem holding the state root, from `statvfs` (nothing is written).
+
+    `problem` is "full" (less than 64 KiB or no inode free), "read-only", or None
+    when it can be written. While it is not None a daemon claims nothing: it
+    handed back what it held and resumes by itself once a probe write succeeds.
+    """
+
+    problem: str | None = None
+    free_bytes: int | None = None
+    free_inodes: int | None = None
+    read_only: bool = False
+
+
 class StatusReport(msgspec.Struct, kw_only=True):
     """`run.py status`: where every handoff is now.
 
@@ -65,6 +79,7 @@ class StatusReport(msgspec.Struct, kw_only=True):
     prune_due: bool = False
     metrics_bytes: int = 0
     rotated_metrics: int = 0
+    disk: DiskStatus = msgspec.field(default_factory=DiskStatus)
 
 
 # -- quarantine -------------------------------------------------------------------------

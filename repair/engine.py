@@ -15,6 +15,7 @@ from repair.report import TestReport
 from repair.runner import Runner
 from repair.strategies import REGISTRY
 from repair.strategies.base import Budget, Context, Fix
+from state.disk import disk_condition
 
 STRATEGY_ORDER = (
     "noop",
@@ -157,7 +158,9 @@ class Engine:
             try:
                 self.patterns.learn(repaired, source_sha256=bundle_sha256(files))
             except OSError as exc:
-                logger.warning("pattern library not updated: {}", exc)
+                # A full or read-only state root is the watcher's to report (once).
+                level = "DEBUG" if disk_condition(exc) else "WARNING"
+                logger.log(level, "pattern library not updated: {}", exc)
         details = dict(fix.details)
         if name != "noop":
             details.setdefault("candidates", ctx.budget.used)

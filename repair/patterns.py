@@ -136,8 +136,11 @@ class PatternLibrary:
         if self.root.is_symlink():
             raise ValueError(f"pattern library {self.root} is a symlink")
         self._fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
-        with contextlib.suppress(FileExistsError):
+        try:
             os.mkdir(_CONTENT_DIR, 0o700, dir_fd=self._fd)
+        except OSError:  # exists (EEXIST, or EROFS on a read-only root): fine if it does
+            if not os.path.isdir(self.root / _CONTENT_DIR):
+                raise
         self._content_fd = os.open(
             _CONTENT_DIR, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
             dir_fd=self._fd,

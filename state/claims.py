@@ -15,6 +15,7 @@ sets a new mtime and so starts a new attempt.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import socket
@@ -118,12 +119,25 @@ class Claims:
     # -- liveness ----------------------------------------------------------------
 
     def heartbeat(self, now: float | None = None) -> None:
-        """Prove this instance is alive (the file's mtime is the proof)."""
+        """Prove this instance is alive (the file's mtime is the proof).
+
+        On a full disk (ENOSPC, EDQUOT), where no new file can be written, the
+        existing heartbeat's mtime is set instead (a metadata change that needs no
+        data block), so peers do not take this instance for dead. If that fails too,
+        or the root is read-only, the original error propagates."""
         now = time.time() if now is None else now
         data = json.dumps({"instance": self.instance, "pid": os.getpid(),
                            "host": socket.gethostname(), "ts": now}).encode()
         path = self.layout.instances / f"{self.instance}.json"
-        atomic_write(path, data, durable=False, point="claims.heartbeat")
+        try:
+            atomic_write(path, data, durable=False, point="claims.heartbeat")
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            try:
+                os.utime(path, (now, now), follow_symlinks=False)
+            except OSError:
+                raise exc from None
 
     def forget_heartbeat(self) -> None:
         """On a clean exit: this instance is gone and holds nothing."""

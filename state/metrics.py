@@ -23,21 +23,17 @@ _decoder = msgspec.json.Decoder(MetricLine)
 
 
 class MetricsLog:
-    """An append-only writer of metric lines."""
+    """An append-only writer of metric lines.
+
+    The file is opened for each line and closed again, so that no descriptor
+    open for writing pins the filesystem (an operator's `mount -o remount,ro`
+    fails with EBUSY while one is open) and a rotation is followed at once.
+    """
 
     def __init__(self, path: Path, instance: str) -> None:
         self.path = path
         self.instance = instance
         self._lock = threading.Lock()
-        self._fd: int | None = None
-
-    def _open(self) -> int:
-        if self._fd is None:
-            self._fd = os.open(
-                self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC,
-                0o600,
-            )
-        return self._fd
 
     def line(self, event: str, *, meta_repair: bool = False, **fields: object) -> MetricLine:
         """A line for `event` stamped now with this instance."""
@@ -45,43 +41,50 @@ class MetricsLog:
                           meta_repair=meta_repair, **fields)  # type: ignore[arg-type]
 
     def append(self, line: MetricLine) -> None:
-        """Append one line whole. OSError propagates; nothing partial is left,
-        because a failed write() of a regular file writes nothing or all of it
-        for lines this small (and a short write is completed before returning).
+        """Append one line whole, or nothing. OSError propagates.
 
-        If `metrics.jsonl` was rotated (here or by a peer instance) since the
-        descriptor was opened, the line goes to the new file: the path's inode is
-        compared with the descriptor's before each write.
+        A `write()` of a line this small is whole or nothing, except on a disk that
+        fills mid-line, where it can be short and the rest refused (ENOSPC): the
+        part written is then cut off again (if nothing was appended behind it
+        meanwhile, which is checked), so the file never holds half a line.
         """
         data = _encoder.encode(line) + b"\n"
         with self._lock:
             inject("telemetry.metrics_write")
-            fd = self._open()
-            if self._rotated(fd):
+            fd = os.open(self.path,
+                         os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC,
+                         0o600)
+            try:
+                written = 0
+                try:
+                    while written < len(data):
+                        written += os.write(fd, data[written:])
+                except OSError:
+                    if written:
+                        _cut_partial(fd, data[:written])
+                    raise
+            finally:
                 os.close(fd)
-                self._fd = None
-                fd = self._open()
-            written = os.write(fd, data)
-            if written != len(data):  # pragma: no cover - disk full mid-line
-                os.write(fd, data[written:])
-
-    def _rotated(self, fd: int) -> bool:
-        try:
-            return os.stat(self.path, follow_symlinks=False).st_ino != os.fstat(fd).st_ino
-        except FileNotFoundError:
-            return True
 
     def reopen(self) -> None:
-        """Close the descriptor so the next append opens the current file
-        (after rotation)."""
-        with self._lock:
-            if self._fd is not None:
-                os.close(self._fd)
-                self._fd = None
+        """Nothing to do: every line opens the current file (kept for callers
+        that rotate)."""
 
     def close(self) -> None:
-        """Release the descriptor."""
-        self.reopen()
+        """Nothing to do: no descriptor is kept open."""
+
+
+def _cut_partial(fd: int, part: bytes) -> None:
+    """Remove `part` from the end of the file if it is still the end (a short
+    append whose rest the disk refused). Errors are ignored: the caller raises
+    the write's error."""
+    try:
+        end = os.fstat(fd).st_size
+        start = end - len(part)
+        if start >= 0 and os.pread(fd, len(part), start) == part:
+            os.ftruncate(fd, start)
+    except OSError:
+        pass
 
 
 def read_metrics(path: Path) -> Iterator[MetricLine]:

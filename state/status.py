@@ -21,6 +21,7 @@ from messages.records import rfc3339
 from messages.reports import InstanceStatus, StatusReport
 from state.census import in_flight_by_instance
 from state.claims import is_handoff_name
+from state.disk import disk_status
 from state.layout import Layout
 from state.metrics import metrics_files
 from state.prune import PruneSchedule, next_boundary
@@ -134,6 +135,7 @@ def take_status(layout: Layout, config: Config, now: float | None = None) -> Sta
         next_prune=None if due else rfc3339(next_boundary(config.prune.schedule, now)),
         prune_due=due, metrics_bytes=live_bytes,
         rotated_metrics=sum(1 for f in files if f != layout.metrics),
+        disk=disk_status(layout.root),
     )
 
 
