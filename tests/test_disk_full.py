@@ -23,7 +23,10 @@ import pytest
 
 from cli.submit import build_handoff
 from conftest import FAILING, PASSING, names, variant, wait_for
+from state.claims import Claims
+from state.disk import disk_condition, disk_status, probe
 from state.layout import Layout
+from state.metrics import MetricsLog
 
 REPO = Path(__file__).resolve().parent.parent
 PAUSED = "claiming paused"
@@ -190,6 +193,15 @@ def _assert_every_json_parses(root: Path) -> None:
             json.loads(line)
 
 
+def _assert_disk_errors_were_never_failures(layout: Layout) -> None:
+    """Each quarantined handoff failed once (max_failures = 1), for its tests."""
+    for reason in layout.hard_fail.glob("*.reason.json"):
+        loaded = json.loads(reason.read_bytes())
+        assert len(loaded["failures"]) == 1, loaded
+        text = json.dumps(loaded)
+        assert "No space" not in text and "Read-only" not in text, loaded
+
+
 def _in_flight(layout: Layout) -> int:
     return len(_places(layout)["claims"])
 
@@ -245,6 +257,8 @@ def test_a_full_disk_pauses_claiming_loses_nothing_and_drains_once_space_returns
                 if json.loads(line)["event"] == "repaired"}
     assert repaired == set(places["done"])
     assert not [p for p in layout.root.rglob(".*tmp*")], "temporary files left behind"
+    _assert_disk_errors_were_never_failures(layout)
+    assert not daemon.lines_with("crashed"), daemon.log()[-4000:]
     assert daemon.stop() == 0, daemon.log()[-3000:]
 
 
@@ -299,4 +313,54 @@ def test_a_read_only_state_root_pauses_claiming_and_drains_once_writable_again(d
     assert status_disk_problem(daemon) is None
     assert len(daemon.lines_with(PAUSED)) == 1, daemon.log()[-4000:]
     wait_for(lambda: len(daemon.lines_with(RESUMED)) == 1, 10, "the resume line")
+    _assert_disk_errors_were_never_failures(layout)
+    assert not daemon.lines_with("crashed"), daemon.log()[-4000:]
     assert daemon.stop() == 0, daemon.log()[-3000:]
+
+
+# -- the pieces, on the same real small filesystem ----------------------------------------
+
+
+def test_a_metrics_line_cut_short_by_a_full_disk_leaves_no_half_line(small_fs):
+    metrics = small_fs / "metrics.jsonl"
+    head = b'{"event":"earlier"}\n'.ljust(4000, b" ")  # its page has 96 bytes left
+    metrics.write_bytes(head)
+    filler = _fill(small_fs)
+    log = MetricsLog(metrics, "disk-a")
+    with pytest.raises(OSError) as caught:
+        log.append(log.line("repaired", handoff="x" * 600))  # fits only in part
+    assert caught.value.errno == errno.ENOSPC
+    assert metrics.read_bytes() == head
+    filler.unlink()
+    log.append(log.line("repaired", handoff="y.json"))
+    assert json.loads(metrics.read_bytes()[len(head):])["handoff"] == "y.json"
+
+
+def test_the_heartbeat_stays_fresh_on_a_full_disk(small_fs):
+    layout = Layout.at(small_fs / "state")
+    layout.ensure()
+    claims = Claims(layout, "disk-a")
+    claims.heartbeat(now=1_000.0)
+    _fill(small_fs)
+    claims.heartbeat(now=2_000.0)
+    beat = layout.instances / "disk-a.json"
+    assert os.stat(beat).st_mtime == 2_000.0
+    assert json.loads(beat.read_bytes())["instance"] == "disk-a"
+
+
+def test_status_reads_a_full_and_a_read_only_root_without_writing(small_fs):
+    layout = Layout.at(small_fs / "state")
+    layout.ensure()
+    assert disk_status(layout.root).problem is None
+    filler = _fill(small_fs)
+    full = disk_status(layout.root)
+    assert full.problem == "full" and full.free_bytes is not None and full.free_bytes < 65536
+    filler.unlink()
+    _remount(small_fs, "ro")
+    try:
+        assert disk_status(layout.root).problem == "read-only"
+        error = probe(layout.root, "disk-a")
+        assert error is not None and disk_condition(error) == "read-only"
+    finally:
+        _remount(small_fs, "rw")
+    assert probe(layout.root, "disk-a") is None
