@@ -24,6 +24,7 @@ from config.schema import Config
 from messages.commands import GetStatus, RecordMetric, StopClaiming, WatcherStatus
 from messages.records import MetricLine, rfc3339
 from state.claims import Claims, is_handoff_name
+from state.disk import disk_condition
 from state.layout import Layout
 from supervision.child_spec import ChildSpec
 from supervision.restart_window import RestartWindow
@@ -216,15 +217,26 @@ class Daemon:
                 len(self.runtime.work.snapshot()), grace)
         self.supervisor.stop()
         self._give_back()
-        claims = Claims(self.layout, self.runtime.instance)
-        claims.forget_heartbeat()
         self.started = False
 
     def _give_back(self) -> None:
+        """Hand back every claim still held and remove the heartbeat. On a root
+        that cannot be written (read-only) they stay, said once: this instance's
+        next start takes its claims back, and a peer does after the lease."""
+        log = logger.bind(actor="daemon")
         claims = Claims(self.layout, self.runtime.instance)
-        returned = claims.recover_own()
+        try:
+            returned = claims.recover_own()
+            claims.forget_heartbeat()
+        except OSError as exc:
+            problem = disk_condition(exc)
+            if problem is None:
+                raise
+            log.warning("state root is {}: {} handoffs stay claimed until this instance "
+                        "starts again or a peer's lease runs out", problem, len(claims.held()))
+            return
         if returned:
-            logger.bind(actor="daemon").info("handed {} claims back to the queue", returned)
+            log.info("handed {} claims back to the queue", returned)
 
     # -- questions -------------------------------------------------------------------------
 

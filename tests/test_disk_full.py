@@ -58,14 +58,14 @@ def small_fs(tmp_path: Path) -> Iterator[Path]:
 class Daemon:
     """`run.py run` as a child process, its log in a file outside the small fs."""
 
-    def __init__(self, tmp_path: Path, root: Path) -> None:
+    def __init__(self, tmp_path: Path, root: Path, log_name: str = "daemon.log") -> None:
         self.config = tmp_path / "daemon.toml"
         self.config.write_text(
             f'[paths]\nroot = "{root}"\n[instance]\nid = "disk-a"\nlease_seconds = 5\n'
             '[repair]\nworkers = 2\nstrategies = ["noop"]\n'
             '[failure_window]\nmax_failures = 1\n'
             '[watch]\nrescan_seconds = 0.5\nheartbeat_seconds = 0.5\n')
-        self.log_path = tmp_path / "daemon.log"
+        self.log_path = tmp_path / log_name
         env = {k: v for k, v in os.environ.items()
                if not k.startswith("REPAIRLAB_") or k == "REPAIRLAB_RUNNER"}
         self.env = env
@@ -316,6 +316,41 @@ def test_a_read_only_state_root_pauses_claiming_and_drains_once_writable_again(d
     _assert_disk_errors_were_never_failures(layout)
     assert not daemon.lines_with("crashed"), daemon.log()[-4000:]
     assert daemon.stop() == 0, daemon.log()[-3000:]
+
+
+@pytest.mark.timeout(240)
+def test_a_daemon_stopped_while_the_root_is_read_only_exits_cleanly_and_restarts_to_drain(
+        tmp_path, daemon_on):
+    daemon, layout = daemon_on
+    mnt = layout.root.parent
+    staging = mnt / "incoming"
+    batch = _stage(staging, 8, "s")
+    _arrive(staging, layout, batch)
+    wait_for(lambda: _in_flight(layout) > 0 or _drained(layout), 60, "the first claims")
+    _remount(mnt, "ro")
+    try:
+        wait_for(lambda: bool(daemon.lines_with(PAUSED)) or not daemon.alive(), 60,
+                 "the daemon to notice the read-only root")
+        held = _places(layout)["claims"]
+        assert daemon.stop() == 0, daemon.log()[-3000:]
+        assert _places(layout)["claims"] == held  # nothing could move, nothing is lost
+        if held:
+            assert daemon.lines_with("stay claimed"), daemon.log()[-3000:]
+        _assert_each_in_exactly_one_place(layout, batch)
+    finally:
+        _remount(mnt, "rw")
+    again = Daemon(tmp_path, layout.root, "again.log")
+    try:
+        wait_for(lambda: _drained(layout) or not again.alive(), 120,
+                 "the restarted daemon to drain everything")
+        assert again.alive(), again.log()[-3000:]
+        _assert_each_in_exactly_one_place(layout, batch)
+        assert sorted(_places(layout)["done"]) == sorted(
+            n for n in batch if int(n[1:3]) % 2 == 0)
+        _assert_every_json_parses(layout.root)
+        assert again.stop() == 0, again.log()[-3000:]
+    finally:
+        again.stop()
 
 
 # -- the pieces, on the same real small filesystem ----------------------------------------
