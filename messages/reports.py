@@ -39,9 +39,9 @@ class InstanceStatus(msgspec.Struct, kw_only=True):
 class DiskStatus(msgspec.Struct, kw_only=True):
     """The filesystem holding the state root, from `statvfs` (nothing is written).
 
-    `problem` is "full" (less than 64 KiB or no inode free), "read-only", or None
-    when it can be written. While it is not None a daemon claims nothing: it
-    handed back what it held and resumes by itself once a probe write succeeds.
+    `problem` is "full" (less than 64 KiB or no inode free), "read-only", or None.
+    A daemon that cannot write there (its probe of 4 KiB fails) claims nothing:
+    it has handed back what it held, and resumes by itself once a probe succeeds.
     """
 
     problem: str | None = None
