@@ -69,6 +69,7 @@ class Repairer(SupervisedActor):
     """
 
     kind = "repairer"
+    _patterns_loaded = True  # a subclass that opens its own library in start_up has it
 
     def start_up(self) -> None:
         runtime = self.runtime
