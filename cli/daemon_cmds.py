@@ -76,7 +76,11 @@ def run(args: argparse.Namespace) -> int:
             notifier.ready()
         if time.monotonic() - last_status >= STATUS_SECONDS:
             last_status = time.monotonic()
-            notifier.status(take_census(daemon.layout).line())
+            line = take_census(daemon.layout).line()
+            watcher = daemon.watcher_status(timeout=0.2)
+            if watcher is not None and watcher.disk_problem is not None:
+                line = f"PAUSED: state root {watcher.disk_problem}; {line}"
+            notifier.status(line)
 
     def stopping() -> None:
         notifier.stopping()

@@ -13,6 +13,7 @@ import errno
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -68,7 +69,12 @@ class Daemon:
         self.log_path = tmp_path / log_name
         env = {k: v for k, v in os.environ.items()
                if not k.startswith("REPAIRLAB_") or k == "REPAIRLAB_RUNNER"}
-        self.env = env
+        # Plays systemd's side of sd_notify, to read the STATUS= line.
+        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.notify.bind(str(tmp_path / f"{log_name}.sock"))
+        self.notify.settimeout(0.1)
+        env["NOTIFY_SOCKET"] = str(tmp_path / f"{log_name}.sock")
+        self.env = {k: v for k, v in env.items() if k != "NOTIFY_SOCKET"}  # for `status`
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, str(REPO / "run.py"), "run", "--config", str(self.config)],
@@ -80,6 +86,18 @@ class Daemon:
 
     def lines_with(self, text: str) -> list[str]:
         return [line for line in self.log().splitlines() if text in line]
+
+    def notified(self, needle: str, timeout: float) -> str:
+        """The first sd_notify datagram containing `needle` within `timeout`."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                text = self.notify.recv(65536).decode()
+            except TimeoutError:
+                continue
+            if needle in text:
+                return text
+        raise AssertionError(f"no sd_notify message with {needle!r} within {timeout}s")
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -93,6 +111,7 @@ class Daemon:
         return loaded
 
     def stop(self) -> int:
+        self.notify.close()
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
         try:
@@ -230,6 +249,7 @@ def test_a_full_disk_pauses_claiming_loses_nothing_and_drains_once_space_returns
     status = daemon.status()
     disk = status["disk"]
     assert isinstance(disk, dict) and disk["problem"] == "full", status
+    assert "PAUSED: state root full" in daemon.notified("PAUSED", 15)  # systemctl status
     for _ in range(12):
         time.sleep(0.25)
         assert daemon.alive(), daemon.log()[-3000:]
