@@ -19,8 +19,10 @@ import pykka
 
 from actors.base import SupervisedActor
 from errors import HandoffInvalid
+from faults import inject
 from messages.commands import (
     FinishRepair,
+    Holding,
     MarkCorrupt,
     QuarantineBundle,
     RecordFailure,
@@ -64,8 +66,14 @@ class Repairer(SupervisedActor):
     """Repairs the handoffs the watcher dispatches to it, one at a time.
 
     A failing bundle is data: it is recorded, backed off or quarantined. Only a
-    bug (an unexpected exception) crashes this actor; the supervisor restarts it
-    and the watcher hands the claim it held to the queue again.
+    bug (an unexpected exception, a RecursionError, a MemoryError) crashes this
+    actor. It tells the supervisor which handoff it holds (`Holding`) before it
+    works on it, so a crash while it holds one counts as a failure of that bundle,
+    recorded by the supervisor before the restart (`supervision/poison.py`); a
+    claim it had not begun goes back to the queue through the watcher.
+
+    While it holds a handoff, the fault point `repairer.handoff[GLOB]` fires for a
+    handoff whose file name matches GLOB (before the repair engine runs).
     """
 
     kind = "repairer"
@@ -93,9 +101,9 @@ class Repairer(SupervisedActor):
                     outcome = "requeued" if requeued else "vanished"
                 else:
                     # On a crash the claim stays on the work board and no WorkerFree
-                    # goes out: the watcher hands the claim back on the restart.
+                    # goes out: the supervisor settles it before the restart.
                     outcome = self.process(Path(claim), name)
-                self.runtime.work.clear(self.name, claim)
+                self.settled(claim)
                 self.free(name)
                 return outcome
         raise TypeError(f"repairer cannot handle {type(message).__name__}")
@@ -110,7 +118,7 @@ class Repairer(SupervisedActor):
 
     def process(self, claimed: Path, name: str) -> str:
         """Take one claimed handoff to its next place; returns which place."""
-        config = self.runtime.config
+        config = self.config
         if not _is_utf8(name):
             # Such a name cannot appear in a metrics line, a reason file or a challenger
             # (all UTF-8 JSON): the file goes to corrupt/ under a readable name.
@@ -118,6 +126,7 @@ class Repairer(SupervisedActor):
             return self.corrupt(claimed, shown, "name",
                                 f"the file name {json.dumps(shown)} is not UTF-8", None)
         log = self.log.bind(handoff=name)
+        self.report(Holding(worker=self.name, claim=str(claimed), name=name))
         try:
             data, _ = read_regular_file(claimed, config.limits.max_handoff_bytes)
             key = attempt_key(claimed)
@@ -138,6 +147,9 @@ class Repairer(SupervisedActor):
             return self.hand_back(claimed, f"cannot read the claimed handoff: {exc}")
         sha = handoff.sha256
         log = log.bind(bundle=sha[:12])
+        self.report(Holding(worker=self.name, claim=str(claimed), name=name, bundle_sha256=sha,
+                            tool=handoff.tool, lineage=handoff.lineage))
+        inject("repairer.handoff", subject=name)
         existing = self.store.repaired_before(sha)
         if existing is not None:
             return self.done_duplicate(claimed, name, handoff, sha, existing)
@@ -171,7 +183,7 @@ class Repairer(SupervisedActor):
                 repaired_sha256=repaired_sha,
                 pattern_source_sha256=_str_or_none(details.get("pattern_source_sha256")
                                                    or details.get("source_sha256")),
-                repairlab_version=runtime.version, config_digest=runtime.config_digest,
+                repairlab_version=runtime.version, config_digest=self.config_digest,
             ),
         )
         line = MetricLine(
