@@ -28,8 +28,9 @@ class Tick(Msg, frozen=True):
 
 
 class Reconfigure(Msg, frozen=True):
-    """A reload: from now on this actor works with `config` (frozen) and stamps its challengers with `digest`. Sent by the daemon to every
-    actor; an actor started later gets the same through its constructor."""
+    """A reload: from now on this actor works with `config` (frozen) and stamps
+    its challengers with `digest`. Sent by the daemon to every actor; an actor
+    started later gets the same through its constructor."""
 
     config: Config
     digest: str = ""

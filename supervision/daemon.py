@@ -27,8 +27,8 @@ from messages.commands import (
     GetStatus,
     Reconfigure,
     RecordMetric,
-    SetWorkers,
     Settled,
+    SetWorkers,
     StopClaiming,
     WatcherStatus,
 )

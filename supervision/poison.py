@@ -23,6 +23,7 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from actors.failure_window import judge
 from actors.quarantine import quarantine
@@ -58,8 +59,9 @@ def settle_crashed(layout: Layout, instance: str, config: Config, claim: Path, j
     reason = CRASH_REASON.format(error)
     verdict = judge(FailureStore(layout.failures), sha,
                     new_record(key, instance, reason, job.name), config)
-    common = dict(bundle_sha256=sha, tool=job.tool, lineage=job.lineage, handoff=job.name,
-                  failures=len(verdict.failures), reason=reason[:500])
+    common: dict[str, Any] = dict(bundle_sha256=sha, tool=job.tool, lineage=job.lineage,
+                                  handoff=job.name, failures=len(verdict.failures),
+                                  reason=reason[:500])
     if verdict.quarantine:
         try:
             quarantine(layout, instance, QuarantineBundle(
@@ -77,9 +79,9 @@ def settle_crashed(layout: Layout, instance: str, config: Config, claim: Path, j
     return "deferred"
 
 
-def _line(event: str, instance: str, fields: dict[str, object]) -> MetricLine:
+def _line(event: str, instance: str, fields: dict[str, Any]) -> MetricLine:
     return MetricLine(ts=rfc3339(time.time()), event=event, instance=instance,
-                      meta_repair=False, **fields)  # type: ignore[arg-type]
+                      meta_repair=False, **fields)
 
 
 def _file_sha256(path: Path, max_bytes: int) -> str:

@@ -184,13 +184,13 @@ class Supervisor:
         for name, dying in list(self._dying.items()):
             if self.failed:
                 return
-            spec = self._spec(name)
-            if spec is None:
+            owner = self._spec(name)
+            if owner is None:
                 self._dying.pop(name, None)
             elif has_ended(dying.ref):
                 del self._dying[name]
-                self._restart(spec, dying.error)
-            elif time.monotonic() - dying.since > spec.shutdown_seconds + self.abandon_seconds:
+                self._restart(owner, dying.error)
+            elif time.monotonic() - dying.since > owner.shutdown_seconds + self.abandon_seconds:
                 del self._dying[name]
                 logger.bind(actor=name).error(
                     "{} is still running {:g}s after it died ({}); giving up: only a new "

@@ -411,14 +411,14 @@ def test_restarts_blamed_on_a_held_handoff_do_not_count_toward_the_intensity(mak
     try:
         for expected in range(1, 6):  # well past the intensity of 2
             sup.refs["crashy"].tell("crash please")
-            _run_until(sup, lambda: sup.restarts.get("crashy") == expected)
+            _run_until(sup, lambda n=expected: sup.restarts.get("crashy") == n)
         assert not sup.failed and len(downs) == 5
         assert downs[0] == "RuntimeError: boom"
         blamed["now"] = False
         for _ in range(3):  # unblamed: the third exceeds 2
             sup.refs["crashy"].tell("crash please")
             count = sup.restarts["crashy"]
-            _run_until(sup, lambda: sup.failed or sup.restarts["crashy"] == count + 1)
+            _run_until(sup, lambda n=count: sup.failed or sup.restarts["crashy"] == n + 1)
         assert sup.failed
     finally:
         sup.stop()
