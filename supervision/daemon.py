@@ -39,7 +39,7 @@ from supervision.child_spec import ChildSpec
 from supervision.poison import settle_crashed
 from supervision.restart_window import RestartWindow
 from supervision.supervisor import Escalate, Supervisor
-from supervision.work_board import WorkBoard
+from supervision.work_board import Job, WorkBoard
 
 VERSION = "0.1.0"
 MALLOC_ARENAS = 2
@@ -158,8 +158,7 @@ class Daemon:
         for claim, job in self.board.take(name).items():
             if job.begun:
                 try:
-                    place = settle_crashed(self.layout, self.runtime.instance, self.config,
-                                           Path(claim), job, error, self._metric)
+                    place = self._settle_crashed(Path(claim), job, error)
                 except Exception as exc:  # not recorded: back to the queue as it is
                     logger.bind(actor="daemon", handoff=job.name).warning(
                         "crash of {} not recorded against {!r}: {}", name, job.name, exc)
@@ -173,6 +172,19 @@ class Daemon:
             released.append(claim)
         self._released[name] = tuple(released)
         return blamed
+
+    def _settle_crashed(self, claim: Path, job: Job, error: str) -> str | None:
+        """`settle_crashed`, tried again twice when the disk refuses for a moment."""
+        for delay in (0.1, 0.3):
+            try:
+                return settle_crashed(self.layout, self.runtime.instance, self.config, claim,
+                                      job, error, self._metric)
+            except OSError as exc:
+                logger.bind(actor="daemon", handoff=job.name).info(
+                    "crash record for {!r} not written ({}); retrying", job.name, exc)
+                time.sleep(delay)
+        return settle_crashed(self.layout, self.runtime.instance, self.config, claim, job,
+                              error, self._metric)
 
     def _metric(self, line: MetricLine) -> None:
         self.runtime.peers.tell("telemetry", RecordMetric(line=line))
