@@ -22,12 +22,12 @@ from errors import HandoffInvalid
 from faults import inject
 from messages.commands import (
     FinishRepair,
-    Holding,
     MarkCorrupt,
     QuarantineBundle,
     RecordFailure,
     RecordMetric,
     RepairBundle,
+    WorkBegun,
     WorkerFree,
 )
 from messages.handoff import Handoff, decode_handoff
@@ -67,7 +67,7 @@ class Repairer(SupervisedActor):
 
     A failing bundle is data: it is recorded, backed off or quarantined. Only a
     bug (an unexpected exception, a RecursionError, a MemoryError) crashes this
-    actor. It tells the supervisor which handoff it holds (`Holding`) before it
+    actor. It tells the supervisor which handoff it holds (`WorkBegun`) before it
     works on it, so a crash while it holds one counts as a failure of that bundle,
     recorded by the supervisor before the restart (`supervision/poison.py`); a
     claim it had not begun goes back to the queue through the watcher.
@@ -126,7 +126,7 @@ class Repairer(SupervisedActor):
             return self.corrupt(claimed, shown, "name",
                                 f"the file name {json.dumps(shown)} is not UTF-8", None)
         log = self.log.bind(handoff=name)
-        self.report(Holding(worker=self.name, claim=str(claimed), name=name))
+        self.report(WorkBegun(worker=self.name, claim=str(claimed), name=name))
         try:
             data, _ = read_regular_file(claimed, config.limits.max_handoff_bytes)
             key = attempt_key(claimed)
@@ -147,8 +147,8 @@ class Repairer(SupervisedActor):
             return self.hand_back(claimed, f"cannot read the claimed handoff: {exc}")
         sha = handoff.sha256
         log = log.bind(bundle=sha[:12])
-        self.report(Holding(worker=self.name, claim=str(claimed), name=name, bundle_sha256=sha,
-                            tool=handoff.tool, lineage=handoff.lineage))
+        self.report(WorkBegun(worker=self.name, claim=str(claimed), name=name,
+                              bundle_sha256=sha, tool=handoff.tool, lineage=handoff.lineage))
         inject("repairer.handoff", subject=name)
         existing = self.store.repaired_before(sha)
         if existing is not None:

@@ -49,7 +49,7 @@ class Dispatched(Msg, frozen=True):
     name: str
 
 
-class Holding(Msg, frozen=True):
+class WorkBegun(Msg, frozen=True):
     """`worker` has begun on the claim at `claim`; once the handoff is decoded,
     `bundle_sha256`, `tool` and `lineage` say which bundle it is. Should the
     worker die before it settles the claim, that is a failure of this bundle."""
@@ -237,4 +237,4 @@ FailureWindowInbox = RecordFailure | ClearFailures | Tick | Reconfigure | Ping
 QuarantineInbox = QuarantineBundle | MarkCorrupt | Reconfigure | Ping
 TelemetryInbox = FinishRepair | RecordMetric | Reconfigure | Ping
 PrunerInbox = PruneNow | Tick | Reconfigure | Ping
-BoardEvent = Dispatched | Holding | Settled
+BoardEvent = Dispatched | WorkBegun | Settled

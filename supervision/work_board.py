@@ -1,7 +1,7 @@
 """The work board: which claimed handoffs the repairers hold, and since when.
 
 It belongs to the supervisor's thread, the only one that writes it, from the
-messages the watcher and the repairers post (`Dispatched`, `Holding`,
+messages the watcher and the repairers post (`Dispatched`, `WorkBegun`,
 `Settled`); other threads (the health check, a test) read copies. It is a cache
 of `claims/<instance>/`: when a repairer dies, the supervisor takes what it held
 off the board (`take`) to settle it before the restart, and a restarted watcher
@@ -14,12 +14,12 @@ import threading
 import time
 from typing import NamedTuple
 
-from messages.commands import Dispatched, Holding, Msg, Settled
+from messages.commands import Dispatched, Msg, Settled, WorkBegun
 
 
 class Job(NamedTuple):
     """A claimed handoff given to a repairer. `begun`: the repairer has started on
-    it (`Holding`); `bundle_sha256`, `tool`, `lineage` once it decoded it."""
+    it (`WorkBegun`); `bundle_sha256`, `tool`, `lineage` once it decoded it."""
 
     worker: str
     name: str
@@ -45,7 +45,7 @@ class WorkBoard:
             match message:
                 case Dispatched(worker=worker, claim=claim, name=name):
                     self._jobs[claim] = Job(worker, name, time.monotonic())
-                case Holding(worker=worker, claim=claim) as held:
+                case WorkBegun(worker=worker, claim=claim) as held:
                     job = self._jobs.get(claim)
                     since = job.since if job is not None and job.worker == worker \
                         else time.monotonic()
