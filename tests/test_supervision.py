@@ -450,3 +450,30 @@ def test_a_reload_reaches_running_actors_by_message_and_restarted_ones_by_constr
         wait_for(lambda: (ref := daemon.runtime.peers.get("pruner")) is not None
                  and ref is not first, timeout=10, what="the restart")
         assert daemon.runtime.peers.ask("pruner", "max?", timeout=10) == 7
+
+
+class _DiesOfBaseException(SupervisedActor):
+    """Stands in for the pruner: dies of a BaseException when told to."""
+
+    kind = "pruner"
+
+    def handle(self, message: object) -> object:
+        if message == "die":
+            raise _Fatal("a BaseException in a handler")
+        return None
+
+
+def test_a_daemon_actor_dying_of_a_base_exception_is_restarted_and_the_others_work_on(
+        make_config):
+    config = make_config()
+    layout = Layout.from_config(config)
+    with running(config, extra_actors={"pruner": _DiesOfBaseException}) as daemon:
+        first = daemon.runtime.peers.get("pruner")
+        daemon.runtime.peers.tell("pruner", "die")
+        wait_for(lambda: any(m["event"] == "actor_restarted" and m["actor"] == "pruner"
+                             for m in metric_lines(layout)), timeout=30, what="pruner restarted")
+        assert daemon.runtime.peers.get("pruner") is not first
+        submit(layout, PASSING, "after.json")
+        wait_for(lambda: names(layout.done) == ["after.json"], timeout=60,
+                 what="a handoff repaired after the death")
+        assert not daemon.supervisor.failed
