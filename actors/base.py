@@ -1,9 +1,13 @@
 """What every repairlab actor shares: the runtime, peer lookup, timers, and the
 crash reporting that pykka lacks.
 
-pykka stops an actor whose `on_receive` raised on a `tell`, and logs an exception
-raised in `on_start` without calling `on_failure`. `SupervisedActor` reports both
-to the supervisor, which restarts the actor by its child spec.
+pykka stops an actor whose `on_receive` raised on a `tell`, logs an exception
+raised in `on_start` without calling `on_failure`, and on a BaseException that is
+not an Exception stops every actor of the process without a word. `SupervisedActor`
+reports each to the supervisor (a BaseException becomes `ActorDied`, a crash of
+this actor alone), which restarts the actor by its child spec; `is_dead` and
+`has_ended` let the supervisor see a death nobody reported, and wait for the old
+incarnation's thread to end before it starts the next.
 """
 
 from __future__ import annotations
