@@ -157,7 +157,8 @@ def test_prune_mark_error_is_survived_and_pruning_retried(make_config):
     os.utime(old, (time.time() - 30 * 86400,) * 2)
     with running(config) as daemon:
         wait_for(lambda: not old.exists(), timeout=20, what="prune despite the error")
-        assert daemon.healthy(timeout=2)
+        # healthy once every repairer has warmed its runner (seconds on a loaded machine)
+        wait_for(lambda: daemon.healthy(timeout=2), timeout=30, what="healthy")
     assert not any(m["event"] == "actor_restarted" for m in metric_lines(layout))
 
 
