@@ -1,5 +1,6 @@
 """Geometry helpers for the floor-plan tool."""
 
+
 def distance(p, q):
     """Euclidean distance between two (x, y) points."""
     return math.hypot(q[0] - p[0], q[1] - p[1])
