@@ -29,7 +29,7 @@ from repair.bundle import Bundle, default_tests
 
 CLASSES: dict[str, str] = {
     # What the first corpus exercised (SPEC's classic micro-edits, adapters, transplants).
-    "operator": "a wrong operator: arithmetic, comparison, boolean, bitwise, augmented or membership",
+    "operator": "a wrong operator: arithmetic, comparison, boolean, bitwise, augmented, membership",
     "negation": "a condition negated, or a negation dropped",
     "wrong_name": "a variable, function, method or attribute replaced by another one in scope",
     "small_constant": "a literal that is off by one or flipped (0/1, True/False)",
