@@ -5,6 +5,9 @@
     .venv/bin/python bench/repair_corpus.py --case gcd --case fizzbuzz -v
     .venv/bin/python bench/repair_corpus.py --class import --class dict_default
     .venv/bin/python bench/repair_corpus.py --since 2 --json > after.json
+    .venv/bin/python bench/repair_corpus.py --shard 0/2 --json > s0.json &   # two processes,
+    .venv/bin/python bench/repair_corpus.py --shard 1/2 --json > s1.json     # then one report:
+    .venv/bin/python bench/repair_corpus.py --merge s0.json s1.json
 
 Prints bundles fixed out of the corpus, by strategy (expected against got), and per case
 class (`repair.corpus.CLASSES`): cases, fixed (the repair passes the given tests) and
@@ -214,10 +217,38 @@ def as_json(results: Sequence[Result], runner_name: str, cost: tuple[float, floa
             {"name": r.case.name, "class": r.case.cls, "since": r.case.since,
              "expect": r.case.expect, "got": r.got, "correct": r.correct,
              "seconds": round(r.seconds, 3), "candidates": r.candidates,
-             "reason": r.reason[:300]}
+             "reason": r.reason[:300],
+             "edits": str(r.details.get("edits") or r.details.get("note") or "")}
             for r in results
         ],
     }
+
+
+def merge(paths: Sequence[Path], root: Path) -> tuple[list[Result], str,
+                                                  tuple[float, float] | None, float]:
+    """Results, runner name, runner cost and wall time from the `--json` outputs of
+    shards of one run (the wall time is the longest shard's). Raises ValueError when a
+    file is not such an output or names a case the corpus does not hold."""
+    cases = {c.name: c for c in load_corpus(root)}
+    results: list[Result] = []
+    names, cost, wall = [], None, 0.0
+    for path in paths:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict) or "cases" not in data:
+            raise ValueError(f"{path}: not a --json output of this bench")
+        names.append(str(data["runner"]))
+        wall = max(wall, float(data["wall_s"]))
+        if cost is None and data.get("runner_cost_ms"):
+            rc = data["runner_cost_ms"]
+            cost = (rc["warm"] / 1000, rc["fresh_pytest"] / 1000)
+        for row in data["cases"]:
+            if row["name"] not in cases:
+                raise ValueError(f"{path}: unknown case {row['name']}")
+            results.append(Result(cases[row["name"]], row["got"], float(row["seconds"]),
+                                  int(row["candidates"]), str(row["reason"]),
+                                  {"edits": row.get("edits", "")}, row["correct"]))
+    results.sort(key=lambda r: r.case.name)
+    return results, " + ".join(sorted(set(names))) + f" ({len(paths)} shards)", cost, wall
 
 
 def report(results: Sequence[Result], runner_name: str, cost: tuple[float, float] | None,
@@ -295,6 +326,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--since", type=int, choices=(1, 2),
                         help="only the first corpus (1) or the cases added in round two (2)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--shard", metavar="K/N",
+                        help="only every N-th selected case from the K-th (0-based), to run "
+                             "shards in parallel processes")
+    parser.add_argument("--merge", nargs="+", type=Path, metavar="JSON",
+                        help="run nothing: report the union of shards' --json outputs")
     parser.add_argument("--bundle-timeout", type=float, default=60.0)
     parser.add_argument("--cost-rounds", type=int, default=5,
                         help="runs per bundle when timing the runner against fresh pytest")
@@ -305,6 +341,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.verbose:
         logger.remove()
         logger.add(sys.stderr, level="WARNING")
+    if args.merge:
+        try:
+            merged = merge(args.merge, args.root)
+        except (OSError, ValueError, KeyError) as exc:
+            print(f"cannot merge: {exc}", file=sys.stderr)
+            return 2
+        print(json.dumps(as_json(*merged), indent=1) if args.json else report(*merged))
+        return 0
     unknown = [c for c in args.classes if c not in CLASSES]
     if unknown:
         print(f"unknown class: {', '.join(unknown)}", file=sys.stderr)
@@ -317,6 +361,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         cases = [c for c in cases if c.cls in args.classes]
     if args.since is not None:
         cases = [c for c in cases if c.since == args.since]
+    if args.shard:
+        try:
+            k, n = (int(x) for x in args.shard.split("/"))
+            if not 0 <= k < n:
+                raise ValueError(args.shard)
+        except ValueError:
+            print(f"--shard wants K/N with 0 <= K < N, got {args.shard}", file=sys.stderr)
+            return 2
+        cases = cases[k::n]
     if not cases:
         print("no cases selected", file=sys.stderr)
         return 2
