@@ -7,6 +7,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -302,3 +303,70 @@ def test_run_many_reports_pass_fail_import_error_and_kills_a_hang() -> None:
     hang = Run({"m.py": "import time\n\n\ndef f():\n    time.sleep(60)\n",
                 "test_m.py": test}, ("test_m.py",), timeout=30)
     assert run_many([hang], wall=1.0) == [KILLED]
+
+
+def _bench() -> Any:
+    sys.path.insert(0, str(REPO / "bench"))
+    try:
+        import repair_corpus
+    finally:
+        sys.path.remove(str(REPO / "bench"))
+    return repair_corpus
+
+
+def test_the_bench_refuses_an_unknown_class_or_shard_and_an_empty_selection(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    bench = _bench()
+    assert bench.main(["--class", "no_such_class"]) == 2
+    assert "unknown class" in capsys.readouterr().err
+    assert bench.main(["--class", "operator", "--case", "clamp"]) == 2  # clamp: wrong_name
+    assert "no cases selected" in capsys.readouterr().err
+    assert bench.main(["--case", "clamp", "--shard", "2/2"]) == 2
+    assert "--shard" in capsys.readouterr().err
+
+
+@pytest.mark.timeout(300)
+def test_the_bench_shards_report_fixed_and_correct_per_class_and_merge(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bench = _bench()
+    outputs: list[Path] = []
+    for shard in ("0/2", "1/2"):
+        assert bench.main(["--case", "clamp", "--case", "fizzbuzz", "--shard", shard,
+                           "--json", "--cost-rounds", "1"]) == 0
+        text = capsys.readouterr().out
+        data = json.loads(text)
+        assert len(data["cases"]) == 1
+        (row,) = data["cases"]
+        assert row["got"] == "heuristic_microfix" and row["correct"] is True
+        assert data["classes"][row["class"]] == {"cases": 1, "fixed": 1, "correct": 1,
+                                                 "rightly_unfixed": 0}
+        assert set(data["time_per_bundle"]) >= {"median_s", "p95_s", "max_s",
+                                                "candidates_per_s"}
+        path = tmp_path / f"shard{len(outputs)}.json"
+        path.write_text(text)
+        outputs.append(path)
+    assert bench.main(["--merge", *map(str, outputs)]) == 0
+    out = capsys.readouterr().out
+    assert "fixed 2/2 bundles" in out
+    assert "correct on hidden tests: 2/2" in out
+    rows = {line.split()[0]: line.split()[1:] for line in out.splitlines()
+            if line.startswith("  ") and len(line.split()) == 5}
+    assert rows["operator"] == ["1", "1", "1", "0"]  # fizzbuzz
+    assert rows["wrong_name"] == ["1", "1", "1", "0"]  # clamp
+    assert rows["total"] == ["2", "2", "2", "0"]
+    assert "p95" in out and "candidates/s" in out
+
+
+def test_the_bench_judges_a_repair_on_the_hidden_tests(runner: Runner) -> None:
+    bench = _bench()
+    case = load_case(DEFAULT_ROOT / "binary_search")
+    fixed = case.fixed_bundle
+    assert fixed is not None
+    assert bench.judge(case, dict(fixed.files), runner) is True
+    # Passing the given tests is not enough: this edit does, and is wrong.
+    overfit = dict(case.bundle.files)
+    overfit["bsearch.py"] = overfit["bsearch.py"].replace("len(xs) - 1", "len(xs)")
+    assert runner.run(overfit, case.bundle.tests, timeout=30).ok
+    assert bench.judge(case, overfit, runner) is False
