@@ -34,6 +34,11 @@ class RepairSettings(msgspec.Struct, frozen=True, kw_only=True):
     max_candidates: int = 5000
     max_patterns: int = 5
     external_agent: tuple[str, ...] = ()
+    # The `llm` strategy's `[llm]` table (config.schema.Llm; None = off), and where
+    # its shared budget ledger, circuit and cache live.
+    llm: Any = None
+    state_root: str = ""
+    instance: str = ""
 
 
 class PatternSink(Protocol):
@@ -62,6 +67,7 @@ class RepairOutcome(msgspec.Struct, kw_only=True):
     reason: str = ""
     candidates: int = 0
     duration_s: float = 0.0
+    llm_tokens: int = 0  # tokens the `llm` strategy paid for in this attempt (0 if cached)
 
     def diff(self, original: Bundle) -> str:
         """Unified diff from the handoff's files to the repaired ones."""
@@ -145,6 +151,7 @@ class Engine:
         return RepairOutcome(
             repaired=False, attempts=attempts, report=first, first_run=first, reason=reason,
             candidates=ctx.budget.used, duration_s=time.monotonic() - started,
+            llm_tokens=int(ctx.extra.get("llm_tokens", 0)),
         )
 
     def _success(
@@ -166,4 +173,5 @@ class Engine:
             attempts=0 if name == "noop" else attempts, details=details, files=files,
             report=fix.report, first_run=first, candidates=ctx.budget.used,
             duration_s=time.monotonic() - started,
+            llm_tokens=int(ctx.extra.get("llm_tokens", 0)),
         )
