@@ -366,6 +366,27 @@ def test_a_4xx_other_than_429_is_not_retried(
     assert any("refused the request (HTTP 400)" in line for line in captured)
 
 
+def test_the_key_is_sent_but_never_logged_or_stored_even_when_an_endpoint_echoes_it(
+        tmp_path: Path, stand_in: Any, monkeypatch: pytest.MonkeyPatch,
+        captured: list[str]) -> None:
+    key = "sk-test-" + secrets.token_hex(20)
+    monkeypatch.setenv(KEY_ENV, key)
+    server = stand_in(
+        Reply(status=500, body=f"upstream said: bad key {key}"),
+        Reply(status=401, body=json.dumps({"error": f"Incorrect API key provided: {key}"})))
+    llm = llm_table(server.base_url, api_key_env=KEY_ENV, circuit_failures=2)
+    assert LlmStrategy().attempt(context(tmp_path, llm)) is None
+    assert [s.headers.get("Authorization") for s in server.seen] == [f"Bearer {key}"] * 2
+    assert any("HTTP 401" in line and "***" in line for line in captured)
+    assert any("circuit open after 2" in line for line in captured)
+    assert not any(key in line for line in captured)
+    assert not any(key[:12] in line for line in captured)  # no prefix survives a cut
+    stored = list(files_under(tmp_path))
+    assert stored  # the ledger and the circuit were written
+    for path in stored:
+        assert key.encode() not in path.read_bytes(), path
+
+
 def test_500s_open_the_circuit_which_stops_asking_and_says_so_once(
         tmp_path: Path, stand_in: Any, captured: list[str]) -> None:
     server = stand_in(Reply(status=500, body="boom"))
@@ -676,3 +697,34 @@ def test_the_daemon_repairs_with_the_model_and_never_writes_the_key(
         cwd=tmp_path, capture_output=True, text=True, timeout=60, env=env)
     assert checked.returncode == 0 and KEY_ENV in checked.stdout
     assert key not in checked.stdout + checked.stderr
+
+
+# -- bench/llm_smoke.py ----------------------------------------------------------------------
+
+
+def _smoke(tmp_path: Path, *args: str, **env_extra: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REPAIRLAB_")}
+    env.update(env_extra)
+    return subprocess.run([sys.executable, str(REPO / "bench" / "llm_smoke.py"), *args],
+                          cwd=tmp_path, env=env, stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=100)
+
+
+def test_the_smoke_bench_skips_with_a_message_without_an_endpoint(tmp_path: Path) -> None:
+    proc = _smoke(tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("llm smoke skipped: set REPAIRLAB_LLM_BASE_URL")
+
+
+def test_the_smoke_bench_reports_fixed_tried_tokens_seconds(
+        tmp_path: Path, stand_in: Any) -> None:
+    fix = ("```python\n# file: median.py\ndef median(values):\n    s = sorted(values)\n"
+           "    n = len(s)\n    return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2\n"
+           "```\n")
+    server = stand_in(Reply(texts=[fix], tokens_in=500, tokens_out=60))
+    proc = _smoke(tmp_path, "--case", "hopeless_median_is_mean",
+                  REPAIRLAB_LLM_BASE_URL=server.base_url, REPAIRLAB_LLM_MODEL="stand-in-1",
+                  REPAIRLAB_LLM_SAMPLES="1")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "hopeless_median_is_mean" in proc.stdout and "FIXED by sample 0 of 1" in proc.stdout
+    assert "fixed 1 / tried 1, tokens 560, seconds " in proc.stdout
