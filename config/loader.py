@@ -26,7 +26,7 @@ KNOWN_STRATEGIES = (
 _LLM_KEYS = frozenset({
     "enabled", "base_url", "model", "api_key_env", "samples", "temperature", "max_tokens",
     "timeout_seconds", "max_retries", "max_requests_per_hour", "max_tokens_per_day",
-    "circuit_failures", "circuit_open_seconds",
+    "circuit_failures", "circuit_open_seconds", "reserve_seconds",
 })
 ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 FAULT_ACTIONS = re.compile(r"(crash|enospc|eio|hang|slow)(:[0-9.]+)?(@[0-9.]+|#[0-9]+)?")
@@ -142,6 +142,7 @@ _RULES: dict[tuple[str, str], tuple[Any, str]] = {
     ("llm", "max_tokens_per_day"): (lambda v: _integer(v) and v >= 0, "an integer >= 0"),
     ("llm", "circuit_failures"): (lambda v: _integer(v) and v >= 1, "an integer >= 1"),
     ("llm", "circuit_open_seconds"): (lambda v: _number(v) and v > 0, "a number > 0"),
+    ("llm", "reserve_seconds"): (lambda v: _number(v) and v >= 0, "a number >= 0"),
     ("log", "level"): (lambda v: v in LOG_LEVELS, "one of " + ", ".join(LOG_LEVELS)),
     ("log", "json"): (lambda v: isinstance(v, bool), "true or false"),
     ("faults", "seed"): (_integer, "an integer"),

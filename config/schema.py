@@ -123,6 +123,7 @@ class Llm(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True)
     max_tokens_per_day: int = 1000000
     circuit_failures: int = 5
     circuit_open_seconds: float = 600.0
+    reserve_seconds: float = 60.0
 
 
 class Config(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -320,6 +320,36 @@ def test_an_endpoint_returning_one_choice_is_asked_again_for_the_rest(
     assert outcome.repaired and outcome.details["sample"] == 1, outcome.reason
 
 
+class SpendsItAll:
+    """A search strategy that spends every candidate run it is given, judging none."""
+
+    name = "spends_it_all"
+    seconds_left: list[float] = []
+
+    def attempt(self, ctx: Context) -> None:
+        SpendsItAll.seconds_left.append(ctx.budget.seconds_left())
+        while True:
+            ctx.budget.charge()
+
+
+def test_a_search_that_spends_its_budget_leaves_the_models_share(
+        tmp_path: Path, runner: Runner, stand_in: Any) -> None:
+    from repair.strategies import REGISTRY
+
+    server = stand_in(Reply(texts=[fenced(FIXED)]))
+    llm = llm_table(server.base_url, reserve_seconds=20)
+    registry = {**REGISTRY, "spends_it_all": SpendsItAll}
+    cfg = RepairSettings(strategies=("noop", "spends_it_all", "heuristic_microfix", "llm"),
+                         bundle_timeout_seconds=60, max_candidates=10, llm=llm,
+                         state_root=str(tmp_path), test_timeout_seconds=10)
+    SpendsItAll.seconds_left.clear()
+    outcome = Engine(cfg, runner, strategies=registry).repair(BUNDLE)
+    assert outcome.repaired and outcome.strategy == "llm", outcome.reason
+    assert SpendsItAll.seconds_left[0] <= 40.0  # 60 s less the 20 s held for the model
+    assert outcome.attempts == 2  # heuristic_microfix was skipped, not tried
+    assert outcome.candidates == 10
+
+
 # -- the client: timeouts, retries, the circuit --------------------------------------------
 
 

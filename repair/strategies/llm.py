@@ -57,6 +57,18 @@ def with_llm(strategies: Sequence[str], enabled: bool) -> tuple[str, ...]:
     return tuple(names)
 
 
+def llm_hold(settings: Any) -> tuple[float, int]:
+    """What the engine holds back from the strategies before `llm` for it: seconds
+    (`[llm] reserve_seconds`, at most half the bundle's budget) and candidate runs
+    (`samples`, at most half of `max_candidates`). (0, 0) when `llm` is off or
+    not among the strategies."""
+    llm = getattr(settings, "llm", None)
+    if llm is None or not llm.enabled or "llm" not in settings.strategies:
+        return 0.0, 0
+    return (min(float(llm.reserve_seconds), settings.bundle_timeout_seconds / 2),
+            min(int(llm.samples), settings.max_candidates // 2))
+
+
 def client_settings(llm: Any) -> ClientSettings:
     """The client's view of `[llm]`."""
     return ClientSettings(
@@ -113,8 +125,11 @@ class LlmStrategy:
         requests = 0
         if reply is None:
             left = ctx.budget.seconds_left()
-            # Leave the judging runs their time: the model gets the rest.
-            limit = left - min(ctx.test_timeout * llm.samples, left / 2)
+            # Leave the judging runs their time (a few times the first run's, each),
+            # at most half of what is left: the model gets the rest.
+            first = ctx.first_run.duration_s if ctx.first_run.duration_s > 0 else 1.0
+            per_run = min(ctx.test_timeout, max(2.0, 3 * first))
+            limit = left - min(per_run * llm.samples, left / 2)
             if limit < MIN_ASK_SECONDS:
                 log.info("llm not asked: {:.1f}s of the bundle's budget left", left)
                 return None
@@ -220,4 +235,4 @@ class LlmStrategy:
         return Fix(changed=changed, report=report, details=details)
 
 
-__all__ = ["LlmStrategy", "client_settings", "diff_size", "with_llm"]
+__all__ = ["LlmStrategy", "client_settings", "diff_size", "llm_hold", "with_llm"]
