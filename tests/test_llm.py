@@ -662,6 +662,29 @@ def test_stats_by_strategy_show_the_models_tokens_per_fix() -> None:
     assert total.llm_tokens == 900 and total.llm_tokens_per_fix == 450.0
 
 
+def test_the_stats_command_prints_the_models_tokens_per_fix(tmp_path: Path) -> None:
+    root = tmp_path / "state"
+    root.mkdir()
+    lines = [
+        {"ts": "2026-11-30T00:00:00.000000Z", "event": "repaired", "instance": "i",
+         "meta_repair": True, "repair_strategy": "llm", "llm_tokens": 1200, "duration_s": 3.0},
+        {"ts": "2026-11-30T00:00:01.000000Z", "event": "repair_failed", "instance": "i",
+         "meta_repair": False, "llm_tokens": 800},
+    ]
+    (root / "metrics.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    config = tmp_path / "c.toml"
+    config.write_text(f'[paths]\nroot = "{root}"\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REPAIRLAB_")}
+    proc = subprocess.run([sys.executable, str(REPO / "run.py"), "stats", "--by", "strategy",
+                           "--config", str(config)], capture_output=True, text=True,
+                          timeout=60, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "llm tokens/fix" in proc.stdout
+    llm_row = next(line for line in proc.stdout.splitlines() if line.startswith("llm "))
+    total_row = next(line for line in proc.stdout.splitlines() if line.startswith("(all)"))
+    assert llm_row.rstrip().endswith("1200") and total_row.rstrip().endswith("2000")
+
+
 # -- end to end: the real daemon, the key never written -------------------------------------
 
 
