@@ -20,7 +20,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from loguru import logger
@@ -324,7 +324,7 @@ class SpendsItAll:
     """A search strategy that spends every candidate run it is given, judging none."""
 
     name = "spends_it_all"
-    seconds_left: list[float] = []
+    seconds_left: ClassVar[list[float]] = []
 
     def attempt(self, ctx: Context) -> None:
         SpendsItAll.seconds_left.append(ctx.budget.seconds_left())
