@@ -12,6 +12,7 @@ counts it reported.
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import msgspec
@@ -58,6 +59,30 @@ class ResponseCache:
             return _decoder.decode(self._path(key).read_bytes())
         except (OSError, msgspec.DecodeError):
             return None
+
+    def old_entries(self, cutoff: float) -> list[tuple[Path, int]]:
+        """(path, size) of the entries last written before `cutoff` (for pruning
+        with the TTL of everything else). Entries that vanish meanwhile are skipped."""
+        found: list[tuple[Path, int]] = []
+        try:
+            shards = list(os.scandir(self.directory))
+        except FileNotFoundError:
+            return found
+        for shard in shards:
+            if not shard.is_dir(follow_symlinks=False):
+                continue
+            try:
+                with os.scandir(shard.path) as entries:
+                    for entry in entries:
+                        try:
+                            st = entry.stat(follow_symlinks=False)
+                        except FileNotFoundError:
+                            continue
+                        if st.st_mtime < cutoff:
+                            found.append((Path(entry.path), st.st_size))
+            except FileNotFoundError:
+                continue
+        return found
 
     def put(self, key: str, reply: CachedReply) -> None:
         """Store a reply whole or not at all."""

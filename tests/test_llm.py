@@ -563,6 +563,20 @@ def test_a_second_attempt_at_the_same_bundle_is_answered_by_the_cache(
     assert server.requests == 1  # the retry paid nothing: same prompt, same reply
 
 
+def test_cached_replies_are_pruned_with_the_ttl(tmp_path: Path) -> None:
+    from state.llm_cache import CachedReply, ResponseCache
+    from state.prune import prune
+
+    cache = ResponseCache(tmp_path)
+    cache.put("ab" * 32, CachedReply(texts=["x"], tokens_in=1, tokens_out=1))
+    cache.put("cd" * 32, CachedReply(texts=["y"], tokens_in=1, tokens_out=1))
+    old = cache.directory / "ab" / f"{'ab' * 32}.json"
+    os.utime(old, (time.time() - 10_000, time.time() - 10_000))
+    report = prune(Layout.at(tmp_path), ttl_seconds=5_000)
+    assert [p for p, _ in report.removed] == [old]
+    assert cache.get("ab" * 32) is None and cache.get("cd" * 32) is not None
+
+
 # -- the prompt and the parsing -------------------------------------------------------------
 
 

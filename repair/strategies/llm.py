@@ -143,6 +143,9 @@ class LlmStrategy:
             except (BudgetSpent, LlmUnavailable) as exc:
                 log.info("llm not asked or no reply: {}", exc)
                 return None
+            except OSError as exc:  # the ledger or the circuit cannot be written
+                log.warning("llm not asked: its state under the root is unusable: {}", exc)
+                return None
             finally:
                 ctx.extra["llm_seconds"] = round(time.monotonic() - started, 3)
             if reply is None:
