@@ -712,7 +712,8 @@ def test_the_daemon_repairs_with_the_model_and_never_writes_the_key(
     config = tmp_path / "repairlab.toml"
     config.write_text(
         '[paths]\nroot = "state"\n[instance]\nid = "llm-e2e"\n'
-        '[repair]\nstrategies = ["noop", "heuristic_microfix"]\n'
+        # The search gets 11 candidate runs of 12 and spends them; the last is the model's.
+        '[repair]\nstrategies = ["noop", "heuristic_microfix"]\nmax_candidates = 12\n'
         'bundle_timeout_seconds = 90\ntest_timeout_seconds = 10\n'
         f'[llm]\nenabled = true\nbase_url = "{server.base_url}"\nmodel = "stand-in-1"\n'
         f'api_key_env = "{KEY_ENV}"\nsamples = 1\ntimeout_seconds = 10\n'
@@ -748,6 +749,7 @@ def test_the_daemon_repairs_with_the_model_and_never_writes_the_key(
     repaired = [json.loads(x) for x in (root / "metrics.jsonl").read_text().splitlines()
                 if '"repaired"' in x]
     assert repaired and repaired[0]["llm_tokens"] == 790
+    assert repaired[0]["repair_attempts"] == 2 and repaired[0]["candidates"] == 12
     assert "retrying" in drained.stderr and "***" in drained.stderr
     # The key: sent in the header, and nowhere else.
     assert key not in drained.stdout + drained.stderr

@@ -149,6 +149,7 @@ class LlmStrategy:
             finally:
                 ctx.extra["llm_seconds"] = round(time.monotonic() - started, 3)
             if reply is None:
+                log.info("llm replied with no candidates")
                 return None
             try:
                 cache.put(key, reply)
