@@ -638,6 +638,23 @@ def test_llm_joins_the_strategies_after_heuristic_microfix_only_when_enabled() -
     assert with_llm(("llm", "noop"), True) == ("llm", "noop")
 
 
+def test_the_daemon_runs_llm_only_when_enabled(stand_in: Any, tmp_path: Path) -> None:
+    from actors.repairer import engine_settings
+
+    server = stand_in(Reply(texts=[fenced(FIXED)]))
+    listed = {"strategies": ["noop", "heuristic_microfix", "llm"]}
+    off = load_config(None, overrides={"repair": listed,
+                                       "llm": {"base_url": server.base_url, "model": "m"}})
+    assert engine_settings(off).strategies == ("noop", "heuristic_microfix")
+    assert engine_settings(off).llm is None
+    on = load_config(None, overrides={"llm": {"enabled": True, "base_url": server.base_url,
+                                              "model": "m"}})
+    assert engine_settings(on).strategies[3:5] == ("heuristic_microfix", "llm")
+    disabled = llm_table(server.base_url, enabled=False)
+    assert LlmStrategy().attempt(context(tmp_path, disabled)) is None
+    assert server.requests == 0
+
+
 @pytest.mark.parametrize(("table", "message"), [
     ({"sample": 2}, "config: unknown key [llm] sample = "),
     ({"samples": 0}, "config: bad value [llm] samples = 0: an integer from 1 to 16"),
