@@ -42,6 +42,8 @@ SYSTEM = (
 )
 
 _TIMING = re.compile(r"\bin [0-9]+(?:\.[0-9]+)?s\b")
+_ADDRESS = re.compile(r"\b0x[0-9a-fA-F]{6,}\b")
+_TMP_PATH = re.compile(r"/tmp/[^\s:'\"()]*")
 _SECTION = re.compile(r"^=+ (FAILURES|ERRORS) =+$", re.MULTILINE)
 
 
@@ -69,8 +71,9 @@ def _cut(text: str, limit: int) -> str:
 
 def failure_output(report: TestReport, paths: Sequence[str]) -> str:
     """The assertion output of a run, deterministic: the last FAILURES/ERRORS
-    section onward, timings removed, scratch directories cut from the bundle's
-    paths, bounded to MAX_OUTPUT_CHARS (the tail, where pytest's summary is)."""
+    section onward, timings, object addresses and temporary paths masked, scratch
+    directories cut from the bundle's paths, bounded to MAX_OUTPUT_CHARS (the
+    tail, where pytest's summary is)."""
     if report.timed_out:
         return f"(the tests did not finish: {report.summary()})"
     text = report.output
@@ -80,6 +83,8 @@ def failure_output(report: TestReport, paths: Sequence[str]) -> str:
     text = _TIMING.sub("in ?s", text)
     for path in sorted(paths, key=len, reverse=True):
         text = re.sub(r"(?:/[^\s/:'\"]+)+/" + re.escape(path), path, text)
+    # What differs from run to run must not change the prompt (and so miss the cache).
+    text = _TMP_PATH.sub("<tmp>", _ADDRESS.sub("0x?", text))
     text = text.strip()
     if len(text) > MAX_OUTPUT_CHARS:
         text = "... (cut)\n" + text[-MAX_OUTPUT_CHARS:]

@@ -583,12 +583,14 @@ def test_cached_replies_are_pruned_with_the_ttl(tmp_path: Path) -> None:
 def test_the_prompt_carries_what_a_reviewer_wants_and_is_deterministic() -> None:
     output = ("=================================== FAILURES ===\n"
               "/tmp/repairlab-scratch-x1/calc.py:2: AssertionError\nE   assert -1 == 5\n"
+              "E   where <calc.Box object at 0x7f3a2b1c9d10> in /tmp/pytest-of-root/p0\n"
               "1 failed, 1 passed in 0.03s\n")
     first = TestReport(passed=1, failed=1, exit_code=1, output=output,
                        outcomes={"test_calc.py::test_add": False,
                                  "test_calc.py::test_double": True})
     again = TestReport(passed=1, failed=1, exit_code=1,
-                       output=output.replace("x1", "y2").replace("0.03s", "0.41s"),
+                       output=output.replace("x1", "y2").replace("0.03s", "0.41s")
+                       .replace("7f3a2b1c9d10", "7f00aa11bb22").replace("p0", "p7"),
                        outcomes=dict(first.outcomes))
     prompt = build_prompt(BUNDLE, first, ["signature_adapter", "heuristic_microfix"])
     text = prompt.messages[1]["content"]
