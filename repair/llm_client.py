@@ -150,6 +150,10 @@ class _Retryable(Exception):
         self.counts = counts  # toward the circuit (a 429 does not: the server is alive)
 
 
+class _OneChoiceOnly(Exception):
+    pass
+
+
 class ChatClient:
     """Asks one endpoint for `n` choices of one prompt, within budgets and a deadline.
 
@@ -168,6 +172,7 @@ class ChatClient:
         self.sleep = sleep
         self.rng = rng or random.Random()
         self.log = logger.bind(strategy="llm", endpoint=settings.host)
+        self._one_choice_only = False  # learned from a refusal of n > 1
         self._http = httpx.Client(transport=transport, follow_redirects=False,
                                   trust_env=False)
 
@@ -200,6 +205,8 @@ class ChatClient:
         """
         key = self._key()
         s = self.settings
+        if self._one_choice_only:
+            n = 1
         body = {"model": s.model, "messages": messages, "n": n,
                 "temperature": s.temperature, "max_tokens": s.max_tokens, "stream": False}
         estimate = estimate_tokens(messages, s.max_tokens, n)
@@ -215,6 +222,15 @@ class ChatClient:
             requests += 1
             try:
                 texts, tokens_in, tokens_out = self._post(body, key, min(s.timeout_seconds, left))
+            except _OneChoiceOnly:
+                # The endpoint refuses n > 1: ask for one choice (the caller asks
+                # again for the rest), not a failure of the endpoint.
+                self.ledger.settle(reservation, 0, 0)
+                self._one_choice_only = True
+                body["n"] = 1
+                estimate = estimate_tokens(messages, s.max_tokens, 1)
+                last = "the endpoint takes one choice per request"
+                continue
             except _Retryable as exc:
                 self.ledger.settle(reservation, 0, 0)
                 last = exc.reason
@@ -278,6 +294,10 @@ class ChatClient:
         if status >= 500:
             raise _Retryable(f"{host} failed (HTTP {status}): {self._quote(data, key)}",
                              retry_after_seconds(response.headers.get("retry-after")))
+        if status in (400, 422) and body.get("n", 1) > 1:
+            # Some servers refuse n > 1 outright; whatever else is wrong, the
+            # request with n = 1 will say so again, and then counts as a failure.
+            raise _OneChoiceOnly
         if status != 200:
             raise LlmUnavailable(f"{host} refused the request (HTTP {status}): "
                                  f"{self._quote(data, key)}")

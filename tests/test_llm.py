@@ -350,6 +350,17 @@ def test_a_search_that_spends_its_budget_leaves_the_models_share(
     assert outcome.candidates == 10
 
 
+def test_an_endpoint_refusing_n_above_one_is_asked_one_choice_at_a_time(
+        tmp_path: Path, runner: Runner, stand_in: Any) -> None:
+    server = stand_in(Reply(status=400, body='{"error": "\\"n\\" must be 1"}'),
+                      Reply(texts=["nothing useful"]), Reply(texts=[fenced(FIXED)]))
+    outcome = Engine(settings(tmp_path, llm_table(server.base_url, samples=2)),
+                     runner).repair(BUNDLE)
+    assert [s.body["n"] for s in server.seen] == [2, 1, 1]
+    assert outcome.repaired and outcome.details["sample"] == 1, outcome.reason
+    assert Circuit(tmp_path, failures_to_open=5, open_seconds=60).state().failures == 0
+
+
 # -- the client: timeouts, retries, the circuit --------------------------------------------
 
 

@@ -178,9 +178,10 @@ class LlmStrategy:
         circuit = Circuit(root, failures_to_open=llm.circuit_failures,
                           open_seconds=llm.circuit_open_seconds)
         texts: list[str] = []
-        tokens_in = tokens_out = requests = 0
+        tokens_in = tokens_out = requests = asks = 0
         with ChatClient(cfg, ledger, circuit) as client:
-            while len(texts) < llm.samples and requests < llm.samples:
+            while len(texts) < llm.samples and asks < llm.samples:
+                asks += 1
                 try:
                     completion = client.complete(messages, llm.samples - len(texts), deadline)
                 except (BudgetSpent, LlmUnavailable):
