@@ -35,6 +35,7 @@ from messages.records import Challenger, MetricLine, Provenance, TestCounts, rfc
 from repair.bundle import bundle_sha256
 from repair.engine import Engine, RepairOutcome, RepairSettings, unified_diff
 from repair.runner import make_runner
+from repair.strategies.llm import with_llm
 from state.challengers import ChallengerStore
 from state.claims import Claims, attempt_key
 from state.failures import new_record
@@ -55,10 +56,14 @@ def make_patterns(directory: Path) -> Any:
 def engine_settings(config: Any) -> RepairSettings:
     """The engine's view of `[repair]`."""
     r = config.repair
+    llm = config.llm
     return RepairSettings(
-        strategies=tuple(r.strategies), test_timeout_seconds=r.test_timeout_seconds,
+        strategies=with_llm(r.strategies, llm.enabled),
+        test_timeout_seconds=r.test_timeout_seconds,
         bundle_timeout_seconds=r.bundle_timeout_seconds, max_candidates=r.max_candidates,
         max_patterns=r.max_patterns, external_agent=tuple(r.external_agent),
+        llm=llm if llm.enabled else None, state_root=config.paths.root,
+        instance=config.instance.id,
     )
 
 
@@ -192,6 +197,7 @@ class Repairer(SupervisedActor):
             repair_strategy=outcome.strategy, repair_pattern_id=outcome.pattern_id,
             repair_attempts=outcome.attempts, duration_s=round(time.monotonic() - started, 6),
             handoff=name, duplicate=False, candidates=outcome.candidates,
+            llm_tokens=outcome.llm_tokens or None,
         )
         # Told, not asked: telemetry makes it durable and moves the handoff while
         # this worker starts its next test run (the fsyncs overlap the CPU work).
@@ -239,7 +245,7 @@ class Repairer(SupervisedActor):
                       repair_strategy=None, repair_pattern_id=None,
                       repair_attempts=outcome.attempts, duration_s=round(outcome.duration_s, 6),
                       handoff=name, failures=len(verdict.failures), reason=outcome.reason[:500],
-                      candidates=outcome.candidates)
+                      candidates=outcome.candidates, llm_tokens=outcome.llm_tokens or None)
         if verdict.quarantine:
             try:
                 self.ask("quarantine", QuarantineBundle(
