@@ -47,7 +47,8 @@ class Pruner(SupervisedActor):
             report: PruneReport = prune(self.runtime.layout, config.prune.ttl_seconds, now=now,
                                         dry_run=dry_run)
         except OSError as exc:
-            self.log.warning("prune failed, will retry: {}", exc)
+            if not self.report_disk(exc):  # a full root: the watcher says so, once
+                self.log.warning("prune failed, will retry: {}", exc)
             return {"error": str(exc)}
         if not dry_run:
             _trim_heap()
@@ -55,7 +56,8 @@ class Pruner(SupervisedActor):
             try:
                 self.schedule.mark(now)
             except OSError as exc:  # pruning is idempotent: the next tick runs it again
-                self.log.warning("prune ran but its time was not recorded: {}", exc)
+                if not self.report_disk(exc):
+                    self.log.warning("prune ran but its time was not recorded: {}", exc)
             line = MetricLine(ts=rfc3339(time.time()), event="pruned",
                               instance=self.runtime.instance, meta_repair=False,
                               bytes=report.bytes_freed,
@@ -74,7 +76,8 @@ class Pruner(SupervisedActor):
             rotated = rotate_metrics(self.runtime.layout.metrics,
                                      self.config.prune.metrics_max_bytes)
         except OSError as exc:
-            self.log.warning("metrics rotation failed, will retry: {}", exc)
+            if not self.report_disk(exc):
+                self.log.warning("metrics rotation failed, will retry: {}", exc)
             return
         if rotated is not None:
             self.log.info("rotated metrics.jsonl to {}", rotated.name)
