@@ -4,8 +4,9 @@ What the server (and so every candidate) sees: new pid, network, ipc and uts
 namespaces; read-only binds of the system directories, the interpreter, its
 site-packages and the four files the server runs from this repository, and nothing
 else of the host (no /home, no /root but the interpreter, no state directory); a
-private tmpfs at /tmp, bounded in size, for the scratch directories; and only the
-capabilities the server needs to hand each candidate its own uid.
+private tmpfs at /tmp, bounded in size, for the scratch directories; and, when the
+daemon runs as root, only the capabilities the server needs to hand each candidate
+its own uid (as any other user: its own user namespace and no capability).
 """
 
 from __future__ import annotations
@@ -41,8 +42,14 @@ def bwrap_argv(python: str, scratch_size: int = _SCRATCH_TMPFS_BYTES) -> list[st
         return None
     argv = [bwrap, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
             "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
-    for cap in _CAPS:
-        argv += ["--cap-add", cap]
+    if os.geteuid() == 0:
+        for cap in _CAPS:
+            argv += ["--cap-add", cap]
+    else:
+        # A non-root daemon cannot hand out uids: its candidates run as its own uid
+        # in a user namespace of their own (where the kernel counts RLIMIT_NPROC),
+        # with no capability at all, and the namespaces above are their isolation.
+        argv += ["--unshare-user"]
     for d in _SYSTEM_DIRS:
         if os.path.islink(d):
             argv += ["--symlink", os.readlink(d), d]
