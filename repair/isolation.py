@@ -12,10 +12,12 @@ start when `[sandbox] require = true` and it falls short.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import msgspec
+from loguru import logger
 
 from errors import RepairlabError
 
@@ -70,14 +72,14 @@ class Isolation(msgspec.Struct, frozen=True, kw_only=True):
     def line(self) -> str:
         """One line for check-config, status and the log."""
         how = {
-            "bwrap": "bubblewrap (own user, pid, network and mount namespaces; host read-only)",
+            "bwrap": "bubblewrap (own pid, network and mount namespaces; host read-only)",
             "uid": "no bubblewrap: a fresh uid per candidate as root",
             "none": "no bubblewrap: candidates run as the daemon's own uid",
             "subprocess": "none: the reference runner (REPAIRLAB_RUNNER=subprocess)",
         }.get(self.mechanism, self.mechanism)
         if self.mechanism == "bwrap":
             how += (", a fresh uid per candidate" if self.candidate_uid == "ephemeral"
-                    else ", candidates as the daemon's uid")
+                    else ", candidates as the daemon's uid in a user namespace of their own")
         verdict = ("candidates cannot write the state root, reach the network or signal "
                    "the daemon" if self.sufficient
                    else "INSUFFICIENT: candidates can " + ", ".join(self.missing()))
@@ -114,3 +116,36 @@ def from_hello(hello: Mapping[str, Any], *, bwrap: bool, why: str = "") -> Isola
 SUBPROCESS = Isolation(mechanism="subprocess", candidate_uid="daemon's", state_root=False,
                        network=False, signals=False, processes=False,
                        why="REPAIRLAB_RUNNER=subprocess")
+
+
+def guards_of(directories: Sequence[Path]) -> list[str]:
+    """The directories a probing candidate tries to write: each given one that
+    exists, else its nearest existing parent (a candidate that could write there
+    could make it)."""
+    found: list[str] = []
+    for directory in directories:
+        path = Path(directory).absolute()
+        while not path.exists() and path != path.parent:
+            path = path.parent
+        if str(path) not in found:
+            found.append(str(path))
+    return found
+
+
+def enforce(require: bool, guards: Sequence[str]) -> Isolation:
+    """Probe the isolation candidates get here (`probe_isolation`) and apply
+    `[sandbox] require`: when it is required and falls short, raise SandboxRefused
+    with the one line that says what is missing and how to fix it; when it is not
+    required, log a warning (at every start) that names what candidates can do."""
+    from repair.warm_runner import probe_isolation
+
+    isolation = probe_isolation(guards)
+    log = logger.bind(actor="daemon")
+    if not isolation.sufficient:
+        if require:
+            raise SandboxRefused(isolation.refusal())
+        log.warning("[sandbox] require = false: candidates run with too little isolation, "
+                    "they can {} ({}); to fix, {}", ", ".join(isolation.missing()),
+                    isolation.why or isolation.mechanism, FIX.split("; or set")[0])
+    log.info("candidates' isolation: {}", isolation.line())
+    return isolation

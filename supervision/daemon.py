@@ -23,6 +23,7 @@ from config import config_digest
 from config.schema import Config
 from messages.commands import GetStatus, RecordMetric, StopClaiming, WatcherStatus
 from messages.records import MetricLine, rfc3339
+from repair.isolation import enforce, guards_of
 from state.claims import Claims, is_handoff_name
 from state.layout import Layout
 from supervision.child_spec import ChildSpec
@@ -106,8 +107,17 @@ class Daemon:
     # -- life cycle ----------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start every actor (watcher last, after its first scan)."""
+        """Probe the candidates' isolation and apply `[sandbox] require` (raises
+        SandboxRefused with one line when it is required and falls short), then start
+        every actor (watcher last, after its first scan)."""
         self.runtime.stopping.clear()
+        guards = guards_of([*self.layout.directories(), self.layout.metrics.parent])
+        isolation = enforce(self.config.sandbox.require, guards)
+        self.isolation = isolation
+        # Written before any actor thread exists, and never again.
+        self.runtime.isolation = isolation.line()
+        self.runtime.require_isolation = self.config.sandbox.require
+        self.runtime.guards = tuple(guards)
         self.supervisor.start()
         self.started = True
         logger.bind(actor="daemon").info(
