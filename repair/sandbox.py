@@ -376,6 +376,10 @@ class Server:
         duration = time.monotonic() - start
         status, swept = self._finish(pid, status, uid if dropping else None)
         shutil.rmtree(run_dir, ignore_errors=True)
+        if not dropping:
+            # The candidate had this server's uid, so it could write anywhere in the
+            # scratch dir: nothing it left there may reach the next candidate.
+            _empty(self.scratch)
         parsed = None
         if result:
             try:
@@ -563,6 +567,23 @@ class Server:
                 pass
         finally:
             os._exit(code)
+
+
+def _empty(directory: Path) -> None:
+    """Remove everything inside `directory`, whatever it is; errors are ignored."""
+    try:
+        entries = os.listdir(directory)
+    except OSError:
+        return
+    for name in entries:
+        path = directory / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            try:
+                path.unlink()
+            except OSError:
+                pass
 
 
 def _flush_std_streams() -> None:

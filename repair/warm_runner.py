@@ -35,7 +35,7 @@ from loguru import logger
 
 from errors import SandboxUnavailable
 from repair import sandbox
-from repair.bwrap import SCRIPT, bwrap_argv
+from repair.bwrap import SCRATCH_IN_BOX, SCRIPT, bwrap_argv
 from repair.isolation import SUBPROCESS, Isolation, from_hello
 from repair.report import TestReport
 from repair.runner import report_from_data
@@ -43,7 +43,6 @@ from repair.runner import report_from_data
 # Time the server may take on top of a candidate's own timeout: writing the files,
 # killing and sweeping, removing the scratch tree.
 _GRACE = 10.0
-_SCRATCH_IN_BOX = "/tmp/repairlab"
 _SERVER_ENV = {
     "PATH": "/usr/local/bin:/usr/bin:/bin",
     "LANG": "C.UTF-8",
@@ -325,7 +324,7 @@ class WarmRunner:
             if argv is not None and (_bwrap_failure is None or self.want_sandbox):
                 try:
                     server = _Server([*argv, "--", *script[:-1], "--own-pidns", "--scratch",
-                                      _SCRATCH_IN_BOX], None, self.start_timeout)
+                                      SCRATCH_IN_BOX], None, self.start_timeout)
                 except (SandboxUnavailable, OSError) as exc:
                     reason = _bwrap_failure = _one_line(str(exc))
                 else:
