@@ -14,11 +14,12 @@ import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -151,10 +152,12 @@ def running(config: Config, **kwargs: Any) -> Iterator[Daemon]:
 # -- an unprivileged daemon ----------------------------------------------------------------
 #
 # The service runs as `User=repairlab`; CI runs the suite as root. The end-to-end tests
-# run the daemon's process as a throwaway system user too (`as_user`), created once and
+# run the daemon's process as a throwaway system user too (`AsUser`), created once and
 # reused; it gets traverse-only access (a POSIX ACL, `setfacl -m u:USER:x`) to the
-# directories on the way to the interpreter (/root is 0700 here) and to each test's
-# directory, and owns the state roots it runs over, as `repairlab` owns /var/lib/repairlab.
+# directories on the way to the interpreter (/root is 0700 here), and owns the
+# directory it runs in (`AsUser.workdir`) and the state root there, as `repairlab`
+# owns /var/lib/repairlab. That directory is not under pytest's basetemp: every pytest
+# session run as root chmods /tmp/pytest-of-root to 0700, which masks any ACL on it.
 
 TEST_USER = "repairlab-test"
 
@@ -180,12 +183,25 @@ class AsUser:
             return {}
         return {"user": self.uid, "group": self.gid, "extra_groups": []}
 
+    @contextmanager
+    def workdir(self, tmp_path: Path) -> Iterator[Path]:
+        """A directory this user owns and can reach, removed afterwards: under
+        `tmp_path` for the suite's own user, else a fresh one under /tmp."""
+        if self.root:
+            work = tmp_path / "work"
+            work.mkdir()
+            yield work
+            return
+        work = Path(tempfile.mkdtemp(prefix=f"{self.name}-"))
+        try:
+            os.chown(work, self.uid, self.gid)
+            yield work
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
     def own(self, path: Path) -> Path:
-        """Make `path` (a directory, created if missing) this user's and reachable
-        by it; returns it."""
-        path.mkdir(parents=True, exist_ok=True)
+        """Give `path` and everything in it to this user; returns it."""
         if not self.root:
-            _grant_traverse(self.name, path.parent)
             for dirpath, dirnames, filenames in os.walk(path):
                 os.chown(dirpath, self.uid, self.gid)
                 for entry in [*dirnames, *filenames]:
@@ -277,3 +293,17 @@ def daemon_user(request: pytest.FixtureRequest) -> AsUser:
     name = "unprivileged_user" if request.param == "unprivileged" else "root_user"
     user: AsUser = request.getfixturevalue(name)
     return user
+
+
+@pytest.fixture
+def workdir_as(tmp_path: Path) -> Iterator[Callable[[AsUser], Path]]:
+    """`workdir_as(user)`: a directory `user` owns and can reach (`AsUser.workdir`),
+    removed at the end of the test."""
+    with ExitStack() as stack:
+        yield lambda user: stack.enter_context(user.workdir(tmp_path))
+
+
+@pytest.fixture
+def daemon_dir(daemon_user: AsUser, workdir_as: Callable[[AsUser], Path]) -> Path:
+    """The directory an end-to-end test runs the daemon in, owned by `daemon_user`."""
+    return workdir_as(daemon_user)

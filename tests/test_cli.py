@@ -75,8 +75,8 @@ def test_submit_refuses_an_entrypoint_that_is_not_in_the_directory(tmp_path):
     assert names(tmp_path / "state" / "queue") == []
 
 
-def test_drain_exits_zero_once_everything_is_terminal(tmp_path, daemon_user):
-    work = daemon_user.own(tmp_path / "work")
+def test_drain_exits_zero_once_everything_is_terminal(daemon_dir, daemon_user):
+    work = daemon_dir
     config = _config(work, "[failure_window]\nmax_failures = 2\n")
     layout = Layout.at(work / "state")
     for i in range(4):
@@ -92,8 +92,8 @@ def test_drain_exits_zero_once_everything_is_terminal(tmp_path, daemon_user):
     assert names(layout.queue) == [] and names(layout.deferred) == []
 
 
-def test_drain_exits_non_zero_on_timeout_and_loses_nothing(tmp_path, daemon_user):
-    work = daemon_user.own(tmp_path / "work")
+def test_drain_exits_non_zero_on_timeout_and_loses_nothing(daemon_dir, daemon_user):
+    work = daemon_dir
     path = work / "repairlab.toml"
     path.write_text('[paths]\nroot = "state"\n[instance]\nid = "cli"\n'
                     '[repair]\nstrategies = ["noop"]\n'
@@ -110,8 +110,8 @@ def test_drain_exits_non_zero_on_timeout_and_loses_nothing(tmp_path, daemon_user
 
 
 @pytest.mark.timeout(300)
-def test_demo_runs_from_a_clean_checkout(tmp_path, daemon_user):
-    clone = tmp_path / "clone"
+def test_demo_runs_from_a_clean_checkout(daemon_dir, daemon_user):
+    clone = daemon_dir / "clone"
     subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True, timeout=60)
     for leftover in ("var",):
         shutil.rmtree(clone / leftover, ignore_errors=True)

@@ -129,9 +129,15 @@ def env(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
     Once as the suite's user (root in CI), once as an unprivileged user that owns
     the state root (as the unit runs it)."""
     user: AsUser = request.getfixturevalue(f"{request.param}_user")
+    with user.workdir(tmp_path_factory.mktemp("hb")) as base:
+        yield from _env(user, base)
+
+
+def _env(user: AsUser, base: Path) -> Iterator[Env]:
     set_subreaper(True)
-    base = tmp_path_factory.mktemp("hb")
-    root = user.own(base / "state")
+    root = base / "state"
+    root.mkdir(mode=0o700)
+    user.own(root)
     home = base / "home"
     home.mkdir()
     (home / ".bashrc").write_text("# the operator's own\n")
