@@ -175,7 +175,8 @@ class Daemon:
         Windows, thresholds, backoff, TTL, schedule, timeouts and strategies take
         effect for the next piece of work; `repair.workers` grows or shrinks the
         pool (a busy worker retires when its repair ends). Raises ConfigError when
-        the new config changes what only a restart can (root, paths, instance id).
+        the new config changes what only a restart can (root, paths, instance id,
+        `[sandbox]`: the isolation is probed and enforced at start).
         """
         from errors import ConfigError
 
@@ -184,6 +185,8 @@ class Daemon:
             raise ConfigError("config: [paths] cannot change on reload; restart instead")
         if new.instance.id != old.instance.id:
             raise ConfigError("config: [instance] id cannot change on reload; restart instead")
+        if new.sandbox != old.sandbox:
+            raise ConfigError("config: [sandbox] cannot change on reload; restart instead")
         self.runtime.config = new
         self.config = new
         self.runtime.config_digest = config_digest(new)

@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 
 from cli.submit import build_handoff, enqueue
+from config import Config
 from conftest import FAILING, PASSING, AsUser, names, running, submit, wait_for
 from repair.warm_runner import SandboxUnavailable, WarmRunner, probe_isolation
 from state.layout import Layout
@@ -350,6 +351,8 @@ def test_under_bwrap_a_non_root_daemons_candidate_cannot_write_the_root_reach_a_
     attempts = {
         "write": f"open({str(layout.queue / 'forged.json')!r}, 'w').write('{{}}')",
         "patterns": f"open({str(layout.patterns / 'poison.py')!r}, 'w').write('x')",
+        "challenger": (f"open({str(layout.challengers / 'challenger_forged.json')!r}, 'w')"
+                       ".write('{}')"),
         "empty-queue": f"import shutil; shutil.rmtree({str(layout.queue)!r})",
         "net": (f"import socket; socket.create_connection(('127.0.0.1', {port}), timeout=2)"
                 f".sendall(b'{marker}')"),
@@ -362,8 +365,12 @@ def test_under_bwrap_a_non_root_daemons_candidate_cannot_write_the_root_reach_a_
             name = f"escape-{what}.json"
             unprivileged_user.call(enqueue, layout, build_handoff(files, "esc", "calc.py"),
                                    "esc", name)
-            wait_for(lambda n=name: daemon.poll() is not None or n in names(layout.hard_fail)
-                     or n in names(layout.done), timeout=60, what=name)
+
+            def landed(n: str = name) -> bool:
+                return (daemon.poll() is not None or n in names(layout.hard_fail)
+                        or n in names(layout.done))
+
+            wait_for(landed, timeout=60, what=name)
             assert daemon.poll() is None, f"the daemon died: {log.read_text()[-3000:]}"
             assert name in names(layout.hard_fail), f"{name}: the escape worked"
         readable, _, _ = select.select([listener], [], [], 0.2)
@@ -372,6 +379,7 @@ def test_under_bwrap_a_non_root_daemons_candidate_cannot_write_the_root_reach_a_
         listener.close()
     assert not (layout.queue / "forged.json").exists()
     assert not (layout.patterns / "poison.py").exists()
+    assert not (layout.challengers / "challenger_forged.json").exists()
     assert layout.queue.is_dir()
     # And the daemon still repairs.
     unprivileged_user.call(submit, layout, PASSING, "after.json")
@@ -404,7 +412,8 @@ def test_a_failing_candidates_output_holds_nothing_of_the_warm_up_session(
             assert mark not in report.output, report.output
 
 
-def test_a_quarantined_handoffs_reason_holds_only_its_own_test_output(make_config) -> None:
+def test_a_quarantined_handoffs_reason_holds_only_its_own_test_output(
+        make_config: Callable[..., Config]) -> None:
     config = make_config(failure_window={"max_failures": 1})
     layout = Layout.from_config(config)
     submit(layout, FAILING, "bad.json")
@@ -415,3 +424,14 @@ def test_a_quarantined_handoffs_reason_holds_only_its_own_test_output(make_confi
     assert "RuntimeError: no" in output, reason
     for mark in WARMUP_MARKS:
         assert mark not in output, output
+
+
+def test_a_reload_cannot_change_the_sandbox_requirement_probed_at_start(
+        make_config: Callable[..., Config]) -> None:
+    from errors import ConfigError
+
+    config = make_config()
+    with running(config) as daemon:
+        with pytest.raises(ConfigError, match=r"\[sandbox\] cannot change on reload"):
+            daemon.reload(make_config(sandbox={"require": False}))
+        assert daemon.config.sandbox.require is True
