@@ -630,6 +630,11 @@ def test_line_numbers_copied_from_the_prompt_are_removed() -> None:
     assert parse_reply(f"```python\n{numbered}```", BUNDLE) == {"calc.py": FIXED}
 
 
+def test_a_block_indented_as_a_whole_is_dedented() -> None:
+    indented = "".join(f"    {line}\n" if line else "\n" for line in FIXED.splitlines())
+    assert parse_reply(f"```python\n{indented}```", BUNDLE) == {"calc.py": FIXED}
+
+
 def test_a_diff_with_wrong_line_numbers_is_placed_by_its_context() -> None:
     diff = ("--- a/calc.py\n+++ b/calc.py\n@@ -40,2 +40,2 @@\n def double(x):\n"
             "-    return x * 2\n+    return x + x\n")
