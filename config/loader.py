@@ -21,7 +21,7 @@ LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL
 KNOWN_STRATEGIES = (
     "noop", "signature_adapter", "pattern_transplant", "heuristic_microfix", "external_agent",
 )
-FAULT_ACTIONS = re.compile(r"(crash|enospc|eio|hang|slow)(:[0-9.]+)?(@[0-9.]+|#[0-9]+)?")
+FAULT_ACTIONS = re.compile(r"(crash|enospc|eio|einval|hang|slow)(:[0-9.]+)?(@[0-9.]+|#[0-9]+)?")
 INSTANCE_ID_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
@@ -109,7 +109,7 @@ _RULES: dict[tuple[str, str], tuple[Any, str]] = {
     ("faults", "points"): (
         lambda v: isinstance(v, dict)
         and all(isinstance(a, str) and FAULT_ACTIONS.fullmatch(a) for a in v.values()),
-        "a table of point = \"crash|enospc|eio|hang|slow[:seconds][@probability|#nth]\"",
+        "a table of point = \"crash|enospc|eio|einval|hang|slow[:seconds][@probability|#nth]\"",
     ),
 }
 
