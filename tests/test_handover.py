@@ -197,3 +197,48 @@ def test_a_worker_crashing_in_bookkeeping_gives_back_both_handoffs_it_held(make_
     assert Claims(layout, config.instance.id).held() == []
     restarted = [m for m in metric_lines(layout) if m["event"] == "actor_restarted"]
     assert [m["actor"] for m in restarted] == ["repairer-0"]
+
+
+def _repaired(layout: Layout) -> list[dict[str, Any]]:
+    return [m for m in metric_lines(layout) if m["event"] == "repaired"]
+
+
+def _settles_once_then_as_a_duplicate(config: Any, layout: Layout) -> None:
+    """The first handoff ends with one line, duplicate=false; a later copy of its
+    files is settled as a duplicate of the same challenger, not repaired again."""
+    with running(config):
+        submit(layout, PASSING, "first.json")
+        wait_for(lambda: names(layout.done) == ["first.json"] and _repaired(layout),
+                 timeout=60, what="first.json done with its line")
+        submit(layout, PASSING, "again.json")
+        wait_for(lambda: len(_repaired(layout)) >= 2, timeout=60, what="the duplicate's line")
+        time.sleep(0.3)  # a second line for first.json would come now
+    lines = _repaired(layout)
+    first = [m for m in lines if m["handoff"] == "first.json"]
+    again = [m for m in lines if m["handoff"] == "again.json"]
+    assert len(first) == 1, first
+    assert first[0]["duplicate"] is False
+    assert len(again) == 1 and again[0]["duplicate"] is True
+    assert again[0]["candidates"] == 0, "the duplicate was repaired again"
+    challengers = names(layout.challengers)
+    assert len(challengers) == 1
+    assert first[0]["challenger"] == again[0]["challenger"] == challengers[0]
+    assert sorted(names(layout.done)) == ["again.json", "first.json"]
+    assert Claims(layout, config.instance.id).held() == []
+
+
+def test_a_crash_between_the_move_to_done_and_the_metrics_line_loses_no_line(make_config):
+    config = make_config(faults={"points": {"telemetry.settle": "crash#1"}})
+    layout = Layout.from_config(config)
+    _settles_once_then_as_a_duplicate(config, layout)
+    restarted = [m for m in metric_lines(layout) if m["event"] == "actor_restarted"]
+    assert [m["actor"] for m in restarted] == ["telemetry"]  # the crash did happen
+
+
+def test_a_challenger_adopted_after_its_writer_crashed_is_the_first_repair_not_a_duplicate(
+        make_config):
+    config = make_config(faults={"points": {"telemetry.challenger_publish": "crash#1"}})
+    layout = Layout.from_config(config)
+    _settles_once_then_as_a_duplicate(config, layout)
+    restarted = [m for m in metric_lines(layout) if m["event"] == "actor_restarted"]
+    assert [m["actor"] for m in restarted] == ["telemetry"]
