@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from actors.base import SupervisedActor
 from messages.commands import ClearFailures, FailureVerdict, RecordFailure
+from state.clock import StateClock
 from state.failures import FailureStore
 
 
@@ -24,6 +24,7 @@ class FailureWindow(SupervisedActor):
 
     def start_up(self) -> None:
         self.store = FailureStore(self.runtime.layout.failures)
+        self.clock = StateClock(self.runtime.layout.instances)
 
     def handle(self, message: Any) -> Any:
         match message:
@@ -34,9 +35,12 @@ class FailureWindow(SupervisedActor):
         raise TypeError(f"failure window cannot handle {type(message).__name__}")
 
     def record(self, sha: str, record: Any, now: float | None = None) -> FailureVerdict:
-        """Store the record, then judge the window as it stands on disk."""
+        """Store the record, then judge the window as it stands on disk, at `now`
+        by the state root's clock (`state/clock.py`): records count from when they
+        were written, whatever clock their instance had, and the not-before time
+        is on the clock that `Claims.claim_due` reads it with."""
         config = self.runtime.config
-        now = time.time() if now is None else now
+        now = self.clock.now() if now is None else now
         self.store.record(sha, record)
         window = config.failure_window
         recent = self.store.in_window(sha, window.window_seconds, now)
