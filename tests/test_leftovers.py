@@ -9,12 +9,12 @@ import time
 from pathlib import Path
 
 import pytest
+from test_instances import _kill_group, _spawn
 
 from conftest import PASSING, names, running, submit, wait_for
 from state.claims import Claims
 from state.janitor import Janitor
 from state.layout import Layout
-from test_instances import _kill_group, _spawn
 
 pytestmark = pytest.mark.timeout(180)
 
