@@ -24,6 +24,8 @@ from state.challengers import ChallengerStore
 from state.claims import Claims
 from state.fsops import move_unique
 from state.layout import Layout
+from state.liveness import PeerWatch
+from state.settle import SettleNotes
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -242,3 +244,28 @@ def test_a_challenger_adopted_after_its_writer_crashed_is_the_first_repair_not_a
     _settles_once_then_as_a_duplicate(config, layout)
     restarted = [m for m in metric_lines(layout) if m["event"] == "actor_restarted"]
     assert [m["actor"] for m in restarted] == ["telemetry"]
+
+
+def test_a_peer_finishes_the_settling_of_an_instance_that_died_between_done_and_its_line(
+        make_config):
+    runtime = _runtime(make_config)
+    layout = runtime.layout
+    dead = Runtime(config=runtime.config, layout=layout, instance="dead")
+    moved = _finish(dead, _claimed(dead, variant(PASSING, 1), "moved.json"), variant(PASSING, 1))
+    kept = _finish(dead, _claimed(dead, variant(PASSING, 2), "kept.json"), variant(PASSING, 2))
+    notes = SettleNotes(layout, "dead")
+    for finish in (moved, kept):  # as telemetry notes them, just before the moves
+        notes.write(Path(finish.claim), finish.line)
+    move_unique(Path(moved.claim), layout.done, "moved.json")  # then the process died
+    clock = [0.0]
+    survivor = Claims(layout, runtime.instance)
+    survivor.peers = PeerWatch(layout, runtime.instance, monotonic=lambda: clock[0])
+    appended: list[MetricLine] = []
+    assert survivor.recover_stale(2, appended.append) == 0  # first look: not dead yet
+    assert appended == [] and notes.has("moved.json")
+    clock[0] += 2
+    survivor.recover_stale(2, appended.append)
+    assert sorted(line.handoff or "" for line in appended) == ["kept.json", "moved.json"]
+    assert names(layout.done) == ["kept.json", "moved.json"]  # rolled forward, not redone
+    assert names(layout.queue) == []
+    assert not layout.claims_of("dead").exists()
