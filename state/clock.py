@@ -4,9 +4,9 @@ Instances share files, not clocks. A file's mtime is set by the kernel that
 writes it (on NFS, by the server), whatever the writing process believes the
 time is; so ages of files (backoff not-before times, failure records, pruning)
 are judged against the same clock that stamped them: the mtime of a file this
-instance touches now (`fs_now`). A process whose own wall clock is wrong (an
-hour ahead, under libfaketime, or a host whose NTP has not caught up) judges
-them exactly like its peers.
+instance touches now (`fs_now`, `instances/.clock.<uid>`). A process whose own
+wall clock is wrong (an hour ahead, under libfaketime, or a host whose NTP has
+not caught up) judges them exactly like its peers.
 
 The kernel clock itself can still be stepped (NTP, a VM resumed). `StateClock`
 never lets the time it reports run ahead of this instance's monotonic clock by
@@ -30,10 +30,12 @@ CATCH_UP_RATE = 1.001  # at most this much state-root time per second of our mon
 
 def fs_now(directory: Path) -> float:
     """The current time of the filesystem holding `directory`: the mtime of
-    `directory/.clock` after setting it to "now" (which the kernel, or the NFS
+    `directory/.clock.<uid>` after setting it to "now" (which the kernel, or the NFS
     server, fills in). Where the file cannot be touched (a read-only or full
     disk) this process's wall clock stands in."""
-    path = directory / CLOCK_FILE
+    # One file per user: an operator's `status` as root must not leave a file the
+    # service user cannot touch (utime needs ownership or write permission).
+    path = directory / f"{CLOCK_FILE}.{os.geteuid()}"
     try:
         try:
             os.utime(path, None, follow_symlinks=False)
