@@ -24,6 +24,7 @@ import msgspec
 
 from faults import inject
 from messages.records import Challenger
+from state.clock import fs_now
 from state.fsops import fsync_dir
 
 _encoder = msgspec.json.Encoder()
@@ -196,8 +197,9 @@ class ChallengerStore:
             if found is not None:
                 self._link_bundle(found, bundle)
                 return found, False
-            try:
-                age = now - os.stat(key).st_mtime
+            try:  # on the state root's clock: a writer's clock set ahead must not
+                # make a live writer's fresh entry look old (two public names)
+                age = fs_now(self.directory) - os.stat(key).st_mtime
             except FileNotFoundError:
                 break
             if age > 5:  # a writer would have published within moments: it died
