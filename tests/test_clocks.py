@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from test_instances import REPO, _env
@@ -30,7 +31,7 @@ pytestmark = pytest.mark.timeout(180)
 HOUR = 3600.0
 SLOW_PASSING = {
     "calc.py": "def add(a, b):\n    return a + b\n",
-    "test_calc.py": ("import time\nfrom calc import add\n\n\ndef test_add():\n"
+    "test_calc.py": ("import time\nfrom calc import add\n\n\ndef test_add() -> None:\n"
                      "    time.sleep(8)\n    assert add(2, 3) == 5\n"),
 }
 
@@ -49,7 +50,8 @@ def _ahead(argv: list[str], **kwargs: object) -> subprocess.Popen[str]:
                             start_new_session=True, **kwargs)
 
 
-def test_faketime_puts_a_python_process_an_hour_ahead_but_not_the_files_it_writes(tmp_path):
+def test_faketime_puts_a_python_process_an_hour_ahead_but_not_the_files_it_writes(
+        tmp_path: Path) -> None:
     probe = tmp_path / "probe"
     proc = _ahead([sys.executable, "-c",
                    f"import os, time; open({str(probe)!r}, 'w').close(); "
@@ -85,7 +87,7 @@ def _stop(proc: subprocess.Popen[str]) -> str:
     return proc.communicate(timeout=20)[1]
 
 
-def test_an_instance_an_hour_ahead_never_takes_the_claims_of_a_live_peer(tmp_path):
+def test_an_instance_an_hour_ahead_never_takes_the_claims_of_a_live_peer(tmp_path: Path) -> None:
     layout = Layout.at(tmp_path / "state")
     submit(layout, SLOW_PASSING, "slow.json")
     # One worker: busy with slow.json, it cannot take the handoff back itself if
@@ -112,7 +114,8 @@ def test_an_instance_an_hour_ahead_never_takes_the_claims_of_a_live_peer(tmp_pat
     assert len(names(layout.challengers)) == 1
 
 
-def test_failures_recorded_an_hour_ahead_do_not_quarantine_early(tmp_path, make_config):
+def test_failures_recorded_an_hour_ahead_do_not_quarantine_early(
+        tmp_path: Path, make_config: Any) -> None:
     config = make_config(failure_window={"window_seconds": 3, "max_failures": 2},
                          backoff={"base_seconds": 30, "max_seconds": 30})
     layout = Layout.from_config(config)
@@ -137,7 +140,7 @@ def test_failures_recorded_an_hour_ahead_do_not_quarantine_early(tmp_path, make_
     assert failed["failures"] == 1
 
 
-def test_prune_run_an_hour_ahead_removes_nothing_before_its_ttl(tmp_path):
+def test_prune_run_an_hour_ahead_removes_nothing_before_its_ttl(tmp_path: Path) -> None:
     layout = Layout.at(tmp_path / "state")
     layout.ensure()
     now = time.time()
@@ -156,7 +159,8 @@ def test_prune_run_an_hour_ahead_removes_nothing_before_its_ttl(tmp_path):
     assert not old.exists()
 
 
-def test_a_not_before_set_ahead_of_a_clock_step_back_does_not_stall_the_retry(make_config):
+def test_a_not_before_set_ahead_of_a_clock_step_back_does_not_stall_the_retry(
+        make_config: Any) -> None:
     config = make_config(backoff={"base_seconds": 0.2, "max_seconds": 1})
     layout = Layout.from_config(config)
     submit(layout, PASSING, "waiting.json")
@@ -170,7 +174,7 @@ def test_a_not_before_set_ahead_of_a_clock_step_back_does_not_stall_the_retry(ma
                  what="the deferred handoff retried")
 
 
-def test_a_due_deferral_within_the_backoff_waits_its_turn(make_config):
+def test_a_due_deferral_within_the_backoff_waits_its_turn(make_config: Any) -> None:
     config = make_config(backoff={"base_seconds": 5, "max_seconds": 20})
     layout = Layout.from_config(config)
     submit(layout, PASSING, "waiting.json")
@@ -184,7 +188,8 @@ def test_a_due_deferral_within_the_backoff_waits_its_turn(make_config):
         assert names(layout.deferred) == ["waiting.json"]  # not retried early
 
 
-def test_a_forward_step_of_the_wall_clock_does_not_make_a_live_peer_look_dead(tmp_path):
+def test_a_forward_step_of_the_wall_clock_does_not_make_a_live_peer_look_dead(
+        tmp_path: Path) -> None:
     layout = Layout.at(tmp_path / "state")
     layout.ensure()
     mono = [0.0]
@@ -201,7 +206,7 @@ def test_a_forward_step_of_the_wall_clock_does_not_make_a_live_peer_look_dead(tm
     assert watch.observe(lease_seconds=2) == ["peer"]
 
 
-def test_the_state_clock_absorbs_a_forward_step_and_follows_a_backward_one(tmp_path):
+def test_the_state_clock_absorbs_a_forward_step_and_follows_a_backward_one(tmp_path: Path) -> None:
     source, mono = [1_000_000.0], [50.0]
     clock = StateClock(tmp_path, source=lambda: source[0], monotonic=lambda: mono[0])
     assert clock.now() == 1_000_000.0

@@ -62,7 +62,8 @@ print(len(won), faults.fired("fsops.renameat2"), flush=True)
 """
 
 
-def test_without_renameat2_each_handoff_is_claimed_by_exactly_one_racing_instance(tmp_path):
+def test_without_renameat2_each_handoff_is_claimed_by_exactly_one_racing_instance(
+        tmp_path: Path) -> None:
     from state.layout import Layout
 
     layout = Layout.at(tmp_path / "state")
@@ -105,7 +106,8 @@ print("done", flush=True)
 """
 
 
-def test_two_instances_quarantining_same_named_handoffs_keep_each_their_own_reason(tmp_path):
+def test_two_instances_quarantining_same_named_handoffs_keep_each_their_own_reason(
+        tmp_path: Path) -> None:
     from state.layout import Layout
 
     layout = Layout.at(tmp_path / "state")

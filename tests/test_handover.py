@@ -210,7 +210,7 @@ def _settles_once_then_as_a_duplicate(config: Any, layout: Layout) -> None:
     files is settled as a duplicate of the same challenger, not repaired again."""
     with running(config):
         submit(layout, PASSING, "first.json")
-        wait_for(lambda: names(layout.done) == ["first.json"] and _repaired(layout),
+        wait_for(lambda: names(layout.done) == ["first.json"] and bool(_repaired(layout)),
                  timeout=60, what="first.json done with its line")
         submit(layout, PASSING, "again.json")
         wait_for(lambda: len(_repaired(layout)) >= 2, timeout=60, what="the duplicate's line")
@@ -229,7 +229,8 @@ def _settles_once_then_as_a_duplicate(config: Any, layout: Layout) -> None:
     assert Claims(layout, config.instance.id).held() == []
 
 
-def test_a_crash_between_the_move_to_done_and_the_metrics_line_loses_no_line(make_config):
+def test_a_crash_between_the_move_to_done_and_the_metrics_line_loses_no_line(
+        make_config: Any) -> None:
     config = make_config(faults={"points": {"telemetry.settle": "crash#1"}})
     layout = Layout.from_config(config)
     _settles_once_then_as_a_duplicate(config, layout)
@@ -238,7 +239,7 @@ def test_a_crash_between_the_move_to_done_and_the_metrics_line_loses_no_line(mak
 
 
 def test_a_challenger_adopted_after_its_writer_crashed_is_the_first_repair_not_a_duplicate(
-        make_config):
+        make_config: Any) -> None:
     config = make_config(faults={"points": {"telemetry.challenger_publish": "crash#1"}})
     layout = Layout.from_config(config)
     _settles_once_then_as_a_duplicate(config, layout)
@@ -247,7 +248,7 @@ def test_a_challenger_adopted_after_its_writer_crashed_is_the_first_repair_not_a
 
 
 def test_a_peer_finishes_the_settling_of_an_instance_that_died_between_done_and_its_line(
-        make_config):
+        make_config: Any) -> None:
     runtime = _runtime(make_config)
     layout = runtime.layout
     dead = Runtime(config=runtime.config, layout=layout, instance="dead")

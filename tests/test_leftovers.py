@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from test_instances import _kill_group, _spawn
@@ -29,7 +30,7 @@ def _default_id_config(tmp_path: Path, lease: float = 2) -> Path:
     return path
 
 
-def test_instances_that_exit_cleanly_leave_no_claims_directory_or_heartbeat(tmp_path):
+def test_instances_that_exit_cleanly_leave_no_claims_directory_or_heartbeat(tmp_path: Path) -> None:
     layout = Layout.at(tmp_path / "state")
     layout.ensure()
     config = _default_id_config(tmp_path)
@@ -40,7 +41,8 @@ def test_instances_that_exit_cleanly_leave_no_claims_directory_or_heartbeat(tmp_
     assert names(layout.instances) == []
 
 
-def test_a_dead_instances_leftovers_go_after_the_lease_and_never_before(tmp_path, make_config):
+def test_a_dead_instances_leftovers_go_after_the_lease_and_never_before(
+        tmp_path: Path, make_config: Any) -> None:
     layout = Layout.at(tmp_path / "state")
     layout.ensure()
     dead = [_spawn(tmp_path, "run", _default_id_config(tmp_path)) for _ in range(3)]
@@ -86,7 +88,8 @@ def test_a_dead_instances_leftovers_go_after_the_lease_and_never_before(tmp_path
     assert os.listdir(layout.claims) == []
 
 
-def test_a_live_peers_directory_and_heartbeat_are_never_removed(tmp_path, make_config):
+def test_a_live_peers_directory_and_heartbeat_are_never_removed(
+        tmp_path: Path, make_config: Any) -> None:
     layout = Layout.at(tmp_path / "state")
     layout.ensure()
     peer = _spawn(tmp_path, "run", _default_id_config(tmp_path))
@@ -104,7 +107,7 @@ def test_a_live_peers_directory_and_heartbeat_are_never_removed(tmp_path, make_c
         _kill_group(peer)
 
 
-def test_the_janitor_removes_only_leftovers_unchanged_for_a_whole_lease(tmp_path):
+def test_the_janitor_removes_only_leftovers_unchanged_for_a_whole_lease(tmp_path: Path) -> None:
     layout = Layout.at(tmp_path / "state")
     layout.ensure()
     clock = [100.0]
@@ -131,7 +134,7 @@ def test_the_janitor_removes_only_leftovers_unchanged_for_a_whole_lease(tmp_path
     assert janitor.sweep(30) == [busy]
 
 
-def test_an_instance_whose_claims_directory_was_removed_claims_again(tmp_path):
+def test_an_instance_whose_claims_directory_was_removed_claims_again(tmp_path: Path) -> None:
     layout = Layout.at(tmp_path / "state")
     layout.ensure()
     claims = Claims(layout, "paused")
