@@ -10,7 +10,8 @@ it removes the note once the line is written.
 `finish_settling` completes what a note promises, judged by the files alone:
 
 - the claim is still in `claims/<instance>/` (same inode): the move did not
-  happen. The challenger is public, so it rolls forward: the move, then the line;
+  happen. If the challenger the line names is public, it rolls forward: the move,
+  then the line (otherwise, after a power loss, the claim is simply redone);
 - the claim is in `processed/done/` (found by inode under its name or a unique
   variant of it): the move happened; the line is appended unless the end of
   `metrics.jsonl` already holds it (a crash after the line, before the note went);
@@ -99,7 +100,9 @@ def finish_settling(layout: Layout, owner: str, append: Callable[[MetricLine], N
         except FileNotFoundError:
             continue
         claim = layout.claims_of(owner) / name
-        if _inode(claim) == ino:
+        published = bool(line.challenger) and os.path.lexists(layout.challengers
+                                                              / str(line.challenger))
+        if _inode(claim) == ino and published:
             try:
                 move_unique(claim, layout.done, name)
             except FileNotFoundError:

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pykka
 import pytest
 
@@ -254,9 +255,13 @@ def test_a_peer_finishes_the_settling_of_an_instance_that_died_between_done_and_
     dead = Runtime(config=runtime.config, layout=layout, instance="dead")
     moved = _finish(dead, _claimed(dead, variant(PASSING, 1), "moved.json"), variant(PASSING, 1))
     kept = _finish(dead, _claimed(dead, variant(PASSING, 2), "kept.json"), variant(PASSING, 2))
+    lost = _finish(dead, _claimed(dead, variant(PASSING, 3), "lost.json"), variant(PASSING, 3))
     notes = SettleNotes(layout, "dead")
-    for finish in (moved, kept):  # as telemetry notes them, just before the moves
-        notes.write(Path(finish.claim), finish.line)
+    for finish in (moved, kept, lost):  # as telemetry notes them, after publishing
+        public = f"challenger_{finish.name}"
+        if finish is not lost:  # its challenger did not survive (a power loss)
+            (layout.challengers / public).write_text("{}")
+        notes.write(Path(finish.claim), msgspec.structs.replace(finish.line, challenger=public))
     move_unique(Path(moved.claim), layout.done, "moved.json")  # then the process died
     clock = [0.0]
     survivor = Claims(layout, runtime.instance)
@@ -268,5 +273,5 @@ def test_a_peer_finishes_the_settling_of_an_instance_that_died_between_done_and_
     survivor.recover_stale(2, appended.append)
     assert sorted(line.handoff or "" for line in appended) == ["kept.json", "moved.json"]
     assert names(layout.done) == ["kept.json", "moved.json"]  # rolled forward, not redone
-    assert names(layout.queue) == []
+    assert names(layout.queue) == ["lost.json"]  # no challenger to point at: redone
     assert not layout.claims_of("dead").exists()
