@@ -39,6 +39,8 @@ class Telemetry(SupervisedActor):
         self.notes = SettleNotes(layout, self.runtime.instance)
         self.batch: list[FinishRepair] = []
         try:  # a crash (of this actor or the process) between done/ and the line
+            if self.notes.pending():
+                self.store.sync()  # what the notes point at is durable before it settles
             finished = finish_settling(layout, self.runtime.instance, self.metrics.append)
         except OSError as exc:
             self.log.warning("cannot finish the settling of earlier repairs: {}", exc)

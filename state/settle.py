@@ -66,6 +66,14 @@ class SettleNotes:
         except FileNotFoundError:
             pass
 
+    def pending(self) -> bool:
+        """Whether any note is left (a crash cut a settling short)."""
+        try:
+            with os.scandir(self.directory) as it:
+                return any(not e.name.startswith(".") for e in it)
+        except FileNotFoundError:
+            return False
+
     def has(self, name: str) -> bool:
         """Whether the claim `name` is being settled (or was, when a crash came)."""
         return os.path.lexists(self.directory / name)
