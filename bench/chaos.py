@@ -102,9 +102,11 @@ def write_config(root: Path, instance: str, path: Path) -> None:
 class Fleet:
     """The instances: start, kill -9 by process group, restart."""
 
-    def __init__(self, root: Path, count: int, seed: int, log_dir: Path) -> None:
+    def __init__(self, root: Path, count: int, seed: int, log_dir: Path,
+                 faults: str = FAULTS) -> None:
         self.root = root
         self.seed = seed
+        self.faults = faults
         self.log_dir = log_dir
         self.configs = []
         for k in range(count):
@@ -118,7 +120,7 @@ class Fleet:
 
     def start(self, k: int) -> None:
         env = {key: v for key, v in os.environ.items() if not key.startswith("REPAIRLAB_")}
-        env["REPAIRLAB_FAULTS"] = FAULTS
+        env["REPAIRLAB_FAULTS"] = self.faults
         env["REPAIRLAB_FAULTS_SEED"] = str(self.seed * 1000 + self.starts)
         if os.environ.get("REPAIRLAB_RUNNER"):
             env["REPAIRLAB_RUNNER"] = os.environ["REPAIRLAB_RUNNER"]
@@ -214,13 +216,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="mean seconds between SIGKILLs")
     parser.add_argument("--timeout", type=float, default=1800)
     parser.add_argument("--keep", action="store_true", help="keep the state root")
+    parser.add_argument("--no-renameat2", action="store_true",
+                        help="refuse renameat2 as NFS or FUSE do (fsops.renameat2=einval): "
+                             "every no-replace move takes the link-then-unlink fallback")
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
     work = Path(tempfile.mkdtemp(prefix="repairlab-chaos-"))
     layout = Layout.at(work / "state")
     layout.ensure()
     items = workload(args.handoffs, rng)
-    fleet = Fleet(layout.root, args.instances, args.seed, work)
+    faults = FAULTS + (",fsops.renameat2=einval" if args.no_renameat2 else "")
+    fleet = Fleet(layout.root, args.instances, args.seed, work, faults)
     started = time.monotonic()
     for k in range(args.instances):
         fleet.start(k)
@@ -259,7 +265,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     figures["instance starts"] = fleet.starts
     figures["instance exits non-zero (supervisor gave up)"] = fleet.exits_nonzero
     print(f"\nchaos: {args.instances} instances, {args.handoffs} handoffs, seed {args.seed}, "
-          f"faults {FAULTS}")
+          f"faults {faults}")
     for key, value in figures.items():
         print(f"  {key:<46} {value}")
     print(f"  {'wall time':<46} {wall:.1f}s")
