@@ -37,16 +37,16 @@ class Pruner(SupervisedActor):
         self.schedule = PruneSchedule(layout)
         self.clock = StateClock(layout.instances)
         self.janitor = Janitor(layout)
-        if self.schedule.due(self.runtime.config.prune.schedule, time.time()):
+        if self.schedule.due(self.config.prune.schedule, time.time()):
             self.actor_ref.tell(PruneNow())
-        lease = self.runtime.config.instance.lease_seconds
+        lease = self.config.instance.lease_seconds
         self.every(min(self.tick_seconds, max(0.5, lease / 2)))
 
     def handle(self, message: Any) -> Any:
         match message:
             case Tick():
                 self.sweep()
-                if self.schedule.due(self.runtime.config.prune.schedule, time.time()):
+                if self.schedule.due(self.config.prune.schedule, time.time()):
                     return self.run(None)
                 return None
             case PruneNow(now=now, dry_run=dry_run):
@@ -56,7 +56,7 @@ class Pruner(SupervisedActor):
     def sweep(self) -> None:
         """One look of the janitor; an OSError is logged, the next tick looks again."""
         try:
-            removed = self.janitor.sweep(self.runtime.config.instance.lease_seconds)
+            removed = self.janitor.sweep(self.config.instance.lease_seconds)
         except OSError as exc:
             self.log.warning("cannot sweep leftovers: {}", exc)
             return
@@ -66,7 +66,7 @@ class Pruner(SupervisedActor):
     def run(self, now: float | None, *, dry_run: bool = False) -> dict[str, Any]:
         """One prune at `now` (default: the state root's clock); returns a
         summary (files, bytes)."""
-        config = self.runtime.config
+        config = self.config
         now = self.clock.now() if now is None else now
         try:
             report: PruneReport = prune(self.runtime.layout, config.prune.ttl_seconds, now=now,
@@ -97,7 +97,7 @@ class Pruner(SupervisedActor):
         and reopen by themselves). An OSError is logged; the next run tries again."""
         try:
             rotated = rotate_metrics(self.runtime.layout.metrics,
-                                     self.runtime.config.prune.metrics_max_bytes)
+                                     self.config.prune.metrics_max_bytes)
         except OSError as exc:
             self.log.warning("metrics rotation failed, will retry: {}", exc)
             return

@@ -1,6 +1,6 @@
 """Chaos run: N instances on one state root, random SIGKILLs, injected faults.
 
-    .venv/bin/python bench/chaos.py [--instances 4] [--handoffs 2000] [--seed 1]
+    .venv/bin/python bench/chaos.py [--instances 4] [--handoffs 2000] [--seed 1] [--poison 1]
 
 Starts N `run.py run` instances (ids chaos0..chaosN-1) over one fresh root with M
 handoffs (passing, fixable, hopeless and corrupt mixed), kills a random instance
@@ -10,6 +10,12 @@ terminal (or the time limit passes) it stops the instances and checks: handoffs 
 in each terminal place, lost, in two places, duplicate challengers, metrics lines
 that do not parse, kills survived, restarts, wall time. Exit 0 only when lost,
 doubled, duplicate and unparsable are all 0.
+
+`--poison N` makes N of the handoffs poison: bundles that pass their tests but
+crash the repairer every time they are held (the fault point
+`repairer.handoff[poison-*.json]=crash`). Each must end in `processed/hard_fail/`
+with the reason `crashed the repairer: ...`, and no instance's supervisor may give
+up (exit non-zero) because of them; both are part of the verdict then.
 
 Every process it starts is in its own process group and is killed by that group's
 id, never by name.
@@ -89,13 +95,47 @@ def workload(count: int, rng: random.Random) -> list[tuple[str, bytes]]:
     return items
 
 
+POISON_GLOB = "poison-*.json"
+POISON_REASON = "crashed the repairer: "
+
+
+def add_poison(items: list[tuple[str, bytes]], count: int, rng: random.Random) -> list[str]:
+    """Turn `count` handoffs into poison: renamed `poison-NNNNN.json`, with a bundle
+    that passes its tests (only the crash can quarantine it). Returns their names."""
+    chosen = sorted(rng.sample(range(len(items)), count))
+    names = []
+    for i in chosen:
+        files = {"calc.py": ADD.format(op="+") + f"# poison {i}\n", "test_calc.py": ADD_TESTS}
+        name = f"poison-{i:05d}.json"
+        items[i] = (name, build_handoff(files, "calc", "calc.py", "chaos-poison"))
+        names.append(name)
+    return names
+
+
+def poison_outcome(layout: Layout, poison: list[str]) -> int:
+    """How many poison handoffs are in hard_fail/ with a crash reason."""
+    good = 0
+    for name in poison:
+        reason = layout.hard_fail / (name.removesuffix(".json") + ".reason.json")
+        try:
+            doc = json.loads(reason.read_text())
+        except (OSError, ValueError):
+            continue
+        good += str(doc.get("reason") or "").startswith(POISON_REASON)
+    return good
+
+
 def write_config(root: Path, instance: str, path: Path) -> None:
+    # The reference runner (REPAIRLAB_RUNNER=subprocess, to tell a runner fault from
+    # anything else) isolates nothing: the daemon runs it only when told so knowingly.
+    reference = os.environ.get("REPAIRLAB_RUNNER") == "subprocess"
     path.write_text(
         f'[paths]\nroot = "{root}"\n[instance]\nid = "{instance}"\nlease_seconds = 3\n'
         "[backoff]\nbase_seconds = 0.2\nmax_seconds = 1\n"
         "[repair]\nworkers = 2\ntest_timeout_seconds = 10\nbundle_timeout_seconds = 60\n"
         "[watch]\nrescan_seconds = 1\nheartbeat_seconds = 1\n"
         "[supervisor]\nmax_restarts = 5\nperiod_seconds = 30\n"
+        + ("[sandbox]\nrequire = false\n" if reference else "")
     )
 
 
@@ -105,6 +145,7 @@ class Fleet:
     def __init__(self, root: Path, count: int, seed: int, log_dir: Path,
                  faults: str = FAULTS) -> None:
         self.root = root
+        self.faults = faults
         self.seed = seed
         self.faults = faults
         self.log_dir = log_dir
@@ -219,13 +260,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-renameat2", action="store_true",
                         help="refuse renameat2 as NFS or FUSE do (fsops.renameat2=einval): "
                              "every no-replace move takes the link-then-unlink fallback")
+    parser.add_argument("--poison", type=int, default=0, metavar="N",
+                        help=f"N handoffs crash the repairer whenever held ({POISON_GLOB})")
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
     work = Path(tempfile.mkdtemp(prefix="repairlab-chaos-"))
     layout = Layout.at(work / "state")
     layout.ensure()
     items = workload(args.handoffs, rng)
-    faults = FAULTS + (",fsops.renameat2=einval" if args.no_renameat2 else "")
+    poison = add_poison(items, args.poison, rng) if args.poison else []
+    faults = FAULTS + (f",repairer.handoff[{POISON_GLOB}]=crash" if poison else "")
+    faults += ",fsops.renameat2=einval" if args.no_renameat2 else ""
     fleet = Fleet(layout.root, args.instances, args.seed, work, faults)
     started = time.monotonic()
     for k in range(args.instances):
@@ -264,6 +309,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     figures["kills survived"] = fleet.kills
     figures["instance starts"] = fleet.starts
     figures["instance exits non-zero (supervisor gave up)"] = fleet.exits_nonzero
+    figures["supervisor give-ups (in the logs)"] = sum(
+        log.read_text(errors="replace").count("giving up") for log in work.glob("chaos*.log"))
+    if poison:
+        figures["poison handoffs"] = len(poison)
+        figures["poison quarantined with the crash reason"] = poison_outcome(layout, poison)
     print(f"\nchaos: {args.instances} instances, {args.handoffs} handoffs, seed {args.seed}, "
           f"faults {faults}")
     for key, value in figures.items():
@@ -271,6 +321,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"  {'wall time':<46} {wall:.1f}s")
     ok = all(figures[k] == 0 for k in ("lost", "in two terminal states", "duplicate challengers",
                                         "metrics lines that fail to parse"))
+    if poison:
+        ok = ok and figures["poison quarantined with the crash reason"] == len(poison) \
+            and fleet.exits_nonzero == 0 and figures["supervisor give-ups (in the logs)"] == 0
     print("  verdict: " + ("OK" if ok else "FAILED"))
     if args.keep:
         print(f"  state root kept at {layout.root}")
