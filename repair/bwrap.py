@@ -20,7 +20,8 @@ from repair import sandbox
 SCRIPT = str(Path(sandbox.__file__).resolve())
 # What the server runs from the repository: bound one by one, nothing else of it.
 _SERVER_FILES = tuple(str(Path(SCRIPT).with_name(name)) for name in
-                      ("sandbox.py", "confine.py", "candidate.py", "pytest_plugin.py"))
+                      ("sandbox.py", "confine.py", "candidate.py", "pytest_plugin.py",
+                                                 "fastpath.py"))
 _SCRATCH_TMPFS_BYTES = sandbox.SCRATCH_TMPFS_BYTES
 # Capabilities the server keeps inside bwrap: change uid, chown the scratch dirs to
 # the candidate, signal it, and remove whatever it left whatever the modes.

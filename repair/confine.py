@@ -30,6 +30,7 @@ UID_RANGE = (1_000_000_000, 1_500_000_000)
 # for long, and a sweeper that gave up is reported rather than waited on forever.
 SWEEP_ROUNDS = 3000
 
+PR_SET_DUMPABLE = 4
 _PR_SET_KEEPCAPS = 8
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
@@ -158,6 +159,35 @@ def sweep_uid_here(rounds: int = SWEEP_ROUNDS) -> bool:
         os.waitpid(probe, 0)
         return True
     return False
+
+
+def sweep_peers(rounds: int = SWEEP_ROUNDS) -> bool:
+    """Like `sweep_uid_here`, for a process that must outlive the sweep (a bundle's
+    session process, unprivileged, between two candidates of its own uid): SIGKILL
+    every *other* process of this uid until none is left (``kill(-1)`` never
+    signals the caller). Only the soft RLIMIT_NPROC is lowered for the probe, and
+    put back. False if some survived `rounds` tries."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NPROC)
+    resource.setrlimit(resource.RLIMIT_NPROC, (2, hard))
+    try:
+        for _ in range(rounds):
+            try:
+                os.kill(-1, signal.SIGKILL)
+            except OSError:
+                pass
+            reap_nohang()
+            try:
+                probe = os.fork()
+            except BlockingIOError:
+                time.sleep(0.001)
+                continue
+            if probe == 0:  # pragma: no cover - the probe itself
+                os._exit(0)
+            os.waitpid(probe, 0)
+            return True
+        return False
+    finally:
+        resource.setrlimit(resource.RLIMIT_NPROC, (soft, hard))
 
 
 def reap_nohang(watch: int = 0) -> tuple[int, float] | None:

@@ -112,9 +112,19 @@ class Engine:
     def repair(self, bundle: Bundle) -> RepairOutcome:
         """Run the first test run, then each strategy in order until one passes."""
         started = time.monotonic()
+        try:
+            return self._repair(bundle, started)
+        finally:
+            close_session = getattr(self.runner, "close_session", None)
+            if close_session is not None:
+                close_session()
+
+    def _repair(self, bundle: Bundle, started: float) -> RepairOutcome:
         settings = self.settings
-        first = self.runner.run(bundle.files, bundle.tests,
-                                timeout=settings.test_timeout_seconds)
+        # The first run opens the runner's fast path for this bundle where it has one
+        # (a complete run all the same: every test, no early stop).
+        first_run = getattr(self.runner, "open_session", None) or self.runner.run
+        first = first_run(bundle.files, bundle.tests, timeout=settings.test_timeout_seconds)
         clean_first = not (first.timed_out or first.crashed or first.errors)
         ctx = Context(
             bundle=bundle,

@@ -58,6 +58,32 @@ _warned_unsandboxed = False
 _bwrap_failure: str | None = None
 
 
+TEST_LIMIT_FACTOR = 10.0  # a screened test may take this many times the slowest first-run test
+TEST_LIMIT_FLOOR = 0.05   # ... but never less (seconds of CPU; ten times that of wall time)
+
+
+class _Session:
+    """The client's side of an open fast-path session: which server holds it, for
+    which tests, and the first run's slowest test (for per-test limits)."""
+
+    def __init__(self, server: Any, tests: list[str]) -> None:
+        self.server = server
+        self.tests = tests
+        self.slowest: float | None = None
+
+    def learn(self, durations: Mapping[str, Any]) -> None:
+        """Remember the slowest test of the session's first (complete) run."""
+        times = [float(v) for v in durations.values()
+                 if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        self.slowest = max(times) if times else None
+
+    def test_limit(self) -> float:
+        """Seconds each screened test may take; 0 (none) before a first run counted."""
+        if self.slowest is None:
+            return 0.0
+        return max(TEST_LIMIT_FLOOR, TEST_LIMIT_FACTOR * self.slowest)
+
+
 class _ServerLost(Exception):
     """The server closed its pipe or sent garbage: it died or is broken."""
 
@@ -236,6 +262,8 @@ class WarmRunner:
         # What the last run cost: wall and CPU seconds (candidate child plus server),
         # and the child's own split (setup, pytest, after). For benchmarks.
         self.last_cost: dict[str, float] = {}
+        self._session: _Session | None = None
+        self._last_durations: dict[str, Any] = {}
 
     def start(self) -> None:
         """Start the server now. Raises SandboxUnavailable if it cannot start."""
@@ -308,35 +336,144 @@ class WarmRunner:
         timeout: float,
         coverage: bool = False,
     ) -> TestReport:
-        """See `Runner.run`. A hang, crash, bomb, or a server that dies under the
+        """See `Runner.run`: a fresh pytest session in a fresh child, the verdict a
+        challenger may rest on. A hang, crash, bomb, or a server that dies under the
         candidate comes back as a failing report; raises SandboxUnavailable only if
         a server cannot be started at all."""
         request = {"files": dict(files), "tests": list(tests), "timeout": float(timeout),
                    "coverage": bool(coverage)}
         with self._lock:
             started = time.monotonic()
-            for attempt in (1, 2):
-                server = self._ensure()
-                deadline = time.monotonic() + timeout + _GRACE
-                try:
-                    server.send(request, deadline)
-                    reply = server.receive(deadline)
-                except _ServerLost as exc:
-                    logger.warning("test server lost during a run (attempt {}): {}", attempt, exc)
-                    server.kill()
-                    self._server = None
-                    continue
-                if reply is None:
-                    logger.error("test server {} gave no answer within {:.1f}s; killing it",
-                                 server.proc.pid, timeout + _GRACE)
-                    server.kill()
-                    self._server = None
-                    return TestReport(timed_out=True, duration_s=time.monotonic() - started,
-                                      output="test server did not answer")
-                self.last_cost = _cost(reply, time.monotonic() - started)
-                return self._report(reply, time.monotonic() - started)
-            return TestReport(crashed=True, duration_s=time.monotonic() - started,
-                              output="test server died twice running this candidate")
+            reply = self._exchange(request, timeout, started)
+            if isinstance(reply, TestReport):
+                return reply
+            return self._report(reply, time.monotonic() - started)
+
+    def _exchange(self, request: Mapping[str, Any], timeout: float,
+                  started: float) -> dict[str, Any] | TestReport:
+        """Send one request and return the server's reply; a server lost twice, or
+        one that does not answer within `timeout` plus grace, gives a failing
+        report instead (and is killed). Call with the lock held."""
+        for attempt in (1, 2):
+            server = self._ensure()
+            deadline = time.monotonic() + timeout + _GRACE
+            try:
+                server.send(request, deadline)
+                reply = server.receive(deadline)
+            except _ServerLost as exc:
+                logger.warning("test server lost during a run (attempt {}): {}", attempt, exc)
+                server.kill()
+                self._server = None
+                self._session = None
+                if request.get("op") in ("screen", "open"):
+                    break  # the session went with the server: judge it the ordinary way
+                continue
+            if reply is None or not isinstance(reply, dict):
+                logger.error("test server {} gave no answer within {:.1f}s; killing it",
+                             server.proc.pid, timeout + _GRACE)
+                server.kill()
+                self._server = None
+                self._session = None
+                return TestReport(timed_out=True, duration_s=time.monotonic() - started,
+                                  output="test server did not answer")
+            self.last_cost = _cost(reply, time.monotonic() - started)
+            return reply
+        return TestReport(crashed=True, duration_s=time.monotonic() - started,
+                          output="test server died twice running this candidate")
+
+    # -- the fast path (repair/fastpath.py) -------------------------------------------
+
+    def open_session(
+        self,
+        files: Mapping[str, str],
+        tests: Sequence[str],
+        *,
+        timeout: float,
+        coverage: bool = False,
+    ) -> TestReport:
+        """A bundle's first run, through the fast path: collect its tests once in a
+        session process of the server and run them all (no early stop, no per-test
+        limit) in a child forked from it; the session stays open for `screen` until
+        `close_session` or the next `open_session`. The report is a complete run's.
+        When the session cannot be opened, this is `run`."""
+        with self._lock:
+            self._session = None
+            started = time.monotonic()
+            opened = self._exchange({"op": "open", "files": dict(files), "tests": list(tests),
+                                     "timeout": float(timeout)}, timeout, started)
+            if isinstance(opened, dict) and opened.get("session") is True:
+                self._session = _Session(self._server, list(tests))
+                left = max(0.5, timeout - (time.monotonic() - started))
+                report = self._screen_locked(files, left, coverage=coverage, first=(),
+                                             stop=False, started=started)
+                if report is not None:
+                    if self._session is not None and not report.timed_out:
+                        self._session.learn(self._last_durations)
+                    return report
+            elif isinstance(opened, dict):
+                logger.debug("no fast session for this bundle: {}",
+                             str(opened.get("output", ""))[-300:])
+        return self.run(files, tests, timeout=timeout, coverage=coverage)
+
+    def screen(
+        self,
+        files: Mapping[str, str],
+        tests: Sequence[str],
+        *,
+        timeout: float,
+        coverage: bool = False,
+        first: Sequence[str] = (),
+        stop: bool = True,
+    ) -> TestReport | None:
+        """Judge a candidate quickly in a child of the open session: `first` (the
+        tests that failed before) run first, with `stop` the run ends at the first
+        failure and each test is held to `test_limit` (TEST_LIMIT_FACTOR times the
+        session's slowest first-run test, never below TEST_LIMIT_FLOOR). Good for
+        rejecting a candidate; a report that passes is no verdict for a challenger
+        (run `run` for that). None when the fast path cannot judge this candidate
+        (no session, other tests, or the session refused it: see
+        repair/fastpath.py); the caller then uses `run`."""
+        with self._lock:
+            session = self._session
+            if session is None or session.server is not self._server \
+                    or list(tests) != session.tests:
+                return None
+            return self._screen_locked(files, timeout, coverage=coverage, first=first,
+                                       stop=stop, started=time.monotonic())
+
+    def _screen_locked(self, files: Mapping[str, str], timeout: float, *, coverage: bool,
+                       first: Sequence[str], stop: bool, started: float) -> TestReport | None:
+        session = self._session
+        assert session is not None
+        request = {"op": "screen", "files": dict(files), "timeout": float(timeout),
+                   "coverage": bool(coverage), "first": list(first), "stop": bool(stop),
+                   "test_limit": session.test_limit() if stop else 0.0}
+        reply = self._exchange(request, timeout, started)
+        if isinstance(reply, TestReport):
+            return reply if reply.timed_out else None
+        if "refused" in reply:
+            logger.debug("fast path refused a candidate: {}", reply.get("refused"))
+            return None
+        result = reply.get("result")
+        durations = result.get("durations") if isinstance(result, dict) else None
+        self._last_durations = durations if isinstance(durations, dict) else {}
+        return self._report(reply, time.monotonic() - started)
+
+    def close_session(self) -> None:
+        """End the open session (its process and uid); nothing if none is open."""
+        with self._lock:
+            session, self._session = self._session, None
+            if session is None or session.server is not self._server or self._server is None:
+                return
+            server = self._server
+            try:
+                server.send({"op": "close"}, time.monotonic() + _GRACE)
+                if server.receive(time.monotonic() + _GRACE) is None:
+                    raise _ServerLost("no answer to close")
+            except _ServerLost as exc:
+                logger.warning("test server lost closing a session: {}", exc)
+                server.kill()
+                self._server = None
 
     @staticmethod
     def _report(reply: Mapping[str, Any], duration: float) -> TestReport:
@@ -355,6 +492,7 @@ class WarmRunner:
         """Stop the server (if any) and remove its scratch; the runner may be
         started again by a later `run`."""
         with self._lock:
+            self._session = None
             if self._server is not None:
                 self._server.close()
                 self._server = None

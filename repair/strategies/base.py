@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import hashlib
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -48,6 +50,36 @@ class Context:
     patterns: Any = None
     external_agent: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
+    # Reports by the program's shape (`program_key`): a candidate whose AST was
+    # judged already is not run again. Seeded with the handoff's own program.
+    tried: dict[str, TestReport] = field(default_factory=dict)
+    screened: int = 0  # candidates rejected by the fast path alone
+    skipped: int = 0   # candidates not run: their AST was judged already
+
+    def __post_init__(self) -> None:
+        if not (self.first_run.timed_out or self.first_run.crashed):
+            self.tried.setdefault(self.program_key({}), self.first_run)
+
+    def program_key(self, changed: Mapping[str, str]) -> str:
+        """What identifies a candidate's program: each changed Python file's AST
+        (formatting and comments do not count), any other changed file's text."""
+        digest = hashlib.sha256()
+        for path in sorted(changed):
+            text = changed[path]
+            original = self.bundle.files.get(path)
+            if original == text:
+                continue
+            shape = _shape(path, text)
+            if original is not None and shape == self._original_shape(path, original):
+                continue
+            digest.update(f"{path}\0{shape}\0".encode("utf-8", "surrogatepass"))
+        return digest.hexdigest()
+
+    def _original_shape(self, path: str, text: str) -> str:
+        shapes = self.extra.setdefault("_original_shapes", {})
+        if path not in shapes:
+            shapes[path] = _shape(path, text)
+        return str(shapes[path])
 
     def judge(
         self, changed: Mapping[str, str], *, coverage: bool = False,
@@ -55,16 +87,41 @@ class Context:
     ) -> TestReport:
         """Run the bundle's tests with `changed` merged over its sources.
 
-        Charges the budget first (raising RepairBudgetExhausted when it is spent),
-        and bounds the run by the smaller of the test timeout, the caller's own
-        `timeout` (a strategy dismissing hanging candidates early) and the time left.
+        A candidate whose program (`program_key`) was judged already gets that
+        report again, uncharged and unrun. Otherwise it charges the budget first
+        (raising RepairBudgetExhausted when it is spent), and bounds the run by the
+        smaller of the test timeout, the caller's own `timeout` (a strategy
+        dismissing hanging candidates early) and the time left.
+
+        Where the runner has a fast path (`screen`), the candidate runs there first:
+        the tests that failed in the first run first, stopping at the first failure,
+        each test held to a limit scaled from the first run. A candidate that fails
+        there is rejected with that report; one that passes, or that the fast path
+        cannot judge, gets a complete ordinary run, whose report is the verdict.
         """
+        key = None if coverage else self.program_key(changed)
+        if key is not None and key in self.tried:
+            self.skipped += 1
+            return self.tried[key]
         self.budget.charge()
         candidate = self.bundle.with_files(changed)
         limit = self.test_timeout if timeout is None else min(self.test_timeout, timeout)
         timeout = min(limit, max(0.5, self.budget.seconds_left()))
-        return self.runner.run(candidate.files, candidate.tests, timeout=timeout,
-                               coverage=coverage)
+        screen = getattr(self.runner, "screen", None)
+        report: TestReport | None = None
+        if screen is not None:
+            failing = [nid for nid, ok in self.first_run.outcomes.items() if not ok]
+            quick = screen(candidate.files, candidate.tests, timeout=timeout,
+                           coverage=coverage, first=failing, stop=not coverage)
+            if quick is not None and (coverage or not quick.ok):
+                self.screened += 0 if coverage else 1
+                report = quick
+        if report is None:
+            report = self.runner.run(candidate.files, candidate.tests, timeout=timeout,
+                                     coverage=coverage)
+        if key is not None and not report.timed_out:
+            self.tried[key] = report
+        return report
 
     def accepts(self, report: TestReport) -> bool:
         """A candidate passes when every test the handoff holds ran and passed.
@@ -75,6 +132,16 @@ class Context:
         if self.expected_tests == 0:
             return report.ok
         return report.ok and report.passed == self.expected_tests
+
+
+def _shape(path: str, text: str) -> str:
+    """A Python file's AST (as text), or any other file's text."""
+    if path.endswith(".py"):
+        try:
+            return ast.dump(ast.parse(text))
+        except (SyntaxError, ValueError, RecursionError):
+            pass
+    return text
 
 
 @dataclass
