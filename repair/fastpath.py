@@ -283,7 +283,7 @@ class Session:
         module.__dict__.clear()
         module.__dict__.update(kept)
         try:
-            exec(code, module.__dict__)  # noqa: S102 - the candidate's own module, in its child
+            exec(code, module.__dict__)
         except BaseException as exc:
             # pytest would have reported a collection error: only a fresh session can.
             raise Stale(f"{rel} fails to import: {type(exc).__name__}: {exc}") from exc
@@ -295,7 +295,7 @@ class Session:
 
     @staticmethod
     def _compile(module: Any, rel: str, text: str, is_test: bool) -> Any:
-        loader = getattr(module, "__loader__", None)
+        loader: Any = getattr(module, "__loader__", None)
         if is_test and type(loader).__name__ == "AssertionRewritingHook":
             from _pytest.assertion.rewrite import rewrite_asserts
 

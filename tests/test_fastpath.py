@@ -215,7 +215,8 @@ def test_parametrize_values_computed_from_changed_code_refuse_the_candidate(
 
 def test_a_bundle_that_fails_to_collect_still_gets_its_first_run(runner: WarmRunner) -> None:
     files = {"calc.py": "def add(a, b)\n    return a + b\n",
-             "test_calc.py": "from calc import add\n\n\ndef test_add():\n    assert add(1, 1) == 2\n"}
+             "test_calc.py": ("from calc import add\n\n\n"
+                              "def test_add():\n    assert add(1, 1) == 2\n")}
     first = runner.open_session(files, ["test_calc.py"], timeout=30)
     full = runner.run(files, ["test_calc.py"], timeout=30)
     try:
@@ -257,7 +258,8 @@ class RecordingRunner:
 
 
 def context(runner: Any) -> Context:
-    bundle = Bundle(files={"m.py": "def f():\n    return 1\n", "test_m.py": "def test_a():\n    pass\n"},
+    bundle = Bundle(files={"m.py": "def f():\n    return 1\n",
+                           "test_m.py": "def test_a():\n    pass\n"},
                     tests=("test_m.py",), entrypoint="m.py")
     first = TestReport(failed=1, exit_code=1, outcomes={"t::a": False})
     return Context(bundle=bundle, first_run=first, runner=runner,
@@ -300,10 +302,18 @@ def test_engine_opens_and_closes_the_fast_path_around_a_bundle(
     from repair.engine import Engine, RepairSettings
 
     calls: list[str] = []
-    for name in ("open_session", "close_session"):
+
+    def recording(name: str) -> Any:
         original = getattr(runner, name)
-        monkeypatch.setattr(runner, name, lambda *a, _o=original, _n=name, **k:
-                            (calls.append(_n), _o(*a, **k))[1])
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            calls.append(name)
+            return original(*args, **kwargs)
+
+        return call
+
+    for name in ("open_session", "close_session"):
+        monkeypatch.setattr(runner, name, recording(name))
     bundle = Bundle(files=CALC, tests=tuple(TESTS), entrypoint="calc/core.py")
     outcome = Engine(RepairSettings(strategies=("noop",)), runner).repair(bundle)
     assert outcome.repaired and outcome.report.passed == 5

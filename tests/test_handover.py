@@ -69,7 +69,9 @@ def _counting_syncs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return calls
 
 
-def test_a_lone_finish_on_an_idle_telemetry_is_committed_at_once(make_config, monkeypatch):
+def test_a_lone_finish_on_an_idle_telemetry_is_committed_at_once(
+    make_config: Any, monkeypatch: pytest.MonkeyPatch,
+) -> None:
     # Nothing else is pending, so nothing is waited for: by the time telemetry has
     # answered the next message, the challenger is durable and the handoff done.
     runtime = _runtime(make_config)
@@ -87,7 +89,9 @@ def test_a_lone_finish_on_an_idle_telemetry_is_committed_at_once(make_config, mo
         ref.stop()
 
 
-def test_finishes_that_queue_up_during_a_commit_share_the_next_one(make_config, monkeypatch):
+def test_finishes_that_queue_up_during_a_commit_share_the_next_one(
+    make_config: Any, monkeypatch: pytest.MonkeyPatch,
+) -> None:
     # Under load: while one commit's fsyncs run, four more finishes arrive; they
     # are committed together by one more commit, not one each.
     runtime = _runtime(make_config)
