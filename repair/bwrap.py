@@ -2,7 +2,7 @@
 
 What the server (and so every candidate) sees: new pid, network, ipc and uts
 namespaces; read-only binds of the system directories, the interpreter, its
-site-packages and the four files the server runs from this repository, and nothing
+site-packages and the five files the server runs from this repository, and nothing
 else of the host (no /home, no /root but the interpreter, no state directory); a
 private tmpfs at /tmp, bounded in size, for the scratch directories; and only the
 capabilities the server needs to hand each candidate its own uid.

@@ -121,10 +121,11 @@ class Engine:
 
     def _repair(self, bundle: Bundle, started: float) -> RepairOutcome:
         settings = self.settings
-        # The first run opens the runner's fast path for this bundle where it has one
-        # (a complete run all the same: every test, no early stop).
-        first_run = getattr(self.runner, "open_session", None) or self.runner.run
-        first = first_run(bundle.files, bundle.tests, timeout=settings.test_timeout_seconds)
+        # A plain warm run: a bundle that passes as handed in needs nothing more, and
+        # its challenger waits for nothing else. The fast path for candidates opens
+        # at the first candidate (`Context.judge`).
+        first = self.runner.run(bundle.files, bundle.tests,
+                                timeout=settings.test_timeout_seconds)
         clean_first = not (first.timed_out or first.crashed or first.errors)
         ctx = Context(
             bundle=bundle,

@@ -62,26 +62,22 @@ TEST_LIMIT_FACTOR = 10.0  # a screened test may take this many times the slowest
 TEST_LIMIT_FLOOR = 0.05   # ... but never less (seconds of CPU; ten times that of wall time)
 
 
+def per_test_limit(durations: Mapping[str, float]) -> float:
+    """Seconds each screened test may take, from a complete run's per-test
+    durations: TEST_LIMIT_FACTOR times the slowest, never below TEST_LIMIT_FLOOR;
+    0 (no limit) when there are none."""
+    if not durations:
+        return 0.0
+    return max(TEST_LIMIT_FLOOR, TEST_LIMIT_FACTOR * max(durations.values()))
+
+
 class _Session:
-    """The client's side of an open fast-path session: which server holds it, for
-    which tests, and the first run's slowest test (for per-test limits)."""
+    """The client's side of an open fast-path session: which server holds it, and
+    for which tests."""
 
     def __init__(self, server: Any, tests: list[str]) -> None:
         self.server = server
         self.tests = tests
-        self.slowest: float | None = None
-
-    def learn(self, durations: Mapping[str, Any]) -> None:
-        """Remember the slowest test of the session's first (complete) run."""
-        times = [float(v) for v in durations.values()
-                 if isinstance(v, (int, float)) and not isinstance(v, bool)]
-        self.slowest = max(times) if times else None
-
-    def test_limit(self) -> float:
-        """Seconds each screened test may take; 0 (none) before a first run counted."""
-        if self.slowest is None:
-            return 0.0
-        return max(TEST_LIMIT_FLOOR, TEST_LIMIT_FACTOR * self.slowest)
 
 
 class _ServerLost(Exception):
@@ -263,7 +259,7 @@ class WarmRunner:
         # and the child's own split (setup, pytest, after). For benchmarks.
         self.last_cost: dict[str, float] = {}
         self._session: _Session | None = None
-        self._last_durations: dict[str, Any] = {}
+        self._unread = 0  # answers to `close_session` not read yet
 
     def start(self) -> None:
         """Start the server now. Raises SandboxUnavailable if it cannot start."""
@@ -358,6 +354,10 @@ class WarmRunner:
             server = self._ensure()
             deadline = time.monotonic() + timeout + _GRACE
             try:
+                while self._unread:
+                    if server.receive(time.monotonic() + _GRACE) is None:
+                        raise _ServerLost("no answer to closing a session")
+                    self._unread -= 1
                 server.send(request, deadline)
                 reply = server.receive(deadline)
             except _ServerLost as exc:
@@ -365,6 +365,7 @@ class WarmRunner:
                 server.kill()
                 self._server = None
                 self._session = None
+                self._unread = 0
                 if request.get("op") in ("screen", "open"):
                     break  # the session went with the server: judge it the ordinary way
                 continue
@@ -374,6 +375,7 @@ class WarmRunner:
                 server.kill()
                 self._server = None
                 self._session = None
+                self._unread = 0
                 return TestReport(timed_out=True, duration_s=time.monotonic() - started,
                                   output="test server did not answer")
             self.last_cost = _cost(reply, time.monotonic() - started)
@@ -383,37 +385,24 @@ class WarmRunner:
 
     # -- the fast path (repair/fastpath.py) -------------------------------------------
 
-    def open_session(
-        self,
-        files: Mapping[str, str],
-        tests: Sequence[str],
-        *,
-        timeout: float,
-        coverage: bool = False,
-    ) -> TestReport:
-        """A bundle's first run, through the fast path: collect its tests once in a
-        session process of the server and run them all (no early stop, no per-test
-        limit) in a child forked from it; the session stays open for `screen` until
-        `close_session` or the next `open_session`. The report is a complete run's.
-        When the session cannot be opened, this is `run`."""
+    def open_session(self, files: Mapping[str, str], tests: Sequence[str], *,
+                     timeout: float) -> bool:
+        """Collect a bundle's tests once, in a session process of the server, for
+        `screen` to fork candidates from (replacing any open session). False when
+        collection does not finish within `timeout` or the server is lost: then
+        `screen` refuses every candidate and the caller runs them with `run`."""
         with self._lock:
             self._session = None
             started = time.monotonic()
-            opened = self._exchange({"op": "open", "files": dict(files), "tests": list(tests),
-                                     "timeout": float(timeout)}, timeout, started)
-            if isinstance(opened, dict) and opened.get("session") is True:
+            reply = self._exchange({"op": "open", "files": dict(files), "tests": list(tests),
+                                    "timeout": float(timeout)}, timeout, started)
+            if isinstance(reply, dict) and reply.get("session") is True:
                 self._session = _Session(self._server, list(tests))
-                left = max(0.5, timeout - (time.monotonic() - started))
-                report = self._screen_locked(files, left, coverage=coverage, first=(),
-                                             stop=False, started=started)
-                if report is not None:
-                    if self._session is not None and not report.timed_out:
-                        self._session.learn(self._last_durations)
-                    return report
-            elif isinstance(opened, dict):
+                return True
+            if isinstance(reply, dict):
                 logger.debug("no fast session for this bundle: {}",
-                             str(opened.get("output", ""))[-300:])
-        return self.run(files, tests, timeout=timeout, coverage=coverage)
+                             str(reply.get("output", ""))[-300:])
+            return False
 
     def screen(
         self,
@@ -424,56 +413,49 @@ class WarmRunner:
         coverage: bool = False,
         first: Sequence[str] = (),
         stop: bool = True,
+        test_limit: float = 0.0,
     ) -> TestReport | None:
-        """Judge a candidate quickly in a child of the open session: `first` (the
-        tests that failed before) run first, with `stop` the run ends at the first
-        failure and each test is held to `test_limit` (TEST_LIMIT_FACTOR times the
-        session's slowest first-run test, never below TEST_LIMIT_FLOOR). Good for
-        rejecting a candidate; a report that passes is no verdict for a challenger
-        (run `run` for that). None when the fast path cannot judge this candidate
-        (no session, other tests, or the session refused it: see
+        """Judge a candidate quickly, in a child forked from the open session: the
+        tests of `first` (those that failed before) run first; with `stop` the run
+        ends at the first failure; each test may use `test_limit` seconds of CPU
+        (ten times that of wall time; 0: no limit) before the run ends as timed out.
+        For rejecting candidates: a report that passes is no verdict a challenger
+        may rest on (that takes `run`). None when the fast path cannot judge this
+        candidate (no session, other tests, or the session refused it: see
         repair/fastpath.py); the caller then uses `run`."""
         with self._lock:
             session = self._session
             if session is None or session.server is not self._server \
                     or list(tests) != session.tests:
                 return None
-            return self._screen_locked(files, timeout, coverage=coverage, first=first,
-                                       stop=stop, started=time.monotonic())
-
-    def _screen_locked(self, files: Mapping[str, str], timeout: float, *, coverage: bool,
-                       first: Sequence[str], stop: bool, started: float) -> TestReport | None:
-        session = self._session
-        assert session is not None
-        request = {"op": "screen", "files": dict(files), "timeout": float(timeout),
-                   "coverage": bool(coverage), "first": list(first), "stop": bool(stop),
-                   "test_limit": session.test_limit() if stop else 0.0}
-        reply = self._exchange(request, timeout, started)
-        if isinstance(reply, TestReport):
-            return reply if reply.timed_out else None
-        if "refused" in reply:
-            logger.debug("fast path refused a candidate: {}", reply.get("refused"))
-            return None
-        result = reply.get("result")
-        durations = result.get("durations") if isinstance(result, dict) else None
-        self._last_durations = durations if isinstance(durations, dict) else {}
-        return self._report(reply, time.monotonic() - started)
+            started = time.monotonic()
+            request = {"op": "screen", "files": dict(files), "timeout": float(timeout),
+                       "coverage": bool(coverage), "first": list(first), "stop": bool(stop),
+                       "test_limit": float(test_limit)}
+            reply = self._exchange(request, timeout, started)
+            if isinstance(reply, TestReport):
+                return reply if reply.timed_out else None
+            if "refused" in reply:
+                logger.debug("fast path refused a candidate: {}", reply.get("refused"))
+                return None
+            return self._report(reply, time.monotonic() - started)
 
     def close_session(self) -> None:
-        """End the open session (its process and uid); nothing if none is open."""
+        """End the open session (its process and everything of its uid), if any.
+        Does not wait: the server's answer is read before the next request's."""
         with self._lock:
             session, self._session = self._session, None
-            if session is None or session.server is not self._server or self._server is None:
-                return
             server = self._server
+            if session is None or session.server is not server or server is None:
+                return
             try:
                 server.send({"op": "close"}, time.monotonic() + _GRACE)
-                if server.receive(time.monotonic() + _GRACE) is None:
-                    raise _ServerLost("no answer to close")
             except _ServerLost as exc:
                 logger.warning("test server lost closing a session: {}", exc)
                 server.kill()
                 self._server = None
+                return
+            self._unread += 1
 
     @staticmethod
     def _report(reply: Mapping[str, Any], duration: float) -> TestReport:
@@ -493,6 +475,7 @@ class WarmRunner:
         started again by a later `run`."""
         with self._lock:
             self._session = None
+            self._unread = 0
             if self._server is not None:
                 self._server.close()
                 self._server = None

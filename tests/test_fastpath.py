@@ -17,7 +17,7 @@ import pytest
 from repair.bundle import Bundle
 from repair.report import TestReport
 from repair.strategies.base import Budget, Context
-from repair.warm_runner import TEST_LIMIT_FLOOR, WarmRunner
+from repair.warm_runner import TEST_LIMIT_FLOOR, WarmRunner, per_test_limit
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -56,9 +56,8 @@ def runner() -> Iterator[WarmRunner]:
 
 @pytest.fixture
 def session(runner: WarmRunner) -> Iterator[WarmRunner]:
-    """`runner` with a session open on CALC (its first run passed)."""
-    first = runner.open_session(CALC, TESTS, timeout=30)
-    assert first.ok and first.passed == 5, first.output
+    """`runner` with a session open on CALC."""
+    assert runner.open_session(CALC, TESTS, timeout=30)
     yield runner
     runner.close_session()
 
@@ -70,15 +69,21 @@ def screened(runner: WarmRunner, files: Mapping[str, str], tests: Sequence[str] 
     return report
 
 
-def test_the_first_run_through_the_fast_path_is_a_complete_run(runner: WarmRunner) -> None:
+def test_a_complete_screen_of_the_bundle_as_handed_in_matches_a_full_run(
+    runner: WarmRunner,
+) -> None:
     broken = with_core("def add(a, b):\n    return a - b\n")
-    fast = runner.open_session(broken, TESTS, timeout=30)
+    assert runner.open_session(broken, TESTS, timeout=30)
+    try:
+        fast = screened(runner, broken, stop=False)
+    finally:
+        runner.close_session()
     full = runner.run(broken, TESTS, timeout=30)
-    runner.close_session()
     assert fast.outcomes == full.outcomes
     assert (fast.passed, fast.failed, fast.errors, fast.exit_code) == \
         (full.passed, full.failed, full.errors, full.exit_code) == (1, 4, 0, 1)
     assert "assert -1 == 3" in fast.output
+    assert set(full.durations) == set(full.outcomes)
 
 
 def test_the_fast_path_gives_the_same_verdict_as_a_full_run(session: WarmRunner) -> None:
@@ -158,7 +163,7 @@ def test_a_module_first_imported_during_a_test_comes_from_the_candidates_files(
 ) -> None:
     files = {"lazy.py": "VALUE = 1\n",
              "test_lazy.py": "def test_lazy():\n    import lazy\n    assert lazy.VALUE == 1\n"}
-    assert runner.open_session(files, ["test_lazy.py"], timeout=30).ok
+    assert runner.open_session(files, ["test_lazy.py"], timeout=30)
     try:
         report = screened(runner, {**files, "lazy.py": "VALUE = 2\n"}, ["test_lazy.py"],
                           stop=False)
@@ -172,14 +177,18 @@ def test_an_endless_loop_is_stopped_within_the_scaled_per_test_limit(
     session: WarmRunner,
 ) -> None:
     looping = with_core("def add(a, b):\n    while True:\n        pass\n")
+    limit = per_test_limit(session.run(CALC, TESTS, timeout=30).durations)
+    assert TEST_LIMIT_FLOOR <= limit < 1.0
     started = time.monotonic()
-    report = screened(session, looping, first=["test_calc.py::test_twice"], stop=True)
+    report = screened(session, looping, first=["test_calc.py::test_twice"], stop=True,
+                      test_limit=limit)
     took = time.monotonic() - started
     assert report.timed_out and not report.ok
     assert "ran over its limit" in report.output
-    # The per-test limit is CPU time, floored at TEST_LIMIT_FLOOR: far below the
-    # 30 s the run was allowed (a loaded machine stretches the wall time only).
-    assert took < 30 * TEST_LIMIT_FLOOR + 5, took
+    # The per-test limit is CPU time, ten times the slowest test, at least
+    # TEST_LIMIT_FLOOR: far below the 30 s the run was allowed (a loaded machine
+    # stretches the wall time only).
+    assert took < 10 * limit + 5, took
 
 
 def test_a_candidate_changing_a_test_file_or_removing_a_module_is_refused(
@@ -202,7 +211,7 @@ def test_parametrize_values_computed_from_changed_code_refuse_the_candidate(
              "test_table.py": ("import pytest\nfrom table import ROWS\n\n\n"
                                "@pytest.mark.parametrize('a,b', ROWS)\n"
                                "def test_row(a, b):\n    assert a + 1 == b\n")}
-    assert runner.open_session(files, ["test_table.py"], timeout=30).ok
+    assert runner.open_session(files, ["test_table.py"], timeout=30)
     try:
         changed = {**files, "table.py": "ROWS = [(1, 3)]\n"}
         assert runner.screen(changed, ["test_table.py"], timeout=30) is None
@@ -213,13 +222,16 @@ def test_parametrize_values_computed_from_changed_code_refuse_the_candidate(
         runner.close_session()
 
 
-def test_a_bundle_that_fails_to_collect_still_gets_its_first_run(runner: WarmRunner) -> None:
+def test_a_session_that_failed_to_collect_reports_so_and_refuses_candidates(
+    runner: WarmRunner,
+) -> None:
     files = {"calc.py": "def add(a, b)\n    return a + b\n",
              "test_calc.py": ("from calc import add\n\n\n"
                               "def test_add():\n    assert add(1, 1) == 2\n")}
-    first = runner.open_session(files, ["test_calc.py"], timeout=30)
+    assert runner.open_session(files, ["test_calc.py"], timeout=30)
     full = runner.run(files, ["test_calc.py"], timeout=30)
     try:
+        first = screened(runner, files, ["test_calc.py"], stop=False)
         assert not first.ok and first.errors == full.errors == 1
         # A candidate could fix the import: the session cannot judge it.
         fixed = {**files, "calc.py": "def add(a, b):\n    return a + b\n"}
@@ -237,16 +249,23 @@ class RecordingRunner:
     def __init__(self, screen_says: bool | None) -> None:
         self.screen_says = screen_says
         self.calls: list[str] = []
+        self.limits: list[float] = []
 
     def run(self, files: Mapping[str, str], tests: Sequence[str], *, timeout: float,
             coverage: bool = False) -> TestReport:
         self.calls.append("run")
         return TestReport(passed=1, exit_code=0, outcomes={"t::a": True})
 
+    def open_session(self, files: Mapping[str, str], tests: Sequence[str], *,
+                     timeout: float) -> bool:
+        self.calls.append("open")
+        return True
+
     def screen(self, files: Mapping[str, str], tests: Sequence[str], *, timeout: float,
-               coverage: bool = False, first: Sequence[str] = (),
-               stop: bool = True) -> TestReport | None:
+               coverage: bool = False, first: Sequence[str] = (), stop: bool = True,
+               test_limit: float = 0.0) -> TestReport | None:
         self.calls.append("screen")
+        self.limits.append(test_limit)
         if self.screen_says is None:
             return None
         if self.screen_says:
@@ -261,7 +280,8 @@ def context(runner: Any) -> Context:
     bundle = Bundle(files={"m.py": "def f():\n    return 1\n",
                            "test_m.py": "def test_a():\n    pass\n"},
                     tests=("test_m.py",), entrypoint="m.py")
-    first = TestReport(failed=1, exit_code=1, outcomes={"t::a": False})
+    first = TestReport(failed=1, exit_code=1, outcomes={"t::a": False},
+                       durations={"t::a": 0.02})
     return Context(bundle=bundle, first_run=first, runner=runner,
                    budget=Budget(time.monotonic() + 60, 100), test_timeout=5.0,
                    expected_tests=1)
@@ -271,18 +291,21 @@ def test_a_candidate_that_passes_screening_gets_a_complete_run_for_its_verdict()
     runner = RecordingRunner(screen_says=True)
     ctx = context(runner)
     assert ctx.accepts(ctx.judge({"m.py": "def f():\n    return 2\n"}))
-    assert runner.calls == ["screen", "run"]
+    assert runner.calls == ["open", "screen", "run"]
+    # Held to ten times the first run's slowest test.
+    assert runner.limits == [pytest.approx(0.2)]
 
 
 def test_a_candidate_rejected_by_screening_is_not_run_again() -> None:
     runner = RecordingRunner(screen_says=False)
     ctx = context(runner)
     assert not ctx.accepts(ctx.judge({"m.py": "def f():\n    return 2\n"}))
-    assert runner.calls == ["screen"]
+    ctx.judge({"m.py": "def f():\n    return 3\n"})
+    assert runner.calls == ["open", "screen", "screen"]
     refused = RecordingRunner(screen_says=None)
     ctx = context(refused)
     ctx.judge({"m.py": "def f():\n    return 2\n"})
-    assert refused.calls == ["screen", "run"]
+    assert refused.calls == ["open", "screen", "run"]
 
 
 def test_a_candidate_whose_ast_was_tried_already_is_not_run() -> None:
@@ -291,12 +314,12 @@ def test_a_candidate_whose_ast_was_tried_already_is_not_run() -> None:
     ctx.judge({"m.py": "def f():\n    return 2\n"})
     again = ctx.judge({"m.py": "def f():\n    # the same program\n    return (2)\n"})
     original = ctx.judge({"m.py": "def f():\n    return 1  # as handed in\n"})
-    assert runner.calls == ["screen"]
+    assert runner.calls == ["open", "screen"]
     assert not again.ok and original is ctx.first_run
     assert ctx.budget.used == 1 and ctx.skipped == 2
 
 
-def test_engine_opens_and_closes_the_fast_path_around_a_bundle(
+def test_the_engine_screens_candidates_and_rests_its_verdict_on_a_complete_run(
     runner: WarmRunner, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from repair.engine import Engine, RepairSettings
@@ -307,15 +330,22 @@ def test_engine_opens_and_closes_the_fast_path_around_a_bundle(
         original = getattr(runner, name)
 
         def call(*args: Any, **kwargs: Any) -> Any:
-            calls.append(name)
-            return original(*args, **kwargs)
+            result = original(*args, **kwargs)
+            calls.append(f"{name}:{getattr(result, 'ok', result)}")
+            return result
 
         return call
 
-    for name in ("open_session", "close_session"):
+    for name in ("run", "open_session", "screen", "close_session"):
         monkeypatch.setattr(runner, name, recording(name))
-    bundle = Bundle(files=CALC, tests=tuple(TESTS), entrypoint="calc/core.py")
-    outcome = Engine(RepairSettings(strategies=("noop",)), runner).repair(bundle)
-    assert outcome.repaired and outcome.report.passed == 5
-    assert calls == ["open_session", "close_session"]
+    broken = with_core("def add(a, b):\n    return a - b\n")
+    bundle = Bundle(files=broken, tests=tuple(TESTS), entrypoint="calc/core.py")
+    outcome = Engine(RepairSettings(strategies=("heuristic_microfix",)), runner).repair(bundle)
+    assert outcome.repaired and outcome.report.ok and outcome.report.passed == 5
+    assert outcome.files is not None and "a + b" in outcome.files["calc/core.py"]
+    assert calls[0] == "run:False"  # the first run: plain
+    assert calls[1] == "open_session:True"
+    assert "screen:False" in calls  # candidates rejected by the fast path
+    # The accepted candidate: screened, then its verdict from a complete run.
+    assert calls[-3:] == ["screen:True", "run:True", "close_session:None"]
     assert runner.screen(CALC, TESTS, timeout=30) is None  # closed

@@ -13,6 +13,7 @@ from errors import RepairBudgetExhausted
 from repair.bundle import Bundle
 from repair.report import TestReport
 from repair.runner import Runner
+from repair.warm_runner import per_test_limit
 
 
 @dataclass
@@ -75,6 +76,20 @@ class Context:
             digest.update(f"{path}\0{shape}\0".encode("utf-8", "surrogatepass"))
         return digest.hexdigest()
 
+    def _fast_path(self) -> bool:
+        """Whether candidates can be screened: the runner has a fast path, and its
+        session for this bundle opened (at the first candidate; not at all when the
+        first run timed out, crashed or had errors, as a session could judge no
+        candidate then)."""
+        if "_fast_path" not in self.extra:
+            opener = getattr(self.runner, "open_session", None)
+            first = self.first_run
+            self.extra["_fast_path"] = bool(
+                opener is not None and hasattr(self.runner, "screen")
+                and not (first.timed_out or first.crashed or first.errors)
+                and opener(self.bundle.files, self.bundle.tests, timeout=self.test_timeout))
+        return bool(self.extra["_fast_path"])
+
     def _original_shape(self, path: str, text: str) -> str:
         shapes = self.extra.setdefault("_original_shapes", {})
         if path not in shapes:
@@ -107,12 +122,13 @@ class Context:
         candidate = self.bundle.with_files(changed)
         limit = self.test_timeout if timeout is None else min(self.test_timeout, timeout)
         timeout = min(limit, max(0.5, self.budget.seconds_left()))
-        screen = getattr(self.runner, "screen", None)
         report: TestReport | None = None
-        if screen is not None:
+        if self._fast_path():
             failing = [nid for nid, ok in self.first_run.outcomes.items() if not ok]
-            quick = screen(candidate.files, candidate.tests, timeout=timeout,
-                           coverage=coverage, first=failing, stop=not coverage)
+            quick = self.runner.screen(  # type: ignore[attr-defined]
+                candidate.files, candidate.tests, timeout=timeout, coverage=coverage,
+                first=failing, stop=not coverage,
+                test_limit=0.0 if coverage else per_test_limit(self.first_run.durations))
             if quick is not None and (coverage or not quick.ok):
                 self.screened += 0 if coverage else 1
                 report = quick
