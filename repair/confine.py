@@ -225,12 +225,13 @@ def limit_resources(timeout: float, *, processes: bool) -> None:
             pass
 
 
-def uid_alive(uid: int, most: int = 256) -> bool | None:
-    """Whether any process visible in /proc has real uid `uid`; None if /proc
-    cannot be read or lists more than `most` processes (reading them all would cost
-    more than sweeping: outside our own pid namespace), so the caller sweeps."""
+def uid_alive(uid: int, most: int = 256, *, but: int = 0) -> bool | None:
+    """Whether any process visible in /proc (other than pid `but`) has real uid
+    `uid`; None if /proc cannot be read or lists more than `most` processes
+    (reading them all would cost more than sweeping: outside our own pid
+    namespace), so the caller sweeps."""
     try:
-        pids = [name for name in os.listdir("/proc") if name.isdigit()]
+        pids = [name for name in os.listdir("/proc") if name.isdigit() and name != str(but)]
     except OSError:
         return None
     if len(pids) > most:

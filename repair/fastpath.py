@@ -31,7 +31,8 @@ module that was loaded, is refused before any fork (`Session.refuses`). Refused
 candidates cost one round trip; the caller runs them through a fresh session.
 
 Screening options for rejecting candidates fast (never for a final verdict): the
-previously failing tests first, stop at the first failure (``maxfail=1``), and a
+previously failing tests first, stop at the first failure (``maxfail=1``, and no
+traceback formatted for it), and a
 per-test limit on CPU time (and, ten times looser, on wall time): a test over it
 ends the child at once with `EXIT_TEST_LIMIT`.
 
@@ -210,7 +211,12 @@ class Session:
             wanted = set(first)
             session.items.sort(key=lambda item: item.nodeid not in wanted)
         if stop:
+            # Screening only rejects: the first failure ends the run, and no
+            # traceback is formatted for it (the verdict of a candidate that passes
+            # comes from a complete run, with its full report).
             session.config.option.maxfail = 1
+            session.config.option.tbstyle = "no"
+            session.config.option.reportchars = ""
         self.test_limit = test_limit
 
     def _loaded(self, rel: str) -> Any:
