@@ -74,7 +74,9 @@ class Repairer(SupervisedActor):
         runtime = self.runtime
         self.claims = Claims(runtime.layout, runtime.instance)
         self.store = ChallengerStore(runtime.layout.challengers)
-        self.runner = make_runner()
+        # No fallback below the isolation the daemon started with when it is required:
+        # a runner that cannot give it raises, and this actor does not start.
+        self.runner = make_runner(require=runtime.require_isolation, guards=runtime.guards)
         self.patterns = make_patterns(runtime.layout.patterns)
         self._free_sent = False
 

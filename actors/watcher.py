@@ -45,7 +45,7 @@ class Watcher(SupervisedActor):
 
     def start_up(self) -> None:
         runtime = self.runtime
-        self.claims = Claims(runtime.layout, runtime.instance)
+        self.claims = Claims(runtime.layout, runtime.instance, isolation=runtime.isolation)
         self.queue = runtime.layout.queue
         self.workers: list[str] = list(runtime.workers)
         self.pending: dict[str, None] = {}

@@ -106,6 +106,7 @@ def status(args: argparse.Namespace) -> int:
     print()
     if not report.instances:
         print("instances    none (no heartbeat, no claims): no daemon has run here recently")
+        print("isolation    none in force: no daemon running (`check-config` probes it)")
         return EXIT_OK
     alive = sum(1 for i in report.instances if i.alive)
     print(f"instances    {alive} alive of {len(report.instances)} "
@@ -116,6 +117,9 @@ def status(args: argparse.Namespace) -> int:
           seconds(i.heartbeat_age_s), str(i.pid or "-"), i.host or "-"]
          for i in report.instances],
         "llrlrrl"))
+    for i in report.instances:
+        if i.alive:
+            print(f"isolation    {i.instance}: {i.isolation or 'not reported'}")
     return EXIT_OK
 
 

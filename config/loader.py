@@ -105,6 +105,7 @@ _RULES: dict[tuple[str, str], tuple[Any, str]] = {
     ("watch", "heartbeat_seconds"): (lambda v: _number(v) and v > 0, "a number > 0"),
     ("log", "level"): (lambda v: v in LOG_LEVELS, "one of " + ", ".join(LOG_LEVELS)),
     ("log", "json"): (lambda v: isinstance(v, bool), "true or false"),
+    ("sandbox", "require"): (lambda v: isinstance(v, bool), "true or false"),
     ("faults", "seed"): (_integer, "an integer"),
     ("faults", "points"): (
         lambda v: isinstance(v, dict)

@@ -40,9 +40,11 @@ def attempt_key(path: Path) -> str:
 class Claims:
     """One instance's view of claims, deferrals and heartbeats."""
 
-    def __init__(self, layout: Layout, instance: str) -> None:
+    def __init__(self, layout: Layout, instance: str, *, isolation: str = "") -> None:
         self.layout = layout
         self.instance = instance
+        # What the heartbeat says of the candidates' isolation (for `status`).
+        self.isolation = isolation
         self.mine = layout.claims_of(instance)
         self.mine.mkdir(mode=0o700, parents=True, exist_ok=True)
 
@@ -120,8 +122,11 @@ class Claims:
     def heartbeat(self, now: float | None = None) -> None:
         """Prove this instance is alive (the file's mtime is the proof)."""
         now = time.time() if now is None else now
-        data = json.dumps({"instance": self.instance, "pid": os.getpid(),
-                           "host": socket.gethostname(), "ts": now}).encode()
+        beat: dict[str, object] = {"instance": self.instance, "pid": os.getpid(),
+                                   "host": socket.gethostname(), "ts": now}
+        if self.isolation:
+            beat["isolation"] = self.isolation
+        data = json.dumps(beat).encode()
         path = self.layout.instances / f"{self.instance}.json"
         atomic_write(path, data, durable=False, point="claims.heartbeat")
 

@@ -111,6 +111,7 @@ def take_status(layout: Layout, config: Config, now: float | None = None) -> Sta
             heartbeat_age_s=round(now - mtime, 3) if mtime is not None else None,
             pid=pid if isinstance(pid, int) else None,
             host=host if isinstance(host, str) else None,
+            isolation=isolation if isinstance(isolation := data.get("isolation"), str) else None,
         ))
     schedule = PruneSchedule(layout)
     last = schedule.last_run()

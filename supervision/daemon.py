@@ -23,6 +23,7 @@ from config import config_digest
 from config.schema import Config
 from messages.commands import GetStatus, RecordMetric, StopClaiming, WatcherStatus
 from messages.records import MetricLine, rfc3339
+from repair.isolation import enforce, guards_of
 from state.claims import Claims, is_handoff_name
 from state.layout import Layout
 from supervision.child_spec import ChildSpec
@@ -106,8 +107,17 @@ class Daemon:
     # -- life cycle ----------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start every actor (watcher last, after its first scan)."""
+        """Probe the candidates' isolation and apply `[sandbox] require` (raises
+        SandboxRefused with one line when it is required and falls short), then start
+        every actor (watcher last, after its first scan)."""
         self.runtime.stopping.clear()
+        guards = guards_of([*self.layout.directories(), self.layout.metrics.parent])
+        isolation = enforce(self.config.sandbox.require, guards)
+        self.isolation = isolation
+        # Written before any actor thread exists, and never again.
+        self.runtime.isolation = isolation.line()
+        self.runtime.require_isolation = self.config.sandbox.require
+        self.runtime.guards = tuple(guards)
         self.supervisor.start()
         self.started = True
         logger.bind(actor="daemon").info(
@@ -165,7 +175,8 @@ class Daemon:
         Windows, thresholds, backoff, TTL, schedule, timeouts and strategies take
         effect for the next piece of work; `repair.workers` grows or shrinks the
         pool (a busy worker retires when its repair ends). Raises ConfigError when
-        the new config changes what only a restart can (root, paths, instance id).
+        the new config changes what only a restart can (root, paths, instance id,
+        `[sandbox]`: the isolation is probed and enforced at start).
         """
         from errors import ConfigError
 
@@ -174,6 +185,8 @@ class Daemon:
             raise ConfigError("config: [paths] cannot change on reload; restart instead")
         if new.instance.id != old.instance.id:
             raise ConfigError("config: [instance] id cannot change on reload; restart instead")
+        if new.sandbox != old.sandbox:
+            raise ConfigError("config: [sandbox] cannot change on reload; restart instead")
         self.runtime.config = new
         self.config = new
         self.runtime.config_digest = config_digest(new)
