@@ -611,8 +611,13 @@ class Server:
         collects the tests and then waits for "screen" requests. Replaces any open
         session. Replies ``{"session": true, "collected": N}``, or ``{"session":
         false, "output": ...}`` when collection could not finish within ``timeout``
-        (the process and its uid are gone then)."""
+        (the process and its uid are gone then), or when this server cannot hand
+        out uids (a non-root daemon: its candidates would share the server's uid,
+        and sweeping one candidate's leftovers would take the session with them)."""
         self.close_session()
+        if self.uid_mode == "none":
+            return {"session": False, "output": "the fast path needs uids of its own for "
+                    "candidates (a root daemon); candidates run the ordinary way"}
         self.seq += 1
         own_cpu = time.process_time()
         sdir = self.scratch / f"s{self.seq}"
@@ -624,6 +629,7 @@ class Server:
         self._fresh_dirs(work, tmp, uid)
         pipes = [os.pipe() for _ in range(3)]  # requests, replies, the process's output
         (req_r, req_w), (rep_r, rep_w), (out_r, out_w) = pipes
+        _flush_std_streams()
         try:
             pid = os.fork()
         except OSError:
@@ -733,15 +739,11 @@ class Server:
             os.dup2(req_r, 3)
             os.dup2(rep_w, 4)
             os.closerange(5, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
-            confine.limit_resources(SESSION_CPU_SECONDS, processes=self.uid_mode != "none")
-            confine.prctl(confine.PR_SET_NO_NEW_PRIVS, 1)
-            if self.uid_mode != "none":
-                confine.drop_to(uid, keep_read_search=self.uid_mode == "ephemeral+read")
+            self._confine(uid, SESSION_CPU_SECONDS)
             # Candidates share this uid: none may read or write this process's memory.
             confine.prctl(confine.PR_SET_DUMPABLE, 0)
             # Orphans of candidates come to us, and are reaped and swept here.
             confine.prctl(confine.PR_SET_CHILD_SUBREAPER, 1)
-            os.umask(0o022)
             self.zygote = None
             self.session_sweeps = self.uid_mode != "none"
             session = fastpath.Session(work, tmp, req["files"], list(req["tests"]),
@@ -784,6 +786,7 @@ class Server:
         own_cpu = time.process_time()
         out_r, out_w = os.pipe()
         res_r, res_w = os.pipe()
+        _flush_std_streams()
         start = time.monotonic()
         pid = os.fork()
         if pid == 0:
