@@ -126,12 +126,16 @@ def poison_outcome(layout: Layout, poison: list[str]) -> int:
 
 
 def write_config(root: Path, instance: str, path: Path) -> None:
+    # The reference runner (REPAIRLAB_RUNNER=subprocess, to tell a runner fault from
+    # anything else) isolates nothing: the daemon runs it only when told so knowingly.
+    reference = os.environ.get("REPAIRLAB_RUNNER") == "subprocess"
     path.write_text(
         f'[paths]\nroot = "{root}"\n[instance]\nid = "{instance}"\nlease_seconds = 3\n'
         "[backoff]\nbase_seconds = 0.2\nmax_seconds = 1\n"
         "[repair]\nworkers = 2\ntest_timeout_seconds = 10\nbundle_timeout_seconds = 60\n"
         "[watch]\nrescan_seconds = 1\nheartbeat_seconds = 1\n"
         "[supervisor]\nmax_restarts = 5\nperiod_seconds = 30\n"
+        + ("[sandbox]\nrequire = false\n" if reference else "")
     )
 
 
