@@ -146,19 +146,26 @@ def _send_within(fd: int, obj: Any, deadline: float) -> bool:
     body = json.dumps(obj, separators=(",", ":")).encode("utf-8")
     view = memoryview(struct.pack(">I", len(body)) + body)
     os.set_blocking(fd, False)
-    with selectors.DefaultSelector() as sel:
-        sel.register(fd, selectors.EVENT_WRITE)
-        while view:
-            left = deadline - time.monotonic()
-            if left <= 0 or not sel.select(left):
-                return False
-            try:
-                view = view[os.write(fd, view):]
-            except BlockingIOError:
-                continue
-            except OSError:
-                return False
-    return True
+    # The server dies of SIGPIPE by design (its parent gone); a reader of ours gone
+    # must only fail this write: the signal is held, and taken, around it.
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGPIPE})
+    try:
+        with selectors.DefaultSelector() as sel:
+            sel.register(fd, selectors.EVENT_WRITE)
+            while view:
+                left = deadline - time.monotonic()
+                if left <= 0 or not sel.select(left):
+                    return False
+                try:
+                    view = view[os.write(fd, view):]
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    return False
+        return True
+    finally:
+        signal.sigtimedwait([signal.SIGPIPE], 0)
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 def _receive_within(fd: int, deadline: float, drain: int | None = None,
@@ -676,10 +683,13 @@ class Server:
         self._fresh_dirs(zygote["work"], zygote["tmp"], zygote["uid"] if zygote["uid"]
                          is not None else os.geteuid())
         deadline = start + float(req["timeout"]) + SESSION_GRACE
-        reply = None
         said = bytearray()  # what the session process itself wrote meanwhile
-        if _send_within(zygote["req"], req, deadline):
-            reply = _receive_within(zygote["rep"], deadline, zygote["out"], said)
+        if not _send_within(zygote["req"], req, deadline):
+            # Gone before this candidate was given to it (a thread of the bundle's
+            # module code, say): nothing of this candidate's doing.
+            self.close_session()
+            return {"refused": "the session process is gone"}
+        reply = _receive_within(zygote["rep"], deadline, zygote["out"], said)
         duration = time.monotonic() - start
         if not isinstance(reply, dict):
             lost = reply is None and time.monotonic() >= deadline

@@ -240,6 +240,24 @@ def test_a_session_that_failed_to_collect_reports_so_and_refuses_candidates(
         runner.close_session()
 
 
+def test_a_session_process_gone_between_candidates_refuses_and_the_server_lives(
+    runner: WarmRunner,
+) -> None:
+    # The bundle's own module code ends the session process a moment after
+    # collection (a thread of it): the next candidate is refused, not failed, and
+    # the server writing to the dead process's pipe lives on.
+    files = {"m.py": ("import os\nimport threading\n\n"
+                      "threading.Timer(0.3, os._exit, (0,)).start()\nV = 1\n"),
+             "test_m.py": "import m\n\n\ndef test_v():\n    assert m.V == 1\n"}
+    server = runner._server
+    assert runner.open_session(files, ["test_m.py"], timeout=30)
+    time.sleep(1.5)
+    changed = {**files, "m.py": files["m.py"].replace("V = 1", "V = 2")}
+    assert runner.screen(changed, ["test_m.py"], timeout=30) is None
+    assert runner._server is server
+    assert runner.run(CALC, TESTS, timeout=30).ok
+
+
 # -- Context.judge: the engine's way into the fast path -----------------------------
 
 
