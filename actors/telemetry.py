@@ -18,14 +18,17 @@ from state.fsops import move_unique
 from state.metrics import MetricsLog
 from state.settle import SettleNotes, finish_settling
 
-LINGER_SECONDS = 0.05  # a finish waits at most this long for others to share its fsyncs
-MAX_BATCH = 32
+MAX_BATCH = 32  # finishes made durable by one group commit, at most
 
 
 class Telemetry(SupervisedActor):
     """Owns `challengers/` and `metrics.jsonl` for this instance.
 
     `FinishRepair` is told by a repairer whose bundle passed (see `flush`). A
+    finish is committed at once when no other finish waits in the mailbox (an idle
+    daemon pays no wait at all); finishes that arrive while a commit is under way
+    queue up meanwhile and are committed together by the next one, so batches grow
+    exactly with the load (a group commit, as databases do it: no timer). A
     metrics line that cannot be written is logged and dropped: telemetry never
     blocks the repair of a bundle.
     """
@@ -59,10 +62,8 @@ class Telemetry(SupervisedActor):
         match message:
             case FinishRepair() as finish:
                 self.batch.append(finish)
-                if len(self.batch) >= MAX_BATCH:
+                if len(self.batch) >= MAX_BATCH or not self._finishes_waiting():
                     self.flush()
-                elif len(self.batch) == 1:
-                    self.later(LINGER_SECONDS, FlushFinishes())
                 return None
             case FlushFinishes():
                 self.flush()
@@ -71,6 +72,18 @@ class Telemetry(SupervisedActor):
                 self.append(line)
                 return None
         raise TypeError(f"telemetry cannot handle {type(message).__name__}")
+
+    def _finishes_waiting(self) -> bool:
+        """Whether another FinishRepair is in the mailbox already (it will join this
+        batch); False when the mailbox cannot be looked into."""
+        inbox = getattr(self, "actor_inbox", None)
+        mutex = getattr(inbox, "mutex", None)
+        pending = getattr(inbox, "queue", None)
+        if mutex is None or pending is None:
+            return False
+        with mutex:
+            return any(isinstance(getattr(env, "message", None), FinishRepair)
+                       for env in pending)
 
     def append(self, line: MetricLine) -> None:
         """Append one metrics line; an OSError is logged and the line dropped."""

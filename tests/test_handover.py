@@ -1,6 +1,6 @@
 """How one handoff hands over to the next: a repairer takes its next handoff while
-the last one's bookkeeping finishes, and telemetry makes the challengers of a few
-milliseconds durable with one group commit. Real actors, real files, real renames;
+the last one's bookkeeping finishes, and telemetry commits a lone finish at once and
+the finishes that queue up meanwhile with one group commit. Real actors, real files, real renames;
 where a repairer is stood in for, the test says so."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from actors.repairer import Repairer
 from actors.telemetry import Telemetry
 from actors.watcher import Watcher
 from conftest import PASSING, metric_lines, names, running, spec_sha256, submit, variant, wait_for
-from messages.commands import Dispatched, FinishRepair, RepairBundle, Settled, WorkerFree
+from messages.commands import Dispatched, FinishRepair, Ping, RepairBundle, Settled, WorkerFree
 from messages.records import Challenger, MetricLine, TestCounts, rfc3339
 from state.challengers import ChallengerStore
 from state.claims import Claims
@@ -73,20 +73,58 @@ def _counting_syncs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return calls
 
 
-def test_finishes_told_together_share_one_group_commit(make_config, monkeypatch):
+def test_a_lone_finish_on_an_idle_telemetry_is_committed_at_once(
+    make_config: Any, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Nothing else is pending, so nothing is waited for: by the time telemetry has
+    # answered the next message, the challenger is durable and the handoff done.
     runtime = _runtime(make_config)
     syncs = _counting_syncs(monkeypatch)
+    files = variant(PASSING, 11)
+    finish = _finish(runtime, _claimed(runtime, files, "alone.json"), files)
+    ref = Telemetry.start(runtime, "telemetry")
+    try:
+        ref.tell(finish)
+        assert ref.ask(Ping(), timeout=30) is True
+        assert names(runtime.layout.done) == ["alone.json"]
+        assert len(names(runtime.layout.challengers)) == 1
+        assert len(syncs) == 1
+    finally:
+        ref.stop()
+
+
+def test_finishes_that_queue_up_during_a_commit_share_the_next_one(
+    make_config: Any, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Under load: while one commit's fsyncs run, four more finishes arrive; they
+    # are committed together by one more commit, not one each.
+    runtime = _runtime(make_config)
+    calls: list[int] = []
+    release = threading.Event()
+    real = ChallengerStore.sync
+
+    def slow_sync(self: ChallengerStore) -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            release.wait(30)
+        real(self)
+
+    monkeypatch.setattr(ChallengerStore, "sync", slow_sync)
     bundles = [variant(PASSING, i) for i in range(5)]
     finishes = [_finish(runtime, _claimed(runtime, files, f"h{i}.json"), files)
                 for i, files in enumerate(bundles)]
     ref = Telemetry.start(runtime, "telemetry")
     try:
-        for finish in finishes:  # well within one linger
+        ref.tell(finishes[0])
+        wait_for(lambda: len(calls) == 1, timeout=30, what="the first commit")
+        for finish in finishes[1:]:
             ref.tell(finish)
+        release.set()
         wait_for(lambda: len(names(runtime.layout.done)) == 5, timeout=30, what="done/")
     finally:
+        release.set()
         ref.stop()
-    assert len(syncs) == 1
+    assert len(calls) == 2
     challengers = names(runtime.layout.challengers)
     assert len(challengers) == 5
     lines = [m for m in metric_lines(runtime.layout) if m["event"] == "repaired"]
@@ -102,7 +140,7 @@ def test_a_clean_stop_finishes_what_telemetry_has_gathered(make_config):
     finish = _finish(runtime, _claimed(runtime, files, "last.json"), files)
     ref = Telemetry.start(runtime, "telemetry")
     ref.tell(finish)
-    ref.stop()  # long before the linger is over
+    ref.stop()
     assert names(runtime.layout.done) == ["last.json"]
     assert len(names(runtime.layout.challengers)) == 1
     assert [m["handoff"] for m in metric_lines(runtime.layout)] == ["last.json"]
