@@ -284,7 +284,7 @@ class Repairer(SupervisedActor):
         self.metric("repair_failed", **common)
         self.log.bind(bundle=sha[:12]).info(
             "repair failed ({} in window): {}; retry after {:.1f}s", len(verdict.failures),
-            outcome.reason, max(0.0, verdict.not_before - time.time()))
+            outcome.reason, max(0.0, verdict.not_before - self.claims.clock.now()))
         return "deferred"
 
     def corrupt(self, claimed: Path, name: str, reason: str, message: str,

@@ -10,15 +10,16 @@ from typing import Any
 import msgspec
 
 from actors.base import SupervisedActor
+from faults import inject
 from messages.commands import FinishRepair, FlushFinishes, RecordMetric
 from messages.records import Challenger, MetricLine
 from state.challengers import ChallengerStore, Staged
 from state.claims import Claims
 from state.fsops import move_unique
 from state.metrics import MetricsLog
+from state.settle import SettleNotes, finish_settling
 
-LINGER_SECONDS = 0.05  # a finish waits at most this long for others to share its fsyncs
-MAX_BATCH = 32
+MAX_BATCH = 32  # finishes made durable by one group commit, at most
 UNSENT_MAX = 10_000  # metrics lines kept while the state root is full (oldest dropped)
 UNSENT_RETRY_SECONDS = 1.0
 
@@ -27,6 +28,10 @@ class Telemetry(SupervisedActor):
     """Owns `challengers/` and `metrics.jsonl` for this instance.
 
     `FinishRepair` is told by a repairer whose bundle passed (see `flush`). A
+    finish is committed at once when no other finish waits in the mailbox (an idle
+    daemon pays no wait at all); finishes that arrive while a commit is under way
+    queue up meanwhile and are committed together by the next one, so batches grow
+    exactly with the load (a group commit, as databases do it: no timer). A
     metrics line that cannot be written is logged and dropped: telemetry never
     blocks the repair of a bundle. Except on a full or read-only state root: then
     the lines are kept in memory (up to `UNSENT_MAX`, in order) and written once
@@ -39,9 +44,20 @@ class Telemetry(SupervisedActor):
         layout = self.runtime.layout
         self.store = ChallengerStore(layout.challengers)
         self.metrics = MetricsLog(layout.metrics, self.runtime.instance)
+        self.notes = SettleNotes(layout, self.runtime.instance)
         self.batch: list[FinishRepair] = []
         self.unsent: deque[MetricLine] = deque(maxlen=UNSENT_MAX)
         self.retry_set = False
+        try:  # a crash (of this actor or the process) between done/ and the line
+            if self.notes.pending():
+                self.store.sync()  # what the notes point at is durable before it settles
+            finished = finish_settling(layout, self.runtime.instance, self.metrics.append)
+        except OSError as exc:
+            if not self.report_disk(exc):
+                self.log.warning("cannot finish the settling of earlier repairs: {}", exc)
+        else:
+            if finished:
+                self.log.info("finished settling {} repairs cut short by a crash", finished)
 
     def shut_down(self) -> None:
         if getattr(self, "batch", None) and not self._crash_reported:
@@ -59,10 +75,8 @@ class Telemetry(SupervisedActor):
         match message:
             case FinishRepair() as finish:
                 self.batch.append(finish)
-                if len(self.batch) >= MAX_BATCH:
+                if len(self.batch) >= MAX_BATCH or not self._finishes_waiting():
                     self.flush()
-                elif len(self.batch) == 1:
-                    self.later(LINGER_SECONDS, FlushFinishes())
                 return None
             case FlushFinishes():
                 self.flush()
@@ -73,6 +87,18 @@ class Telemetry(SupervisedActor):
                 self.append(line)
                 return None
         raise TypeError(f"telemetry cannot handle {type(message).__name__}")
+
+    def _finishes_waiting(self) -> bool:
+        """Whether another FinishRepair is in the mailbox already (it will join this
+        batch); False when the mailbox cannot be looked into."""
+        inbox = getattr(self, "actor_inbox", None)
+        mutex = getattr(inbox, "mutex", None)
+        pending = getattr(inbox, "queue", None)
+        if mutex is None or pending is None:
+            return False
+        with mutex:
+            return any(isinstance(getattr(env, "message", None), FinishRepair)
+                       for env in pending)
 
     def append(self, line: MetricLine) -> None:
         """Append one metrics line after any kept back. On a full or read-only
@@ -122,7 +148,7 @@ class Telemetry(SupervisedActor):
         batch, self.batch = self.batch, []
         if not batch:
             return
-        published: list[tuple[FinishRepair, Any, Path, bool]] = []
+        published: list[tuple[FinishRepair, Any, MetricLine]] = []
         for finish in batch:
             log = self.log.bind(bundle=finish.challenger.bundle_sha256[:12], handoff=finish.name)
             try:
@@ -136,19 +162,33 @@ class Telemetry(SupervisedActor):
                                 finish.name)
                 self._hand_back(finish)
                 continue
-            published.append((finish, log, path, written))
-        if any(written for _, _, _, written in published):
+            line = msgspec.structs.replace(finish.line, challenger=path.name,
+                                           duplicate=not written)
+            self._note(finish, line, log)
+            published.append((finish, log, line))
+        if any(not line.duplicate for _, _, line in published):
             try:
                 self.retrying(self.store.sync, "challenger directory fsync")
             except OSError as exc:  # public, but not known to be durable
                 if not self.report_disk(exc):
                     self.log.warning("challenger directory fsync failed ({}); handing back "
                                      "{} handoffs", exc, len(published))
-                for finish, _, _, _ in published:
+                for finish, _, _ in published:
                     self._hand_back(finish)
                 return
-        for finish, log, path, written in published:
-            self._settle(finish, log, path, written)
+        for finish, log, line in published:
+            self._settle(finish, log, line)
+
+    def _note(self, finish: FinishRepair, line: MetricLine, log: Any) -> None:
+        """The settle note (`state/settle.py`): a crash from here on no longer
+        loses the line. Without one (OSError), the handoff settles all the same."""
+        try:
+            self.notes.write(Path(finish.claim), line)
+        except FileNotFoundError:
+            pass  # handed back meanwhile: _settle finds it gone too
+        except OSError as exc:
+            if not self.report_disk(exc):
+                log.warning("settle note not written ({}); settling without it", exc)
 
     def _write(self, challenger: Challenger) -> tuple[Path, bool]:
         staged = self.store.stage(challenger)
@@ -159,23 +199,26 @@ class Telemetry(SupervisedActor):
         the watcher hands it back once the root can be written again."""
         try:
             Claims(self.runtime.layout, self.runtime.instance).requeue(Path(finish.claim))
+            self.notes.clear(finish.name)
         except OSError as exc:
             if not self.report_disk(exc):
                 raise
 
-    def _settle(self, finish: FinishRepair, log: Any, path: Path, written: bool) -> None:
-        """The challenger is durable: the handoff goes to done/, then its line."""
+    def _settle(self, finish: FinishRepair, log: Any, line: MetricLine) -> None:
+        """The challenger is durable: the handoff goes to done/, then its line,
+        then its settle note goes."""
         try:
             move_unique(Path(finish.claim), self.runtime.layout.done, finish.name)
         except FileNotFoundError:
+            self.notes.clear(finish.name)
             return  # handed back meanwhile (a restart); the redo ends as a duplicate
         except OSError as exc:
             if not self.report_disk(exc):
                 log.warning("cannot move {!r} to done/ ({}); handing it back", finish.name, exc)
             self._hand_back(finish)
             return
-        line = msgspec.structs.replace(finish.line, challenger=path.name,
-                                       duplicate=not written)
+        inject("telemetry.settle")
         self.append(line)
+        self.notes.clear(finish.name)
         log.info("repaired {!r} with {}{}", finish.name, line.repair_strategy,
-                 "" if written else " (duplicate)")
+                 " (duplicate)" if line.duplicate else "")

@@ -8,7 +8,8 @@
 - `standin`: `StandInRepairer` (see `_common.py`): no repair engine at all;
 - `trivial`: the real `Repairer` and the real `repair.Engine`, over a runner that
   answers from the bundle's text instead of running pytest (a `raise` in
-  `calc.py` fails, anything else passes two tests).
+  `calc.py` fails, anything else passes two tests);
+- `real`: nothing swapped: the real repairers, engine and sandboxed runner.
 
 SPEC is JSON: `root`, `sections` (config overrides), `repairer`, `ready` (a file
 written once every actor answers), `stop` (a file whose appearance stops the
@@ -36,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import CLOCK, StandInRepairer, bench_config, proc_status_kb, quiet_logs
 
+from actors.base import SupervisedActor
 from actors.repairer import Repairer, make_patterns
 from messages.commands import PruneNow
 from repair.report import TestReport
@@ -80,7 +82,9 @@ def main(argv: Sequence[str]) -> int:
     cls = StandInRepairer if spec["repairer"] == "standin" else TrivialEngineRepairer
     workers = config.repair.workers
     constructed = time.time()
-    daemon = Daemon(config, extra_actors={f"repairer-{i}": cls for i in range(workers)})
+    swapped: dict[str, type[SupervisedActor]] = (
+        {} if spec["repairer"] == "real" else {f"repairer-{i}": cls for i in range(workers)})
+    daemon = Daemon(config, extra_actors=swapped)
     daemon.start()
     started = time.time()
     stop = threading.Event()

@@ -1,6 +1,17 @@
-"""Latency: a handoff's rename into `queue/` to its claim, one at a time at a steady pace.
+"""Latency: a handoff's rename into `queue/` to its claim, and to its challenger.
 
     .venv/bin/python bench/latency.py [--quick] [--reps 3] [--handoffs 1000] [--every-ms 20]
+        [--challengers 100] [--challenger-every-ms 250]
+
+Drop to challenger: the daemon in a child process with everything real (2 workers,
+the real repairers, engine and warm sandboxed runner, `strategies = ["noop"]`), one
+distinct passing handoff dropped every `--challenger-every-ms` (so each finds the
+daemon idle). The challenger's time is the ctime of its file in `challengers/`
+(set by the rename that publishes it, and by the index link right after), matched
+to its handoff by `handoff_name`; the drop time is taken as below. This is the
+whole path: claim, first test run, challenger written and published.
+
+Drop to claim:
 
 The daemon runs in a child process (`_daemon_child.py`: every real actor, 2
 workers, the repairers replaced by a stand-in that moves each claim straight to
@@ -21,6 +32,7 @@ shown too, as an upper bound.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -79,6 +91,38 @@ def one_run(root: Path, n: int, every: float) -> tuple[list[float], list[float]]
     return claim_ms, got_ms
 
 
+def challenger_run(root: Path, n: int, every: float) -> list[float]:
+    """Drop `n` passing handoffs into an idle daemon, one every `every` seconds; the
+    latencies from each drop to its challenger file, in ms."""
+    queue = root / "queue"
+    dropped: dict[str, int] = {}
+    sections = {"repair": {"workers": 2, "strategies": ["noop"]}}
+    with ChildDaemon(root, "real", sections) as child:
+        time.sleep(1.0)  # start-up work (first prune, first scan, warm runners)
+        start = time.monotonic()
+        for i in range(n):
+            pause = start + i * every - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
+            name = f"c{i:05d}.json"
+            tmp = queue / f".{name}.tmp"
+            tmp.write_bytes(handoff_bytes(passing_files(100_000 + i)))
+            dropped[name] = time.time_ns()
+            os.rename(tmp, queue / name)
+        challengers = root / "challengers"
+        wait_until(lambda: count_entries(challengers) >= n or not child.alive(), 120)
+        child.check()
+        published: dict[str, int] = {}
+        for entry in os.scandir(challengers):
+            if entry.name.startswith("challenger_"):
+                data = json.loads(Path(entry.path).read_bytes())
+                published[str(data.get("handoff_name"))] = entry.stat().st_ctime_ns
+    missing = set(dropped) - set(published)
+    if missing:
+        raise RuntimeError(f"{len(missing)} handoffs got no challenger")
+    return [(published[k] - t) / 1e6 for k, t in dropped.items()]
+
+
 def measure(args: argparse.Namespace) -> list[Row]:
     """`args.reps` runs; p50 and p99 of each, medians over the runs."""
     n = 30 if args.quick else args.handoffs
@@ -94,7 +138,7 @@ def measure(args: argparse.Namespace) -> list[Row]:
         say(describe(base))
         say("method: claim = ctime of the claimed file (rename sets it) minus the wall "
             "clock just before the producer's rename into queue/")
-        for rep in range(args.reps):
+        for rep in range(0 if args.only_challenger else args.reps):
             claim_ms, got_ms = one_run(base / f"root{rep}", n, every)
             p50s.append(percentile(claim_ms, 50))
             p99s.append(percentile(claim_ms, 99))
@@ -103,8 +147,29 @@ def measure(args: argparse.Namespace) -> list[Row]:
             say(f"  rep {rep + 1}: claim p50 {p50s[-1]:.2f} ms, p99 {p99s[-1]:.2f} ms, "
                 f"max {max(claim_ms):.2f} ms; at the repairer p50 {got50[-1]:.2f} ms, "
                 f"p99 {got99[-1]:.2f} ms")
+        c50: list[float] = []
+        c99: list[float] = []
+        m = 20 if args.quick else args.challengers
+        say(f"drop to challenger: {m} passing handoffs, one every {args.challenger_every_ms:g} "
+            "ms; daemon in a child process, 2 workers, the REAL repairers, engine and "
+            "sandboxed runner (noop)")
+        for rep in range(args.reps):
+            ms = challenger_run(base / f"croot{rep}", m, args.challenger_every_ms / 1000)
+            c50.append(percentile(ms, 50))
+            c99.append(percentile(ms, 99))
+            say(f"  rep {rep + 1}: challenger p50 {c50[-1]:.1f} ms, p99 {c99[-1]:.1f} ms, "
+                f"max {max(ms):.1f} ms")
     how = f"{n} drops every {args.every_ms:g} ms, stand-in repairer"
-    return [
+    chow = f"{m} drops every {args.challenger_every_ms:g} ms, real engine and runner"
+    rows = [
+        Row("2 latency: drop→challenger p50", f"{median(c50):.1f} ms", "≤ 50 ms",
+            median(c50) <= 50, f"{chow}; {spread(c50, '{:.1f}')} ms"),
+        Row("2 latency: drop→challenger p99", f"{median(c99):.1f} ms", "≤ 150 ms",
+            median(c99) <= 150, f"{chow}; {spread(c99, '{:.1f}')} ms"),
+    ]
+    if args.only_challenger:
+        return rows
+    return [*rows,
         Row("2 latency: rename→claim p50", f"{median(p50s):.2f} ms", "≤ 20 ms",
             median(p50s) <= 20, f"{how}; {spread(p50s, '{:.2f}')} ms"),
         Row("2 latency: rename→claim p99", f"{median(p99s):.2f} ms", "≤ 100 ms",
@@ -117,6 +182,12 @@ def measure(args: argparse.Namespace) -> list[Row]:
 def _options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--handoffs", type=int, default=1000, help="handoffs per repetition")
     p.add_argument("--every-ms", type=float, default=20.0, help="pace of the drops")
+    p.add_argument("--only-challenger", action="store_true",
+                   help="skip the drop-to-claim measurement")
+    p.add_argument("--challengers", type=int, default=100,
+                   help="handoffs per repetition, drop to challenger")
+    p.add_argument("--challenger-every-ms", type=float, default=250.0,
+                   help="pace of those drops (each should find the daemon idle)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -11,6 +11,7 @@ them this prints why it skips and exits 0), `REPAIRLAB_LLM_API_KEY_ENV` (the NAM
 the variable holding the key; unset = send none, as local servers want),
 `REPAIRLAB_LLM_SAMPLES` (default 3), `REPAIRLAB_LLM_MAX_TOKENS` (default 1024),
 `REPAIRLAB_LLM_TIMEOUT` (seconds per request, default 120).
+A fix is also run against the case's held-out `hidden/` tests, when it has any.
 
 Each case runs `Engine` with `noop` then `llm` only (the search is known to have
 failed on it), in a fresh state root (so no cached reply helps) unless `--state DIR`
@@ -122,7 +123,13 @@ def main(argv: list[str] | None = None) -> int:
                 fixed += outcome.repaired and outcome.strategy == "llm"
                 verdict = (f"FIXED by sample {d.get('sample')} of {d.get('samples')}"
                            if outcome.repaired else "not fixed")
-                print(f"{case.name:<40} {verdict:<24} {spent:>7} tokens {took:7.1f}s",
+                hidden = getattr(case, "hidden_files", None)
+                if outcome.repaired and outcome.files is not None and hidden:
+                    # The case's held-out tests: does the fix generalize, or fit the tests?
+                    report = runner.run({**outcome.files, **hidden}, case.hidden_tests,
+                                        timeout=30)
+                    verdict += ", hidden tests " + ("pass" if report.ok else "FAIL")
+                print(f"{case.name:<40} {verdict:<44} {spent:>7} tokens {took:7.1f}s",
                       flush=True)
             print(f"fixed {fixed} / tried {len(chosen)}, tokens {tokens}, "
                   f"seconds {time.monotonic() - started:.1f}")

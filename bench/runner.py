@@ -1,6 +1,18 @@
-"""What one candidate costs: the warm sandboxed runner next to a fresh pytest.
+"""What one candidate costs: the fast path, the warm sandboxed runner, a fresh pytest.
 
     .venv/bin/python bench/runner.py [--quick] [--warm N] [--fresh N]
+
+Per candidate, today's way against the new way, in one run and interleaved: a
+bundle under repair (the one below with `count_words` off by one, so three tests
+fail) and the candidates a strategy judges. Today's way is `Context.judge` before
+the fast path: every candidate gets a complete `WarmRunner.run`. The new way is the
+fast path (repair/fastpath.py): the bundle's tests are collected once, each
+candidate runs in a child forked from that session with the failing tests first,
+stopping at the first failure and held to per-test limits scaled from the first
+run; a candidate that passes there gets a complete `run` for its verdict. Three
+candidates: one that still fails (most of them), the fix (screen plus complete
+run), and one that loops forever (today it costs the strategy's own per-candidate
+timeout: `heuristic_microfix` allows five times the fastest run, at least 0.5 s).
 
 On one small bundle (two source modules in a package, six tests), in the same run
 and interleaved round by round: the wall time per candidate of `WarmRunner` (after a
@@ -27,7 +39,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from repair.runner import SubprocessRunner, write_tree
-from repair.warm_runner import WarmRunner
+from repair.strategies.microfix import TIMEOUT_FACTOR, TIMEOUT_FLOOR
+from repair.warm_runner import WarmRunner, per_test_limit
 
 BUNDLE = {
     "textutil/__init__.py": "",
@@ -72,6 +85,16 @@ BUNDLE = {
 }
 TESTS = ("test_textutil.py",)
 TIMEOUT = 30.0
+_WORDS = "textutil/words.py"
+UNDER_REPAIR = {**BUNDLE, _WORDS: BUNDLE[_WORDS].replace("len(text.split())",
+                                                         "len(text.split()) + 1")}
+CANDIDATES = {
+    "still fails": {**BUNDLE, _WORDS: BUNDLE[_WORDS].replace("len(text.split())",
+                                                             "len(text.split()) - 1")},
+    "the fix": BUNDLE,
+    "endless loop": {**BUNDLE, _WORDS: BUNDLE[_WORDS].replace(
+        "    return len(text.split())", "    while True:\n        pass")},
+}
 
 
 def _children_cpu() -> float:
@@ -121,6 +144,53 @@ def _warm_once(series: _Series, warm: WarmRunner, coverage: bool) -> None:
     series.cpu.append(warm.last_cost.get("cpu", 0.0))
 
 
+def _fast_path_rows(warm: WarmRunner, rounds: int) -> list[str]:
+    """Per-candidate wall and CPU, today's way and the new way, interleaved."""
+    first = warm.run(UNDER_REPAIR, TESTS, timeout=TIMEOUT)
+    failing = [nid for nid, ok in first.outcomes.items() if not ok]
+    limit = per_test_limit(first.durations)
+    today_timeout = max(TIMEOUT_FLOOR, TIMEOUT_FACTOR * first.duration_s)
+    opened = time.perf_counter()
+    if not warm.open_session(UNDER_REPAIR, TESTS, timeout=TIMEOUT):
+        raise RuntimeError("the fast path's session did not open")
+    open_s = time.perf_counter() - opened
+    today = {name: _Series() for name in CANDIDATES}
+    new = {name: _Series() for name in CANDIDATES}
+    for _ in range(rounds):
+        for name, files in CANDIDATES.items():
+            start = time.perf_counter()
+            report = warm.run(files, TESTS, timeout=today_timeout)
+            today[name].wall.append(time.perf_counter() - start)
+            today[name].cpu.append(warm.last_cost.get("cpu", 0.0))
+            start = time.perf_counter()
+            quick = warm.screen(files, TESTS, timeout=today_timeout, first=failing,
+                                stop=True, test_limit=limit)
+            if quick is None:
+                raise RuntimeError(f"the fast path refused {name!r}")
+            cpu = warm.last_cost.get("cpu", 0.0)
+            if quick.ok:  # the verdict rests on a complete run
+                verdict = warm.run(files, TESTS, timeout=today_timeout)
+                cpu += warm.last_cost.get("cpu", 0.0)
+                if verdict.ok != report.ok:
+                    raise RuntimeError(f"{name!r}: the fast path and a full run disagree")
+            elif report.ok:
+                raise RuntimeError(f"{name!r}: rejected by the fast path, passed a full run")
+            new[name].wall.append(time.perf_counter() - start)
+            new[name].cpu.append(cpu)
+    warm.close_session()
+    lines = [f"fast path: session opened (collection) in {open_s * 1000:.0f} ms, once per "
+             f"bundle; per-test limit {limit * 1000:.0f} ms CPU; today's per-candidate "
+             f"timeout {today_timeout * 1000:.0f} ms"]
+    for name in CANDIDATES:
+        t, n = today[name], new[name]
+        tw, nw = statistics.median(t.wall), statistics.median(n.wall)
+        tc, nc = statistics.median(t.cpu), statistics.median(n.cpu)
+        lines.append(f"candidate {name + ':':<14} today {tw * 1000:7.1f} ms (cpu {tc * 1000:6.1f})"
+                     f"   new {nw * 1000:7.1f} ms (cpu {nc * 1000:6.1f})   "
+                     f"{tw / nw:5.1f}x wall, {tc / max(nc, 1e-9):5.1f}x cpu; n={len(t.wall)}")
+    return lines
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark and print its figures; 1 if a runner got a wrong answer.
 
@@ -155,6 +225,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
         for _ in range(3):  # unmeasured: let caches and the CPU settle
             warm.run(BUNDLE, TESTS, timeout=TIMEOUT)
+        fast_lines = _fast_path_rows(warm, 2 if args.quick else max(3, n_warm // 3))
         for _ in range(n_fresh):
             _fresh_once(fresh_s, lambda: reference.run(BUNDLE, TESTS, timeout=TIMEOUT))
             _fresh_once(bare_s, lambda: _bare_fresh(sys.executable))
@@ -178,6 +249,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"ratio fresh/warm {f / w:.1f}x (cpu {fc / max(wc, 1e-9):.1f}x); "
           f"bare fresh/warm {b / w:.1f}x (cpu {bc / max(wc, 1e-9):.1f}x); "
           f"fresh/warm+coverage {f / c:.1f}x")
+    print("per candidate, today's way (a complete warm run each) and the new way "
+          "(the fast path), bundle under repair: count_words off by one, 3 of 6 failing")
+    for line in fast_lines:
+        print(line)
     return 0
 
 

@@ -223,9 +223,9 @@ def prune_cmd(args: argparse.Namespace) -> int:
     is over `[prune] metrics_max_bytes`; `--dry-run` only says what would go."""
     config = load(args)
     layout = _reader_layout(config) if args.dry_run else layout_of(config)
-    now = time.time()
+    now = time.time()  # the calendar's clock; what goes is judged by the state root's (prune)
     ttl, limit = config.prune.ttl_seconds, config.prune.metrics_max_bytes
-    report = prune(layout, ttl, now=now, dry_run=args.dry_run)
+    report = prune(layout, ttl, dry_run=args.dry_run)
     rotated: str | None = None
     if args.dry_run:
         try:

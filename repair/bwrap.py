@@ -2,7 +2,7 @@
 
 What the server (and so every candidate) sees: new pid, network, ipc and uts
 namespaces; read-only binds of the system directories, the interpreter, its
-site-packages and the four files the server runs from this repository, and nothing
+site-packages and the five files the server runs from this repository, and nothing
 else of the host (no /home, no /root but the interpreter, no state directory); a
 private tmpfs at /tmp, bounded in size, for the scratch directories; and, when the
 daemon runs as root, only the capabilities the server needs to hand each candidate
@@ -21,7 +21,8 @@ from repair import sandbox
 SCRIPT = str(Path(sandbox.__file__).resolve())
 # What the server runs from the repository: bound one by one, nothing else of it.
 _SERVER_FILES = tuple(str(Path(SCRIPT).with_name(name)) for name in
-                      ("sandbox.py", "confine.py", "candidate.py", "pytest_plugin.py"))
+                      ("sandbox.py", "confine.py", "candidate.py", "pytest_plugin.py",
+                                                 "fastpath.py"))
 _SCRATCH_TMPFS_BYTES = sandbox.SCRATCH_TMPFS_BYTES
 # Where the server's scratch dirs live inside the box (its own tmpfs), and the size
 # of the box's /tmp around it, which holds only mount points and stays read-only.

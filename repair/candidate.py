@@ -143,12 +143,10 @@ class PytestHost:
         """Decide, once, the import machinery every candidate gets (`clean_import_path`)."""
         self.child_path, self.child_meta, self.child_hooks = clean_import_path(self.repo_root)
 
-    def run(self, work: Path, tmp: Path, files: Mapping[str, str], tests: Sequence[str],
-            *, coverage: bool) -> dict[str, Any]:  # pragma: no cover - in the child
-        """Write `files` under `work`, run pytest on `tests` there, and return the
-        plugin's record (with ``exit``, ``coverage`` when asked, and ``timing``).
-        Runs in the candidate's child, as its uid; raises on any failure to set up."""
-        began = time.perf_counter()
+    def prepare(self, work: Path, tmp: Path, files: Mapping[str, str]) -> None:
+        """Write `files` under `work` and make this process a bundle's: its cwd, a
+        scrubbed environment (HOME and TMPDIR in `tmp`), and the import path a bundle
+        gets. Runs in a child, as the candidate's uid; raises on an unsafe path."""
         for rel, text in files.items():
             if Path(rel).is_absolute() or ".." in Path(rel).parts:
                 raise ValueError(f"unsafe path in candidate: {rel!r}")
@@ -170,6 +168,37 @@ class PytestHost:
         # makes lazy imports cheap); drop any other.
         for entry in set(sys.path_importer_cache) - set(self.child_path):
             del sys.path_importer_cache[entry]
+        sys.dont_write_bytecode = True
+
+    def open_session(self, session: Any, serve: Any) -> dict[str, Any]:  # pragma: no cover
+        """In a bundle's session process: write the handoff's files, collect its tests
+        once, and hand the collected `session` (a repair/fastpath.py Session) to
+        `serve`. Returns only in a candidate child, once pytest's own loop ran its
+        tests, with the record `run` returns (coverage and timing added by the
+        caller); raises if pytest ended before collection was done."""
+        self.prepare(session.work, session.tmp, session.files)
+        plugin = self.plugin_cls(coverage=None)
+        self.session_plugin = plugin
+        if self.prebuilt is not None:
+            _use_prebuilt(self.prebuilt)
+        exit_code = int(self.pytest.main(
+            [*pytest_args(session.work, session.files), "--capture=sys", *session.tests],
+            plugins=[plugin, session.plugin(serve)]))
+        if not session.in_child:
+            raise RuntimeError(f"pytest ended before its tests were collected (exit {exit_code})")
+        if os.getpid() != session.child_pid:
+            os._exit(0)  # a test forked and its child came back here: only the child reports
+        data: dict[str, Any] = plugin.data()
+        data["exit"] = exit_code
+        return data
+
+    def run(self, work: Path, tmp: Path, files: Mapping[str, str], tests: Sequence[str],
+            *, coverage: bool) -> dict[str, Any]:  # pragma: no cover - in the child
+        """Write `files` under `work`, run pytest on `tests` there, and return the
+        plugin's record (with ``exit``, ``coverage`` when asked, and ``timing``).
+        Runs in the candidate's child, as its uid; raises on any failure to set up."""
+        began = time.perf_counter()
+        self.prepare(work, tmp, files)
         sys.dont_write_bytecode = True
         cov = None
         if coverage:

@@ -161,6 +161,35 @@ def sweep_uid_here(rounds: int = SWEEP_ROUNDS) -> bool:
     return False
 
 
+def sweep_peers(rounds: int = SWEEP_ROUNDS) -> bool:
+    """Like `sweep_uid_here`, for a process that must outlive the sweep (a bundle's
+    session process, unprivileged, between two candidates of its own uid): SIGKILL
+    every *other* process of this uid until none is left (``kill(-1)`` never
+    signals the caller). Only the soft RLIMIT_NPROC is lowered for the probe, and
+    put back. False if some survived `rounds` tries."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NPROC)
+    resource.setrlimit(resource.RLIMIT_NPROC, (2, hard))
+    try:
+        for _ in range(rounds):
+            try:
+                os.kill(-1, signal.SIGKILL)
+            except OSError:
+                pass
+            reap_nohang()
+            try:
+                probe = os.fork()
+            except BlockingIOError:
+                time.sleep(0.001)
+                continue
+            if probe == 0:  # pragma: no cover - the probe itself
+                os._exit(0)
+            os.waitpid(probe, 0)
+            return True
+        return False
+    finally:
+        resource.setrlimit(resource.RLIMIT_NPROC, (soft, hard))
+
+
 def reap_nohang(watch: int = 0) -> tuple[int, float] | None:
     """Reap every exited child; if `watch` was one, return its wait status and the
     CPU seconds it (and the children it reaped) used."""
@@ -237,12 +266,13 @@ def namespace_inode(kind: str) -> int:
         return 0
 
 
-def uid_alive(uid: int, most: int = 256) -> bool | None:
-    """Whether any process visible in /proc has real uid `uid`; None if /proc
-    cannot be read or lists more than `most` processes (reading them all would cost
-    more than sweeping: outside our own pid namespace), so the caller sweeps."""
+def uid_alive(uid: int, most: int = 256, *, but: int = 0) -> bool | None:
+    """Whether any process visible in /proc (other than pid `but`) has real uid
+    `uid`; None if /proc cannot be read or lists more than `most` processes
+    (reading them all would cost more than sweeping: outside our own pid
+    namespace), so the caller sweeps."""
     try:
-        pids = [name for name in os.listdir("/proc") if name.isdigit()]
+        pids = [name for name in os.listdir("/proc") if name.isdigit() and name != str(but)]
     except OSError:
         return None
     if len(pids) > most:

@@ -120,7 +120,18 @@ class Engine:
     def repair(self, bundle: Bundle) -> RepairOutcome:
         """Run the first test run, then each strategy in order until one passes."""
         started = time.monotonic()
+        try:
+            return self._repair(bundle, started)
+        finally:
+            close_session = getattr(self.runner, "close_session", None)
+            if close_session is not None:
+                close_session()
+
+    def _repair(self, bundle: Bundle, started: float) -> RepairOutcome:
         settings = self.settings
+        # A plain warm run: a bundle that passes as handed in needs nothing more, and
+        # its challenger waits for nothing else. The fast path for candidates opens
+        # at the first candidate (`Context.judge`).
         first = self.runner.run(bundle.files, bundle.tests,
                                 timeout=settings.test_timeout_seconds)
         clean_first = not (first.timed_out or first.crashed or first.errors)

@@ -17,7 +17,8 @@ in this order:
    imports added at the top.
 3. **A bare whole file**: the reply parses as Python by itself.
 
-Line-number prefixes copied from the prompt (``  3 | ``) are removed. The files
+Line-number prefixes copied from the prompt (``  3 | ``) and a common indentation of
+a whole block are removed. The files
 then pass the same checks as an `external_agent` reply (`check_reply`): clean
 relative paths, no test file edited or added, no file that steers pytest, size
 limits. A reply that breaks a rule raises ReplyRejected naming it.
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import ast
 import re
+import textwrap
 from collections.abc import Mapping
 
 import msgspec
@@ -186,7 +188,8 @@ def _from_code(text: str, bundle: Bundle) -> dict[str, str]:
     for match in _FENCE.finditer(text):
         if match.group(1).lower() in _PY_LANGS:
             before = text[:match.start()]
-            blocks.append(_target(_strip_line_numbers(match.group(2)), before, bundle))
+            code = textwrap.dedent(_strip_line_numbers(match.group(2)))  # an indented block
+            blocks.append(_target(code, before, bundle))
     if not blocks:
         bare = _strip_line_numbers(text.strip() + "\n")
         try:

@@ -32,6 +32,7 @@ class ReportPlugin:
     def __init__(self, coverage: Any = None) -> None:
         self.outcomes: dict[str, bool] = {}
         self.errors: set[str] = set()
+        self.durations: dict[str, float] = {}
         self.exit: int | None = None
         self._coverage = coverage
         self._measuring = False
@@ -66,6 +67,7 @@ class ReportPlugin:
         it neither passed nor failed.
         """
         nodeid = report.nodeid
+        self.durations[nodeid] = self.durations.get(nodeid, 0.0) + float(report.duration)
         if report.failed:
             if report.when != "call":
                 self.errors.add(nodeid)
@@ -84,7 +86,8 @@ class ReportPlugin:
 
     def data(self) -> dict[str, Any]:
         """The JSON-ready record the runners turn into a `TestReport`."""
-        return {"outcomes": self.outcomes, "errors": sorted(self.errors), "exit": self.exit}
+        return {"outcomes": self.outcomes, "errors": sorted(self.errors), "exit": self.exit,
+                "durations": self.durations}
 
 
 _default = ReportPlugin()

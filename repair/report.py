@@ -10,7 +10,8 @@ class TestReport(msgspec.Struct, frozen=True, kw_only=True):
 
     `outcomes` maps each test's node id to whether it passed. `coverage`, when the
     run was asked for it, maps each node id to ``{path: [line, ...]}`` of the
-    bundle's own (non-test) files that the test executed. A run that timed out,
+    bundle's own (non-test) files that the test executed. `durations` holds each
+    test's seconds (setup, call and teardown), where the runner measured them. A run that timed out,
     crashed or could not start has `timed_out` or `crashed` set and counts as
     failing whatever the counts say.
     """
@@ -27,6 +28,7 @@ class TestReport(msgspec.Struct, frozen=True, kw_only=True):
     output: str = ""
     outcomes: dict[str, bool] = msgspec.field(default_factory=dict)
     coverage: dict[str, dict[str, list[int]]] | None = None
+    durations: dict[str, float] = msgspec.field(default_factory=dict)
 
     @property
     def total(self) -> int:

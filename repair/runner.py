@@ -185,9 +185,15 @@ def report_from_data(
                    for nid, per_file in coverage.items()}
         except (AttributeError, TypeError, ValueError):
             cov = None
+    durations: dict[str, float] = {}
+    raw = data.get("durations") if isinstance(data, dict) else None
+    if isinstance(raw, dict):
+        durations = {str(k): float(v) for k, v in raw.items()
+                     if isinstance(v, (int, float)) and not isinstance(v, bool)}
     return TestReport(
         passed=passed, failed=failed, errors=errors, duration_s=duration, exit_code=exit_code,
         timed_out=timed_out, output=output, outcomes=outcomes, coverage=cov,
+        durations=durations,
     )
 
 

@@ -60,6 +60,12 @@ RESULT_LIMIT = 64 * 1024 * 1024
 FRAME_LIMIT = 256 * 1024 * 1024
 SCRATCH_TMPFS_BYTES = 256 * 1024 * 1024
 _EXIT_SETUP = 70  # the child failed before pytest ran: a crash, with its traceback
+# A bundle's session process lives through many candidates: its own CPU limit is this
+# (it collects once and then only forks and waits); each candidate gets its own.
+SESSION_CPU_SECONDS = 3600.0
+# What the server allows a session process on top of a candidate's own timeout to
+# answer (it kills, sweeps and reports the candidate itself).
+SESSION_GRACE = 5.0
 
 
 def _sibling(name: str) -> ModuleType:
@@ -76,10 +82,11 @@ def _sibling(name: str) -> ModuleType:
 
 
 if TYPE_CHECKING:
-    from repair import candidate, confine
+    from repair import candidate, confine, fastpath
 else:
     confine = _sibling("confine")
     candidate = _sibling("candidate")
+    fastpath = _sibling("fastpath")
 
 
 # ---------------------------------------------------------------- framing
@@ -131,6 +138,76 @@ def read_frame(fd: int) -> Any:
     if body is None:
         return None
     return json.loads(body)
+
+
+def _send_within(fd: int, obj: Any, deadline: float) -> bool:
+    """Write one frame to a pipe by `deadline`; False if the reader stopped reading
+    or is gone."""
+    body = json.dumps(obj, separators=(",", ":")).encode("utf-8")
+    view = memoryview(struct.pack(">I", len(body)) + body)
+    os.set_blocking(fd, False)
+    # The server dies of SIGPIPE by design (its parent gone); a reader of ours gone
+    # must only fail this write: the signal is held, and taken, around it.
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGPIPE})
+    try:
+        with selectors.DefaultSelector() as sel:
+            sel.register(fd, selectors.EVENT_WRITE)
+            while view:
+                left = deadline - time.monotonic()
+                if left <= 0 or not sel.select(left):
+                    return False
+                try:
+                    view = view[os.write(fd, view):]
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    return False
+        return True
+    finally:
+        signal.sigtimedwait([signal.SIGPIPE], 0)
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
+def _receive_within(fd: int, deadline: float, drain: int | None = None,
+                    drained: bytearray | None = None) -> Any:
+    """Read one frame from a pipe by `deadline`: the decoded JSON, None on timeout,
+    or False at end of stream or on a broken or oversized frame. Meanwhile `drain`
+    (another pipe) is read into `drained`, its tail kept."""
+    os.set_blocking(fd, False)
+    buf = bytearray()
+    with selectors.DefaultSelector() as sel:
+        sel.register(fd, selectors.EVENT_READ)
+        if drain is not None:
+            os.set_blocking(drain, False)
+            sel.register(drain, selectors.EVENT_READ)
+        while True:
+            if len(buf) >= 4:
+                (size,) = struct.unpack(">I", buf[:4])
+                if size > FRAME_LIMIT:
+                    return False
+                if len(buf) >= 4 + size:
+                    try:
+                        return json.loads(bytes(buf[4:4 + size]))
+                    except ValueError:
+                        return False
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            for key, _ in sel.select(left):
+                try:
+                    chunk = os.read(key.fd, 1 << 20)
+                except BlockingIOError:
+                    continue
+                if key.fd == fd:
+                    if not chunk:
+                        return False
+                    buf += chunk
+                elif not chunk:
+                    sel.unregister(key.fd)
+                elif drained is not None:
+                    drained += chunk
+                    if len(drained) > 2 * OUTPUT_LIMIT:
+                        del drained[:-OUTPUT_LIMIT]
 
 
 # ---------------------------------------------------------------- the server
@@ -305,7 +382,7 @@ class Server:
             if request is None:
                 return
             try:
-                reply = self.run(request)
+                reply = self.dispatch(request)
             except OSError as exc:
                 # The system refused (no fork, no scratch space): this candidate counts
                 # as crashed, and the server goes on to the next.
@@ -313,6 +390,19 @@ class Server:
                          "output": f"the test server could not run the candidate: {exc}",
                          "result": None, "swept": True}
             write_frame(self.ctl_out, reply)
+
+    def dispatch(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        """One request: ``op`` "run" (the default: a fresh session per candidate), or
+        the fast path's "open", "screen" and "close" (see `open_session`)."""
+        op = request.get("op", "run")
+        if op == "open":
+            return self.open_session(request)
+        if op == "screen":
+            return self.screen(request)
+        if op == "close":
+            self.close_session()
+            return {"closed": True}
+        return self.run(request)
 
     def self_test(self) -> bool:
         """Run one known candidate through the whole path (child, limits, uid, pytest,
@@ -510,6 +600,312 @@ class Server:
             if pid == helper:
                 confine.reap_nohang()
                 return os.waitstatus_to_exitcode(status) == 0
+
+    # ------------------------------------------------------------ the fast path
+
+    zygote: dict[str, Any] | None = None
+
+    def _fresh_dirs(self, work: Path, tmp: Path, uid: int) -> None:
+        """`work` and `tmp` empty, owned by `uid` (whatever a candidate left there goes)."""
+        for d in (work, tmp):
+            shutil.rmtree(d, ignore_errors=True)
+            d.mkdir(mode=0o755)
+            os.chown(d, uid, uid)
+
+    def open_session(self, req: Mapping[str, Any]) -> dict[str, Any]:
+        """Fork a bundle's session process (repair/fastpath.py) for ``files`` and
+        ``tests``: confined like a candidate, with an ephemeral uid of its own, it
+        collects the tests and then waits for "screen" requests. Replaces any open
+        session. Replies ``{"session": true, "collected": N}``, or ``{"session":
+        false, "output": ...}`` when collection could not finish within ``timeout``
+        (the process and its uid are gone then), or when this server cannot hand
+        out uids (a non-root daemon: its candidates would share the server's uid,
+        and sweeping one candidate's leftovers would take the session with them)."""
+        self.close_session()
+        if self.uid_mode == "none":
+            return {"session": False, "output": "the fast path needs uids of its own for "
+                    "candidates (a root daemon); candidates run the ordinary way"}
+        self.seq += 1
+        own_cpu = time.process_time()
+        sdir = self.scratch / f"s{self.seq}"
+        shutil.rmtree(sdir, ignore_errors=True)
+        sdir.mkdir(mode=0o755)
+        dropping = self.uid_mode != "none"
+        uid = confine.pick_uid() if dropping else os.geteuid()
+        work, tmp = sdir / "work", sdir / "tmp"
+        self._fresh_dirs(work, tmp, uid)
+        pipes = [os.pipe() for _ in range(3)]  # requests, replies, the process's output
+        (req_r, req_w), (rep_r, rep_w), (out_r, out_w) = pipes
+        _flush_std_streams()
+        try:
+            pid = os.fork()
+        except OSError:
+            for pair in pipes:
+                for fd in pair:
+                    os.close(fd)
+            raise
+        if pid == 0:  # pragma: no cover - the session process
+            for fd in (req_w, rep_r, out_r):
+                os.close(fd)
+            self._session_process(req, work, tmp, uid, out_w, req_r, rep_w)
+        for fd in (req_r, rep_w, out_w):
+            os.close(fd)
+        try:
+            os.setpgid(pid, pid)
+        except OSError:
+            pass
+        zygote = {"pid": pid, "uid": uid if dropping else None, "dir": sdir, "work": work,
+                  "tmp": tmp, "req": req_w, "rep": rep_r}
+        output = bytearray()
+        zygote["out"] = out_r
+        hello = _receive_within(rep_r, time.monotonic() + float(req["timeout"]), out_r, output)
+        if not isinstance(hello, dict) or not hello.get("ready"):
+            self.zygote = zygote
+            self.close_session()
+            return {"session": False, "output": bytes(output[-OUTPUT_LIMIT:]).decode(
+                "utf-8", "replace"), "cpu": time.process_time() - own_cpu}
+        self.zygote = zygote
+        collected = hello.get("collected")
+        return {"session": True, "collected": collected if isinstance(collected, int) else 0,
+                "cpu": time.process_time() - own_cpu}
+
+    def screen(self, req: Mapping[str, Any]) -> dict[str, Any]:
+        """Run one candidate in a child of the open session (see repair/fastpath.py);
+        the reply is `run`'s, or ``{"refused": why}`` when the session cannot judge
+        this candidate (the caller runs it the ordinary way). A session process that
+        does not answer in time, or dies, is killed with everything of its uid, and
+        the candidate counts as timed out or crashed."""
+        zygote = self.zygote
+        if zygote is None:
+            return {"refused": "no session is open"}
+        own_cpu = time.process_time()
+        start = time.monotonic()
+        self._fresh_dirs(zygote["work"], zygote["tmp"], zygote["uid"] if zygote["uid"]
+                         is not None else os.geteuid())
+        deadline = start + float(req["timeout"]) + SESSION_GRACE
+        said = bytearray()  # what the session process itself wrote meanwhile
+        if not _send_within(zygote["req"], req, deadline):
+            # Gone before this candidate was given to it (a thread of the bundle's
+            # module code, say): nothing of this candidate's doing.
+            self.close_session()
+            return {"refused": "the session process is gone"}
+        reply = _receive_within(zygote["rep"], deadline, zygote["out"], said)
+        duration = time.monotonic() - start
+        if not isinstance(reply, dict):
+            lost = reply is None and time.monotonic() >= deadline
+            self.close_session()
+            tail = bytes(said[-OUTPUT_LIMIT // 2:]).decode("utf-8", "replace")
+            return {"status": None, "timed_out": lost, "duration": duration,
+                    "output": "the session process " + ("did not answer" if lost else "died")
+                    + (f":\n{tail}" if tail else ""),
+                    "result": None, "swept": True, "cpu": time.process_time() - own_cpu}
+        if isinstance(reply.get("refused"), str):
+            return {"refused": reply["refused"][:1000]}
+        output = reply.get("output")
+        result = reply.get("result")
+        status = reply.get("status")
+        cpu = reply.get("cpu")
+        return {
+            "status": status if isinstance(status, int) and not isinstance(status, bool)
+            else None,
+            "timed_out": reply.get("timed_out") is True,
+            "duration": duration,
+            "output": output[-OUTPUT_LIMIT:] if isinstance(output, str) else "",
+            "result": result if isinstance(result, dict) else None,
+            "swept": reply.get("swept") is True,
+            "cpu": (float(cpu) if isinstance(cpu, (int, float)) else 0.0)
+            + time.process_time() - own_cpu,
+        }
+
+    def close_session(self) -> None:
+        """End the open session, if any: its process and everything of its uid die,
+        its scratch goes."""
+        zygote, self.zygote = self.zygote, None
+        if zygote is None:
+            return
+        for fd in (zygote["req"], zygote["rep"], zygote.get("out")):
+            if fd is None:
+                continue
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self._finish(zygote["pid"], None, zygote["uid"])
+        shutil.rmtree(zygote["dir"], ignore_errors=True)
+
+    def _session_process(self, req: Mapping[str, Any], work: Path, tmp: Path, uid: int,
+                         out_w: int, req_r: int, rep_w: int) -> None:  # pragma: no cover
+        """The session process: confine, collect, serve (`_serve_session`); never
+        returns. A candidate child forked by it comes back here from pytest, writes
+        its record to fd 3 and exits."""
+        code = _EXIT_SETUP
+        try:
+            os.setpgid(0, 0)
+            signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+            null = os.open(os.devnull, os.O_RDONLY)
+            os.dup2(null, 0)
+            os.dup2(out_w, 1)
+            os.dup2(out_w, 2)
+            os.dup2(req_r, 3)
+            os.dup2(rep_w, 4)
+            os.closerange(5, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+            self._confine(uid, SESSION_CPU_SECONDS)
+            # Candidates share this uid: none may read or write this process's memory.
+            confine.prctl(confine.PR_SET_DUMPABLE, 0)
+            # Orphans of candidates come to us, and are reaped and swept here.
+            confine.prctl(confine.PR_SET_CHILD_SUBREAPER, 1)
+            self.zygote = None
+            self.session_sweeps = self.uid_mode != "none"
+            session = fastpath.Session(work, tmp, req["files"], list(req["tests"]),
+                                       candidate.is_test_path)
+            data = self.host.open_session(session, self._serve_session)
+            # Only a candidate child gets here.
+            code = self._candidate_done(data)
+        except BaseException:
+            try:
+                sys.stderr.write(traceback.format_exc())
+                sys.stderr.flush()
+            except BaseException:
+                pass
+        finally:
+            os._exit(code)
+
+    def _serve_session(self, session: Any) -> None:  # pragma: no cover - session process
+        """Say ready, then fork a child per "screen" request; returns only in a child."""
+        write_frame(4, {"ready": True, "collected": len(session.session.items),
+                        "errors": session.collection_errors})
+        session.freeze()
+        while True:
+            request = read_frame(3)
+            if request is None:
+                os._exit(0)
+            refused = session.refuses(request["files"])
+            if refused is not None:
+                write_frame(4, {"refused": refused})
+                continue
+            reply = self._session_candidate(session, request)
+            if reply is None:
+                return  # the candidate child: pytest's loop runs its tests
+            write_frame(4, reply)
+
+    def _session_candidate(self, session: Any,
+                           req: Mapping[str, Any]) -> dict[str, Any] | None:  # pragma: no cover
+        """Fork one candidate from the collected session and watch it (as `run` does);
+        None in the child."""
+        timeout = float(req["timeout"])
+        own_cpu = time.process_time()
+        out_r, out_w = os.pipe()
+        res_r, res_w = os.pipe()
+        _flush_std_streams()
+        start = time.monotonic()
+        pid = os.fork()
+        if pid == 0:
+            os.close(out_r)
+            os.close(res_r)
+            self._enter_candidate(session, req, out_w, res_w)
+            return None
+        os.close(out_w)
+        os.close(res_w)
+        try:
+            os.setpgid(pid, pid)
+        except OSError:
+            pass
+        status, timed_out, output, result = self._watch(pid, out_r, res_r, start + timeout)
+        duration = time.monotonic() - start
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        if status is None:
+            status = self._wait(pid)
+        swept = True
+        # Usually nothing of the candidate is left, and looking costs less than the
+        # sweep's probe fork.
+        if self.session_sweeps and confine.uid_alive(os.getuid(), but=os.getpid()) is not False:
+            swept = confine.sweep_peers()
+        parsed = None
+        if result:
+            try:
+                parsed = json.loads(result)
+            except ValueError:
+                parsed = None
+        if isinstance(parsed, dict) and isinstance(parsed.get("stale"), str):
+            return {"refused": parsed["stale"]}
+        if status is not None and os.WIFEXITED(status) \
+                and os.WEXITSTATUS(status) == fastpath.EXIT_TEST_LIMIT:
+            timed_out = True
+        return {"status": status, "timed_out": timed_out, "duration": duration,
+                "output": output.decode("utf-8", "replace"), "result": parsed,
+                "swept": swept, "cpu": self.cpu + time.process_time() - own_cpu}
+
+    def _enter_candidate(self, session: Any, req: Mapping[str, Any], out_w: int,
+                         res_w: int) -> None:  # pragma: no cover - the candidate child
+        """Confine this child further, write the candidate's files and make its code
+        current; any failure here ends the child as a crash (or, for Stale, a refusal)."""
+        began = time.perf_counter()
+        try:
+            os.setpgid(0, 0)
+            os.dup2(out_w, 1)
+            os.dup2(out_w, 2)
+            os.dup2(res_w, 3)
+            config = session.session.config
+            from _pytest.faulthandler import fault_handler_stderr_fd_key
+
+            handler_fd = config.stash.get(fault_handler_stderr_fd_key, None)
+            # The session process's request pipe was fd 3 (replaced just now) and its
+            # reply pipe is fd 4: neither stays reachable. Its other descriptors are
+            # pytest's (log file, fault handler), and the fault handler gets our stderr.
+            os.close(4)
+            if isinstance(handler_fd, int) and handler_fd > 4:
+                os.dup2(2, handler_fd)
+            confine.limit_resources(float(req["timeout"]), processes=self.uid_mode != "none")
+            self.host.prepare(session.work, session.tmp, req["files"])
+            plugin = self.host.session_plugin
+            plugin.outcomes = {}
+            plugin.durations = {}
+            cov = None
+            if req.get("coverage"):
+                cov = self.host.coverage.Coverage(
+                    data_file=None, config_file=False, include=[str(session.work / "*")],
+                    messages=False)
+                cov.set_option("run:disable_warnings",
+                               ["no-data-collected", "module-not-measured",
+                                "module-not-imported", "no-ctracer"])
+            plugin._coverage = cov
+            plugin._measuring = False
+            self.cand = {"coverage": cov, "files": dict(req["files"]),
+                         "tests": session.tests, "began": began}
+            session.enter(req["files"], first=list(req.get("first") or ()),
+                          stop=bool(req.get("stop")), test_limit=float(req.get("test_limit") or 0))
+            self.cand["entered"] = time.perf_counter()
+        except fastpath.Stale as exc:
+            _write_all(3, json.dumps({"stale": str(exc)}).encode("utf-8"))
+            os._exit(0)
+        except BaseException:
+            try:
+                sys.stderr.write(traceback.format_exc())
+                sys.stderr.flush()
+            finally:
+                os._exit(_EXIT_SETUP)
+
+    def _candidate_done(self, data: dict[str, Any]) -> int:  # pragma: no cover - child
+        """A session's candidate child, back from pytest: its record to fd 3."""
+        cand = self.cand
+        ended = time.perf_counter()
+        plugin = self.host.session_plugin
+        if cand["coverage"] is not None:
+            plugin.stop_coverage()
+            data["coverage"] = candidate._per_test_lines(
+                cand["coverage"], Path(os.getcwd()), cand["files"], cand["tests"],
+                plugin.outcomes)
+        data["timing"] = {"setup": cand["entered"] - cand["began"],
+                          "pytest": ended - cand["entered"],
+                          "after": time.perf_counter() - ended}
+        sys.stdout.flush()
+        sys.stderr.flush()
+        _write_all(3, json.dumps(data, separators=(",", ":")).encode("utf-8"))
+        os.close(3)
+        return int(data["exit"])
 
     # ------------------------------------------------------------ the child
 

@@ -58,6 +58,28 @@ _warned_unsandboxed = False
 _bwrap_failure: str | None = None
 
 
+TEST_LIMIT_FACTOR = 10.0  # a screened test may take this many times the slowest first-run test
+TEST_LIMIT_FLOOR = 0.05   # ... but never less (seconds of CPU; ten times that of wall time)
+
+
+def per_test_limit(durations: Mapping[str, float]) -> float:
+    """Seconds each screened test may take, from a complete run's per-test
+    durations: TEST_LIMIT_FACTOR times the slowest, never below TEST_LIMIT_FLOOR;
+    0 (no limit) when there are none."""
+    if not durations:
+        return 0.0
+    return max(TEST_LIMIT_FLOOR, TEST_LIMIT_FACTOR * max(durations.values()))
+
+
+class _Session:
+    """The client's side of an open fast-path session: which server holds it, and
+    for which tests."""
+
+    def __init__(self, server: Any, tests: list[str]) -> None:
+        self.server = server
+        self.tests = tests
+
+
 class _ServerLost(Exception):
     """The server closed its pipe or sent garbage: it died or is broken."""
 
@@ -290,6 +312,8 @@ class WarmRunner:
         # What the last run cost: wall and CPU seconds (candidate child plus server),
         # and the child's own split (setup, pytest, after). For benchmarks.
         self.last_cost: dict[str, float] = {}
+        self._session: _Session | None = None
+        self._unread = 0  # answers to `close_session` not read yet
 
     def start(self) -> None:
         """Start the server now. Raises SandboxUnavailable if it cannot start."""
@@ -375,35 +399,130 @@ class WarmRunner:
         timeout: float,
         coverage: bool = False,
     ) -> TestReport:
-        """See `Runner.run`. A hang, crash, bomb, or a server that dies under the
+        """See `Runner.run`: a fresh pytest session in a fresh child, the verdict a
+        challenger may rest on. A hang, crash, bomb, or a server that dies under the
         candidate comes back as a failing report; raises SandboxUnavailable only if
         a server cannot be started at all."""
         request = {"files": dict(files), "tests": list(tests), "timeout": float(timeout),
                    "coverage": bool(coverage)}
         with self._lock:
             started = time.monotonic()
-            for attempt in (1, 2):
-                server = self._ensure()
-                deadline = time.monotonic() + timeout + _GRACE
-                try:
-                    server.send(request, deadline)
-                    reply = server.receive(deadline)
-                except _ServerLost as exc:
-                    logger.warning("test server lost during a run (attempt {}): {}", attempt, exc)
-                    server.kill()
-                    self._server = None
-                    continue
-                if reply is None:
-                    logger.error("test server {} gave no answer within {:.1f}s; killing it",
-                                 server.proc.pid, timeout + _GRACE)
-                    server.kill()
-                    self._server = None
-                    return TestReport(timed_out=True, duration_s=time.monotonic() - started,
-                                      output="test server did not answer")
-                self.last_cost = _cost(reply, time.monotonic() - started)
-                return self._report(reply, time.monotonic() - started)
-            return TestReport(crashed=True, duration_s=time.monotonic() - started,
-                              output="test server died twice running this candidate")
+            reply = self._exchange(request, timeout, started)
+            if isinstance(reply, TestReport):
+                return reply
+            return self._report(reply, time.monotonic() - started)
+
+    def _exchange(self, request: Mapping[str, Any], timeout: float,
+                  started: float) -> dict[str, Any] | TestReport:
+        """Send one request and return the server's reply; a server lost twice, or
+        one that does not answer within `timeout` plus grace, gives a failing
+        report instead (and is killed). Call with the lock held."""
+        for attempt in (1, 2):
+            server = self._ensure()
+            deadline = time.monotonic() + timeout + _GRACE
+            try:
+                while self._unread:
+                    if server.receive(time.monotonic() + _GRACE) is None:
+                        raise _ServerLost("no answer to closing a session")
+                    self._unread -= 1
+                server.send(request, deadline)
+                reply = server.receive(deadline)
+            except _ServerLost as exc:
+                logger.warning("test server lost during a run (attempt {}): {}", attempt, exc)
+                server.kill()
+                self._server = None
+                self._session = None
+                self._unread = 0
+                if request.get("op") in ("screen", "open"):
+                    break  # the session went with the server: judge it the ordinary way
+                continue
+            if reply is None or not isinstance(reply, dict):
+                logger.error("test server {} gave no answer within {:.1f}s; killing it",
+                             server.proc.pid, timeout + _GRACE)
+                server.kill()
+                self._server = None
+                self._session = None
+                self._unread = 0
+                return TestReport(timed_out=True, duration_s=time.monotonic() - started,
+                                  output="test server did not answer")
+            self.last_cost = _cost(reply, time.monotonic() - started)
+            return reply
+        return TestReport(crashed=True, duration_s=time.monotonic() - started,
+                          output="test server died twice running this candidate")
+
+    # -- the fast path (repair/fastpath.py) -------------------------------------------
+
+    def open_session(self, files: Mapping[str, str], tests: Sequence[str], *,
+                     timeout: float) -> bool:
+        """Collect a bundle's tests once, in a session process of the server, for
+        `screen` to fork candidates from (replacing any open session). False when
+        collection does not finish within `timeout` or the server is lost: then
+        `screen` refuses every candidate and the caller runs them with `run`."""
+        with self._lock:
+            self._session = None
+            started = time.monotonic()
+            reply = self._exchange({"op": "open", "files": dict(files), "tests": list(tests),
+                                    "timeout": float(timeout)}, timeout, started)
+            if isinstance(reply, dict) and reply.get("session") is True:
+                self._session = _Session(self._server, list(tests))
+                return True
+            if isinstance(reply, dict):
+                logger.debug("no fast session for this bundle: {}",
+                             str(reply.get("output", ""))[-300:])
+            return False
+
+    def screen(
+        self,
+        files: Mapping[str, str],
+        tests: Sequence[str],
+        *,
+        timeout: float,
+        coverage: bool = False,
+        first: Sequence[str] = (),
+        stop: bool = True,
+        test_limit: float = 0.0,
+    ) -> TestReport | None:
+        """Judge a candidate quickly, in a child forked from the open session: the
+        tests of `first` (those that failed before) run first; with `stop` the run
+        ends at the first failure; each test may use `test_limit` seconds of CPU
+        (ten times that of wall time; 0: no limit) before the run ends as timed out.
+        For rejecting candidates: a report that passes is no verdict a challenger
+        may rest on (that takes `run`). None when the fast path cannot judge this
+        candidate (no session, other tests, or the session refused it: see
+        repair/fastpath.py); the caller then uses `run`."""
+        with self._lock:
+            session = self._session
+            if session is None or session.server is not self._server \
+                    or list(tests) != session.tests:
+                return None
+            started = time.monotonic()
+            request = {"op": "screen", "files": dict(files), "timeout": float(timeout),
+                       "coverage": bool(coverage), "first": list(first), "stop": bool(stop),
+                       "test_limit": float(test_limit)}
+            reply = self._exchange(request, timeout, started)
+            if isinstance(reply, TestReport):
+                return reply if reply.timed_out else None
+            if "refused" in reply:
+                logger.debug("fast path refused a candidate: {}", reply.get("refused"))
+                return None
+            return self._report(reply, time.monotonic() - started)
+
+    def close_session(self) -> None:
+        """End the open session (its process and everything of its uid), if any.
+        Does not wait: the server's answer is read before the next request's."""
+        with self._lock:
+            session, self._session = self._session, None
+            server = self._server
+            if session is None or session.server is not server or server is None:
+                return
+            try:
+                server.send({"op": "close"}, time.monotonic() + _GRACE)
+            except _ServerLost as exc:
+                logger.warning("test server lost closing a session: {}", exc)
+                server.kill()
+                self._server = None
+                return
+            self._unread += 1
 
     @staticmethod
     def _report(reply: Mapping[str, Any], duration: float) -> TestReport:
@@ -422,6 +541,8 @@ class WarmRunner:
         """Stop the server (if any) and remove its scratch; the runner may be
         started again by a later `run`."""
         with self._lock:
+            self._session = None
+            self._unread = 0
             if self._server is not None:
                 self._server.close()
                 self._server = None

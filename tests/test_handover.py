@@ -1,6 +1,6 @@
 """How one handoff hands over to the next: a repairer takes its next handoff while
-the last one's bookkeeping finishes, and telemetry makes the challengers of a few
-milliseconds durable with one group commit. Real actors, real files, real renames;
+the last one's bookkeeping finishes, and telemetry commits a lone finish at once and
+the finishes that queue up meanwhile with one group commit. Real actors, real files, real renames;
 where a repairer is stood in for, the test says so."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pykka
 import pytest
 
@@ -18,12 +19,14 @@ from actors.repairer import Repairer
 from actors.telemetry import Telemetry
 from actors.watcher import Watcher
 from conftest import PASSING, metric_lines, names, running, spec_sha256, submit, variant, wait_for
-from messages.commands import Dispatched, FinishRepair, RepairBundle, Settled, WorkerFree
+from messages.commands import Dispatched, FinishRepair, Ping, RepairBundle, Settled, WorkerFree
 from messages.records import Challenger, MetricLine, TestCounts, rfc3339
 from state.challengers import ChallengerStore
 from state.claims import Claims
 from state.fsops import move_unique
 from state.layout import Layout
+from state.liveness import PeerWatch
+from state.settle import SettleNotes
 from supervision.work_board import Job, WorkBoard
 
 pytestmark = pytest.mark.timeout(120)
@@ -70,20 +73,58 @@ def _counting_syncs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return calls
 
 
-def test_finishes_told_together_share_one_group_commit(make_config, monkeypatch):
+def test_a_lone_finish_on_an_idle_telemetry_is_committed_at_once(
+    make_config: Any, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Nothing else is pending, so nothing is waited for: by the time telemetry has
+    # answered the next message, the challenger is durable and the handoff done.
     runtime = _runtime(make_config)
     syncs = _counting_syncs(monkeypatch)
+    files = variant(PASSING, 11)
+    finish = _finish(runtime, _claimed(runtime, files, "alone.json"), files)
+    ref = Telemetry.start(runtime, "telemetry")
+    try:
+        ref.tell(finish)
+        assert ref.ask(Ping(), timeout=30) is True
+        assert names(runtime.layout.done) == ["alone.json"]
+        assert len(names(runtime.layout.challengers)) == 1
+        assert len(syncs) == 1
+    finally:
+        ref.stop()
+
+
+def test_finishes_that_queue_up_during_a_commit_share_the_next_one(
+    make_config: Any, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Under load: while one commit's fsyncs run, four more finishes arrive; they
+    # are committed together by one more commit, not one each.
+    runtime = _runtime(make_config)
+    calls: list[int] = []
+    release = threading.Event()
+    real = ChallengerStore.sync
+
+    def slow_sync(self: ChallengerStore) -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            release.wait(30)
+        real(self)
+
+    monkeypatch.setattr(ChallengerStore, "sync", slow_sync)
     bundles = [variant(PASSING, i) for i in range(5)]
     finishes = [_finish(runtime, _claimed(runtime, files, f"h{i}.json"), files)
                 for i, files in enumerate(bundles)]
     ref = Telemetry.start(runtime, "telemetry")
     try:
-        for finish in finishes:  # well within one linger
+        ref.tell(finishes[0])
+        wait_for(lambda: len(calls) == 1, timeout=30, what="the first commit")
+        for finish in finishes[1:]:
             ref.tell(finish)
+        release.set()
         wait_for(lambda: len(names(runtime.layout.done)) == 5, timeout=30, what="done/")
     finally:
+        release.set()
         ref.stop()
-    assert len(syncs) == 1
+    assert len(calls) == 2
     challengers = names(runtime.layout.challengers)
     assert len(challengers) == 5
     lines = [m for m in metric_lines(runtime.layout) if m["event"] == "repaired"]
@@ -99,7 +140,7 @@ def test_a_clean_stop_finishes_what_telemetry_has_gathered(make_config):
     finish = _finish(runtime, _claimed(runtime, files, "last.json"), files)
     ref = Telemetry.start(runtime, "telemetry")
     ref.tell(finish)
-    ref.stop()  # long before the linger is over
+    ref.stop()
     assert names(runtime.layout.done) == ["last.json"]
     assert len(names(runtime.layout.challengers)) == 1
     assert [m["handoff"] for m in metric_lines(runtime.layout)] == ["last.json"]
@@ -204,3 +245,78 @@ def test_a_worker_crashing_in_bookkeeping_gives_back_both_handoffs_it_held(make_
     assert Claims(layout, config.instance.id).held() == []
     restarted = [m for m in metric_lines(layout) if m["event"] == "actor_restarted"]
     assert [m["actor"] for m in restarted] == ["repairer-0"]
+
+
+def _repaired(layout: Layout) -> list[dict[str, Any]]:
+    return [m for m in metric_lines(layout) if m["event"] == "repaired"]
+
+
+def _settles_once_then_as_a_duplicate(config: Any, layout: Layout) -> None:
+    """The first handoff ends with one line, duplicate=false; a later copy of its
+    files is settled as a duplicate of the same challenger, not repaired again."""
+    with running(config):
+        submit(layout, PASSING, "first.json")
+        wait_for(lambda: names(layout.done) == ["first.json"] and bool(_repaired(layout)),
+                 timeout=60, what="first.json done with its line")
+        submit(layout, PASSING, "again.json")
+        wait_for(lambda: len(_repaired(layout)) >= 2, timeout=60, what="the duplicate's line")
+        time.sleep(0.3)  # a second line for first.json would come now
+    lines = _repaired(layout)
+    first = [m for m in lines if m["handoff"] == "first.json"]
+    again = [m for m in lines if m["handoff"] == "again.json"]
+    assert len(first) == 1, first
+    assert first[0]["duplicate"] is False
+    assert len(again) == 1 and again[0]["duplicate"] is True
+    assert again[0]["candidates"] == 0, "the duplicate was repaired again"
+    challengers = names(layout.challengers)
+    assert len(challengers) == 1
+    assert first[0]["challenger"] == again[0]["challenger"] == challengers[0]
+    assert sorted(names(layout.done)) == ["again.json", "first.json"]
+    assert Claims(layout, config.instance.id).held() == []
+
+
+def test_a_crash_between_the_move_to_done_and_the_metrics_line_loses_no_line(
+        make_config: Any) -> None:
+    config = make_config(faults={"points": {"telemetry.settle": "crash#1"}})
+    layout = Layout.from_config(config)
+    _settles_once_then_as_a_duplicate(config, layout)
+    restarted = [m for m in metric_lines(layout) if m["event"] == "actor_restarted"]
+    assert [m["actor"] for m in restarted] == ["telemetry"]  # the crash did happen
+
+
+def test_a_challenger_adopted_after_its_writer_crashed_is_the_first_repair_not_a_duplicate(
+        make_config: Any) -> None:
+    config = make_config(faults={"points": {"telemetry.challenger_publish": "crash#1"}})
+    layout = Layout.from_config(config)
+    _settles_once_then_as_a_duplicate(config, layout)
+    restarted = [m for m in metric_lines(layout) if m["event"] == "actor_restarted"]
+    assert [m["actor"] for m in restarted] == ["telemetry"]
+
+
+def test_a_peer_finishes_the_settling_of_an_instance_that_died_between_done_and_its_line(
+        make_config: Any) -> None:
+    runtime = _runtime(make_config)
+    layout = runtime.layout
+    dead = Runtime(config=runtime.config, layout=layout, instance="dead")
+    moved = _finish(dead, _claimed(dead, variant(PASSING, 1), "moved.json"), variant(PASSING, 1))
+    kept = _finish(dead, _claimed(dead, variant(PASSING, 2), "kept.json"), variant(PASSING, 2))
+    lost = _finish(dead, _claimed(dead, variant(PASSING, 3), "lost.json"), variant(PASSING, 3))
+    notes = SettleNotes(layout, "dead")
+    for finish in (moved, kept, lost):  # as telemetry notes them, after publishing
+        public = f"challenger_{finish.name}"
+        if finish is not lost:  # its challenger did not survive (a power loss)
+            (layout.challengers / public).write_text("{}")
+        notes.write(Path(finish.claim), msgspec.structs.replace(finish.line, challenger=public))
+    move_unique(Path(moved.claim), layout.done, "moved.json")  # then the process died
+    clock = [0.0]
+    survivor = Claims(layout, runtime.instance)
+    survivor.peers = PeerWatch(layout, runtime.instance, monotonic=lambda: clock[0])
+    appended: list[MetricLine] = []
+    assert survivor.recover_stale(2, appended.append) == 0  # first look: not dead yet
+    assert appended == [] and notes.has("moved.json")
+    clock[0] += 2
+    survivor.recover_stale(2, appended.append)
+    assert sorted(line.handoff or "" for line in appended) == ["kept.json", "moved.json"]
+    assert names(layout.done) == ["kept.json", "moved.json"]  # rolled forward, not redone
+    assert names(layout.queue) == ["lost.json"]  # no challenger to point at: redone
+    assert not layout.claims_of("dead").exists()

@@ -630,6 +630,11 @@ def test_line_numbers_copied_from_the_prompt_are_removed() -> None:
     assert parse_reply(f"```python\n{numbered}```", BUNDLE) == {"calc.py": FIXED}
 
 
+def test_a_block_indented_as_a_whole_is_dedented() -> None:
+    indented = "".join(f"    {line}\n" if line else "\n" for line in FIXED.splitlines())
+    assert parse_reply(f"```python\n{indented}```", BUNDLE) == {"calc.py": FIXED}
+
+
 def test_a_diff_with_wrong_line_numbers_is_placed_by_its_context() -> None:
     diff = ("--- a/calc.py\n+++ b/calc.py\n@@ -40,2 +40,2 @@\n def double(x):\n"
             "-    return x * 2\n+    return x + x\n")
@@ -825,5 +830,6 @@ def test_the_smoke_bench_reports_fixed_tried_tokens_seconds(
                   REPAIRLAB_LLM_BASE_URL=server.base_url, REPAIRLAB_LLM_MODEL="stand-in-1",
                   REPAIRLAB_LLM_SAMPLES="1")
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "hopeless_median_is_mean" in proc.stdout and "FIXED by sample 0 of 1" in proc.stdout
+    assert "hopeless_median_is_mean" in proc.stdout
+    assert "FIXED by sample 0 of 1, hidden tests pass" in proc.stdout  # the held-out tests
     assert "fixed 1 / tried 1, tokens 560, seconds " in proc.stdout

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import hashlib
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -11,6 +13,7 @@ from errors import RepairBudgetExhausted
 from repair.bundle import Bundle
 from repair.report import TestReport
 from repair.runner import Runner
+from repair.warm_runner import per_test_limit
 
 
 @dataclass
@@ -48,6 +51,50 @@ class Context:
     patterns: Any = None
     external_agent: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
+    # Reports by the program's shape (`program_key`): a candidate whose AST was
+    # judged already is not run again. Seeded with the handoff's own program.
+    tried: dict[str, TestReport] = field(default_factory=dict)
+    screened: int = 0  # candidates rejected by the fast path alone
+    skipped: int = 0   # candidates not run: their AST was judged already
+
+    def __post_init__(self) -> None:
+        if not (self.first_run.timed_out or self.first_run.crashed):
+            self.tried.setdefault(self.program_key({}), self.first_run)
+
+    def program_key(self, changed: Mapping[str, str]) -> str:
+        """What identifies a candidate's program: each changed Python file's AST
+        (formatting and comments do not count), any other changed file's text."""
+        digest = hashlib.sha256()
+        for path in sorted(changed):
+            text = changed[path]
+            original = self.bundle.files.get(path)
+            if original == text:
+                continue
+            shape = _shape(path, text)
+            if original is not None and shape == self._original_shape(path, original):
+                continue
+            digest.update(f"{path}\0{shape}\0".encode("utf-8", "surrogatepass"))
+        return digest.hexdigest()
+
+    def _fast_path(self) -> bool:
+        """Whether candidates can be screened: the runner has a fast path, and its
+        session for this bundle opened (at the first candidate; not at all when the
+        first run timed out, crashed or had errors, as a session could judge no
+        candidate then)."""
+        if "_fast_path" not in self.extra:
+            opener = getattr(self.runner, "open_session", None)
+            first = self.first_run
+            self.extra["_fast_path"] = bool(
+                opener is not None and hasattr(self.runner, "screen")
+                and not (first.timed_out or first.crashed or first.errors)
+                and opener(self.bundle.files, self.bundle.tests, timeout=self.test_timeout))
+        return bool(self.extra["_fast_path"])
+
+    def _original_shape(self, path: str, text: str) -> str:
+        shapes = self.extra.setdefault("_original_shapes", {})
+        if path not in shapes:
+            shapes[path] = _shape(path, text)
+        return str(shapes[path])
 
     def judge(
         self, changed: Mapping[str, str], *, coverage: bool = False,
@@ -55,16 +102,42 @@ class Context:
     ) -> TestReport:
         """Run the bundle's tests with `changed` merged over its sources.
 
-        Charges the budget first (raising RepairBudgetExhausted when it is spent),
-        and bounds the run by the smaller of the test timeout, the caller's own
-        `timeout` (a strategy dismissing hanging candidates early) and the time left.
+        A candidate whose program (`program_key`) was judged already gets that
+        report again, uncharged and unrun. Otherwise it charges the budget first
+        (raising RepairBudgetExhausted when it is spent), and bounds the run by the
+        smaller of the test timeout, the caller's own `timeout` (a strategy
+        dismissing hanging candidates early) and the time left.
+
+        Where the runner has a fast path (`screen`), the candidate runs there first:
+        the tests that failed in the first run first, stopping at the first failure,
+        each test held to a limit scaled from the first run. A candidate that fails
+        there is rejected with that report; one that passes, or that the fast path
+        cannot judge, gets a complete ordinary run, whose report is the verdict.
         """
+        key = None if coverage else self.program_key(changed)
+        if key is not None and key in self.tried:
+            self.skipped += 1
+            return self.tried[key]
         self.budget.charge()
         candidate = self.bundle.with_files(changed)
         limit = self.test_timeout if timeout is None else min(self.test_timeout, timeout)
         timeout = min(limit, max(0.5, self.budget.seconds_left()))
-        return self.runner.run(candidate.files, candidate.tests, timeout=timeout,
-                               coverage=coverage)
+        report: TestReport | None = None
+        if self._fast_path():
+            failing = [nid for nid, ok in self.first_run.outcomes.items() if not ok]
+            quick = self.runner.screen(  # type: ignore[attr-defined]
+                candidate.files, candidate.tests, timeout=timeout, coverage=coverage,
+                first=failing, stop=not coverage,
+                test_limit=0.0 if coverage else per_test_limit(self.first_run.durations))
+            if quick is not None and (coverage or not quick.ok):
+                self.screened += 0 if coverage else 1
+                report = quick
+        if report is None:
+            report = self.runner.run(candidate.files, candidate.tests, timeout=timeout,
+                                     coverage=coverage)
+        if key is not None and not report.timed_out:
+            self.tried[key] = report
+        return report
 
     def accepts(self, report: TestReport) -> bool:
         """A candidate passes when every test the handoff holds ran and passed.
@@ -75,6 +148,16 @@ class Context:
         if self.expected_tests == 0:
             return report.ok
         return report.ok and report.passed == self.expected_tests
+
+
+def _shape(path: str, text: str) -> str:
+    """A Python file's AST (as text), or any other file's text."""
+    if path.endswith(".py"):
+        try:
+            return ast.dump(ast.parse(text))
+        except (SyntaxError, ValueError, RecursionError):
+            pass
+    return text
 
 
 @dataclass

@@ -1,0 +1,341 @@
+"""The fast path inside the sandbox: a bundle's collected pytest session, forked per candidate.
+
+The fork server (repair/sandbox.py) forks one confined *session process* per bundle
+(its own ephemeral uid, rlimits, no_new_privs, not dumpable). That process writes
+the bundle's files as the handoff holds them, runs ``pytest.main`` over them with
+`SessionPlugin`, and once collection is over serves candidates from inside
+``pytest_runtestloop`` instead of running tests itself: for each one it forks a
+child, and only the child goes on into pytest's own test loop. So the session
+process runs the bundle's import-time code (collection imports the test modules)
+but never a test and never a candidate's code; every candidate starts from the same
+clean, collected state, and whatever it does (module globals, ``sys.modules``,
+monkeypatching, files) dies with its child.
+
+In the child, `Session.enter` makes the candidate's code the code that runs:
+
+* the candidate's files are written over a fresh scratch directory (the server wipes
+  it between candidates), and import caches are invalidated, so a module first
+  imported during a test comes from the candidate's files;
+* every bundle module loaded at collection whose file changed is *re-executed in
+  place* (its ``__dict__`` cleared and the new source run in it), and so is every
+  bundle module that imports one of those, transitively, dependencies first; test
+  functions, fixtures and classes held by the collected items look their globals up
+  in those same dicts, so they see the candidate's names, never the old ones;
+* values that collection computed from bundle code and holds apart from any module
+  dict (parametrize arguments) are checked: if re-executing a test module changes
+  any of them, the candidate is *refused* (`Stale`) and the caller judges it the
+  ordinary way.
+
+A candidate that changes a test file, a conftest, a pytest config file, or removes a
+module that was loaded, is refused before any fork (`Session.refuses`). Refused
+candidates cost one round trip; the caller runs them through a fresh session.
+
+Screening options for rejecting candidates fast (never for a final verdict): the
+previously failing tests first, stop at the first failure (``maxfail=1``, and no
+traceback formatted for it), and a
+per-test limit on CPU time (and, ten times looser, on wall time): a test over it
+ends the child at once with `EXIT_TEST_LIMIT`.
+
+This file imports only the standard library at module level (the server loads it
+by path under a private name; see repair/sandbox.py).
+"""
+
+from __future__ import annotations
+
+import ast
+import gc
+import inspect
+import os
+import signal
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+EXIT_TEST_LIMIT = 71  # a test ran over its per-test limit: a timeout, found fast
+_KEEP_DUNDERS = ("__name__", "__file__", "__spec__", "__loader__", "__package__", "__path__",
+                 "__cached__", "__builtins__", "__doc__")
+_CONFIG_FILES = ("pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg")
+_WALL_FACTOR = 10.0  # the wall-clock limit is this many times the CPU limit
+
+
+class Stale(Exception):
+    """Collection holds a value computed from code the candidate changed."""
+
+
+def module_name(rel: str) -> str | None:
+    """The dotted module name of a bundle path relative to its root, or None."""
+    if not rel.endswith(".py"):
+        return None
+    parts = rel[:-3].split("/")
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    if not parts or not all(p.isidentifier() for p in parts):
+        return None
+    return ".".join(parts)
+
+
+def imported_names(text: str, name: str, is_package: bool) -> set[str]:
+    """Every module name `text` imports (anywhere in it), relative ones resolved,
+    with each parent package too; empty when it does not parse."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError):
+        return set()
+    package = name if is_package else name.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".") if package else []
+                if node.level - 1 > len(parts):
+                    continue
+                parts = parts[:len(parts) - (node.level - 1)]
+                base = ".".join([*parts, base] if base else parts)
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)
+    out: set[str] = set()
+    for full in found:
+        bits = full.split(".")
+        out.update(".".join(bits[:i]) for i in range(1, len(bits) + 1))
+    return out
+
+
+def _marks(obj: Any) -> list[Any]:
+    marks = getattr(obj, "pytestmark", [])
+    return list(marks) if isinstance(marks, (list, tuple)) else [marks]
+
+
+class Session:
+    """One bundle's collected session, held by the session process.
+
+    `files` and `tests` are the handoff's own; `work` and `tmp` the scratch
+    directories (recreated empty by the server before each candidate).
+    """
+
+    def __init__(self, work: Path, tmp: Path, files: Mapping[str, str],
+                 tests: Sequence[str], is_test: Callable[[str, Sequence[str]], bool]) -> None:
+        self.work = work
+        self.tmp = tmp
+        self.files = dict(files)
+        self.tests = list(tests)
+        self.is_test = is_test
+        self.session: Any = None
+        self.collection_errors = 0
+        self.in_child = False
+        self.child_pid = 0
+        self.loaded: dict[str, tuple[str, Any]] = {}
+        self.deps: dict[str, set[str]] = {}
+        self.code: dict[str, Any] = {}
+        self.test_limit = 0.0
+
+    # -- in the session process ------------------------------------------------------
+
+    def plugin(self, serve: Callable[[Session], None]) -> Any:
+        """The pytest plugin whose ``pytest_runtestloop`` calls `serve` once
+        collection is done. `serve` returns only in a forked candidate child (then
+        pytest's own loop runs the tests); the session process never returns."""
+        import pytest
+
+        outer = self
+
+        class SessionPlugin:
+            @pytest.hookimpl(tryfirst=True)
+            def pytest_runtestloop(self, session: Any) -> Any:
+                outer.session = session
+                outer.collection_errors = int(session.testsfailed)
+                serve(outer)
+                return None  # only a candidate child gets here: pytest's loop runs
+
+            def pytest_runtest_protocol(self, item: Any, nextitem: Any) -> Any:
+                if outer.test_limit > 0:
+                    _arm(item.nodeid, outer.test_limit)
+
+            def pytest_runtest_logfinish(self, nodeid: str, location: Any) -> None:
+                if outer.test_limit > 0:
+                    _disarm()
+
+        return SessionPlugin()
+
+    def refuses(self, files: Mapping[str, str]) -> str | None:
+        """Why this candidate cannot run in this session (None: it can)."""
+        changed = {p for p in set(files) | set(self.files) if files.get(p) != self.files.get(p)}
+        for path in sorted(changed):
+            base = path.rsplit("/", 1)[-1]
+            if self.is_test(path, self.tests) or base in _CONFIG_FILES:
+                return f"it changes {path}, which collection read"
+            if path not in files and self._loaded(path) is not None:
+                return f"it removes {path}, which collection imported"
+        if changed and self.collection_errors:
+            return "collection failed in this session; a candidate may fix it"
+        return None
+
+    def freeze(self) -> None:
+        """Note the bundle's loaded modules, what each imports and the test modules'
+        rewritten code (children only look these up), then make what the session
+        holds now cheap to share with every child."""
+        self.loaded = self._bundle_modules()
+        self.deps = {name: imported_names(self.files.get(rel, ""), name,
+                                          rel.endswith("__init__.py")) & set(self.loaded) - {name}
+                     for name, (rel, _) in self.loaded.items()}
+        self.code = {}
+        for rel, module in self.loaded.values():
+            if self.is_test(rel, self.tests) and rel in self.files:
+                try:
+                    self.code[rel] = self._compile(module, rel, self.files[rel], True)
+                except (SyntaxError, ValueError, RecursionError):
+                    pass  # it was imported, so this cannot happen; the child compiles it then
+        # A failure's report looks modules up by file (inspect.getmodule), which maps
+        # every loaded module's path once per process: map them here, once for all.
+        inspect.getmodule(sys._getframe().f_code)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        gc.collect()
+        gc.freeze()
+
+    # -- in the candidate child ------------------------------------------------------
+
+    def enter(self, files: Mapping[str, str], *, first: Sequence[str], stop: bool,
+              test_limit: float) -> None:
+        """Make the candidate's code current and set the screening options; raises
+        Stale when collection holds values the candidate's code would change."""
+        self.in_child = True
+        self.child_pid = os.getpid()
+        changed = {p for p in files if files.get(p) != self.files.get(p)}
+        self._reexecute(changed)
+        session = self.session
+        if first:
+            wanted = set(first)
+            session.items.sort(key=lambda item: item.nodeid not in wanted)
+        if stop:
+            # Screening only rejects: the first failure ends the run, and no
+            # traceback is formatted for it (the verdict of a candidate that passes
+            # comes from a complete run, with its full report).
+            session.config.option.maxfail = 1
+            session.config.option.tbstyle = "no"
+            session.config.option.reportchars = ""
+        self.test_limit = test_limit
+
+    def _loaded(self, rel: str) -> Any:
+        name = module_name(rel)
+        module = sys.modules.get(name) if name else None
+        origin = getattr(module, "__file__", None)
+        if origin is None or os.path.realpath(origin) != os.path.realpath(self.work / rel):
+            return None
+        return module
+
+    def _bundle_modules(self) -> dict[str, tuple[str, Any]]:
+        """Bundle modules loaded now, in load order: name -> (relative path, module)."""
+        root = os.path.realpath(self.work)
+        found: dict[str, tuple[str, Any]] = {}
+        for name, module in list(sys.modules.items()):
+            origin = getattr(module, "__file__", None)
+            if not isinstance(origin, str):
+                continue
+            real = os.path.realpath(origin)
+            if real.startswith(root + os.sep):
+                found[name] = (os.path.relpath(real, root).replace(os.sep, "/"), module)
+        return found
+
+    def _reexecute(self, changed: set[str]) -> None:
+        loaded, deps = self.loaded, self.deps
+        dirty = {name for name, (rel, _) in loaded.items() if rel in changed}
+        if not dirty:
+            return
+        # Dependents of a changed module, transitively.
+        grew = True
+        while grew:
+            grew = False
+            for name, uses in deps.items():
+                if name not in dirty and uses & dirty:
+                    dirty.add(name)
+                    grew = True
+        order: list[str] = []
+        placed: set[str] = set()
+
+        def place(name: str, path: tuple[str, ...]) -> None:
+            if name in placed or name in path:
+                return
+            for dep in sorted(deps[name] & dirty):
+                place(dep, (*path, name))
+            placed.add(name)
+            order.append(name)
+
+        for name in loaded:
+            if name in dirty:
+                place(name, ())
+        for name in order:
+            rel, module = loaded[name]
+            self._reexecute_one(rel, module)
+
+    def _reexecute_one(self, rel: str, module: Any) -> None:
+        is_test = self.is_test(rel, self.tests)
+        before = {k: _marks(v) for k, v in vars(module).items()} if is_test else {}
+        # Its dunders stay, and so do its submodules (bound by the import system,
+        # which a re-run of its code does not bind again).
+        prefix = module.__name__ + "."
+        kept = {k: v for k, v in vars(module).items()
+                if k in _KEEP_DUNDERS or (isinstance(v, type(module))
+                                          and sys.modules.get(prefix + k) is v)}
+        code = self.code.get(rel)
+        if code is None:
+            try:
+                code = self._compile(module, rel, files_text(self.work, rel), is_test)
+            except (SyntaxError, ValueError, RecursionError) as exc:
+                raise Stale(f"{rel} does not compile: {exc}") from exc
+        module.__dict__.clear()
+        module.__dict__.update(kept)
+        try:
+            exec(code, module.__dict__)
+        except BaseException as exc:
+            # pytest would have reported a collection error: only a fresh session can.
+            raise Stale(f"{rel} fails to import: {type(exc).__name__}: {exc}") from exc
+        if is_test:
+            for key, marks in before.items():
+                if marks and _marks(vars(module).get(key)) != marks:
+                    raise Stale(f"collection holds marks of {rel}::{key} computed from "
+                                "changed code")
+
+    @staticmethod
+    def _compile(module: Any, rel: str, text: str, is_test: bool) -> Any:
+        loader: Any = getattr(module, "__loader__", None)
+        if is_test and type(loader).__name__ == "AssertionRewritingHook":
+            from _pytest.assertion.rewrite import rewrite_asserts
+
+            tree = ast.parse(text, filename=module.__file__)
+            rewrite_asserts(tree, text.encode("utf-8"), module.__file__, loader.config)
+            return compile(tree, module.__file__, "exec", dont_inherit=True)
+        return compile(text, module.__file__, "exec", dont_inherit=True)
+
+
+def files_text(work: Path, rel: str) -> str:
+    """A bundle file as the child wrote it."""
+    return (work / rel).read_text(encoding="utf-8")
+
+
+def _arm(nodeid: str, limit: float) -> None:
+    """A per-test CPU-time limit (and a wall limit `_WALL_FACTOR` times looser) for
+    the test about to run, its setup and teardown included; a test over either ends
+    the child at once with EXIT_TEST_LIMIT (the server reads that as a timeout)."""
+
+    def over(signum: int, frame: Any) -> None:
+        try:
+            os.write(2, f"\n{nodeid} ran over its limit of {limit:.3f}s (screening)\n".encode())
+        finally:
+            os._exit(EXIT_TEST_LIMIT)
+
+    signal.signal(signal.SIGPROF, over)
+    signal.signal(signal.SIGALRM, over)
+    signal.setitimer(signal.ITIMER_PROF, limit)
+    signal.setitimer(signal.ITIMER_REAL, limit * _WALL_FACTOR)
+
+
+def _disarm() -> None:
+    signal.setitimer(signal.ITIMER_PROF, 0)
+    signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+__all__ = ["EXIT_TEST_LIMIT", "Session", "Stale", "imported_names", "module_name"]
