@@ -21,6 +21,7 @@ import itertools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from repair.program import ModuleFacts, closest, exception_relatives, stdlib_callables
 from repair.sourcefile import Edit, FileModel, Undo, pairs, render, set_field
 
 _ARITH = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow)
@@ -112,31 +113,62 @@ class _Builder:
         self.attrs_plain: set[str] = set()
         self.attrs_by_base: dict[tuple[bool, str], set[str]] = {}
         self.locals: dict[ast.AST | None, list[str]] = {}
+        self.facts = ModuleFacts.of(model.tree)
+        self.ints: list[int] = []
 
     def add(self, edit: Edit) -> None:
         edit.seq = len(self.edits)
         self.edits.append(edit)
 
-    def replace(self, node: ast.AST, new: ast.AST, cost: int, label: str) -> None:
+    def replace(self, node: ast.AST, new: ast.AST, cost: int, label: str, kind: str = "",
+                deletes: bool = False, informed: bool = False) -> None:
         """An edit that puts `new` where `node` is."""
-        span = self.m.span(node)
-        if span is None or node not in self.m.parents or node not in self.m.anchors:
+        self.replace_many(((node, new),), cost, label, kind, deletes, informed)
+
+    def replace_many(self, changes: tuple[tuple[ast.AST, ast.AST], ...] | list[
+                     tuple[ast.AST, ast.AST]], cost: int, label: str, kind: str = "",
+                     deletes: bool = False, informed: bool = False) -> None:
+        """One edit that puts each `new` where its `node` is (a name renamed at every use,
+        an import changed with its uses). Anchored at the first node's statement."""
+        spans = []
+        setters = []
+        for node, new in changes:
+            span = self.m.span(node)
+            if span is None or node not in self.m.parents or node not in self.m.anchors:
+                return
+            try:
+                text = ast.unparse(new)
+            except (ValueError, TypeError, AttributeError, RecursionError):
+                return
+            spans.append((span[0], span[1], text, f"({text})"))
+            setters.append((self.m.parents[node], new))
+        if not spans:
             return
-        parent, fieldname, index = self.m.parents[node]
-        try:
-            text = ast.unparse(new)
-        except (ValueError, TypeError, AttributeError, RecursionError):
-            return
+        first = changes[0][0]
+
+        def mutate() -> Undo:
+            undos = [set_field(parent, fieldname, index, new)
+                     for (parent, fieldname, index), new in setters]
+
+            def undo() -> None:
+                for u in reversed(undos):
+                    u()
+
+            return undo
+
         self.add(Edit(
-            path=self.m.path, line=node.lineno, anchor=self.m.anchors[node].lineno,  # type: ignore[attr-defined]
-            cost=cost, label=label, spans=((span[0], span[1], text, f"({text})"),),
-            mutate=lambda: set_field(parent, fieldname, index, new), pairable=True,
+            path=self.m.path, line=first.lineno,  # type: ignore[attr-defined]
+            anchor=self.m.anchors[first].lineno, cost=cost, label=label,
+            spans=tuple(spans), mutate=mutate, pairable=len(spans) == 1, kind=kind,
+            deletes=deletes, informed=informed,
         ))
 
     def body_edit(self, stmt: ast.stmt, cost: int, label: str,
-                  start: int, end: int, text: str, mutate: Callable[[], Undo]) -> None:
+                  start: int, end: int, text: str, mutate: Callable[[], Undo],
+                  kind: str = "", deletes: bool = False, informed: bool = False) -> None:
         self.add(Edit(path=self.m.path, line=stmt.lineno, anchor=stmt.lineno, cost=cost,
-                      label=label, spans=((start, end, text, text),), mutate=mutate))
+                      label=label, spans=((start, end, text, text),), mutate=mutate,
+                      kind=kind, deletes=deletes, informed=informed))
 
 
 def _scope_names(scope: ast.AST | None) -> list[str]:
@@ -167,24 +199,33 @@ def generate(model: FileModel) -> list[Edit]:
         if node in model._in_fstring:
             continue
         _expression_edits(b, node)
+        _reshape_edits(b, node)
         if isinstance(node, ast.stmt):
             _statement_edits(b, node)
+            _growth_edits(b, node)
     return b.edits
+
+
+def _computed(node: ast.AST) -> bool:
+    """Whether `node` computes something (a call, arithmetic, a subscript) that a
+    constant or a plain name put in its place would throw away."""
+    return any(isinstance(n, ast.Call | ast.BinOp | ast.BoolOp | ast.Subscript | ast.ListComp
+                          | ast.GeneratorExp | ast.DictComp | ast.SetComp) for n in ast.walk(node))
 
 
 def _negate(b: _Builder, test: ast.expr, what: str) -> None:
     if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
-        b.replace(test, test.operand, 1, f"negate {what}: drop not")
+        b.replace(test, test.operand, 1, f"negate {what}: drop not", "condition")
     else:
-        b.replace(test, ast.UnaryOp(op=ast.Not(), operand=test), 1, f"negate {what}")
+        b.replace(test, ast.UnaryOp(op=ast.Not(), operand=test), 1, f"negate {what}", "condition")
 
 
-def _plus_minus(b: _Builder, node: ast.expr, cost: int, where: str) -> None:
+def _plus_minus(b: _Builder, node: ast.expr, cost: int, where: str, kind: str = "constant") -> None:
     value = _int_value(node)
     if value is not None:
         for delta in (1, -1):
             b.replace(node, _int_node(value + delta), cost,
-                      f"{where} {value} -> {value + delta}")
+                      f"{where} {value} -> {value + delta}", kind)
         return
     if (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.Sub)
             and isinstance(node.right, ast.Constant) and type(node.right.value) is int):
@@ -192,12 +233,13 @@ def _plus_minus(b: _Builder, node: ast.expr, cost: int, where: str) -> None:
         offset = node.right.value if isinstance(node.op, ast.Add) else -node.right.value
         for delta in (1, -1):
             b.replace(node, _offset(node.left, offset + delta), cost,
-                      f"{where} {_short(node)} -> {_short(_offset(node.left, offset + delta))}")
+                      f"{where} {_short(node)} -> {_short(_offset(node.left, offset + delta))}",
+                      kind)
         return
     if isinstance(node, ast.Name | ast.BinOp | ast.Call | ast.Attribute | ast.Subscript):
         for delta in (1, -1):
             b.replace(node, _offset(node, delta), cost,
-                      f"{where} {_short(node)} -> {_short(_offset(node, delta))}")
+                      f"{where} {_short(node)} -> {_short(_offset(node, delta))}", kind)
 
 
 def _offset(node: ast.expr, value: int) -> ast.expr:
@@ -229,41 +271,41 @@ def _expression_edits(b: _Builder, node: ast.AST) -> None:
             for cmp_type, cost in alternatives:
                 ops = [*node.ops[:i], cmp_type(), *node.ops[i + 1:]]
                 b.replace(node, _with(node, ops=ops), cost,
-                          f"compare {_SYMBOL[type(op)]} -> {_SYMBOL[cmp_type]}")
+                          f"compare {_SYMBOL[type(op)]} -> {_SYMBOL[cmp_type]}", "compare")
         if len(node.ops) == 1:
             b.replace(node, _with(node, left=node.comparators[0], comparators=[node.left]), 2,
-                      "swap compared operands")
-            _plus_minus(b, node.comparators[0], 2, "compared value")
+                      "swap compared operands", "compare")
+            _plus_minus(b, node.comparators[0], 2, "compared value", "compare")
     elif isinstance(node, ast.BinOp):
         for op_type in _op_group(node.op):
             if op_type is type(node.op):
                 continue
             cost = 1 if frozenset((type(node.op), op_type)) in _CLOSE_BINOPS else 2
             b.replace(node, _with(node, op=op_type()), cost,
-                      f"operator {_SYMBOL[type(node.op)]} -> {_SYMBOL[op_type]}")
+                      f"operator {_SYMBOL[type(node.op)]} -> {_SYMBOL[op_type]}", "operator")
         if not isinstance(node.op, ast.Mult | ast.BitAnd | ast.BitOr | ast.BitXor):
             b.replace(node, _with(node, left=node.right, right=node.left), 2,
-                      f"swap operands of {_SYMBOL.get(type(node.op), '?')}")
-        b.replace(node, node.left, 2, f"drop operand {_short(node.right)}")
-        b.replace(node, node.right, 2, f"drop operand {_short(node.left)}")
+                      f"swap operands of {_SYMBOL.get(type(node.op), '?')}", "operator")
+        b.replace(node, node.left, 2, f"drop operand {_short(node.right)}", "operator", True)
+        b.replace(node, node.right, 2, f"drop operand {_short(node.left)}", "operator", True)
     elif isinstance(node, ast.BoolOp):
         other_op = ast.Or() if isinstance(node.op, ast.And) else ast.And()
         b.replace(node, _with(node, op=other_op), 1,
-                  f"boolean {_SYMBOL[type(node.op)]} -> {_SYMBOL[type(other_op)]}")
+                  f"boolean {_SYMBOL[type(node.op)]} -> {_SYMBOL[type(other_op)]}", "condition")
         for i in range(len(node.values)):
             rest = node.values[:i] + node.values[i + 1:]
             dropped = rest[0] if len(rest) == 1 else ast.BoolOp(op=node.op, values=rest)
-            b.replace(node, dropped, 2, f"drop condition {_short(node.values[i])}")
+            b.replace(node, dropped, 2, f"drop condition {_short(node.values[i])}", "condition")
     elif isinstance(node, ast.UnaryOp):
         if isinstance(node.op, ast.Not):
-            b.replace(node, node.operand, 1, "drop not")
+            b.replace(node, node.operand, 1, "drop not", "condition")
         elif isinstance(node.op, ast.USub) and _int_value(node) is None:
-            b.replace(node, node.operand, 2, "drop unary minus")
+            b.replace(node, node.operand, 2, "drop unary minus", "operator")
     elif isinstance(node, ast.Constant):
         parent = m.parents.get(node)
         if isinstance(node.value, bool):
             b.replace(node, ast.Constant(value=not node.value), 1,
-                      f"constant {node.value} -> {not node.value}")
+                      f"constant {node.value} -> {not node.value}", "constant")
         elif type(node.value) is int and not (
             parent and isinstance(parent[0], ast.UnaryOp) and isinstance(parent[0].op, ast.USub)
         ):
@@ -272,9 +314,10 @@ def _expression_edits(b: _Builder, node: ast.AST) -> None:
                     and owner.right is node and node.value in (1, -1)):
                 # `x - 1` with the 1 made 0 reads better as plain `x`.
                 b.replace(owner, owner.left, 1, f"constant {node.value} -> 0 "
-                          f"({_short(owner)} -> {_short(owner.left)})")
+                          f"({_short(owner)} -> {_short(owner.left)})", "constant")
                 b.replace(node, _int_node(node.value + (1 if node.value > 0 else -1)), 1,
-                          f"constant {node.value} -> {node.value + (1 if node.value > 0 else -1)}")
+                          f"constant {node.value} -> {node.value + (1 if node.value > 0 else -1)}",
+                          "constant")
             else:
                 _plus_minus(b, node, 1, "constant")
     elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
@@ -284,7 +327,7 @@ def _expression_edits(b: _Builder, node: ast.AST) -> None:
             for name in names:
                 if name != node.id:
                     b.replace(node, ast.Name(id=name, ctx=ast.Load()), 2,
-                              f"name {node.id} -> {name}")
+                              f"name {node.id} -> {name}", "name")
     elif isinstance(node, ast.Attribute):
         parent = m.parents.get(node)
         called = parent is not None and isinstance(parent[0], ast.Call) and parent[1] == "func"
@@ -298,28 +341,29 @@ def _expression_edits(b: _Builder, node: ast.AST) -> None:
             if node.attr in siblings:
                 pool.update(siblings)
         for attr in sorted(pool - {node.attr}):
-            b.replace(node, _with(node, attr=attr), 2, f"attribute .{node.attr} -> .{attr}")
+            b.replace(node, _with(node, attr=attr), 2, f"attribute .{node.attr} -> .{attr}",
+                      "attribute")
     elif isinstance(node, ast.Subscript):
         index = node.slice
         if isinstance(index, ast.Slice):
             for part in ("lower", "upper"):
                 bound = getattr(index, part)
                 if bound is not None:
-                    _plus_minus(b, bound, 1, f"slice {part}")
+                    _plus_minus(b, bound, 1, f"slice {part}", "index")
         elif not isinstance(index, ast.Tuple) and _int_value(index) is None:
-            _plus_minus(b, index, 1, "index")
+            _plus_minus(b, index, 1, "index", "index")
         if isinstance(node.value, ast.Subscript) and not isinstance(node.value.slice, ast.Slice) \
                 and not isinstance(index, ast.Slice):
             inner = copy.copy(node.value)
             inner.slice = index
             outer = copy.copy(node)
             outer.value, outer.slice = inner, node.value.slice
-            b.replace(node, outer, 2, "swap subscripts")
+            b.replace(node, outer, 2, "swap subscripts", "index")
     elif isinstance(node, ast.Tuple | ast.List) and 2 <= len(node.elts) <= 4:
         for i, j in itertools.combinations(range(len(node.elts)), 2):
             elts = list(node.elts)
             elts[i], elts[j] = elts[j], elts[i]
-            b.replace(node, _with(node, elts=elts), 2, f"swap elements {i} and {j}")
+            b.replace(node, _with(node, elts=elts), 2, f"swap elements {i} and {j}", "order")
     elif isinstance(node, ast.IfExp):
         _negate(b, node.test, "conditional expression")
     if isinstance(node, ast.Call):
@@ -333,18 +377,18 @@ def _call_edits(b: _Builder, node: ast.Call) -> None:
     func = node.func
     if isinstance(func, ast.Name) and func.id in _FUNC_SWAPS:
         b.replace(func, ast.Name(id=_FUNC_SWAPS[func.id], ctx=ast.Load()), 1,
-                  f"call {func.id} -> {_FUNC_SWAPS[func.id]}")
+                  f"call {func.id} -> {_FUNC_SWAPS[func.id]}", "call")
     if isinstance(func, ast.Name) and func.id == "range" and not node.keywords:
         for arg in node.args[:2]:
-            _plus_minus(b, arg, 1, "range bound")
+            _plus_minus(b, arg, 1, "range bound", "loop")
         if len(node.args) == 1:
             new = copy.copy(node)
             new.args = [ast.Constant(value=1), node.args[0]]
-            b.replace(node, new, 2, "range(n) -> range(1, n)")
+            b.replace(node, new, 2, "range(n) -> range(1, n)", "loop")
     elif not node.keywords and not any(isinstance(a, ast.Starred) for a in node.args):
         for arg in node.args:
             if isinstance(arg, ast.Name | ast.Subscript | ast.Attribute | ast.BinOp):
-                _plus_minus(b, arg, 3, "argument")
+                _plus_minus(b, arg, 3, "argument", "call")
     positional = [a for a in node.args if not isinstance(a, ast.Starred)]
     if len(positional) == len(node.args) and len(node.args) >= 2:
         for i, j in itertools.combinations(range(min(len(node.args), 4)), 2):
@@ -352,12 +396,12 @@ def _call_edits(b: _Builder, node: ast.Call) -> None:
             args[i], args[j] = args[j], args[i]
             new = copy.copy(node)
             new.args = args
-            b.replace(node, new, 2, f"swap call arguments {i} and {j}")
+            b.replace(node, new, 2, f"swap call arguments {i} and {j}", "call")
     name = ast.unparse(func) if isinstance(func, ast.Name | ast.Attribute) else ""
     if len(node.args) == 1 and not node.keywords and not isinstance(node.args[0], ast.Starred):
-        b.replace(node, node.args[0], 2, f"unwrap call {name}(...)")
+        b.replace(node, node.args[0], 2, f"unwrap call {name}(...)", "call", True)
     elif not node.args and not node.keywords and isinstance(func, ast.Attribute):
-        b.replace(node, func.value, 2, f"unwrap call .{func.attr}()")
+        b.replace(node, func.value, 2, f"unwrap call .{func.attr}()", "call", True)
 
 
 def _statement_edits(b: _Builder, stmt: ast.stmt) -> None:
@@ -369,23 +413,27 @@ def _statement_edits(b: _Builder, stmt: ast.stmt) -> None:
             if op_type is not type(stmt.op):
                 cost = 1 if frozenset((type(stmt.op), op_type)) in _CLOSE_BINOPS else 2
                 _replace_stmt(b, stmt, _with(stmt, op=op_type()), cost,
-                              f"augmented {_SYMBOL[type(stmt.op)]}= -> {_SYMBOL[op_type]}=")
-        _plus_minus(b, stmt.value, 3, "augmented value")
+                              f"augmented {_SYMBOL[type(stmt.op)]}= -> {_SYMBOL[op_type]}=",
+                              "operator")
+        _plus_minus(b, stmt.value, 3, "augmented value", "loop")
     if isinstance(stmt, ast.Break | ast.Continue):
         other_stmt: ast.stmt = ast.Continue() if isinstance(stmt, ast.Break) else ast.Break()
         _replace_stmt(b, stmt, other_stmt, 2,
-                      f"{type(stmt).__name__.lower()} -> {type(other_stmt).__name__.lower()}")
+                      f"{type(stmt).__name__.lower()} -> {type(other_stmt).__name__.lower()}",
+                      "loop")
     if isinstance(stmt, ast.Return) and stmt.value is not None:
         scope = m.scopes.get(stmt)
         if not (isinstance(stmt.value, ast.Constant) and stmt.value.value is None):
-            b.replace(stmt.value, ast.Constant(value=None), 2, "return None")
+            b.replace(stmt.value, ast.Constant(value=None), 2, "return None", "statement",
+                      _computed(stmt.value))
         for name in b.locals.setdefault(scope, _scope_names(scope)):
             if not (isinstance(stmt.value, ast.Name) and stmt.value.id == name):
-                b.replace(stmt.value, ast.Name(id=name, ctx=ast.Load()), 2, f"return {name}")
+                b.replace(stmt.value, ast.Name(id=name, ctx=ast.Load()), 2, f"return {name}",
+                          "name", _computed(stmt.value))
     if isinstance(stmt, ast.Assign | ast.AnnAssign) and stmt.value is not None:
-        _plus_minus(b, stmt.value, 3, "assigned value")
+        _plus_minus(b, stmt.value, 3, "assigned value", "constant")
     if isinstance(stmt, ast.Return) and stmt.value is not None:
-        _plus_minus(b, stmt.value, 3, "returned value")
+        _plus_minus(b, stmt.value, 3, "returned value", "constant")
     parent = m.parents.get(stmt)
     if parent is None:
         return
@@ -409,7 +457,8 @@ def _statement_edits(b: _Builder, stmt: ast.stmt) -> None:
             _guards(b, stmt, body, index, scope, start, indent)
 
 
-def _replace_stmt(b: _Builder, stmt: ast.stmt, new: ast.stmt, cost: int, label: str) -> None:
+def _replace_stmt(b: _Builder, stmt: ast.stmt, new: ast.stmt, cost: int, label: str,
+                  kind: str = "statement") -> None:
     where = b.m.whole_lines(stmt)
     parent = b.m.parents.get(stmt)
     if where is None or parent is None:
@@ -421,7 +470,7 @@ def _replace_stmt(b: _Builder, stmt: ast.stmt, new: ast.stmt, cost: int, label: 
     except (ValueError, TypeError, AttributeError):
         return
     b.body_edit(stmt, cost, label, start, end, text,
-                lambda: set_field(owner, fieldname, index, new))
+                lambda: set_field(owner, fieldname, index, new), kind)
 
 
 def _delete(b: _Builder, stmt: ast.stmt, body: list[ast.stmt], index: int,
@@ -446,7 +495,7 @@ def _delete(b: _Builder, stmt: ast.stmt, body: list[ast.stmt], index: int,
 
     cost = 3 if not isinstance(stmt, ast.If | ast.For | ast.While | ast.With | ast.Try) else 4
     b.body_edit(stmt, cost, f"delete statement {_short(stmt, 30)!r}", start, end,
-                indent + "pass\n" if alone else "", mutate)
+                indent + "pass\n" if alone else "", mutate, "delete", True)
 
 
 def _swap_next(b: _Builder, stmt: ast.stmt, body: list[ast.stmt], index: int) -> None:
@@ -468,7 +517,7 @@ def _swap_next(b: _Builder, stmt: ast.stmt, body: list[ast.stmt], index: int) ->
         return undo
 
     b.body_edit(stmt, 3, f"swap statement with the next one (line {nxt.lineno})", here[0],
-                there[1], text[there[0]:there[1]] + text[here[0]:here[1]], mutate)
+                there[1], text[there[0]:there[1]] + text[here[0]:here[1]], mutate, "statement")
     # The swapped text may lack a final newline at the end of the file: render's
     # parse check drops the candidate in that case.
 
@@ -493,7 +542,7 @@ def _insert_copies(b: _Builder, stmt: ast.stmt, body: list[ast.stmt], index: int
             return lambda: _pop(body, index)
 
         b.body_edit(stmt, 4, f"insert a copy of line {other.lineno} before line {stmt.lineno}",
-                    start, start, text, mutate)
+                    start, start, text, mutate, "insert")
 
 
 def _pop(body: list[ast.stmt], index: int) -> None:
@@ -520,7 +569,390 @@ def _guards(b: _Builder, stmt: ast.stmt, body: list[ast.stmt], index: int,
                     return lambda: _pop(body, index)
 
                 b.body_edit(stmt, 3, f"guard: if {test}: return {result}", start, start, text,
-                            mutate)
+                            mutate, "guard")
+
+
+# -- edits that reshape an expression: wrap, extend, convert, look up with a default ----
+
+# Calls the builtins offer, tried around a value: conversions first (a TypeError's fix).
+_CONVERSIONS = ("str", "int", "float", "list", "tuple")
+_WRAPS_RETURN = ("sorted", "len", "set", "abs", "round", "sum", "bool", "max", "min")
+_WRAPS_VALUE = ("len", "sorted", "abs", "set")
+# A separator or short punctuation constant may be any other of these.
+_SEPARATORS = (",", ", ", ";", " ", "\t", "\n", "|", ":", "-", "_", "/", ".", "")
+_STRFTIME = set("aAbBcdfHIjmMpSUwWxXyYzZ")
+_SCALES = (2, 10, 60, 24, 1000)
+_WRAPPABLE = (ast.Name, ast.Attribute, ast.Subscript, ast.Call, ast.BinOp)
+NAME_POOL = 6  # names in scope offered for a clause or an inserted statement
+
+
+def _call(func: str, arg: ast.expr, *more: ast.expr) -> ast.Call:
+    return ast.Call(func=ast.Name(id=func, ctx=ast.Load()), args=[arg, *more], keywords=[])
+
+
+def _method(value: ast.expr, name: str, *args: ast.expr) -> ast.Call:
+    return ast.Call(func=ast.Attribute(value=value, attr=name, ctx=ast.Load()),
+                    args=list(args), keywords=[])
+
+
+def _wrap(b: _Builder, node: ast.expr, funcs: tuple[str, ...], cost: int) -> None:
+    """`f(node)` for each f (conversions are kind "convert", others "wrap")."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in funcs:
+        return
+    for func in funcs:
+        kind = "convert" if func in _CONVERSIONS else "wrap"
+        b.replace(node, _call(func, node), cost, f"wrap {_short(node)} in {func}()", kind)
+
+
+def _value_role(b: _Builder, node: ast.expr) -> str:
+    """Where a value sits: "return", "assign", "argument", "operand", "compared" or ""."""
+    parent = b.m.parents.get(node)
+    if parent is None:
+        return ""
+    owner, fieldname, _ = parent
+    if isinstance(owner, ast.Return):
+        return "return"
+    if isinstance(owner, ast.Assign | ast.AnnAssign) and fieldname == "value":
+        return "assign"
+    if isinstance(owner, ast.Call) and fieldname == "args":
+        return "argument"
+    if isinstance(owner, ast.BinOp):
+        return "operand"
+    if isinstance(owner, ast.Compare):
+        return "compared"
+    return ""
+
+
+def _reshape_edits(b: _Builder, node: ast.AST) -> None:
+    if isinstance(node, ast.expr) and isinstance(node, _WRAPPABLE):
+        role = _value_role(b, node)
+        if role == "return":
+            _wrap(b, node, (*_CONVERSIONS, *_WRAPS_RETURN), 3)
+            b.replace(node, ast.List(elts=[node], ctx=ast.Load()), 3,
+                      f"one-element list [{_short(node)}]", "wrap")
+            b.replace(node, ast.Tuple(elts=[node], ctx=ast.Load()), 3,
+                      f"one-element tuple ({_short(node)},)", "wrap")
+        elif role == "assign":
+            _wrap(b, node, (*_CONVERSIONS, *_WRAPS_VALUE), 3)
+        elif role in ("argument", "operand", "compared"):
+            _wrap(b, node, ("str", "int", "float", "len") if role != "argument"
+                  else (*_CONVERSIONS, "len", "sorted"), 3)
+        if role in ("return", "argument") and isinstance(node, ast.Name | ast.Attribute | ast.Call):
+            for lower, upper, step in ((1, None, None), (None, -1, None), (None, None, -1)):
+                sl = ast.Slice(lower=None if lower is None else _int_node(lower),
+                               upper=None if upper is None else _int_node(upper),
+                               step=None if step is None else _int_node(step))
+                new = ast.Subscript(value=node, slice=sl, ctx=ast.Load())
+                b.replace(node, new, 3, f"slice {_short(new)}", "index")
+        if role in ("argument", "operand") and isinstance(node, ast.Name | ast.Attribute
+                                                          | ast.Subscript | ast.Call):
+            for method in ("encode", "decode"):
+                b.replace(node, _method(node, method), 3, f"{_short(node)}.{method}()",
+                          "convert")
+    if isinstance(node, ast.Return) and isinstance(node.value, ast.List):
+        b.replace(node.value, ast.Tuple(elts=node.value.elts, ctx=ast.Load()), 2,
+                  "return a tuple, not a list", "convert")
+    if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load):
+        _subscript_edits(b, node)
+    if isinstance(node, ast.Constant) and isinstance(node.value, str | bytes) \
+            and id(node) not in b.facts.docstrings:
+        _string_edits(b, node)
+    if isinstance(node, ast.Constant) and type(node.value) is int:
+        _scaled_int_edits(b, node)
+    if isinstance(node, ast.ExceptHandler) and node.type is not None:
+        _exception_edits(b, node)
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+        _module_sibling_edits(b, node)
+
+
+def _subscript_edits(b: _Builder, node: ast.Subscript) -> None:
+    index = node.slice
+    if isinstance(index, ast.Slice | ast.Tuple):
+        return
+    value = _int_value(index)
+    if value is not None:
+        if value in (0, -1):
+            b.replace(index, _int_node(-1 - value), 2, f"index {value} -> {-1 - value}", "index")
+    else:
+        seq = node.value
+        if isinstance(index, ast.Name):
+            length = _call("len", seq)
+            for new, text in (
+                (ast.BinOp(left=_int_node(-1), op=ast.Sub(), right=index), f"-1 - {index.id}"),
+                (ast.BinOp(left=index, op=ast.FloorDiv(), right=ast.Constant(2)),
+                 f"{index.id} // 2"),
+                (ast.BinOp(left=length, op=ast.Sub(), right=index), f"len(...) - {index.id}"),
+                (ast.BinOp(left=ast.BinOp(left=length, op=ast.Sub(), right=ast.Constant(1)),
+                           op=ast.Sub(), right=index), f"len(...) - 1 - {index.id}"),
+            ):
+                b.replace(index, new, 3, f"index {index.id} -> {text}", "index")
+        parent = b.m.parents.get(node)
+        stored = parent is not None and isinstance(parent[0], ast.AugAssign)
+        if not stored and isinstance(seq, ast.Name | ast.Attribute | ast.Subscript):
+            b.replace(node, _method(seq, "get", index), 3,
+                      f"{_short(node)} -> .get({_short(index)})", "get")
+            for default in (ast.Constant(0), ast.Constant(""), ast.List(elts=[], ctx=ast.Load())):
+                b.replace(node, _method(seq, "get", index, default), 3,
+                          f"{_short(node)} -> .get({_short(index)}, {ast.unparse(default)})",
+                          "get")
+
+
+def _string_edits(b: _Builder, node: ast.Constant) -> None:
+    value = node.value
+    if isinstance(value, bytes):
+        try:
+            b.replace(node, ast.Constant(value.decode("ascii")), 3, "bytes literal -> str",
+                      "convert")
+        except UnicodeDecodeError:
+            pass
+        return
+    assert isinstance(value, str)
+    parent = b.m.parents.get(node)
+    if parent is not None and isinstance(parent[0], ast.Assign | ast.AnnAssign) \
+            and b.m.scopes.get(node) is None:
+        defining = True  # a module constant's own definition: keep offering other values
+    else:
+        defining = False
+    if value.isascii():
+        b.replace(node, ast.Constant(value.encode("ascii")), 3, "str literal -> bytes",
+                  "convert")
+    if not defining:
+        for name, const in b.facts.str_constants.items():
+            if const != value:
+                b.replace(node, ast.Name(id=name, ctx=ast.Load()), 2,
+                          f"string {_short(node)} -> module constant {name}", "string")
+    if len(value) <= 2 and not any(c.isalnum() for c in value):
+        for sep in _SEPARATORS:
+            if sep != value:
+                b.replace(node, ast.Constant(sep), 2, f"string {value!r} -> {sep!r}", "string")
+    directives = [i for i in range(len(value) - 1)
+                  if value[i] == "%" and value[i + 1] in _STRFTIME
+                  and (i == 0 or value[i - 1] != "%")]
+    for i in directives:
+        flipped = value[i + 1].swapcase()
+        if flipped in _STRFTIME:
+            new = value[: i + 1] + flipped + value[i + 2:]
+            b.replace(node, ast.Constant(new), 2, f"format {value!r} -> {new!r}", "string")
+    for i, j in itertools.combinations(directives, 2):
+        chars = list(value)
+        chars[i + 1], chars[j + 1] = chars[j + 1], chars[i + 1]
+        new = "".join(chars)
+        if new != value:
+            b.replace(node, ast.Constant(new), 2, f"format {value!r} -> {new!r}", "string")
+    others = [s for s in b.facts.strings if s != value and (len(s) <= 2) == (len(value) <= 2)]
+    for other in closest(value, others, 4):
+        b.replace(node, ast.Constant(other), 3, f"string {_short(node)} -> {other!r}", "string")
+
+
+def _scaled_int_edits(b: _Builder, node: ast.Constant) -> None:
+    """An integer that is wrong by a unit, not by one: times or divided by 2, 10, 60,
+    24, 1000, and a round decimal for the nearby power of two (1000 <-> 1024)."""
+    if type(node.value) is not int:
+        return
+    n: int = node.value
+    parent = b.m.parents.get(node)
+    if (parent and isinstance(parent[0], ast.UnaryOp)) or abs(n) < 2:
+        return
+    values: list[int] = []
+    for k in _SCALES:
+        values.append(n * k)
+        if n % k == 0:
+            values.append(n // k)
+    if n > 0:
+        power = 1 << (n.bit_length() - 1)
+        values += [power, power << 1]  # the powers of two around it
+        exponent = n.bit_length() - 1
+        if n == power and exponent % 10 == 0:
+            values.append(1000 ** (exponent // 10))  # 1024 -> 1000, 1048576 -> 1000000
+        for k in range(1, 5):
+            if n == 1000 ** k:
+                values.append(1024 ** k)  # 1000 -> 1024
+    seen: set[int] = {n, n + 1, n - 1}
+    for value in values:
+        if value not in seen and value > 0:
+            seen.add(value)
+            b.replace(node, _int_node(value), 2, f"constant {n} -> {value}", "constant")
+
+
+def _exception_edits(b: _Builder, handler: ast.ExceptHandler) -> None:
+    caught = handler.type
+    if not isinstance(caught, ast.Name):
+        return
+    pool: list[str] = []
+    for node in ast.walk(b.m.tree):
+        if isinstance(node, ast.Name) and node.id.endswith(("Error", "Exception")) \
+                and node.id != caught.id and node.id not in pool:
+            pool.append(node.id)
+    for name in [*exception_relatives(caught.id)[:8], "Exception"]:
+        if name not in pool and name != caught.id:
+            pool.append(name)
+    for name in pool:
+        b.replace(caught, ast.Name(id=name, ctx=ast.Load()), 2,
+                  f"except {caught.id} -> {name}", "exception")
+    for name in pool[:4]:
+        both = ast.Tuple(elts=[caught, ast.Name(id=name, ctx=ast.Load())], ctx=ast.Load())
+        b.replace(caught, both, 3, f"except {caught.id} -> ({caught.id}, {name})", "exception")
+
+
+def _module_sibling_edits(b: _Builder, node: ast.Attribute) -> None:
+    """`json.loads` -> `json.load`: another function of the same standard module."""
+    assert isinstance(node.value, ast.Name)
+    module = b.facts.modules.get(node.value.id)
+    if module is None:
+        return
+    for other in closest(node.attr, stdlib_callables(module), 5):
+        b.replace(node, _with(node, attr=other), 2, f"call {module}.{node.attr} -> .{other}",
+                  "call")
+
+
+# -- edits that add: clauses, guards in loops, statements a function is missing --------
+
+
+def _clause_names(b: _Builder, stmt: ast.stmt, test: ast.expr) -> list[str]:
+    """Names a new clause may test: those the condition reads, then the function's
+    parameters, then names its body reads (at most NAME_POOL)."""
+    scope = b.m.scopes.get(stmt)
+    names: list[str] = []
+    for node in ast.walk(test):
+        if isinstance(node, ast.Name) and node.id not in names:
+            names.append(node.id)
+    params = b.locals.setdefault(scope, _scope_names(scope))
+    for node in ast.walk(stmt):
+        if isinstance(node, ast.Name) and node.id in params and node.id not in names:
+            names.append(node.id)
+    return [n for n in names if n in params][:NAME_POOL]
+
+
+def _widen_narrow(b: _Builder, stmt: ast.If | ast.While, test: ast.expr) -> None:
+    names = _clause_names(b, stmt, test)
+    clauses: list[ast.expr] = []
+    for name in names:
+        ref = ast.Name(id=name, ctx=ast.Load())
+        clauses += [ref, ast.UnaryOp(op=ast.Not(), operand=ref),
+                    ast.Compare(left=ref, ops=[ast.Is()], comparators=[ast.Constant(None)]),
+                    ast.Compare(left=ref, ops=[ast.IsNot()], comparators=[ast.Constant(None)])]
+    for sub in ast.walk(stmt):
+        if isinstance(sub, ast.Subscript) and isinstance(sub.slice, ast.Name) \
+                and isinstance(sub.value, ast.Name):
+            clauses.append(ast.Compare(left=sub.slice, ops=[ast.Lt()],
+                                       comparators=[_call("len", sub.value)]))
+    if isinstance(test, ast.Constant):
+        for clause in clauses:
+            b.replace(test, clause, 3, f"condition {_short(test)} -> {_short(clause)}",
+                      "condition")
+        return
+    seen: set[str] = set()
+    for clause in clauses:
+        text = ast.unparse(clause)
+        if text in seen or text == ast.unparse(test):
+            continue
+        seen.add(text)
+        for op, word in ((ast.And(), "and"), (ast.Or(), "or")):
+            new = ast.BoolOp(op=op, values=[test, clause])
+            b.replace(test, new, 3, f"condition {word} {_short(clause)}", "condition")
+
+
+def _growth_edits(b: _Builder, stmt: ast.stmt) -> None:
+    if isinstance(stmt, ast.If | ast.While):
+        _widen_narrow(b, stmt, stmt.test)
+    if isinstance(stmt, ast.For) and stmt.body:
+        _loop_guards(b, stmt)
+    if isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Subscript) \
+            and isinstance(stmt.op, ast.Add | ast.Sub):
+        target = stmt.target
+        got = _method(target.value, "get", target.slice, ast.Constant(0))
+        new = ast.Assign(targets=[target], value=ast.BinOp(left=got, op=stmt.op, right=stmt.value),
+                         lineno=stmt.lineno)
+        _replace_stmt(b, stmt, new, 3, f"{_short(stmt)} -> .get with a default 0", "get")
+    if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
+        _missing_statements(b, stmt)
+
+
+def _loop_guards(b: _Builder, loop: ast.For) -> None:
+    """`if not item: continue` at the top of a loop body: a guard that belongs to each
+    item rather than to the whole function."""
+    first = loop.body[0]
+    where = b.m.whole_lines(first)
+    if where is None:
+        return
+    start, _, indent = where
+    names = [n.id for n in ast.walk(loop.target) if isinstance(n, ast.Name)]
+    for name in names[:3]:
+        for test in (f"not {name}", f"{name} is None"):
+            guard = ast.parse(f"if {test}:\n    continue\n").body[0]
+            text = f"{indent}if {test}:\n{indent}    continue\n"
+
+            def mutate(guard: ast.stmt = guard) -> Undo:
+                loop.body.insert(0, guard)
+                return lambda: _pop(loop.body, 0)
+
+            b.body_edit(first, 3, f"guard in loop: if {test}: continue", start, start, text,
+                        mutate, "guard")
+
+
+def _missing_statements(b: _Builder, func: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+    """Statements a function may lack, built from what it already does: a call it makes
+    with one name changed (`seen.add(x)` beside `out.append(x)`), and `a = b` between
+    names in scope, each inserted before a statement of a loop, or at a loop's end."""
+    names = b.locals.setdefault(func, _scope_names(func))
+    calls: list[ast.Expr] = []
+    assigned: list[str] = []
+    loops: list[ast.For | ast.While] = []
+    for node in ast.walk(func):
+        if b.m.scopes.get(node) is not func:
+            continue
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and len(calls) < 4:
+            calls.append(node)
+        elif isinstance(node, ast.Assign) and len(node.targets) == 1 \
+                and isinstance(node.targets[0], ast.Name) and node.targets[0].id not in assigned:
+            assigned.append(node.targets[0].id)
+        elif isinstance(node, ast.For | ast.While):
+            loops.append(node)
+    new_stmts: list[tuple[ast.stmt, str]] = []
+    for call in calls:
+        refs = [n for n in ast.walk(call.value) if isinstance(n, ast.Name) and n.id in names]
+        for ref in refs[:3]:
+            for other in names[:NAME_POOL + 2]:
+                if other == ref.id:
+                    continue
+                old_id = ref.id
+                ref.id = other
+                try:
+                    text = ast.unparse(call)
+                finally:
+                    ref.id = old_id
+                new_stmts.append((ast.parse(text).body[0], text))
+    for target in assigned[:NAME_POOL]:
+        for source in names[:NAME_POOL + 2]:
+            if source != target:
+                text = f"{target} = {source}"
+                new_stmts.append((ast.parse(text).body[0], text))
+    for loop in loops:
+        body = loop.body
+        for index, stmt in enumerate(body):
+            _insert_each(b, body, index, stmt, new_stmts, at_end=False)
+        _insert_each(b, body, len(body), body[-1], new_stmts, at_end=True)
+
+
+def _insert_each(b: _Builder, body: list[ast.stmt], index: int, stmt: ast.stmt,
+                 new_stmts: list[tuple[ast.stmt, str]], *, at_end: bool) -> None:
+    where = b.m.whole_lines(stmt)
+    if where is None:
+        return
+    start, end, indent = where
+    at = end if at_end else start
+    if at_end and not b.m.text[start:end].endswith("\n"):
+        return
+    for new, text in new_stmts:
+
+        def mutate(new: ast.stmt = new) -> Undo:
+            body.insert(index, new)
+            return lambda: _pop(body, index)
+
+        place = f"after line {stmt.lineno}" if at_end else f"before line {stmt.lineno}"
+        b.body_edit(stmt, 4, f"insert {text!r} {place}", at, at, f"{indent}{text}\n", mutate,
+                    "insert")
+
 
 
 __all__ = ["Edit", "FileModel", "generate", "pairs", "render"]
