@@ -80,6 +80,7 @@ class Quarantine(SupervisedActor):
                     failures=list(q.failures), quarantined_at=rfc3339(now), tool=q.tool,
                     lineage=q.lineage, reason=q.failures[-1].reason if q.failures else None,
                     instance=self.runtime.instance, last_test_output=q.last_test_output[-20000:],
+                    last_attempt=q.last_attempt,
                 )
                 target = place_with_reason(Path(q.claim), layout.hard_fail, q.name, reason)
                 self.log.bind(bundle=q.bundle_sha256[:12]).info(

@@ -124,8 +124,7 @@ def _missing_name(b: _Builder, name: str, modules: dict[str, list[str]]) -> None
         _insert_top(b, f"import {name}", f"add import {name}", 1)
     imported = {*facts.modules.values(), *(m for m, _ in facts.from_names.values())}
     owners = [m for m, names in modules.items() if name in names]
-    owners += sorted(stdlib_modules_defining(name), key=lambda m: (m not in imported, "." in m,
-                                                                   len(m)))
+    owners += sorted(stdlib_modules_defining(name), key=lambda m: m not in imported)
     for module in owners[:4]:
         _insert_top(b, f"from {module} import {name}", f"add from {module} import {name}", 1)
     uses = _uses(b, name)

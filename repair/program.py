@@ -141,13 +141,15 @@ def stdlib_callables(name: str) -> list[str]:
 @lru_cache(maxsize=128)
 def stdlib_modules_defining(name: str) -> tuple[str, ...]:
     """Standard-library modules (top-level ones) whose top level defines `name`:
-    pure-Python modules by a look at their source text, builtin ones by import."""
+    pure-Python modules by a look at their source text, builtin ones by import. Those
+    that define it come before those that import it from elsewhere."""
     if not name.isidentifier():
         return ()
     word = re.escape(name)
-    pattern = re.compile(rf"^(?:def|class|async def) {word}\b|^{word}\s*="
-                         rf"|^\s*from [\w.]+ import [^\n]*\b{word}\b", re.MULTILINE)
+    defines = re.compile(rf"^(?:def|class|async def) {word}\b|^{word}\s*=", re.MULTILINE)
+    pattern = re.compile(rf"^\s*from [\w.]+ import [^\n]*\b{word}\b", re.MULTILINE)
     found: list[str] = []
+    reexports: list[str] = []
     for module in sorted(STDLIB):
         if module in sys.builtin_module_names:
             if name in stdlib_names(module):
@@ -167,9 +169,11 @@ def stdlib_modules_defining(name: str) -> tuple[str, ...]:
                 text = fh.read(400_000)
         except (OSError, UnicodeDecodeError):
             continue
-        if pattern.search(text):
+        if defines.search(text):
             found.append(module)
-    return tuple(found)
+        elif pattern.search(text):
+            reexports.append(module)
+    return tuple(found + reexports)
 
 
 def builtin_type_attributes(type_name: str) -> list[str]:

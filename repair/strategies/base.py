@@ -48,6 +48,14 @@ class Context:
     patterns: Any = None
     external_agent: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
+    strategy: str = ""
+    best_partial: tuple[str, dict[str, str], TestReport] | None = None
+    stop: tuple[str, str] | None = None
+
+    def stopped(self, why: str, detail: str) -> None:
+        """Say why the running strategy gives up ("error", "skipped" ...) when it is not
+        simply out of candidates; the engine puts it in the attempt's summary."""
+        self.stop = (why, detail)
 
     def judge(
         self, changed: Mapping[str, str], *, coverage: bool = False,
@@ -58,13 +66,20 @@ class Context:
         Charges the budget first (raising RepairBudgetExhausted when it is spent),
         and bounds the run by the smaller of the test timeout, the caller's own
         `timeout` (a strategy dismissing hanging candidates early) and the time left.
+        A failing candidate that passes more tests than any before (and than the first
+        run) is kept as `best_partial`, for the attempt's summary.
         """
         self.budget.charge()
         candidate = self.bundle.with_files(changed)
         limit = self.test_timeout if timeout is None else min(self.test_timeout, timeout)
         timeout = min(limit, max(0.5, self.budget.seconds_left()))
-        return self.runner.run(candidate.files, candidate.tests, timeout=timeout,
-                               coverage=coverage)
+        report = self.runner.run(candidate.files, candidate.tests, timeout=timeout,
+                                 coverage=coverage)
+        if changed and not self.accepts(report) and report.passed > (
+            self.best_partial[2].passed if self.best_partial else max(0, self.first_run.passed)
+        ):
+            self.best_partial = (self.strategy, dict(changed), report)
+        return report
 
     def accepts(self, report: TestReport) -> bool:
         """A candidate passes when every test the handoff holds ran and passed.

@@ -45,10 +45,11 @@ KIND_BONUS = 0.5        # an edit of a kind the exception at its line calls for
 FUNCTION_KIND_BONUS = 0.25  # ... of a kind the exception in its function calls for
 INFORMED_BONUS = 1.0    # an edit proposed from a failure's own message
 DELETE_PENALTY = 0.5    # an edit that deletes behaviour ranks behind a natural one
-EXTRA_AFTER_PASS = 10   # candidates judged after a pass, to find a more natural one ...
-EXTRA_AFTER_DELETION = 40  # ... or more when the one that passed deletes behaviour
-EXTRA_SECONDS = 4.0     # ... within this much wall time
-TIER = 0.5              # ... among candidates of at least this share of its priority
+EXTRA_AFTER_PASS = 5    # candidates judged after a natural pass, to list alternatives ...
+EXTRA_AFTER_DELETION = 40  # ... or, after a pass that deletes behaviour, to find a natural one
+EXTRA_SECONDS = 2.0     # ... within this much wall time (or 10 s after a deletion)
+TIER = 0.8              # ... among candidates of at least this share of its priority
+DELETION_TIER = 0.2     # ... or this share, after a deletion
 ALTERNATIVES = 3        # passing runners-up listed in the details
 FIRST_TIMEOUT = 1.0     # per-candidate limit while no run has finished yet (seconds)
 ESCALATE_AFTER = 8      # ... doubled after this many timeouts in a row with none finished
@@ -154,13 +155,14 @@ class HeuristicMicrofix:
                 passed.append(_Passed(cand, changed, report, tried))
                 if extra_until is None:
                     more = EXTRA_AFTER_DELETION if cand.deletes else EXTRA_AFTER_PASS
-                    budget = min(EXTRA_SECONDS, 0.25 * ctx.budget.seconds_left())
-                    floor = cand.priority * (TIER / 2 if cand.deletes else TIER)
+                    budget = min(EXTRA_SECONDS * (5 if cand.deletes else 1),
+                                 0.25 * ctx.budget.seconds_left())
+                    floor = cand.priority * (DELETION_TIER if cand.deletes else TIER)
                     extra_until = (tried + more, time.monotonic() + budget, floor)
                     log.info("candidate {} passes ({}); judging up to {} more for a more "
                              "natural one", tried, _labels(cand), more)
-                elif not cand.deletes and not passed[0].cand.deletes:
-                    break  # a second natural pass: enough to show an alternative
+                elif not cand.deletes:
+                    break  # a natural pass: better than none, or an alternative to show
         except RepairBudgetExhausted:
             if not passed:
                 raise
