@@ -121,13 +121,15 @@ class _Builder:
         self.edits.append(edit)
 
     def replace(self, node: ast.AST, new: ast.AST, cost: int, label: str, kind: str = "",
-                deletes: bool = False, informed: bool = False) -> None:
-        """An edit that puts `new` where `node` is."""
-        self.replace_many(((node, new),), cost, label, kind, deletes, informed)
+                deletes: bool = False, informed: bool = False, text: str | None = None) -> None:
+        """An edit that puts `new` where `node` is (written as `text` when given: a
+        string literal keeps its quotes; render checks it means `new`)."""
+        self.replace_many(((node, new),), cost, label, kind, deletes, informed, text)
 
     def replace_many(self, changes: tuple[tuple[ast.AST, ast.AST], ...] | list[
                      tuple[ast.AST, ast.AST]], cost: int, label: str, kind: str = "",
-                     deletes: bool = False, informed: bool = False) -> None:
+                     deletes: bool = False, informed: bool = False,
+                     text: str | None = None) -> None:
         """One edit that puts each `new` where its `node` is (a name renamed at every use,
         an import changed with its uses). Anchored at the first node's statement."""
         spans = []
@@ -137,7 +139,7 @@ class _Builder:
             if span is None or node not in self.m.parents or node not in self.m.anchors:
                 return
             try:
-                text = ast.unparse(new)
+                text = ast.unparse(new) if text is None or len(changes) > 1 else text
             except (ValueError, TypeError, AttributeError, RecursionError):
                 return
             spans.append((span[0], span[1], text, f"({text})"))
@@ -635,19 +637,21 @@ def _reshape_edits(b: _Builder, node: ast.AST) -> None:
         elif role == "assign":
             _wrap(b, node, (*_CONVERSIONS, *_WRAPS_VALUE), 3)
         elif role in ("argument", "operand", "compared"):
+            # Many values sit in these places: a TypeError at the line raises them (kind).
             _wrap(b, node, ("str", "int", "float", "len") if role != "argument"
-                  else (*_CONVERSIONS, "len", "sorted"), 3)
+                  else (*_CONVERSIONS, "len", "sorted"), 4)
         if role in ("return", "argument") and isinstance(node, ast.Name | ast.Attribute | ast.Call):
             for lower, upper, step in ((1, None, None), (None, -1, None), (None, None, -1)):
                 sl = ast.Slice(lower=None if lower is None else _int_node(lower),
                                upper=None if upper is None else _int_node(upper),
                                step=None if step is None else _int_node(step))
                 new = ast.Subscript(value=node, slice=sl, ctx=ast.Load())
-                b.replace(node, new, 3, f"slice {_short(new)}", "index")
+                b.replace(node, new, 3 if role == "return" else 4, f"slice {_short(new)}",
+                          "index")
         if role in ("argument", "operand") and isinstance(node, ast.Name | ast.Attribute
                                                           | ast.Subscript | ast.Call):
             for method in ("encode", "decode"):
-                b.replace(node, _method(node, method), 3, f"{_short(node)}.{method}()",
+                b.replace(node, _method(node, method), 4, f"{_short(node)}.{method}()",
                           "convert")
     if isinstance(node, ast.Return) and isinstance(node.value, ast.List):
         b.replace(node.value, ast.Tuple(elts=node.value.elts, ctx=ast.Load()), 2,
@@ -697,12 +701,29 @@ def _subscript_edits(b: _Builder, node: ast.Subscript) -> None:
                           "get")
 
 
+def _literal(b: _Builder, node: ast.Constant, value: str | bytes) -> str:
+    """`value` written as a literal in the quotes `node` is written in."""
+    text = repr(value)
+    span = b.m.span(node)
+    original = b.m.text[span[0]:span[1]] if span else ""
+    quote = original.lstrip("bBrRuU")[:1]
+    body = text[2:-1] if isinstance(value, bytes) else text[1:-1]
+    prefix = "b" if isinstance(value, bytes) else ""
+    if quote == '"' and text[len(prefix)] == "'" and '"' not in body:
+        return f'{prefix}"{body}"'
+    return text
+
+
+def _put_string(b: _Builder, node: ast.Constant, value: str | bytes, cost: int, label: str,
+                kind: str) -> None:
+    b.replace(node, ast.Constant(value), cost, label, kind, text=_literal(b, node, value))
+
+
 def _string_edits(b: _Builder, node: ast.Constant) -> None:
     value = node.value
     if isinstance(value, bytes):
         try:
-            b.replace(node, ast.Constant(value.decode("ascii")), 3, "bytes literal -> str",
-                      "convert")
+            _put_string(b, node, value.decode("ascii"), 3, "bytes literal -> str", "convert")
         except UnicodeDecodeError:
             pass
         return
@@ -714,8 +735,7 @@ def _string_edits(b: _Builder, node: ast.Constant) -> None:
     else:
         defining = False
     if value.isascii():
-        b.replace(node, ast.Constant(value.encode("ascii")), 3, "str literal -> bytes",
-                  "convert")
+        _put_string(b, node, value.encode("ascii"), 3, "str literal -> bytes", "convert")
     if not defining:
         for name, const in b.facts.str_constants.items():
             if const != value:
@@ -724,7 +744,7 @@ def _string_edits(b: _Builder, node: ast.Constant) -> None:
     if len(value) <= 2 and not any(c.isalnum() for c in value):
         for sep in _SEPARATORS:
             if sep != value:
-                b.replace(node, ast.Constant(sep), 2, f"string {value!r} -> {sep!r}", "string")
+                _put_string(b, node, sep, 2, f"string {value!r} -> {sep!r}", "string")
     directives = [i for i in range(len(value) - 1)
                   if value[i] == "%" and value[i + 1] in _STRFTIME
                   and (i == 0 or value[i - 1] != "%")]
@@ -732,16 +752,16 @@ def _string_edits(b: _Builder, node: ast.Constant) -> None:
         flipped = value[i + 1].swapcase()
         if flipped in _STRFTIME:
             new = value[: i + 1] + flipped + value[i + 2:]
-            b.replace(node, ast.Constant(new), 2, f"format {value!r} -> {new!r}", "string")
+            _put_string(b, node, new, 2, f"format {value!r} -> {new!r}", "string")
     for i, j in itertools.combinations(directives, 2):
         chars = list(value)
         chars[i + 1], chars[j + 1] = chars[j + 1], chars[i + 1]
         new = "".join(chars)
         if new != value:
-            b.replace(node, ast.Constant(new), 2, f"format {value!r} -> {new!r}", "string")
+            _put_string(b, node, new, 2, f"format {value!r} -> {new!r}", "string")
     others = [s for s in b.facts.strings if s != value and (len(s) <= 2) == (len(value) <= 2)]
     for other in closest(value, others, 4):
-        b.replace(node, ast.Constant(other), 3, f"string {_short(node)} -> {other!r}", "string")
+        _put_string(b, node, other, 3, f"string {_short(node)} -> {other!r}", "string")
 
 
 def _scaled_int_edits(b: _Builder, node: ast.Constant) -> None:
@@ -847,9 +867,12 @@ def _widen_narrow(b: _Builder, stmt: ast.If | ast.While, test: ast.expr) -> None
         if text in seen or text == ast.unparse(test):
             continue
         seen.add(text)
-        for op, word in ((ast.And(), "and"), (ast.Or(), "or")):
-            new = ast.BoolOp(op=op, values=[test, clause])
-            b.replace(test, new, 3, f"condition {word} {_short(clause)}", "condition")
+        for values, word, cost in (([clause, test], f"{_short(clause)} and ...", 3),
+                                   ([test, clause], f"... and {_short(clause)}", 3),
+                                   ([test, clause], f"... or {_short(clause)}", 4)):
+            op: ast.boolop = ast.Or() if "... or" in word else ast.And()
+            b.replace(test, ast.BoolOp(op=op, values=values), cost, f"condition {word}",
+                      "condition")
 
 
 def _growth_edits(b: _Builder, stmt: ast.stmt) -> None:
@@ -878,7 +901,7 @@ def _loop_guards(b: _Builder, loop: ast.For) -> None:
     start, _, indent = where
     names = [n.id for n in ast.walk(loop.target) if isinstance(n, ast.Name)]
     for name in names[:3]:
-        for test in (f"not {name}", f"{name} is None"):
+        for test in (f"{name} is None", f"not {name}"):
             guard = ast.parse(f"if {test}:\n    continue\n").body[0]
             text = f"{indent}if {test}:\n{indent}    continue\n"
 
