@@ -524,8 +524,24 @@ def _swap_next(b: _Builder, stmt: ast.stmt, body: list[ast.stmt], index: int) ->
     # parse check drops the candidate in that case.
 
 
+def _left_unused(loop: ast.stmt, after: list[ast.stmt]) -> set[str]:
+    """Names a loop writes whose last value nothing after the loop reads: a statement of
+    the loop that consumes one is likely missing once more after it (a last field)."""
+    written = {n.id for n in ast.walk(loop) if isinstance(n, ast.Name)
+               and isinstance(n.ctx, ast.Store)}
+    if isinstance(loop, ast.For):
+        written -= {n.id for n in ast.walk(loop.target) if isinstance(n, ast.Name)}
+    read_after = {n.id for s in after for n in ast.walk(s) if isinstance(n, ast.Name)
+                  and isinstance(n.ctx, ast.Load)}
+    return written - read_after
+
+
 def _insert_copies(b: _Builder, stmt: ast.stmt, body: list[ast.stmt], index: int,
                    scope: ast.AST, start: int, indent: str) -> None:
+    loop = body[index - 1] if index > 0 and isinstance(body[index - 1], ast.For | ast.While) \
+        else None
+    unused = _left_unused(loop, body[index:]) if loop is not None else set()
+    inside = set(ast.walk(loop)) if loop is not None else set()
     for other in ast.walk(scope):
         if not isinstance(other, ast.Assign | ast.AugAssign | ast.Expr | ast.Return
                           | ast.Break | ast.Continue) or other is stmt:
@@ -543,7 +559,12 @@ def _insert_copies(b: _Builder, stmt: ast.stmt, body: list[ast.stmt], index: int
             body.insert(index, other)
             return lambda: _pop(body, index)
 
-        b.body_edit(stmt, 4, f"insert a copy of line {other.lineno} before line {stmt.lineno}",
+        reads = {n.id for n in ast.walk(other) if isinstance(n, ast.Name)
+                 and isinstance(n.ctx, ast.Load)}
+        flushes = other in inside and bool(reads & unused)
+        b.body_edit(stmt, 2 if flushes else 4,
+                    f"insert a copy of line {other.lineno} before line {stmt.lineno}"
+                    + (" (after the loop, for the value it leaves unused)" if flushes else ""),
                     start, start, text, mutate, "insert")
 
 
@@ -585,7 +606,8 @@ _SEPARATORS = (",", ", ", ";", " ", "\t", "\n", "|", ":", "-", "_", "/", ".", ""
 _STRFTIME = set("aAbBcdfHIjmMpSUwWxXyYzZ")
 _SCALES = (2, 10, 60, 24, 1000)
 _WRAPPABLE = (ast.Name, ast.Attribute, ast.Subscript, ast.Call, ast.BinOp)
-NAME_POOL = 6  # names in scope offered for a clause or an inserted statement
+NAME_POOL = 6  # names in scope offered for an inserted statement
+CLAUSE_NAMES = 3  # names a clause added to a condition may test
 
 
 def _call(func: str, arg: ast.expr, *more: ast.expr) -> ast.Call:
@@ -719,6 +741,21 @@ def _put_string(b: _Builder, node: ast.Constant, value: str | bytes, cost: int, 
     b.replace(node, ast.Constant(value), cost, label, kind, text=_literal(b, node, value))
 
 
+def _separator_use(b: _Builder, node: ast.Constant) -> bool:
+    """Whether a string is the receiver of a call (`",".join`), an argument of a method
+    call (`s.split(",")`) or a keyword argument (`sep=","`)."""
+    parent = b.m.parents.get(node)
+    if parent is None:
+        return False
+    owner, fieldname, _ = parent
+    if isinstance(owner, ast.Attribute) and fieldname == "value":
+        grand = b.m.parents.get(owner)
+        return grand is not None and isinstance(grand[0], ast.Call)
+    if isinstance(owner, ast.Call) and fieldname == "args":
+        return isinstance(owner.func, ast.Attribute)
+    return isinstance(owner, ast.keyword)
+
+
 def _string_edits(b: _Builder, node: ast.Constant) -> None:
     value = node.value
     if isinstance(value, bytes):
@@ -742,9 +779,14 @@ def _string_edits(b: _Builder, node: ast.Constant) -> None:
                 b.replace(node, ast.Name(id=name, ctx=ast.Load()), 2,
                           f"string {_short(node)} -> module constant {name}", "string")
     if len(value) <= 2 and not any(c.isalnum() for c in value):
-        for sep in _SEPARATORS:
-            if sep != value:
-                _put_string(b, node, sep, 2, f"string {value!r} -> {sep!r}", "string")
+        # A separator where the string is used as one (joins, splits, keywords), else
+        # only a punctuation constant at a higher cost.
+        used_as_separator = _separator_use(b, node)
+        if used_as_separator or value:
+            for sep in _SEPARATORS:
+                if sep != value:
+                    _put_string(b, node, sep, 2 if used_as_separator else 3,
+                                f"string {value!r} -> {sep!r}", "string")
     directives = [i for i in range(len(value) - 1)
                   if value[i] == "%" and value[i + 1] in _STRFTIME
                   and (i == 0 or value[i - 1] != "%")]
@@ -829,18 +871,17 @@ def _module_sibling_edits(b: _Builder, node: ast.Attribute) -> None:
 
 
 def _clause_names(b: _Builder, stmt: ast.stmt, test: ast.expr) -> list[str]:
-    """Names a new clause may test: those the condition reads, then the function's
-    parameters, then names its body reads (at most NAME_POOL)."""
+    """Names a new clause may test: those the condition reads that are in scope, then
+    the function's parameters; for a condition that reads none (`while True`), the names
+    in scope its body reads. At most CLAUSE_NAMES."""
     scope = b.m.scopes.get(stmt)
-    names: list[str] = []
-    for node in ast.walk(test):
-        if isinstance(node, ast.Name) and node.id not in names:
-            names.append(node.id)
-    params = b.locals.setdefault(scope, _scope_names(scope))
-    for node in ast.walk(stmt):
-        if isinstance(node, ast.Name) and node.id in params and node.id not in names:
-            names.append(node.id)
-    return [n for n in names if n in params][:NAME_POOL]
+    in_scope = b.locals.setdefault(scope, _scope_names(scope))
+    names = [n.id for n in ast.walk(test) if isinstance(n, ast.Name) and n.id in in_scope]
+    if not names:
+        names = [n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and n.id in in_scope]
+    if isinstance(scope, ast.FunctionDef | ast.AsyncFunctionDef):
+        names += [a.arg for a in scope.args.args if a.arg not in ("self", "cls")]
+    return list(dict.fromkeys(names))[:CLAUSE_NAMES]
 
 
 def _widen_narrow(b: _Builder, stmt: ast.If | ast.While, test: ast.expr) -> None:
@@ -916,7 +957,8 @@ def _loop_guards(b: _Builder, loop: ast.For) -> None:
 def _missing_statements(b: _Builder, func: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
     """Statements a function may lack, built from what it already does: a call it makes
     with one name changed (`seen.add(x)` beside `out.append(x)`), and `a = b` between
-    names in scope, each inserted before a statement of a loop, or at a loop's end."""
+    names in scope, each inserted before a statement of a loop, or at a loop's end (and
+    the calls before a return)."""
     names = b.locals.setdefault(func, _scope_names(func))
     calls: list[ast.Expr] = []
     assigned: list[str] = []
@@ -955,6 +997,15 @@ def _missing_statements(b: _Builder, func: ast.FunctionDef | ast.AsyncFunctionDe
         for index, stmt in enumerate(body):
             _insert_each(b, body, index, stmt, new_stmts, at_end=False)
         _insert_each(b, body, len(body), body[-1], new_stmts, at_end=True)
+    # ... and the calls (not the assignments) before a return the function makes.
+    calls_only: list[tuple[ast.stmt, str]] = [(s, t) for s, t in new_stmts
+                                              if isinstance(s, ast.Expr)]
+    for node in ast.walk(func):
+        if isinstance(node, ast.Return) and b.m.scopes.get(node) is func:
+            parent = b.m.parents.get(node)
+            if parent is not None and parent[2] is not None:
+                body = getattr(parent[0], parent[1])
+                _insert_each(b, body, parent[2], node, calls_only, at_end=False)
 
 
 def _insert_each(b: _Builder, body: list[ast.stmt], index: int, stmt: ast.stmt,
