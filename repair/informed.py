@@ -12,6 +12,8 @@ raised in `model`'s file, the edits its exception calls for at its line:
 - AttributeError `'T' object has no attribute 'a'`: `.a` renamed to the attributes type T
   really has (a builtin type's, a class of the sources', a module's), nearest first, and
   `x.a(y)` turned into `y in x` when T supports `in` (`str.contains`);
+- TypeError naming types (`can only concatenate str (not "int") to str`): each value at
+  its line converted to each type named (`bytes`: `.encode()` / `.decode()`);
 - an exception raised inside a `try` whose handler does not catch it: the handler made to
   catch it.
 
@@ -70,6 +72,8 @@ def informed_edits(model: FileModel, found: Iterable[Symptom],
                 _wrong_module(b, m.group(1), modules, sym.line)
         elif sym.exc_type == "AttributeError":
             _wrong_attribute(b, msg, modules, sym.line)
+        elif sym.exc_type == "TypeError":
+            _conversions(b, msg, sym.line)
         if sym.line is not None:
             _uncaught(b, sym.exc_type, sym.line)
     for edit in b.edits:
@@ -240,6 +244,45 @@ def _wrong_attribute(b: _Builder, msg: str, modules: dict[str, list[str]],
         for other in closest(attr, real, 4):
             b.replace_many([(n, _with(n, attr=other)) for n in nodes], 1,
                            f"attribute .{attr} -> .{other} at every use", "attribute")
+
+
+_CONVERTIBLE = ("str", "int", "float", "list", "tuple")
+_TYPE_WORD = re.compile(r"\b(str|int|float|list|tuple|bytes)\b")
+
+
+def _conversions(b: _Builder, msg: str, line: int | None) -> None:
+    """A TypeError naming types (`can only concatenate str (not "int") to str`,
+    `unsupported operand type(s) for +: 'int' and 'str'`, `a bytes-like object is
+    required, not 'str'`): each value at its line converted to each type it names."""
+    if line is None:
+        return
+    named = list(dict.fromkeys(_TYPE_WORD.findall(msg)))
+    if not named:
+        return
+    values: list[ast.expr] = []
+    for stmt in _stmt_at(b, line):
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.BinOp):
+                values += [node.left, node.right]
+            elif isinstance(node, ast.Compare):
+                values += [node.left, *node.comparators]
+            elif isinstance(node, ast.Call):
+                values += [a for a in node.args if not isinstance(a, ast.Starred)]
+    for value in values:
+        if not isinstance(value, ast.Name | ast.Attribute | ast.Subscript | ast.Call):
+            continue
+        for kind in named:
+            if kind in _CONVERTIBLE:
+                b.replace(value, ast.Call(func=ast.Name(id=kind, ctx=ast.Load()), args=[value],
+                                          keywords=[]), 1,
+                          f"convert {ast.unparse(value)[:30]} to {kind} (the TypeError's type)",
+                          "convert")
+            elif kind == "bytes":
+                for method in ("encode", "decode"):
+                    call = ast.Call(func=ast.Attribute(value=value, attr=method, ctx=ast.Load()),
+                                    args=[], keywords=[])
+                    b.replace(value, call, 1, f"{ast.unparse(value)[:30]}.{method}() "
+                              "(the TypeError names bytes)", "convert")
 
 
 def _uncaught(b: _Builder, exc_type: str, line: int) -> None:

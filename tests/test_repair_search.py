@@ -697,6 +697,15 @@ def test_a_name_error_offers_the_import_from_the_standard_module_that_defines_it
         '    return OrderedDict()\n' in texts
 
 
+def test_a_type_error_converts_the_values_at_its_line_to_the_types_it_names() -> None:
+    model = FileModel("m.py", "def label(n):\n    return 'item ' + n\n")
+    found = [Symptom("TypeError", 'can only concatenate str (not "int") to str', "m.py", 2)]
+    edits = informed_edits(model, found, {})
+    assert edits and all(e.informed and e.kind == "convert" for e in edits)
+    assert "def label(n):\n    return 'item ' + str(n)\n" in {render(model, [e]) for e in edits}
+    assert not informed_edits(model, [Symptom("TypeError", "bad call", "m.py", 2)], {})
+
+
 # -- ranking that resists overfitting --------------------------------------------------
 
 DELETING_SOURCE = _dedent("""
