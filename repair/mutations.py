@@ -21,7 +21,7 @@ import itertools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from repair.program import ModuleFacts, closest, exception_relatives, stdlib_callables
+from repair.program import ModuleFacts, closest, exception_relatives, stdlib_siblings
 from repair.sourcefile import Edit, FileModel, Undo, pairs, render, set_field
 
 _ARITH = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow)
@@ -114,6 +114,7 @@ class _Builder:
         self.attrs_by_base: dict[tuple[bool, str], set[str]] = {}
         self.locals: dict[ast.AST | None, list[str]] = {}
         self.facts = ModuleFacts.of(model.tree)
+        self.first_use: dict[str, ast.Name | None] = {}
         self.ints: list[int] = []
 
     def add(self, edit: Edit) -> None:
@@ -607,6 +608,7 @@ _STRFTIME = set("aAbBcdfHIjmMpSUwWxXyYzZ")
 _SCALES = (2, 10, 60, 24, 1000)
 _WRAPPABLE = (ast.Name, ast.Attribute, ast.Subscript, ast.Call, ast.BinOp)
 NAME_POOL = 6  # names in scope offered for an inserted statement
+SIBLINGS = 6  # other functions of the same standard module offered for one
 CLAUSE_NAMES = 3  # names a clause added to a condition may test
 
 
@@ -689,6 +691,25 @@ def _reshape_edits(b: _Builder, node: ast.AST) -> None:
         _exception_edits(b, node)
     if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
         _module_sibling_edits(b, node)
+    if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) \
+            and node.id in b.facts.from_names:
+        _imported_sibling_edits(b, node)
+    if isinstance(node, ast.List | ast.Tuple) and not node.elts \
+            and isinstance(node.ctx, ast.Load) and _value_role(b, node) in ("assign", "return"):
+        _fill_empty(b, node)
+
+
+def _fill_empty(b: _Builder, node: ast.List | ast.Tuple) -> None:
+    """An empty list or tuple that should hold something: one of the function's
+    parameters (a worklist seeded with its start)."""
+    scope = b.m.scopes.get(node)
+    if not isinstance(scope, ast.FunctionDef | ast.AsyncFunctionDef):
+        return
+    for arg in [a.arg for a in scope.args.args if a.arg not in ("self", "cls")][:4]:
+        elts: list[ast.expr] = [ast.Name(id=arg, ctx=ast.Load())]
+        new = ast.List(elts=elts, ctx=ast.Load()) if isinstance(node, ast.List) \
+            else ast.Tuple(elts=elts, ctx=ast.Load())
+        b.replace(node, new, 3, f"empty {ast.unparse(node)} -> {ast.unparse(new)}", "constant")
 
 
 def _subscript_edits(b: _Builder, node: ast.Subscript) -> None:
@@ -862,9 +883,34 @@ def _module_sibling_edits(b: _Builder, node: ast.Attribute) -> None:
     module = b.facts.modules.get(node.value.id)
     if module is None:
         return
-    for other in closest(node.attr, stdlib_callables(module), 5):
+    for other in stdlib_siblings(module, node.attr, SIBLINGS):
         b.replace(node, _with(node, attr=other), 2, f"call {module}.{node.attr} -> .{other}",
                   "call")
+
+
+def _imported_sibling_edits(b: _Builder, node: ast.Name) -> None:
+    """`from statistics import mean` -> `median`: the import and every use at once."""
+    module, name = b.facts.from_names[node.id]
+    if node.id != name or node is not _first_use(b, node.id):
+        return
+    uses = [n for n in ast.walk(b.m.tree) if isinstance(n, ast.Name) and n.id == name
+            and b.m.span(n) is not None]
+    aliases = [a for stmt in b.m.tree.body if isinstance(stmt, ast.ImportFrom)
+               and stmt.module == module for a in stmt.names if a.name == name]
+    if len(aliases) != 1:
+        return
+    for other in stdlib_siblings(module, name, SIBLINGS):
+        changes: list[tuple[ast.AST, ast.AST]] = [
+            (u, ast.Name(id=other, ctx=u.ctx)) for u in uses]
+        changes.append((aliases[0], ast.alias(name=other)))
+        b.replace_many(changes, 2, f"call {module}.{name} -> {module}.{other}", "call")
+
+
+def _first_use(b: _Builder, name: str) -> ast.Name | None:
+    if name not in b.first_use:
+        b.first_use[name] = next((n for n in ast.walk(b.m.tree) if isinstance(n, ast.Name)
+                                  and n.id == name and isinstance(n.ctx, ast.Load)), None)
+    return b.first_use[name]
 
 
 # -- edits that add: clauses, guards in loops, statements a function is missing --------

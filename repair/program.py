@@ -138,6 +138,18 @@ def stdlib_callables(name: str) -> list[str]:
             and not isinstance(getattr(module, n, None), type(sys))]
 
 
+def stdlib_siblings(module: str, name: str, n: int) -> list[str]:
+    """Up to `n` other callables of standard module `module` most like `name`, of the same
+    sort (classes for a class, functions for a function); [] when `name` is not one."""
+    mod = stdlib_module(module)
+    if mod is None:
+        return []
+    is_class = isinstance(getattr(mod, name, None), type)
+    pool = [c for c in stdlib_callables(module)
+            if isinstance(getattr(mod, c, None), type) == is_class]
+    return closest(name, pool, n)
+
+
 @lru_cache(maxsize=128)
 def stdlib_modules_defining(name: str) -> tuple[str, ...]:
     """Standard-library modules (top-level ones) whose top level defines `name`:
@@ -229,7 +241,16 @@ def exception_relatives(name: str) -> list[str]:
 
 
 __all__ = [
-    "BUILTIN_NAMES", "EXCEPTIONS", "STDLIB", "ModuleFacts", "builtin_type_attributes",
-    "closest", "exception_relatives", "stdlib_callables", "stdlib_module",
-    "stdlib_modules_defining", "stdlib_names",
+    "BUILTIN_NAMES",
+    "EXCEPTIONS",
+    "STDLIB",
+    "ModuleFacts",
+    "builtin_type_attributes",
+    "closest",
+    "exception_relatives",
+    "stdlib_callables",
+    "stdlib_module",
+    "stdlib_modules_defining",
+    "stdlib_names",
+    "stdlib_siblings",
 ]

@@ -228,6 +228,60 @@ KIND_CASES = [
         "assert parse('[1, 2]') == [1, 2]\n",
     ),
     KindCase(
+        "a sibling function imported from the same standard module",
+        """
+        from statistics import mean
+
+
+        def middle(xs):
+            return mean(xs)
+        """,
+        """
+        def test_middle():
+            assert middle([1, 2, 100]) == 2
+        """,
+        """
+        from statistics import median
+
+
+        def middle(xs):
+            return median(xs)
+        """,
+        "assert middle([5, 1, 3, 2]) == 2.5\n",
+    ),
+    KindCase(
+        "an empty collection that should hold a name in scope",
+        """
+        def reachable(graph, start):
+            seen = {start}
+            todo = []
+            while todo:
+                node = todo.pop()
+                for nxt in graph.get(node, ()):
+                    if nxt not in seen:
+                        seen.add(nxt)
+                        todo.append(nxt)
+            return seen
+        """,
+        """
+        def test_reachable():
+            assert reachable({1: [2], 2: [3]}, 1) == {1, 2, 3}
+        """,
+        """
+        def reachable(graph, start):
+            seen = {start}
+            todo = [start]
+            while todo:
+                node = todo.pop()
+                for nxt in graph.get(node, ()):
+                    if nxt not in seen:
+                        seen.add(nxt)
+                        todo.append(nxt)
+            return seen
+        """,
+        "assert reachable({}, 5) == {5}\nassert reachable({1: [2], 3: [4]}, 1) == {1, 2}\n",
+    ),
+    KindCase(
         "a missing import of a standard module",
         """
         def root(x):
