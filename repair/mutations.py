@@ -21,7 +21,13 @@ import itertools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from repair.program import ModuleFacts, closest, exception_relatives, stdlib_siblings
+from repair.program import (
+    BUILTIN_NAMES,
+    ModuleFacts,
+    closest,
+    exception_relatives,
+    stdlib_siblings,
+)
 from repair.sourcefile import Edit, FileModel, Undo, pairs, render, set_field
 
 _ARITH = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow)
@@ -216,6 +222,15 @@ def _computed(node: ast.AST) -> bool:
                           | ast.GeneratorExp | ast.DictComp | ast.SetComp) for n in ast.walk(node))
 
 
+def _calls_own_code(node: ast.AST) -> bool:
+    """Whether `node` calls anything but a builtin (a function or method of the program,
+    a recursive step): dropping that deletes behaviour; dropping `sorted(...)` or a
+    stray operand is a natural fix."""
+    return any(isinstance(n, ast.Call) and not (isinstance(n.func, ast.Name)
+                                                 and n.func.id in BUILTIN_NAMES)
+               for n in ast.walk(node))
+
+
 def _negate(b: _Builder, test: ast.expr, what: str) -> None:
     if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
         b.replace(test, test.operand, 1, f"negate {what}: drop not", "condition")
@@ -289,8 +304,12 @@ def _expression_edits(b: _Builder, node: ast.AST) -> None:
         if not isinstance(node.op, ast.Mult | ast.BitAnd | ast.BitOr | ast.BitXor):
             b.replace(node, _with(node, left=node.right, right=node.left), 2,
                       f"swap operands of {_SYMBOL.get(type(node.op), '?')}", "operator")
-        b.replace(node, node.left, 2, f"drop operand {_short(node.right)}", "operator", True)
-        b.replace(node, node.right, 2, f"drop operand {_short(node.left)}", "operator", True)
+        # Dropping a constant is a natural fix (a stray `+ " "`); dropping a computed
+        # value (a call, a name) deletes behaviour.
+        b.replace(node, node.left, 2, f"drop operand {_short(node.right)}", "operator",
+                  _calls_own_code(node.right))
+        b.replace(node, node.right, 2, f"drop operand {_short(node.left)}", "operator",
+                  _calls_own_code(node.left))
     elif isinstance(node, ast.BoolOp):
         other_op = ast.Or() if isinstance(node.op, ast.And) else ast.And()
         b.replace(node, _with(node, op=other_op), 1,
@@ -402,7 +421,8 @@ def _call_edits(b: _Builder, node: ast.Call) -> None:
             b.replace(node, new, 2, f"swap call arguments {i} and {j}", "call")
     name = ast.unparse(func) if isinstance(func, ast.Name | ast.Attribute) else ""
     if len(node.args) == 1 and not node.keywords and not isinstance(node.args[0], ast.Starred):
-        b.replace(node, node.args[0], 2, f"unwrap call {name}(...)", "call", True)
+        own = not (isinstance(func, ast.Name) and func.id in BUILTIN_NAMES)
+        b.replace(node, node.args[0], 2, f"unwrap call {name}(...)", "call", own)
     elif not node.args and not node.keywords and isinstance(func, ast.Attribute):
         b.replace(node, func.value, 2, f"unwrap call .{func.attr}()", "call", True)
 
@@ -432,7 +452,7 @@ def _statement_edits(b: _Builder, stmt: ast.stmt) -> None:
         for name in b.locals.setdefault(scope, _scope_names(scope)):
             if not (isinstance(stmt.value, ast.Name) and stmt.value.id == name):
                 b.replace(stmt.value, ast.Name(id=name, ctx=ast.Load()), 2, f"return {name}",
-                          "name", _computed(stmt.value))
+                          "name", _calls_own_code(stmt.value))
     if isinstance(stmt, ast.Assign | ast.AnnAssign) and stmt.value is not None:
         _plus_minus(b, stmt.value, 3, "assigned value", "constant")
     if isinstance(stmt, ast.Return) and stmt.value is not None:

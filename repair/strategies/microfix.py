@@ -40,7 +40,7 @@ from repair.symptoms import PREFERRED_KINDS, Symptom, symptoms
 # How much a bigger edit is discounted against a smaller one at an equally suspicious line.
 COST_WEIGHT = {1: 1.0, 2: 0.85, 3: 0.7, 4: 0.55}
 PAIR_POOL = 40          # best pairable single edits combined into pairs
-PAIR_FACTOR = 0.5       # a pair's priority: its weaker member's, times this
+PAIR_FACTOR = 0.35      # a pair's priority: its weaker member's, times this
 KIND_BONUS = 0.5        # an edit of a kind the exception at its line calls for
 FUNCTION_KIND_BONUS = 0.25  # ... of a kind the exception in its function calls for
 INFORMED_BONUS = 1.0    # an edit proposed from a failure's own message
