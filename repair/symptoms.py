@@ -41,7 +41,7 @@ PREFERRED_KINDS: dict[str, frozenset[str]] = {
     "ValueError": frozenset({"string", "convert", "exception", "guard"}),
     "RecursionError": frozenset({"condition", "compare", "guard", "constant"}),
     "UnicodeDecodeError": frozenset({"convert", "string"}),
-    "timeout": frozenset({"loop", "compare", "condition", "operator", "insert"}),
+    "timeout": frozenset({"loop", "compare", "condition", "operator", "insert", "order"}),
 }
 
 

@@ -706,7 +706,8 @@ RULES = [
     (Symptom("TypeError", "unsupported operand type(s) for +: 'int' and 'str'", "m.py", 4),
      {"convert", "wrap", "guard", "call", "operator"}),
     (Symptom("KeyError", "'k'", "m.py", 4), {"get"}),
-    (Symptom("timeout", "", None, None), {"loop", "compare", "condition", "operator", "insert"}),
+    (Symptom("timeout", "", None, None),
+     {"loop", "compare", "condition", "operator", "insert", "order"}),
 ]
 
 
