@@ -1,0 +1,7 @@
+"""Leaderboard listing."""
+
+
+def sorted_names(players):
+    """Player names ordered by score (highest first), then by name."""
+    ranked = players.sort(key=lambda p: (-p["score"], p["name"]))
+    return [p["name"] for p in ranked]

@@ -1,0 +1,14 @@
+"""Autocomplete: the word being typed."""
+
+
+def last_word(text):
+    """The last whitespace-separated word of `text`, or '' when there is none."""
+    words = text.split()
+    if not words:
+        return ""
+    return words[-1]
+
+
+def completion_prefix(text):
+    """The lower-cased last word, which the completer matches against."""
+    return last_word(text).lower()

@@ -1,0 +1,13 @@
+"""Sensor statistics for the greenhouse monitor."""
+
+
+def mean_reading(readings):
+    """Mean of the readings, skipping missing ones (None); None if no reading is present."""
+    total = 0.0
+    count = 0
+    if None in readings:
+        return None
+    for value in readings:
+        total += value
+        count += 1
+    return total / count if count else None

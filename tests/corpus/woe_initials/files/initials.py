@@ -1,0 +1,6 @@
+"""Avatar placeholders for users without a photo."""
+
+
+def initials(full_name):
+    """The upper-case initials of a name: 'ada lovelace' -> 'AL'."""
+    return "".join(part.upper() for part in full_name.split())
