@@ -692,11 +692,19 @@ def _reshape_edits(b: _Builder, node: ast.AST) -> None:
                 new = ast.Subscript(value=node, slice=sl, ctx=ast.Load())
                 b.replace(node, new, 3 if role == "return" else 4, f"slice {_short(new)}",
                           "index")
-        if role in ("argument", "operand") and isinstance(node, ast.Name | ast.Attribute
-                                                          | ast.Subscript | ast.Call):
+        if role in ("argument", "operand", "return", "assign") and isinstance(
+                node, ast.Name | ast.Attribute | ast.Subscript | ast.Call):
             for method in ("encode", "decode"):
-                b.replace(node, _method(node, method), 4, f"{_short(node)}.{method}()",
-                          "convert")
+                b.replace(node, _method(node, method), 3 if role in ("return", "assign") else 4,
+                          f"{_short(node)}.{method}()", "convert")
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                and 1 <= len(node.args) <= 2 and not node.keywords \
+                and not any(isinstance(a, ast.Starred) for a in node.args) \
+                and not (isinstance(node.func.value, ast.Name)
+                         and node.func.value.id in b.facts.modules):
+            # A count or limit the call was meant to have (`split(":", 1)`).
+            b.replace(node, _with(node, args=[*node.args, ast.Constant(1)]), 3,
+                      f"{_short(node)} with a last argument 1", "call")
     if isinstance(node, ast.Return) and isinstance(node.value, ast.List):
         b.replace(node.value, ast.Tuple(elts=node.value.elts, ctx=ast.Load()), 2,
                   "return a tuple, not a list", "convert")
@@ -707,6 +715,10 @@ def _reshape_edits(b: _Builder, node: ast.AST) -> None:
         _string_edits(b, node)
     if isinstance(node, ast.Constant) and type(node.value) is int:
         _scaled_int_edits(b, node)
+        if abs(node.value) >= 2:
+            for name in _near_names(b, node):
+                b.replace(node, ast.Name(id=name, ctx=ast.Load()), 3,
+                          f"constant {node.value} -> {name}", "constant")
     if isinstance(node, ast.ExceptHandler) and node.type is not None:
         _exception_edits(b, node)
     if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
@@ -719,13 +731,28 @@ def _reshape_edits(b: _Builder, node: ast.AST) -> None:
         _fill_empty(b, node)
 
 
-def _fill_empty(b: _Builder, node: ast.List | ast.Tuple) -> None:
-    """An empty list or tuple that should hold something: one of the function's
-    parameters (a worklist seeded with its start)."""
+def _near_names(b: _Builder, node: ast.AST, limit: int = 4) -> list[str]:
+    """Names in scope at `node` a constant may stand for: the targets of the loops around
+    it (innermost first), then the function's parameters."""
     scope = b.m.scopes.get(node)
     if not isinstance(scope, ast.FunctionDef | ast.AsyncFunctionDef):
-        return
-    for arg in [a.arg for a in scope.args.args if a.arg not in ("self", "cls")][:4]:
+        return []
+    names: list[str] = []
+    at: ast.AST | None = node
+    while at is not None and at is not scope:
+        parent = b.m.parents.get(at)
+        came_from = parent[1] if parent else ""
+        at = parent[0] if parent else None
+        if isinstance(at, ast.For) and came_from == "body":
+            names += [n.id for n in ast.walk(at.target) if isinstance(n, ast.Name)]
+    names += [a.arg for a in scope.args.args if a.arg not in ("self", "cls")]
+    return list(dict.fromkeys(names))[:limit]
+
+
+def _fill_empty(b: _Builder, node: ast.List | ast.Tuple) -> None:
+    """An empty list or tuple that should hold something: a name in scope (a worklist
+    seeded with its start, a group started with its first item)."""
+    for arg in _near_names(b, node):
         elts: list[ast.expr] = [ast.Name(id=arg, ctx=ast.Load())]
         new = ast.List(elts=elts, ctx=ast.Load()) if isinstance(node, ast.List) \
             else ast.Tuple(elts=elts, ctx=ast.Load())
@@ -758,7 +785,10 @@ def _subscript_edits(b: _Builder, node: ast.Subscript) -> None:
         if not stored and isinstance(seq, ast.Name | ast.Attribute | ast.Subscript):
             b.replace(node, _method(seq, "get", index), 3,
                       f"{_short(node)} -> .get({_short(index)})", "get")
-            for default in (ast.Constant(0), ast.Constant(""), ast.List(elts=[], ctx=ast.Load())):
+            defaults: list[ast.expr] = [ast.Constant(0), ast.Constant(""),
+                                        ast.List(elts=[], ctx=ast.Load()), ast.Constant(None)]
+            defaults += [ast.Name(id=n, ctx=ast.Load()) for n in b.facts.constants][:8]
+            for default in defaults:
                 b.replace(node, _method(seq, "get", index, default), 3,
                           f"{_short(node)} -> .get({_short(index)}, {ast.unparse(default)})",
                           "get")
@@ -958,6 +988,13 @@ def _widen_narrow(b: _Builder, stmt: ast.If | ast.While, test: ast.expr) -> None
         clauses += [ref, ast.UnaryOp(op=ast.Not(), operand=ref),
                     ast.Compare(left=ref, ops=[ast.Is()], comparators=[ast.Constant(None)]),
                     ast.Compare(left=ref, ops=[ast.IsNot()], comparators=[ast.Constant(None)])]
+    tested = [n.id for n in ast.walk(test) if isinstance(n, ast.Name) and n.id in names]
+    for name in tested[:2]:
+        for other in names:
+            if other != name:
+                for cmp in (ast.Gt(), ast.GtE(), ast.Lt(), ast.LtE()):
+                    clauses.append(ast.Compare(left=ast.Name(id=name, ctx=ast.Load()), ops=[cmp],
+                                               comparators=[ast.Name(id=other, ctx=ast.Load())]))
     for sub in ast.walk(stmt):
         if isinstance(sub, ast.Subscript) and isinstance(sub.slice, ast.Name) \
                 and isinstance(sub.value, ast.Name):
@@ -976,13 +1013,15 @@ def _widen_narrow(b: _Builder, stmt: ast.If | ast.While, test: ast.expr) -> None
         seen.add(text)
         for values, word, cost in (([clause, test], f"{_short(clause)} and ...", 3),
                                    ([test, clause], f"... and {_short(clause)}", 3),
-                                   ([test, clause], f"... or {_short(clause)}", 4)):
+                                   ([test, clause], f"... or {_short(clause)}", 3)):
             op: ast.boolop = ast.Or() if "... or" in word else ast.And()
             b.replace(test, ast.BoolOp(op=op, values=values), cost, f"condition {word}",
                       "condition")
 
 
 def _growth_edits(b: _Builder, stmt: ast.stmt) -> None:
+    if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
+        _keep_result(b, stmt, stmt.value)
     if isinstance(stmt, ast.If | ast.While):
         _widen_narrow(b, stmt, stmt.test)
     if isinstance(stmt, ast.For) and stmt.body:
@@ -996,6 +1035,25 @@ def _growth_edits(b: _Builder, stmt: ast.stmt) -> None:
         _replace_stmt(b, stmt, new, 3, f"{_short(stmt)} -> .get with a default 0", "get")
     if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
         _missing_statements(b, stmt)
+
+
+def _keep_result(b: _Builder, stmt: ast.Expr, call: ast.Call) -> None:
+    """A call whose result is thrown away (`text.replace(...)`, `sorted(xs)`): its
+    result assigned back to the name it works on."""
+    func = call.func
+    target: ast.expr | None = None
+    if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) \
+            and func.value.id not in b.facts.modules:
+        target = func.value
+    elif isinstance(func, ast.Name) and func.id in BUILTIN_NAMES and call.args \
+            and isinstance(call.args[0], ast.Name):
+        target = call.args[0]
+    if target is None:
+        return
+    assert isinstance(target, ast.Name)
+    new = ast.Assign(targets=[ast.Name(id=target.id, ctx=ast.Store())], value=call,
+                     lineno=stmt.lineno)
+    _replace_stmt(b, stmt, new, 2, f"keep the result: {target.id} = {_short(call)}", "statement")
 
 
 def _loop_guards(b: _Builder, loop: ast.For) -> None:

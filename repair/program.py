@@ -44,6 +44,7 @@ class ModuleFacts:
     from_names: dict[str, tuple[str, str]] = field(default_factory=dict)  # local -> (mod, name)
     defined: list[str] = field(default_factory=list)  # functions, classes, assigned names
     str_constants: dict[str, str] = field(default_factory=dict)  # NAME = "..." at top level
+    constants: dict[str, object] = field(default_factory=dict)  # NAME = <literal> at top level
     classes: dict[str, set[str]] = field(default_factory=dict)  # class -> its attributes
     strings: list[str] = field(default_factory=list)  # every str literal, first-seen order
     docstrings: set[int] = field(default_factory=set)  # id() of docstring Constant nodes
@@ -72,6 +73,8 @@ class ModuleFacts:
                         value = stmt.value
                         if isinstance(value, ast.Constant) and isinstance(value.value, str):
                             facts.str_constants[target.id] = value.value
+                        if isinstance(value, ast.Constant) and value.value is not None:
+                            facts.constants[target.id] = value.value
         for node in ast.walk(tree):
             if isinstance(node, ast.Module | ast.FunctionDef | ast.AsyncFunctionDef
                           | ast.ClassDef) and node.body:

@@ -282,6 +282,69 @@ KIND_CASES = [
         "assert reachable({}, 5) == {5}\nassert reachable({1: [2], 3: [4]}, 1) == {1, 2}\n",
     ),
     KindCase(
+        "a call whose result is thrown away",
+        """
+        def shout(text):
+            text.upper()
+            return text + "!"
+        """,
+        """
+        def test_shout():
+            assert shout("hi") == "HI!"
+        """,
+        """
+        def shout(text):
+            text = text.upper()
+            return text + "!"
+        """,
+        "assert shout('') == '!'\n",
+    ),
+    KindCase(
+        "a literal that should be a parameter",
+        """
+        def repeat(word, times):
+            out = []
+            for _ in range(2):
+                out.append(word)
+            return out
+        """,
+        """
+        def test_repeat():
+            assert repeat("a", 3) == ["a", "a", "a"]
+            assert repeat("b", 1) == ["b"]
+        """,
+        """
+        def repeat(word, times):
+            out = []
+            for _ in range(times):
+                out.append(word)
+            return out
+        """,
+        "assert repeat('c', 0) == []\n",
+    ),
+    KindCase(
+        "a condition widened by an upper bound from names in scope",
+        """
+        def valid_index(i, size):
+            if i < 0:
+                return False
+            return True
+        """,
+        """
+        def test_valid_index():
+            assert valid_index(2, 3) is True
+            assert valid_index(-1, 3) is False
+            assert valid_index(3, 3) is False
+        """,
+        """
+        def valid_index(i, size):
+            if i < 0 or i >= size:
+                return False
+            return True
+        """,
+        "assert valid_index(0, 1) is True\nassert valid_index(9, 1) is False\n",
+    ),
+    KindCase(
         "a missing import of a standard module",
         """
         def root(x):
