@@ -673,7 +673,8 @@ def _reshape_edits(b: _Builder, node: ast.AST) -> None:
     if isinstance(node, ast.expr) and isinstance(node, _WRAPPABLE):
         role = _value_role(b, node)
         if role == "return":
-            _wrap(b, node, (*_CONVERSIONS, *_WRAPS_RETURN), 3)
+            _wrap(b, node, (*_CONVERSIONS, *_WRAPS_RETURN[:2]), 3)
+            _wrap(b, node, _WRAPS_RETURN[2:], 4)
             b.replace(node, ast.List(elts=[node], ctx=ast.Load()), 3,
                       f"one-element list [{_short(node)}]", "wrap")
             b.replace(node, ast.Tuple(elts=[node], ctx=ast.Load()), 3,

@@ -40,7 +40,7 @@ from repair.symptoms import PREFERRED_KINDS, Symptom, symptoms
 # How much a bigger edit is discounted against a smaller one at an equally suspicious line.
 COST_WEIGHT = {1: 1.0, 2: 0.85, 3: 0.7, 4: 0.55}
 PAIR_POOL = 40          # best pairable single edits combined into pairs
-PAIR_FACTOR = 0.35      # a pair's priority: its weaker member's, times this
+PAIR_FACTOR = 0.9       # a pair's priority: its weaker member's at the pair's cost, times this
 KIND_BONUS = 0.5        # an edit of a kind the exception at its line calls for
 FUNCTION_KIND_BONUS = 0.25  # ... of a kind the exception in its function calls for
 INFORMED_BONUS = 1.0    # an edit proposed from a failure's own message
@@ -233,9 +233,14 @@ class HeuristicMicrofix:
         suspicious = [e for e in ranked if priority(e) > 0]
         singles = (_Candidate((e,), score(e), priority(e)) for e in suspicious)
         cheap = [e for e in suspicious if e.cost <= 2 and not e.deletes]
+        def pair_priority(a: Edit, b: Edit) -> float:
+            # A pair of two cheap edits weighs like one single edit one cost unit dearer
+            # than both together, a little behind it.
+            base = min(score(a) + prefer.bonus(a), score(b) + prefer.bonus(b))
+            return PAIR_FACTOR * base * COST_WEIGHT.get(min(4, a.cost + b.cost + 1), 0.4)
+
         pair_list = sorted(
-            (_Candidate((a, b), min(score(a), score(b)),
-                        PAIR_FACTOR * min(priority(a), priority(b)))
+            (_Candidate((a, b), min(score(a), score(b)), pair_priority(a, b))
              for a, b in pairs(cheap, PAIR_POOL)),
             key=lambda c: -c.priority,
         )
