@@ -11,12 +11,20 @@ runs are repeatable) or ``#N`` (fire on the N-th pass only).
 - enospc / eio raise OSError with that errno (a write error the code must survive),
 - hang sleeps for SECONDS (default 3600), slow for SECONDS (default 0.5).
 
+A point may target one subject by name: `repairer.handoff[GLOB]` fires only where
+the code passes `inject("repairer.handoff", subject=NAME)` with a NAME that
+matches the shell pattern GLOB (`fnmatch`, case-sensitive), e.g.
+``repairer.handoff[poison-*.json]=crash``. Each such point counts its own
+passes (`#N` is the N-th pass of a matching subject). A point without brackets
+fires for every subject.
+
 When nothing is switched on, `inject` is one dictionary test.
 """
 
 from __future__ import annotations
 
 import errno
+import fnmatch
 import os
 import random
 import re
@@ -25,6 +33,7 @@ import time
 import zlib
 from dataclasses import dataclass, field
 
+_TARGETED = re.compile(r"(?P<base>[^\[\]]+)\[(?P<glob>[^\]]+)\]")
 _SPEC = re.compile(r"(crash|enospc|eio|hang|slow)(?::([0-9.]+))?(?:@([0-9.]+)|#([0-9]+))?")
 
 
@@ -45,6 +54,7 @@ class _Point:
 
 
 _ACTIVE: dict[str, _Point] = {}
+_BY_SUBJECT: dict[str, list[tuple[str, _Point]]] = {}  # base point -> (glob, point)
 
 
 def parse_action(text: str) -> tuple[str, float | None, float | None, int | None]:
@@ -66,17 +76,23 @@ def configure(points: dict[str, str], seed: int = 0) -> None:
         merged[name.strip()] = action.strip()
     seed = int(os.environ.get("REPAIRLAB_FAULTS_SEED", seed))
     active = {}
+    targeted: dict[str, list[tuple[str, _Point]]] = {}
     for name, spec in merged.items():
         action, seconds, prob, nth = parse_action(spec)
         rng = random.Random(seed ^ zlib.crc32(name.encode()))
         active[name] = _Point(action, seconds, prob, nth, rng)
+        if (match := _TARGETED.fullmatch(name.strip())) is not None:
+            targeted.setdefault(match["base"], []).append((match["glob"], active[name]))
     _ACTIVE.clear()
     _ACTIVE.update(active)
+    _BY_SUBJECT.clear()
+    _BY_SUBJECT.update(targeted)
 
 
 def reset() -> None:
     """Switch every point off."""
     _ACTIVE.clear()
+    _BY_SUBJECT.clear()
 
 
 def fired(name: str) -> int:
@@ -85,13 +101,23 @@ def fired(name: str) -> int:
     return point.fired if point else 0
 
 
-def inject(name: str) -> None:
-    """The injection point `name`: does nothing unless it is switched on."""
+def inject(name: str, subject: str | None = None) -> None:
+    """The injection point `name`: does nothing unless it is switched on.
+
+    With a `subject` (a handoff's file name), the points `name[GLOB]` whose GLOB
+    matches it fire too."""
     if not _ACTIVE:
         return
     point = _ACTIVE.get(name)
-    if point is None:
-        return
+    if point is not None:
+        _fire(name, point)
+    if subject is not None and name in _BY_SUBJECT:
+        for glob, targeted in _BY_SUBJECT[name]:
+            if fnmatch.fnmatchcase(subject, glob):
+                _fire(f"{name}[{glob}]", targeted)
+
+
+def _fire(name: str, point: _Point) -> None:
     with point.lock:
         point.hits += 1
         if point.nth is not None:

@@ -1,9 +1,13 @@
 """What every repairlab actor shares: the runtime, peer lookup, timers, and the
 crash reporting that pykka lacks.
 
-pykka stops an actor whose `on_receive` raised on a `tell`, and logs an exception
-raised in `on_start` without calling `on_failure`. `SupervisedActor` reports both
-to the supervisor, which restarts the actor by its child spec.
+pykka stops an actor whose `on_receive` raised on a `tell`, logs an exception
+raised in `on_start` without calling `on_failure`, and on a BaseException that is
+not an Exception stops every actor of the process without a word. `SupervisedActor`
+reports each to the supervisor (a BaseException becomes `ActorDied`, a crash of
+this actor alone), which restarts the actor by its child spec; `is_dead` and
+`has_ended` let the supervisor see a death nobody reported, and wait for the old
+incarnation's thread to end before it starts the next.
 """
 
 from __future__ import annotations
@@ -12,11 +16,11 @@ import heapq
 import itertools
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import TracebackType
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, TypeVar
 
 import pykka
 from loguru import logger
@@ -24,7 +28,7 @@ from loguru import logger
 from config.schema import Config
 from errors import RepairlabError
 from faults import inject
-from messages.commands import Msg, Ping, Tick
+from messages.commands import Msg, Ping, Reconfigure, Settled, Tick
 from state.layout import Layout
 
 RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0)  # `SupervisedActor.retrying`: then the last try
@@ -88,86 +92,87 @@ class Peers:
             time.sleep(0.02)
 
 
-class Job(NamedTuple):
-    """A claimed handoff given to a repairer."""
-
-    worker: str
-    name: str
-    since: float  # time.monotonic() of the dispatch
-
-
-class WorkBoard:
-    """Which claimed handoffs the repairers hold, and since when.
-
-    The watcher writes an entry when it dispatches, the repairer clears it when
-    the handoff has reached its next place (or leaves it when it crashes, for the
-    watcher to hand back). A repairer holds at most two: the one whose bookkeeping
-    it is finishing and the next one, given to it meanwhile (see `WorkerFree`).
-    It is a cache of `claims/<instance>/`: a restarted watcher rebuilds its
-    in-flight table from it, and the health check and shutdown read it.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._jobs: dict[str, Job] = {}  # by claim path
-
-    def assign(self, worker: str, claim: Path | str, name: str) -> None:
-        with self._lock:
-            self._jobs[str(claim)] = Job(worker, name, time.monotonic())
-
-    def clear(self, worker: str, claim: Path | str | None = None) -> None:
-        """Forget `claim` if `worker` holds it; with no claim, all that `worker` holds."""
-        with self._lock:
-            if claim is None:
-                for key in [k for k, job in self._jobs.items() if job.worker == worker]:
-                    del self._jobs[key]
-            elif (job := self._jobs.get(str(claim))) is not None and job.worker == worker:
-                del self._jobs[str(claim)]
-
-    def snapshot(self) -> dict[str, Job]:
-        """Every held claim (its path) and its job."""
-        with self._lock:
-            return dict(self._jobs)
-
-    def busy(self) -> set[str]:
-        """The workers that hold a claim."""
-        with self._lock:
-            return {job.worker for job in self._jobs.values()}
-
-
 @dataclass
 class Runtime:
-    """Everything the actors of one daemon share. `config` may be replaced by a
-    reload; actors read it afresh for each piece of work."""
+    """What the actors of one daemon share, all of it fixed before the first actor
+    starts: the state layout, the instance id, the peer registry (written by the
+    supervisor's thread alone), the ways to reach the supervisor, and the stop flag.
+
+    Nothing here changes once actors run. `config`, `workers` and
+    `config_digest` are the values at start: what a reload changes reaches each
+    actor as a `Reconfigure` message (or, for one started later, through its
+    constructor), never by writing this object. The work board is the
+    supervisor's; actors tell it what they hold (`report`).
+    """
 
     config: Config
     layout: Layout
     instance: str
     peers: Peers = field(default_factory=Peers)
-    work: WorkBoard = field(default_factory=WorkBoard)
     on_crash: Callable[[str, BaseException, str], None] = lambda name, exc, urn: None
-    fresh_start: bool = True
+    report: Callable[[Msg], None] = lambda message: None  # to the supervisor's thread
     workers: tuple[str, ...] = ()
     stopping: threading.Event = field(default_factory=threading.Event)  # shutdown began
     version: str = "0.1.0"
     config_digest: str = ""
 
 
+class ActorDied(RuntimeError):
+    """A handler or `start_up` raised a BaseException that is not an Exception
+    (SystemExit, KeyboardInterrupt, a custom one). Raised in its place, so that
+    pykka stops this actor alone (a BaseException makes pykka stop every actor of
+    the process, silently) and the supervisor hears of it."""
+
+
+# The thread of each incarnation, by actor URN: an actor is over only when its
+# thread has ended, which pykka's stopped flag (set before `on_stop` runs) does
+# not tell. Weak: an ended thread drops out by itself.
+_THREADS: weakref.WeakValueDictionary[str, threading.Thread] = weakref.WeakValueDictionary()
+
+
+def is_dead(ref: pykka.ActorRef[Any]) -> bool:
+    """The incarnation behind `ref` no longer serves messages, whatever stopped
+    it: pykka's stopped flag is set, or its thread has ended (a BaseException
+    that escaped pykka's loop leaves the flag unset)."""
+    if not ref.is_alive():
+        return True
+    thread = _THREADS.get(ref.actor_urn)
+    return thread is not None and not thread.is_alive()
+
+
+def has_ended(ref: pykka.ActorRef[Any]) -> bool:
+    """`ref` is dead and its thread has run to its end: no code of that
+    incarnation runs any more (its `on_stop`/`on_failure` included)."""
+    if ref.is_alive():
+        thread = _THREADS.get(ref.actor_urn)
+        return thread is not None and not thread.is_alive()
+    thread = _THREADS.get(ref.actor_urn)
+    return thread is None or not thread.is_alive()
+
+
 class SupervisedActor(pykka.ThreadingActor):
     """A pykka actor that reports its own crash to the supervisor.
 
     Subclasses implement `handle(message)` (and optionally `start_up`,
-    `shut_down`). `kind` names the actor for logs and fault injection: every
-    message passes the injection point `actor.<kind>`.
+    `shut_down`, `reconfigured`). `kind` names the actor for logs and fault
+    injection: every message passes the injection point `actor.<kind>`.
+
+    Its configuration is its own: `config` (the daemon's at the time it was
+    started, else `runtime.config`), replaced by a `Reconfigure` message on a
+    reload. `fresh` is False when the supervisor restarts it after a crash.
     """
 
     kind = "actor"
     use_daemon_thread = True  # a wedged actor must not keep the process alive
 
-    def __init__(self, runtime: Runtime, name: str) -> None:
+    def __init__(self, runtime: Runtime, name: str, *, config: Config | None = None,
+                 digest: str | None = None, fresh: bool = True) -> None:
         super().__init__()
         self.runtime = runtime
         self.name = name
+        self.config = runtime.config if config is None else config
+        self.config_digest = runtime.config_digest if digest is None else digest
+        self.fresh = fresh
         self.log = logger.bind(actor=name)
         self._clock = _Clock(self.actor_ref, name)
         self._point = f"actor.{self.kind}"
@@ -176,13 +181,17 @@ class SupervisedActor(pykka.ThreadingActor):
     # pykka hooks -----------------------------------------------------------------
 
     def on_start(self) -> None:
+        _THREADS[self.actor_urn] = threading.current_thread()
         try:
             inject(f"{self._point}.start")
             self.start_up()
-        except Exception as exc:
+        except BaseException as exc:
             self._stop_timers()
+            self._crash_reported = True
             self.runtime.on_crash(self.name, exc, self.actor_urn)
-            raise
+            if isinstance(exc, Exception):
+                raise
+            raise ActorDied(f"{self.name} died of {type(exc).__name__}: {exc}") from exc
 
     def on_stop(self) -> None:
         self._stop_timers()
@@ -213,18 +222,28 @@ class SupervisedActor(pykka.ThreadingActor):
         if self._crash_reported:
             # Crashed on an asked message and waiting to be replaced: serve nothing.
             raise RuntimeError(f"{self.name} crashed and is being restarted")
+        if isinstance(message, Reconfigure):
+            self.config = message.config
+            self.config_digest = message.digest
+            self.reconfigured()
+            return None
         try:
             inject(self._point)
             return self.handle(message)
         except (OSError, RepairlabError):
             raise  # an expected condition: the asker handles it; the actor lives on
-        except Exception as exc:
+        except BaseException as exc:
             # A bug, whether the message was told or asked: the supervisor restarts
-            # this actor. (pykka itself would keep an asked actor running.)
-            self.log.opt(exception=exc).error("{} crashed: {}", self.name, exc)
+            # this actor. (pykka itself would keep an asked actor running, and would
+            # stop every actor of the process on a BaseException: it gets an
+            # ordinary exception in its place.)
+            self.log.opt(exception=exc).error("{} crashed: {}: {}", self.name,
+                                              type(exc).__name__, exc)
             self._crash_reported = True
             self.runtime.on_crash(self.name, exc, self.actor_urn)
-            raise
+            if isinstance(exc, Exception):
+                raise
+            raise ActorDied(f"{self.name} died of {type(exc).__name__}: {exc}") from exc
 
     # for subclasses -------------------------------------------------------------
 
@@ -237,6 +256,17 @@ class SupervisedActor(pykka.ThreadingActor):
     def handle(self, message: Any) -> Any:
         """Handle one message of this actor's inbox."""
         raise NotImplementedError
+
+    def reconfigured(self) -> None:
+        """`self.config` was just replaced by a reload; adjust what depends on it."""
+
+    def report(self, message: Msg) -> None:
+        """Tell the supervisor's thread (the work board) `message`."""
+        self.runtime.report(message)
+
+    def settled(self, claim: Any) -> None:
+        """The claim this worker held has reached its next place (or went back)."""
+        self.report(Settled(worker=self.name, claim=str(claim)))
 
     def retrying(self, step: Callable[[], T], what: str, *,
                  retry_on: tuple[type[BaseException], ...] = (OSError,),

@@ -6,8 +6,28 @@ import time
 from typing import Any
 
 from actors.base import SupervisedActor
+from config.schema import Config
 from messages.commands import ClearFailures, FailureVerdict, RecordFailure
+from messages.records import FailureRecord
 from state.failures import FailureStore
+
+
+def judge(store: FailureStore, sha: str, record: FailureRecord, config: Config,
+          now: float | None = None) -> FailureVerdict:
+    """Store `record` durably, then judge the window of `sha` as it stands on
+    disk: quarantine once `max_failures` fall within `window_seconds`, else wait
+    out the backoff. OSError propagates (nothing was decided)."""
+    now = time.time() if now is None else now
+    store.record(sha, record)
+    window = config.failure_window
+    recent = store.in_window(sha, window.window_seconds, now)
+    count = len(recent)
+    rule = (f"{window.max_failures} failures of the same bundle_sha256 within "
+            f"{window.window_seconds:g} seconds")
+    if count >= window.max_failures:
+        return FailureVerdict(quarantine=True, failures=recent, not_before=now, rule=rule)
+    delay = config.backoff.delay(count)
+    return FailureVerdict(quarantine=False, failures=recent, not_before=now + delay, rule=rule)
 
 
 class FailureWindow(SupervisedActor):
@@ -35,16 +55,4 @@ class FailureWindow(SupervisedActor):
 
     def record(self, sha: str, record: Any, now: float | None = None) -> FailureVerdict:
         """Store the record, then judge the window as it stands on disk."""
-        config = self.runtime.config
-        now = time.time() if now is None else now
-        self.store.record(sha, record)
-        window = config.failure_window
-        recent = self.store.in_window(sha, window.window_seconds, now)
-        count = len(recent)
-        rule = (f"{window.max_failures} failures of the same bundle_sha256 within "
-                f"{window.window_seconds:g} seconds")
-        if count >= window.max_failures:
-            return FailureVerdict(quarantine=True, failures=recent, not_before=now, rule=rule)
-        delay = config.backoff.delay(count)
-        return FailureVerdict(quarantine=False, failures=recent, not_before=now + delay,
-                              rule=rule)
+        return judge(self.store, sha, record, self.config, now)

@@ -25,7 +25,7 @@ class Pruner(SupervisedActor):
 
     def start_up(self) -> None:
         self.schedule = PruneSchedule(self.runtime.layout)
-        if self.schedule.due(self.runtime.config.prune.schedule, time.time()):
+        if self.schedule.due(self.config.prune.schedule, time.time()):
             self.actor_ref.tell(PruneNow())
         self.every(self.tick_seconds)
 
@@ -33,7 +33,7 @@ class Pruner(SupervisedActor):
         match message:
             case Tick():
                 now = time.time()
-                if self.schedule.due(self.runtime.config.prune.schedule, now):
+                if self.schedule.due(self.config.prune.schedule, now):
                     return self.run(now)
                 return None
             case PruneNow(now=now, dry_run=dry_run):
@@ -42,7 +42,7 @@ class Pruner(SupervisedActor):
 
     def run(self, now: float, *, dry_run: bool = False) -> dict[str, Any]:
         """One prune at `now`; returns a summary (files, bytes)."""
-        config = self.runtime.config
+        config = self.config
         try:
             report: PruneReport = prune(self.runtime.layout, config.prune.ttl_seconds, now=now,
                                         dry_run=dry_run)
@@ -72,7 +72,7 @@ class Pruner(SupervisedActor):
         and reopen by themselves). An OSError is logged; the next run tries again."""
         try:
             rotated = rotate_metrics(self.runtime.layout.metrics,
-                                     self.runtime.config.prune.metrics_max_bytes)
+                                     self.config.prune.metrics_max_bytes)
         except OSError as exc:
             self.log.warning("metrics rotation failed, will retry: {}", exc)
             return

@@ -14,6 +14,7 @@ from actors.base import SupervisedActor
 from messages.commands import MarkCorrupt, QuarantineBundle
 from messages.records import ReasonFile, rfc3339
 from state.fsops import atomic_write, rename_noreplace, unique_names
+from state.layout import Layout
 
 _encoder = msgspec.json.Encoder()
 # A reason file is `STEM.reason.json`, written through `.STEM.reason.json.<12 hex>.tmp`:
@@ -64,6 +65,19 @@ def place_with_reason(claim: Path, directory: Path, name: str, reason: ReasonFil
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def quarantine(layout: Layout, instance: str, q: QuarantineBundle, now: float) -> Path:
+    """Move the claimed handoff of `q` to `processed/hard_fail/` with its reason
+    file (see `place_with_reason` for what is raised)."""
+    reason = ReasonFile(
+        handoff=q.name, rule=q.rule, bundle_sha256=q.bundle_sha256,
+        failures=list(q.failures), quarantined_at=rfc3339(now), tool=q.tool,
+        lineage=q.lineage, reason=q.failures[-1].reason if q.failures else None,
+        instance=instance, last_test_output=q.last_test_output[-20000:],
+        last_attempt=q.last_attempt,
+    )
+    return place_with_reason(Path(q.claim), layout.hard_fail, q.name, reason)
+
+
 class Quarantine(SupervisedActor):
     """Moves quarantined and corrupt handoffs to their terminal place, each with
     its reason file. Answers with the destination path."""
@@ -75,14 +89,7 @@ class Quarantine(SupervisedActor):
         now = time.time()
         match message:
             case QuarantineBundle() as q:
-                reason = ReasonFile(
-                    handoff=q.name, rule=q.rule, bundle_sha256=q.bundle_sha256,
-                    failures=list(q.failures), quarantined_at=rfc3339(now), tool=q.tool,
-                    lineage=q.lineage, reason=q.failures[-1].reason if q.failures else None,
-                    instance=self.runtime.instance, last_test_output=q.last_test_output[-20000:],
-                    last_attempt=q.last_attempt,
-                )
-                target = place_with_reason(Path(q.claim), layout.hard_fail, q.name, reason)
+                target = quarantine(layout, self.runtime.instance, q, now)
                 self.log.bind(bundle=q.bundle_sha256[:12]).info(
                     "quarantined {!r} after {} failures", target.name, len(q.failures))
                 return str(target)

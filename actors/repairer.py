@@ -19,6 +19,7 @@ import pykka
 
 from actors.base import SupervisedActor
 from errors import HandoffInvalid
+from faults import inject
 from messages.commands import (
     FinishRepair,
     MarkCorrupt,
@@ -26,6 +27,7 @@ from messages.commands import (
     RecordFailure,
     RecordMetric,
     RepairBundle,
+    WorkBegun,
     WorkerFree,
 )
 from messages.handoff import Handoff, decode_handoff
@@ -33,6 +35,7 @@ from messages.records import Challenger, MetricLine, Provenance, TestCounts, rfc
 from repair.bundle import bundle_sha256
 from repair.engine import Engine, RepairOutcome, RepairSettings, unified_diff
 from repair.runner import make_runner
+from repair.strategies.llm import with_llm
 from state.challengers import ChallengerStore
 from state.claims import Claims, attempt_key
 from state.failures import new_record
@@ -53,10 +56,14 @@ def make_patterns(directory: Path) -> Any:
 def engine_settings(config: Any) -> RepairSettings:
     """The engine's view of `[repair]`."""
     r = config.repair
+    llm = config.llm
     return RepairSettings(
-        strategies=tuple(r.strategies), test_timeout_seconds=r.test_timeout_seconds,
+        strategies=with_llm(r.strategies, llm.enabled),
+        test_timeout_seconds=r.test_timeout_seconds,
         bundle_timeout_seconds=r.bundle_timeout_seconds, max_candidates=r.max_candidates,
         max_patterns=r.max_patterns, external_agent=tuple(r.external_agent),
+        llm=llm if llm.enabled else None, state_root=config.paths.root,
+        instance=config.instance.id,
     )
 
 
@@ -64,8 +71,14 @@ class Repairer(SupervisedActor):
     """Repairs the handoffs the watcher dispatches to it, one at a time.
 
     A failing bundle is data: it is recorded, backed off or quarantined. Only a
-    bug (an unexpected exception) crashes this actor; the supervisor restarts it
-    and the watcher hands the claim it held to the queue again.
+    bug (an unexpected exception, a RecursionError, a MemoryError) crashes this
+    actor. It tells the supervisor which handoff it holds (`WorkBegun`) before it
+    works on it, so a crash while it holds one counts as a failure of that bundle,
+    recorded by the supervisor before the restart (`supervision/poison.py`); a
+    claim it had not begun goes back to the queue through the watcher.
+
+    While it holds a handoff, the fault point `repairer.handoff[GLOB]` fires for a
+    handoff whose file name matches GLOB (before the repair engine runs).
     """
 
     kind = "repairer"
@@ -93,9 +106,9 @@ class Repairer(SupervisedActor):
                     outcome = "requeued" if requeued else "vanished"
                 else:
                     # On a crash the claim stays on the work board and no WorkerFree
-                    # goes out: the watcher hands the claim back on the restart.
+                    # goes out: the supervisor settles it before the restart.
                     outcome = self.process(Path(claim), name)
-                self.runtime.work.clear(self.name, claim)
+                self.settled(claim)
                 self.free(name)
                 return outcome
         raise TypeError(f"repairer cannot handle {type(message).__name__}")
@@ -110,7 +123,7 @@ class Repairer(SupervisedActor):
 
     def process(self, claimed: Path, name: str) -> str:
         """Take one claimed handoff to its next place; returns which place."""
-        config = self.runtime.config
+        config = self.config
         if not _is_utf8(name):
             # Such a name cannot appear in a metrics line, a reason file or a challenger
             # (all UTF-8 JSON): the file goes to corrupt/ under a readable name.
@@ -118,6 +131,7 @@ class Repairer(SupervisedActor):
             return self.corrupt(claimed, shown, "name",
                                 f"the file name {json.dumps(shown)} is not UTF-8", None)
         log = self.log.bind(handoff=name)
+        self.report(WorkBegun(worker=self.name, claim=str(claimed), name=name))
         try:
             data, _ = read_regular_file(claimed, config.limits.max_handoff_bytes)
             key = attempt_key(claimed)
@@ -138,6 +152,9 @@ class Repairer(SupervisedActor):
             return self.hand_back(claimed, f"cannot read the claimed handoff: {exc}")
         sha = handoff.sha256
         log = log.bind(bundle=sha[:12])
+        self.report(WorkBegun(worker=self.name, claim=str(claimed), name=name,
+                              bundle_sha256=sha, tool=handoff.tool, lineage=handoff.lineage))
+        inject("repairer.handoff", subject=name)
         existing = self.store.repaired_before(sha)
         if existing is not None:
             return self.done_duplicate(claimed, name, handoff, sha, existing)
@@ -171,7 +188,7 @@ class Repairer(SupervisedActor):
                 repaired_sha256=repaired_sha,
                 pattern_source_sha256=_str_or_none(details.get("pattern_source_sha256")
                                                    or details.get("source_sha256")),
-                repairlab_version=runtime.version, config_digest=runtime.config_digest,
+                repairlab_version=runtime.version, config_digest=self.config_digest,
             ),
         )
         line = MetricLine(
@@ -180,6 +197,7 @@ class Repairer(SupervisedActor):
             repair_strategy=outcome.strategy, repair_pattern_id=outcome.pattern_id,
             repair_attempts=outcome.attempts, duration_s=round(time.monotonic() - started, 6),
             handoff=name, duplicate=False, candidates=outcome.candidates,
+            llm_tokens=outcome.llm_tokens or None,
         )
         # Told, not asked: telemetry makes it durable and moves the handoff while
         # this worker starts its next test run (the fsyncs overlap the CPU work).
@@ -227,7 +245,7 @@ class Repairer(SupervisedActor):
                       repair_strategy=None, repair_pattern_id=None,
                       repair_attempts=outcome.attempts, duration_s=round(outcome.duration_s, 6),
                       handoff=name, failures=len(verdict.failures), reason=outcome.reason[:500],
-                      candidates=outcome.candidates)
+                      candidates=outcome.candidates, llm_tokens=outcome.llm_tokens or None)
         if verdict.quarantine:
             try:
                 self.ask("quarantine", QuarantineBundle(

@@ -14,13 +14,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from actors.base import SupervisedActor
+from actors.base import Runtime, SupervisedActor
 from messages.commands import (
     ActorRestarted,
+    Dispatched,
     GetStatus,
     QueueChanged,
     RepairBundle,
     Rescan,
+    Settled,
     SetWorkers,
     StopClaiming,
     Tick,
@@ -29,6 +31,7 @@ from messages.commands import (
 )
 from state.claims import Claims, is_handoff_name
 from state.queue_events import QueueNotifier
+from supervision.work_board import Job
 
 TICK_SECONDS = 0.5
 
@@ -39,15 +42,26 @@ class Watcher(SupervisedActor):
 
     If inotify cannot be set up (watch limit reached, odd filesystem), it logs a
     warning and relies on the rescans alone.
+
+    `workers` is the repairer pool when it starts (later: `SetWorkers`); `board`
+    the supervisor's work board then (claim path -> job), from which a restarted
+    watcher rebuilds what is in flight. It posts each dispatch to the board and
+    hears of each settled claim from it (`Settled`).
     """
 
     kind = "watcher"
+
+    def __init__(self, runtime: Runtime, name: str, *, workers: tuple[str, ...] | None = None,
+                 board: dict[str, Job] | None = None, **kwargs: Any) -> None:
+        super().__init__(runtime, name, **kwargs)
+        self._start_workers = runtime.workers if workers is None else workers
+        self._start_board = dict(board or {})
 
     def start_up(self) -> None:
         runtime = self.runtime
         self.claims = Claims(runtime.layout, runtime.instance)
         self.queue = runtime.layout.queue
-        self.workers: list[str] = list(runtime.workers)
+        self.workers: list[str] = list(self._start_workers)
         self.pending: dict[str, None] = {}
         self.due: list[str] = []
         self.inflight: dict[str, tuple[str, str]] = {}
@@ -56,7 +70,7 @@ class Watcher(SupervisedActor):
         self.first_scan_done = False
         self.last_scan = self.last_beat = self.last_stale = 0.0
         self.observer: Any = None
-        if runtime.fresh_start:
+        if self.fresh:
             recovered = self.claims.recover_own()
             if recovered:
                 self.log.info("took back {} handoffs this instance held before", recovered)
@@ -94,8 +108,14 @@ class Watcher(SupervisedActor):
                 if current is not None and current[1] == name:
                     del self.inflight[worker]
                 self.dispatch()
-            case ActorRestarted(actor=actor):
-                self._take_back(actor)
+            case Settled(worker=worker, claim=claim):
+                # Settled, even if its WorkerFree went to a watcher since restarted.
+                current = self.inflight.get(worker)
+                if current is not None and current[0] == claim:
+                    del self.inflight[worker]
+                self.dispatch()
+            case ActorRestarted(actor=actor, released=released, board=board):
+                self._take_back(actor, released, board)
                 self.dispatch()
             case StopClaiming():
                 self.claiming = False
@@ -114,7 +134,7 @@ class Watcher(SupervisedActor):
 
     def tick(self) -> None:
         """Periodic duties: heartbeat, rescan, due deferrals, stale peers."""
-        config = self.runtime.config
+        config = self.config
         now = time.monotonic()
         if now - self.last_beat >= config.watch.heartbeat_seconds:
             try:
@@ -127,7 +147,6 @@ class Watcher(SupervisedActor):
         if now - self.last_stale >= max(1.0, config.instance.lease_seconds / 3):
             self._recover_stale()
         self.due = list(self.claims.claim_due())
-        self._reconcile()
         self.dispatch()
 
     def scan(self) -> None:
@@ -155,10 +174,10 @@ class Watcher(SupervisedActor):
                 return
             worker = idle.pop(0)
             path, name = claimed
-            self.runtime.work.assign(worker, path, name)
+            self.report(Dispatched(worker=worker, claim=str(path), name=name))
             self.inflight[worker] = (str(path), name)
             if not self.runtime.peers.tell(worker, RepairBundle(claim=str(path), name=name)):
-                self.runtime.work.clear(worker, path)
+                self.report(Settled(worker=worker, claim=str(path)))
                 del self.inflight[worker]
                 self.claims.requeue(path)
                 return
@@ -177,47 +196,41 @@ class Watcher(SupervisedActor):
                 return path, name
         return None
 
-    def _take_back(self, actor: str) -> None:
-        """`actor` was restarted: the handoffs it held go back to the queue (the
-        one it was given last, lost with its mailbox, and one whose bookkeeping
-        it crashed in). For telemetry, that is every claim no repairer holds
-        (finishes lost with its mailbox)."""
+    def _take_back(self, actor: str, released: tuple[str, ...], board: tuple[str, ...]) -> None:
+        """`actor` was restarted: the handoffs it held and the supervisor did not
+        settle (`released`: one it was given and had not begun) go back to the
+        queue, with the one dispatched to it last (lost with its mailbox). For
+        telemetry, that is every claim no repairer holds (finishes lost with its
+        mailbox; `board`: what the repairers hold)."""
         if actor == "telemetry":
-            self._requeue_unheld()
+            self._requeue_unheld(set(board))
             return
-        held = {claim: job.name for claim, job in self.runtime.work.snapshot().items()
-                if job.worker == actor}
+        held = list(released)
         current = self.inflight.pop(actor, None)
-        if current is not None:
-            held[current[0]] = current[1]
-        self.runtime.work.clear(actor)
-        for claim, name in held.items():
-            if os.path.lexists(claim) and self.claims.requeue(Path(claim)) is not None:
-                self.pending[name] = None
-                self.log.info("handed {!r} back to the queue after {} restarted", name, actor)
-
-    def _reconcile(self) -> None:
-        """A worker whose in-flight claim is off the work board has settled it,
-        even if its `WorkerFree` went to a watcher that has since restarted."""
-        board = self.runtime.work.snapshot()
-        for worker, (claim, _) in list(self.inflight.items()):
-            if claim not in board:
-                del self.inflight[worker]
+        if current is not None and current[0] not in held:
+            held.append(current[0])
+            self.report(Settled(worker=actor, claim=current[0]))
+        for claim in held:
+            back = self.claims.requeue(Path(claim)) if os.path.lexists(claim) else None
+            if back is not None:
+                self.pending[back.name] = None
+                self.log.info("handed {!r} back to the queue after {} restarted", back.name,
+                              actor)
 
     def _rebuild_inflight(self) -> None:
         """After a restart of this actor: what the repairers hold is in flight
         (for each, the claim given last); any other claim of ours was dispatched
         to nobody and goes back."""
-        jobs = sorted(self.runtime.work.snapshot().items(), key=lambda item: item[1].since)
+        jobs = sorted(self._start_board.items(), key=lambda item: item[1].since)
         self.inflight = {job.worker: (claim, job.name) for claim, job in jobs}
-        self._requeue_unheld()
+        self._requeue_unheld(set(self._start_board))
 
-    def _requeue_unheld(self) -> None:
-        """Hand back every claim of ours that no repairer is working on. (A claim
-        telemetry is finishing right now may go too: its move to done/ then finds
-        it gone, and the redo ends as a duplicate of the challenger just written.)"""
-        busy = {claim for claim, _ in self.inflight.values()}
-        busy.update(self.runtime.work.snapshot())
+    def _requeue_unheld(self, board: set[str]) -> None:
+        """Hand back every claim of ours that no repairer is working on (`board`
+        and what this watcher dispatched). (A claim telemetry is finishing right
+        now may go too: its move to done/ then finds it gone, and the redo ends as
+        a duplicate of the challenger just written.)"""
+        busy = {claim for claim, _ in self.inflight.values()} | board
         for path in self.claims.held():
             if str(path) not in busy and self.claims.requeue(path) is not None:
                 self.pending[path.name] = None
@@ -225,7 +238,7 @@ class Watcher(SupervisedActor):
     def _recover_stale(self) -> None:
         self.last_stale = time.monotonic()
         try:
-            recovered = self.claims.recover_stale(self.runtime.config.instance.lease_seconds)
+            recovered = self.claims.recover_stale(self.config.instance.lease_seconds)
         except OSError as exc:
             self.log.warning("cannot recover stale claims: {}", exc)
             return

@@ -304,7 +304,7 @@ class StandInRepairer(SupervisedActor):
                 with CLOCK.lock:
                     CLOCK.claimed[name] = (ctime, got)
                 move_unique(Path(claim), self.runtime.layout.done, name)
-                self.runtime.work.clear(self.name, claim)
+                self.settled(claim)
                 self.runtime.peers.tell(
                     "watcher", WorkerFree(worker=self.name, name=name))
         return None

@@ -1,6 +1,6 @@
 """Chaos run: N instances on one state root, random SIGKILLs, injected faults.
 
-    .venv/bin/python bench/chaos.py [--instances 4] [--handoffs 2000] [--seed 1]
+    .venv/bin/python bench/chaos.py [--instances 4] [--handoffs 2000] [--seed 1] [--poison 1]
 
 Starts N `run.py run` instances (ids chaos0..chaosN-1) over one fresh root with M
 handoffs (passing, fixable, hopeless and corrupt mixed), kills a random instance
@@ -10,6 +10,12 @@ terminal (or the time limit passes) it stops the instances and checks: handoffs 
 in each terminal place, lost, in two places, duplicate challengers, metrics lines
 that do not parse, kills survived, restarts, wall time. Exit 0 only when lost,
 doubled, duplicate and unparsable are all 0.
+
+`--poison N` makes N of the handoffs poison: bundles that pass their tests but
+crash the repairer every time they are held (the fault point
+`repairer.handoff[poison-*.json]=crash`). Each must end in `processed/hard_fail/`
+with the reason `crashed the repairer: ...`, and no instance's supervisor may give
+up (exit non-zero) because of them; both are part of the verdict then.
 
 Every process it starts is in its own process group and is killed by that group's
 id, never by name.
@@ -89,6 +95,36 @@ def workload(count: int, rng: random.Random) -> list[tuple[str, bytes]]:
     return items
 
 
+POISON_GLOB = "poison-*.json"
+POISON_REASON = "crashed the repairer: "
+
+
+def add_poison(items: list[tuple[str, bytes]], count: int, rng: random.Random) -> list[str]:
+    """Turn `count` handoffs into poison: renamed `poison-NNNNN.json`, with a bundle
+    that passes its tests (only the crash can quarantine it). Returns their names."""
+    chosen = sorted(rng.sample(range(len(items)), count))
+    names = []
+    for i in chosen:
+        files = {"calc.py": ADD.format(op="+") + f"# poison {i}\n", "test_calc.py": ADD_TESTS}
+        name = f"poison-{i:05d}.json"
+        items[i] = (name, build_handoff(files, "calc", "calc.py", "chaos-poison"))
+        names.append(name)
+    return names
+
+
+def poison_outcome(layout: Layout, poison: list[str]) -> int:
+    """How many poison handoffs are in hard_fail/ with a crash reason."""
+    good = 0
+    for name in poison:
+        reason = layout.hard_fail / (name.removesuffix(".json") + ".reason.json")
+        try:
+            doc = json.loads(reason.read_text())
+        except (OSError, ValueError):
+            continue
+        good += str(doc.get("reason") or "").startswith(POISON_REASON)
+    return good
+
+
 def write_config(root: Path, instance: str, path: Path) -> None:
     path.write_text(
         f'[paths]\nroot = "{root}"\n[instance]\nid = "{instance}"\nlease_seconds = 3\n'
@@ -102,8 +138,10 @@ def write_config(root: Path, instance: str, path: Path) -> None:
 class Fleet:
     """The instances: start, kill -9 by process group, restart."""
 
-    def __init__(self, root: Path, count: int, seed: int, log_dir: Path) -> None:
+    def __init__(self, root: Path, count: int, seed: int, log_dir: Path,
+                 faults: str = FAULTS) -> None:
         self.root = root
+        self.faults = faults
         self.seed = seed
         self.log_dir = log_dir
         self.configs = []
@@ -118,7 +156,7 @@ class Fleet:
 
     def start(self, k: int) -> None:
         env = {key: v for key, v in os.environ.items() if not key.startswith("REPAIRLAB_")}
-        env["REPAIRLAB_FAULTS"] = FAULTS
+        env["REPAIRLAB_FAULTS"] = self.faults
         env["REPAIRLAB_FAULTS_SEED"] = str(self.seed * 1000 + self.starts)
         if os.environ.get("REPAIRLAB_RUNNER"):
             env["REPAIRLAB_RUNNER"] = os.environ["REPAIRLAB_RUNNER"]
@@ -214,13 +252,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="mean seconds between SIGKILLs")
     parser.add_argument("--timeout", type=float, default=1800)
     parser.add_argument("--keep", action="store_true", help="keep the state root")
+    parser.add_argument("--poison", type=int, default=0, metavar="N",
+                        help=f"N handoffs crash the repairer whenever held ({POISON_GLOB})")
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
     work = Path(tempfile.mkdtemp(prefix="repairlab-chaos-"))
     layout = Layout.at(work / "state")
     layout.ensure()
     items = workload(args.handoffs, rng)
-    fleet = Fleet(layout.root, args.instances, args.seed, work)
+    poison = add_poison(items, args.poison, rng) if args.poison else []
+    faults = FAULTS + (f",repairer.handoff[{POISON_GLOB}]=crash" if poison else "")
+    fleet = Fleet(layout.root, args.instances, args.seed, work, faults)
     started = time.monotonic()
     for k in range(args.instances):
         fleet.start(k)
@@ -258,13 +300,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     figures["kills survived"] = fleet.kills
     figures["instance starts"] = fleet.starts
     figures["instance exits non-zero (supervisor gave up)"] = fleet.exits_nonzero
+    figures["supervisor give-ups (in the logs)"] = sum(
+        log.read_text(errors="replace").count("giving up") for log in work.glob("chaos*.log"))
+    if poison:
+        figures["poison handoffs"] = len(poison)
+        figures["poison quarantined with the crash reason"] = poison_outcome(layout, poison)
     print(f"\nchaos: {args.instances} instances, {args.handoffs} handoffs, seed {args.seed}, "
-          f"faults {FAULTS}")
+          f"faults {faults}")
     for key, value in figures.items():
         print(f"  {key:<46} {value}")
     print(f"  {'wall time':<46} {wall:.1f}s")
     ok = all(figures[k] == 0 for k in ("lost", "in two terminal states", "duplicate challengers",
                                         "metrics lines that fail to parse"))
+    if poison:
+        ok = ok and figures["poison quarantined with the crash reason"] == len(poison) \
+            and fleet.exits_nonzero == 0 and figures["supervisor give-ups (in the logs)"] == 0
     print("  verdict: " + ("OK" if ok else "FAILED"))
     if args.keep:
         print(f"  state root kept at {layout.root}")

@@ -28,6 +28,7 @@ from errors import UsageError
 from messages.records import MetricLine, rfc3339
 from messages.reports import (
     LineageReport,
+    LlmStatus,
     PrunedEntry,
     PruneResult,
     QuarantineList,
@@ -101,6 +102,8 @@ def status(args: argparse.Namespace) -> int:
         ("prune", f"{report.prune_schedule}; last {report.last_prune or 'never'}, "
                   f"next {prune_next}"),
     ]
+    if report.llm is not None:
+        rows.append(("llm", _llm_status(report.llm)))
     for label, value in rows:
         print(f"{label:<12} {value}")
     print()
@@ -298,6 +301,19 @@ def stats(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _llm_status(llm: LlmStatus) -> str:
+    state = "enabled" if llm.enabled else "disabled"
+    return (f"{state}, {llm.model or '-'} at {llm.endpoint or '-'}; circuit {llm.circuit}; "
+            f"{llm.requests_this_hour}/{llm.max_requests_per_hour} requests this hour, "
+            f"{llm.tokens_today}/{llm.max_tokens_per_day} tokens today")
+
+
+def _tokens_per_fix(row: StatsRow) -> str:
+    if row.llm_tokens_per_fix is not None:
+        return f"{row.llm_tokens_per_fix:.0f}"
+    return f"({row.llm_tokens} spent)" if row.llm_tokens else "-"
+
+
 def _strategies(row: StatsRow) -> str:
     shares = sorted(row.strategies.items(), key=lambda kv: (-kv[1], kv[0]))
     return ", ".join(f"{name} {share * 100:.0f}%" for name, share in shares) or "-"
@@ -318,17 +334,23 @@ def _print_stats(report: StatsReport) -> None:
     ranked = report.by == "lineage"
     headers = [report.by, "handoffs", "repaired", "quarantined", "success", "median", "p95",
                "strategies", "top patterns"]
+    # The model's cost per fix, only where a model was paid for at all.
+    with_llm = bool(report.total.llm_tokens or report.total.strategies.get("llm"))
+    if with_llm:
+        headers.append("llm tokens/fix")
 
     def cells(rank: str, row: StatsRow) -> list[str]:
         cells = [row.group, str(row.handoffs), str(row.repaired), str(row.quarantined),
                  percent(row.success_rate), seconds(row.median_s), seconds(row.p95_s),
                  _strategies(row), _patterns(row)]
+        if with_llm:
+            cells.append(_tokens_per_fix(row))
         return [rank, *cells] if ranked else cells
 
     rows = [cells(str(i + 1), row) for i, row in enumerate(report.rows)]
     rows.append(cells("", report.total))
-    text = table(["#", *headers] if ranked else headers, rows,
-                 "rlrrrrrrll" if ranked else "lrrrrrrll").splitlines()
+    align = ("rlrrrrrrll" if ranked else "lrrrrrrll") + ("r" if with_llm else "")
+    text = table(["#", *headers] if ranked else headers, rows, align).splitlines()
     text.insert(len(text) - 1, text[1])  # a rule above the total
     print("\n".join(text))
     t = report.total

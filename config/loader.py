@@ -9,6 +9,7 @@ import socket
 import tomllib
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import msgspec
 
@@ -19,8 +20,15 @@ DEFAULT_FILE = Path(__file__).with_name("default.toml")
 SCHEDULES = ("hourly", "daily", "weekly")
 LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL")
 KNOWN_STRATEGIES = (
-    "noop", "signature_adapter", "pattern_transplant", "heuristic_microfix", "external_agent",
+    "noop", "signature_adapter", "pattern_transplant", "heuristic_microfix", "llm",
+    "external_agent",
 )
+_LLM_KEYS = frozenset({
+    "enabled", "base_url", "model", "api_key_env", "samples", "temperature", "max_tokens",
+    "timeout_seconds", "max_retries", "max_requests_per_hour", "max_tokens_per_day",
+    "circuit_failures", "circuit_open_seconds", "reserve_seconds",
+})
+ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 FAULT_ACTIONS = re.compile(r"(crash|enospc|eio|hang|slow)(:[0-9.]+)?(@[0-9.]+|#[0-9]+)?")
 INSTANCE_ID_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
@@ -43,6 +51,17 @@ def _show(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+# Values of these keys are never echoed in an error: a key pasted where its variable's
+# name belongs, or a URL with a password in it, must not reach a log line.
+_SECRET_PRONE = {("llm", "api_key_env"), ("llm", "base_url")}
+
+
+def _shown(section: str, key: str, value: Any) -> str:
+    if (section, key) in _SECRET_PRONE or (section == "llm" and key not in _LLM_KEYS):
+        return "<not shown>"
+    return _show(value)
+
+
 def _overlay(defaults: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
     merged = {name: dict(table) for name, table in defaults.items()}
     for name, table in given.items():
@@ -52,14 +71,16 @@ def _overlay(defaults: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
             raise ConfigError(f"config: [{name}] must be a table, got {_show(table)}")
         for key, value in table.items():
             if key not in defaults[name]:
-                raise ConfigError(f"config: unknown key [{name}] {key} = {_show(value)}")
+                raise ConfigError(
+                    f"config: unknown key [{name}] {key} = {_shown(name, key, value)}")
             merged[name][key] = value
     return merged
 
 
 def _check(ok: bool, section: str, key: str, value: Any, want: str) -> None:
     if not ok:
-        raise ConfigError(f"config: bad value [{section}] {key} = {_show(value)}: {want}")
+        raise ConfigError(
+            f"config: bad value [{section}] {key} = {_shown(section, key, value)}: {want}")
 
 
 def _number(v: Any) -> bool:
@@ -103,6 +124,25 @@ _RULES: dict[tuple[str, str], tuple[Any, str]] = {
     ("supervisor", "period_seconds"): (lambda v: _number(v) and v > 0, "a number > 0"),
     ("watch", "rescan_seconds"): (lambda v: _number(v) and v > 0, "a number > 0"),
     ("watch", "heartbeat_seconds"): (lambda v: _number(v) and v > 0, "a number > 0"),
+    ("llm", "enabled"): (lambda v: isinstance(v, bool), "true or false"),
+    ("llm", "base_url"): (lambda v: isinstance(v, str) and (v == "" or _http_url(v)),
+                          "empty, or an http:// or https:// URL without user:password"),
+    ("llm", "model"): (lambda v: isinstance(v, str) and len(v) <= 256, "a model name"),
+    ("llm", "api_key_env"): (
+        lambda v: isinstance(v, str) and (v == "" or ENV_NAME_RE.fullmatch(v) is not None),
+        "the NAME of an environment variable (the key itself never goes in a config), or empty",
+    ),
+    ("llm", "samples"): (lambda v: _integer(v) and 1 <= v <= 16, "an integer from 1 to 16"),
+    ("llm", "temperature"): (lambda v: _number(v) and 0 <= v <= 2, "a number from 0 to 2"),
+    ("llm", "max_tokens"): (lambda v: _integer(v) and 16 <= v <= 65536,
+                            "an integer from 16 to 65536"),
+    ("llm", "timeout_seconds"): (lambda v: _number(v) and v > 0, "a number > 0"),
+    ("llm", "max_retries"): (lambda v: _integer(v) and 0 <= v <= 10, "an integer from 0 to 10"),
+    ("llm", "max_requests_per_hour"): (lambda v: _integer(v) and v >= 0, "an integer >= 0"),
+    ("llm", "max_tokens_per_day"): (lambda v: _integer(v) and v >= 0, "an integer >= 0"),
+    ("llm", "circuit_failures"): (lambda v: _integer(v) and v >= 1, "an integer >= 1"),
+    ("llm", "circuit_open_seconds"): (lambda v: _number(v) and v > 0, "a number > 0"),
+    ("llm", "reserve_seconds"): (lambda v: _number(v) and v >= 0, "a number >= 0"),
     ("log", "level"): (lambda v: v in LOG_LEVELS, "one of " + ", ".join(LOG_LEVELS)),
     ("log", "json"): (lambda v: isinstance(v, bool), "true or false"),
     ("faults", "seed"): (_integer, "an integer"),
@@ -112,6 +152,17 @@ _RULES: dict[tuple[str, str], tuple[Any, str]] = {
         "a table of point = \"crash|enospc|eio|hang|slow[:seconds][@probability|#nth]\"",
     ),
 }
+
+
+def _http_url(value: str) -> bool:
+    """An http(s) URL with a host and no credentials in it (a key in the URL would
+    be printed by check-config and written into provenance)."""
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return False
+    return (parts.scheme in ("http", "https") and bool(parts.hostname)
+            and parts.username is None and parts.password is None)
 
 
 def _resolve(base: Path, value: str) -> str:
@@ -162,6 +213,12 @@ def load_config(path: Path | None, *, overrides: dict[str, dict[str, Any]] | Non
             f"config: bad value [backoff] max_seconds = {_show(bw['max_seconds'])}: "
             f"must be >= base_seconds ({bw['base_seconds']})"
         )
+    llm = merged["llm"]
+    if llm["enabled"]:
+        for key in ("base_url", "model"):
+            if not llm[key]:
+                raise ConfigError(f"config: bad value [llm] {key} = {_show(llm[key])}: "
+                                  "must be set when [llm] enabled = true")
     merged["paths"] = {k: _resolve(base, v) for k, v in merged["paths"].items()}
     if not merged["instance"]["id"]:
         merged["instance"]["id"] = default_instance_id()

@@ -102,6 +102,30 @@ class Faults(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     points: dict[str, str]
 
 
+class Llm(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """`[llm]`: the `llm` strategy's endpoint, sampling and budgets (off by default).
+
+    `api_key_env` names the environment variable that holds the key; the key
+    itself is read at request time and never stored here, so a dump of the
+    config (`check-config`, the config digest) can never show it.
+    """
+
+    enabled: bool = False
+    base_url: str = ""
+    model: str = ""
+    api_key_env: str = "OPENAI_API_KEY"
+    samples: int = 3
+    temperature: float = 0.7
+    max_tokens: int = 2048
+    timeout_seconds: float = 60.0
+    max_retries: int = 2
+    max_requests_per_hour: int = 60
+    max_tokens_per_day: int = 1000000
+    circuit_failures: int = 5
+    circuit_open_seconds: float = 600.0
+    reserve_seconds: float = 60.0
+
+
 class Config(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """The whole configuration, paths already resolved to absolute ones.
 
@@ -119,6 +143,7 @@ class Config(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     watch: Watch
     log: Log
     faults: Faults
+    llm: Llm = msgspec.field(default_factory=Llm)
     source: str | None = None
 
     @property

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import msgspec
 
+from config.schema import Config
 from messages.records import Challenger, FailureRecord, MetricLine, RepairAttempt
 
 
@@ -24,6 +25,50 @@ class Ping(Msg, frozen=True):
 
 class Tick(Msg, frozen=True):
     """A timer went off."""
+
+
+class Reconfigure(Msg, frozen=True):
+    """A reload: from now on this actor works with `config` (frozen) and stamps
+    its challengers with `digest`. Sent by the daemon to every actor; an actor
+    started later gets the same through its constructor."""
+
+    config: Config
+    digest: str = ""
+
+
+# -- to the supervisor (the work board) ------------------------------------------------
+# The daemon's work board is written by the supervisor's thread alone, from these
+# messages; the watcher and the repairers post them (`SupervisedActor.report`).
+
+
+class Dispatched(Msg, frozen=True):
+    """The watcher gave the claim at `claim` (queue name `name`) to `worker`."""
+
+    worker: str
+    claim: str
+    name: str
+
+
+class WorkBegun(Msg, frozen=True):
+    """`worker` has begun on the claim at `claim`; once the handoff is decoded,
+    `bundle_sha256`, `tool` and `lineage` say which bundle it is. Should the
+    worker die before it settles the claim, that is a failure of this bundle."""
+
+    worker: str
+    claim: str
+    name: str
+    bundle_sha256: str | None = None
+    tool: str | None = None
+    lineage: str | None = None
+
+
+class Settled(Msg, frozen=True):
+    """The claim at `claim` that `worker` held has reached its next place (or was
+    handed back): it is off the work board. Forwarded to the watcher, which then
+    counts the worker free if it had missed its `WorkerFree`."""
+
+    worker: str
+    claim: str
 
 
 # -- watcher ----------------------------------------------------------------------
@@ -54,10 +99,17 @@ class WorkerFree(Msg, frozen=True):
 
 
 class ActorRestarted(Msg, frozen=True):
-    """The supervisor restarted `actor`; whatever it held must be picked up again."""
+    """The supervisor restarted `actor`; whatever it held must be picked up again.
+
+    `released`: the claims the dead repairer held that the supervisor took off the
+    work board without settling them (it settles those it can blame for the crash
+    itself: a failure record, then deferred/ or hard_fail/); they go back to the
+    queue. `board`: every claim still on the work board, held by live workers."""
 
     actor: str
     attempt: int = 0
+    released: tuple[str, ...] = ()
+    board: tuple[str, ...] = ()
 
 
 class StopClaiming(Msg, frozen=True):
@@ -129,7 +181,7 @@ class QuarantineBundle(Msg, frozen=True):
     claim: str
     name: str
     bundle_sha256: str
-    tool: str
+    tool: str | None
     lineage: str | None
     failures: list[FailureRecord]
     rule: str
@@ -179,10 +231,11 @@ class PruneNow(Msg, frozen=True):
     dry_run: bool = False
 
 
-WatcherInbox = (QueueChanged | Rescan | WorkerFree | ActorRestarted | StopClaiming
-                | SetWorkers | GetStatus | Tick | Ping)
-RepairerInbox = RepairBundle | Ping
-FailureWindowInbox = RecordFailure | ClearFailures | Tick | Ping
-QuarantineInbox = QuarantineBundle | MarkCorrupt | Ping
-TelemetryInbox = FinishRepair | RecordMetric | Ping
-PrunerInbox = PruneNow | Tick | Ping
+WatcherInbox = (QueueChanged | Rescan | WorkerFree | Settled | ActorRestarted | StopClaiming
+                | SetWorkers | GetStatus | Tick | Reconfigure | Ping)
+RepairerInbox = RepairBundle | Reconfigure | Ping
+FailureWindowInbox = RecordFailure | ClearFailures | Tick | Reconfigure | Ping
+QuarantineInbox = QuarantineBundle | MarkCorrupt | Reconfigure | Ping
+TelemetryInbox = FinishRepair | RecordMetric | Reconfigure | Ping
+PrunerInbox = PruneNow | Tick | Reconfigure | Ping
+BoardEvent = Dispatched | WorkBegun | Settled

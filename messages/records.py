@@ -94,6 +94,7 @@ class MetricLine(msgspec.Struct, kw_only=True, omit_defaults=True):
     path: str | None = None
     bytes: int | None = None
     candidates: int | None = None
+    llm_tokens: int | None = None  # tokens the `llm` strategy paid for in this attempt
 
 
 class FailureRecord(msgspec.Struct, kw_only=True):

@@ -36,6 +36,21 @@ class InstanceStatus(msgspec.Struct, kw_only=True):
     host: str | None = None
 
 
+class LlmStatus(msgspec.Struct, kw_only=True):
+    """The `llm` strategy in `status`: its endpoint (host only, never the key), the
+    circuit in words, and the shared budgets as the next request would count them."""
+
+    enabled: bool
+    model: str
+    endpoint: str
+    circuit: str
+    circuit_open: bool
+    requests_this_hour: int
+    max_requests_per_hour: int
+    tokens_today: int
+    max_tokens_per_day: int
+
+
 class StatusReport(msgspec.Struct, kw_only=True):
     """`run.py status`: where every handoff is now.
 
@@ -65,6 +80,7 @@ class StatusReport(msgspec.Struct, kw_only=True):
     prune_due: bool = False
     metrics_bytes: int = 0
     rotated_metrics: int = 0
+    llm: LlmStatus | None = None  # present when [llm] is enabled or has state on disk
 
 
 # -- quarantine -------------------------------------------------------------------------
@@ -159,6 +175,10 @@ class StatsRow(msgspec.Struct, kw_only=True):
     `stats.RESERVOIR` repairs per group, and for the total up to
     `stats.TOTAL_SAMPLE`; above that, estimated from a uniform sample).
     `strategies` maps each strategy to its share of fresh repairs (0..1).
+    `llm_tokens` are the tokens the `llm` strategy paid for in this group's attempts
+    (failed ones included; replies from the cache cost 0), and
+    `llm_tokens_per_fix` those divided by the group's fresh `llm` repairs: the
+    model's cost per fix (None without any).
     """
 
     group: str
@@ -175,6 +195,8 @@ class StatsRow(msgspec.Struct, kw_only=True):
     p95_s: float | None = None
     strategies: dict[str, float] = msgspec.field(default_factory=dict)
     top_patterns: list[PatternCount] = msgspec.field(default_factory=list)
+    llm_tokens: int = 0
+    llm_tokens_per_fix: float | None = None
 
 
 class StatsReport(msgspec.Struct, kw_only=True):

@@ -16,6 +16,7 @@ from repair.report import TestReport
 from repair.runner import Runner
 from repair.strategies import REGISTRY
 from repair.strategies.base import Budget, Context, Fix
+from repair.strategies.llm import llm_hold
 from repair.symptoms import first_assertion
 
 MAX_PARTIAL_DIFF = 4000  # characters of the best partial candidate's diff kept
@@ -39,6 +40,11 @@ class RepairSettings(msgspec.Struct, frozen=True, kw_only=True):
     max_candidates: int = 5000
     max_patterns: int = 5
     external_agent: tuple[str, ...] = ()
+    # The `llm` strategy's `[llm]` table (config.schema.Llm; None = off), and where
+    # its shared budget ledger, circuit and cache live.
+    llm: Any = None
+    state_root: str = ""
+    instance: str = ""
 
 
 class PatternSink(Protocol):
@@ -68,6 +74,7 @@ class RepairOutcome(msgspec.Struct, kw_only=True):
     reason: str = ""
     candidates: int = 0
     duration_s: float = 0.0
+    llm_tokens: int = 0  # tokens the `llm` strategy paid for in this attempt (0 if cached)
     attempt: RepairAttempt | None = None
 
     def diff(self, original: Bundle) -> str:
@@ -123,11 +130,15 @@ class Engine:
         first = self.runner.run(bundle.files, bundle.tests,
                                 timeout=settings.test_timeout_seconds)
         clean_first = not (first.timed_out or first.crashed or first.errors)
+        # The share of the budget held back for `llm` (nothing unless it is enabled):
+        # the search must not spend the last resort's time.
+        held_seconds, held_candidates = llm_hold(settings)
         ctx = Context(
             bundle=bundle,
             first_run=first,
             runner=self.runner,
-            budget=Budget(started + settings.bundle_timeout_seconds, settings.max_candidates),
+            budget=Budget(started + settings.bundle_timeout_seconds - held_seconds,
+                          settings.max_candidates - held_candidates),
             test_timeout=settings.test_timeout_seconds,
             expected_tests=first.total if clean_first else 0,
             settings=settings,
@@ -137,10 +148,15 @@ class Engine:
         attempts = 0
         reason = f"tests fail: {first.summary()}"
         tried: list[StrategyTried] = []
+        skipping = False  # the search spent its share: straight on to `llm`
         for name in settings.strategies:
             factory = self.registry.get(name)
-            if factory is None:
+            if factory is None or (skipping and name != "llm"):
                 continue
+            if name == "llm" and (held_seconds or held_candidates):
+                ctx.budget.deadline += held_seconds
+                ctx.budget.max_candidates += held_candidates
+                held_seconds, held_candidates = 0.0, 0
             if name != "noop":
                 attempts += 1
             ctx.strategy, ctx.stop = name, None
@@ -151,6 +167,9 @@ class Engine:
                 tried.append(StrategyTried(name=name, candidates=ctx.budget.used - before,
                                            stopped="budget", detail=str(exc)))
                 reason = f"{reason}; {exc} during {name}"
+                if held_seconds or held_candidates:
+                    skipping = True
+                    continue
                 break
             if fix is not None:
                 return self._success(bundle, name, fix, attempts, first, ctx, started)
@@ -162,6 +181,7 @@ class Engine:
             repaired=False, attempts=attempts, report=first, first_run=first,
             reason=_one_line_reason(reason, attempt), candidates=ctx.budget.used,
             duration_s=time.monotonic() - started, attempt=attempt,
+            llm_tokens=int(ctx.extra.get("llm_tokens", 0)),
         )
 
     @staticmethod
@@ -202,6 +222,7 @@ class Engine:
             attempts=0 if name == "noop" else attempts, details=details, files=files,
             report=fix.report, first_run=first, candidates=ctx.budget.used,
             duration_s=time.monotonic() - started,
+            llm_tokens=int(ctx.extra.get("llm_tokens", 0)),
         )
 
 

@@ -2,8 +2,9 @@
 
 `prune(layout, ttl_seconds, now=...)` is the one rule, used by the timed pruner
 actor and by `run.py prune`. It looks at `queue/`, `processed/*/`,
-`challengers/`, rotated metrics files, failure records and heartbeats of long
-gone instances; never at `claims/` or `deferred/`, which hold work in flight.
+`challengers/`, rotated metrics files, failure records, heartbeats of long
+gone instances and the `llm` strategy's cached replies (`llm/cache/`); never at
+`claims/` or `deferred/`, which hold work in flight.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from state.challengers import ChallengerStore
 from state.failures import FailureStore
 from state.fsops import atomic_write, remove_path
 from state.layout import Layout
+from state.llm_cache import ResponseCache
 
 
 @dataclass
@@ -74,6 +76,7 @@ def prune(layout: Layout, ttl_seconds: float, *, now: float | None = None,
                    if p.name.startswith(rotated_prefix)]
     candidates += [(p, s) for p, s in _old_entries(layout.instances, cutoff)
                    if p.name.endswith(".json")]
+    candidates += ResponseCache(layout.root).old_entries(cutoff)  # the llm's replies
     for path, size in sorted(candidates):
         if dry_run:
             report.removed.append((path, size))

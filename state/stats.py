@@ -134,6 +134,7 @@ class _Group:
         "duplicates",
         "durations",
         "failed",
+        "llm_tokens",
         "patterns",
         "quarantined",
         "released",
@@ -145,7 +146,7 @@ class _Group:
 
     def __init__(self) -> None:
         self.repaired = self.duplicates = self.quarantined = self.corrupt = 0
-        self.failed = self.released = self.timed = 0
+        self.failed = self.released = self.timed = self.llm_tokens = 0
         self.durations = array("d")
         self.strategies: dict[str, int] = {}
         self.patterns: dict[str, int] = {}
@@ -153,6 +154,8 @@ class _Group:
 
     def add(self, line: MetricLine) -> None:
         event = line.event
+        if line.llm_tokens:
+            self.llm_tokens += line.llm_tokens
         if event == "repaired":
             self.repaired += 1
             if line.duplicate:
@@ -213,6 +216,7 @@ class _Group:
             total.failed += g.failed
             total.released += g.released
             total.timed += g.timed
+            total.llm_tokens += g.llm_tokens
             for name, n in g.strategies.items():
                 total.strategies[name] = total.strategies.get(name, 0) + n
             for name, n in g.patterns.items():
@@ -228,6 +232,7 @@ class _Group:
         decided = self.repaired + self.quarantined
         fresh = self.repaired - self.duplicates
         values = sorted(self.durations)
+        llm_fixes = self.strategies.get("llm", 0)
         return StatsRow(
             group=name, handoffs=self.repaired + self.quarantined + self.corrupt,
             repaired=self.repaired, duplicates=self.duplicates, quarantined=self.quarantined,
@@ -240,6 +245,8 @@ class _Group:
             top_patterns=[PatternCount(pattern_id=p, fixes=n)
                           for p, n in sorted(self.patterns.items(),
                                              key=lambda kv: (-kv[1], kv[0]))[:TOP_PATTERNS]],
+            llm_tokens=self.llm_tokens,
+            llm_tokens_per_fix=self.llm_tokens / llm_fixes if llm_fixes else None,
         )
 
 

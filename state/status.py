@@ -14,14 +14,17 @@ import json
 import os
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from config.schema import Config
 from errors import UsageError
 from messages.records import rfc3339
-from messages.reports import InstanceStatus, StatusReport
+from messages.reports import InstanceStatus, LlmStatus, StatusReport
 from state.census import in_flight_by_instance
 from state.claims import is_handoff_name
 from state.layout import Layout
+from state.llm_circuit import Circuit
+from state.llm_ledger import FsBudgetLedger
 from state.metrics import metrics_files
 from state.prune import PruneSchedule, next_boundary
 
@@ -134,6 +137,26 @@ def take_status(layout: Layout, config: Config, now: float | None = None) -> Sta
         next_prune=None if due else rfc3339(next_boundary(config.prune.schedule, now)),
         prune_due=due, metrics_bytes=live_bytes,
         rotated_metrics=sum(1 for f in files if f != layout.metrics),
+        llm=_llm_status(layout, config, now),
+    )
+
+
+def _llm_status(layout: Layout, config: Config, now: float) -> LlmStatus | None:
+    """The `llm` strategy's endpoint, circuit and budgets; None when it is off and
+    has left nothing on disk. Reads only (the ledger's `usage` creates nothing)."""
+    llm = config.llm
+    if not llm.enabled and not (layout.root / "llm").is_dir():
+        return None
+    circuit = Circuit(layout.root, failures_to_open=llm.circuit_failures,
+                      open_seconds=llm.circuit_open_seconds).state()
+    usage = FsBudgetLedger(layout.root, max_requests_per_hour=llm.max_requests_per_hour,
+                           max_tokens_per_day=llm.max_tokens_per_day).usage(now)
+    return LlmStatus(
+        enabled=llm.enabled, model=llm.model, endpoint=urlsplit(llm.base_url).netloc
+        .rpartition("@")[2], circuit=circuit.describe(now), circuit_open=circuit.is_open(now),
+        requests_this_hour=usage.requests_this_hour,
+        max_requests_per_hour=usage.max_requests_per_hour, tokens_today=usage.tokens_today,
+        max_tokens_per_day=usage.max_tokens_per_day,
     )
 
 

@@ -6,6 +6,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pykka
@@ -21,13 +22,24 @@ from actors.telemetry import Telemetry
 from actors.watcher import Watcher
 from config import config_digest
 from config.schema import Config
-from messages.commands import GetStatus, RecordMetric, StopClaiming, WatcherStatus
+from messages.commands import (
+    ActorRestarted,
+    GetStatus,
+    Reconfigure,
+    RecordMetric,
+    Settled,
+    SetWorkers,
+    StopClaiming,
+    WatcherStatus,
+)
 from messages.records import MetricLine, rfc3339
 from state.claims import Claims, is_handoff_name
 from state.layout import Layout
 from supervision.child_spec import ChildSpec
+from supervision.poison import settle_crashed
 from supervision.restart_window import RestartWindow
 from supervision.supervisor import Escalate, Supervisor
+from supervision.work_board import Job, WorkBoard
 
 VERSION = "0.1.0"
 MALLOC_ARENAS = 2
@@ -56,14 +68,6 @@ def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
     return bool(mallopt(_M_ARENA_MAX, arenas))
 
 
-def _spec(runtime: Runtime, name: str, cls: type[SupervisedActor]) -> ChildSpec:
-    def factory(fresh: bool) -> pykka.ActorRef[Any]:
-        runtime.fresh_start = fresh
-        return cls.start(runtime, name)
-
-    return ChildSpec(name=name, factory=factory, restart="permanent")
-
-
 class Daemon:
     """The supervised actors of one instance over one state root.
 
@@ -79,9 +83,13 @@ class Daemon:
         self.layout.ensure()
         faults.configure(dict(config.faults.points), config.faults.seed)
         workers = tuple(f"repairer-{i}" for i in range(config.repair.workers))
+        self.workers = workers
+        self.digest = config_digest(config)
+        # Written by the supervisor's thread alone (see supervision/work_board.py).
+        self.board = WorkBoard()
+        self._released: dict[str, tuple[str, ...]] = {}
         self.runtime = Runtime(config=config, layout=self.layout, instance=config.instance.id,
-                               workers=workers, version=VERSION,
-                               config_digest=config_digest(config))
+                               workers=workers, version=VERSION, config_digest=self.digest)
         classes: list[tuple[str, type[SupervisedActor]]] = [
             ("telemetry", Telemetry),
             ("failure_window", FailureWindow),
@@ -92,16 +100,33 @@ class Daemon:
         for name, cls in (extra_actors or {}).items():
             classes = [(n, cls if n == name else c) for n, c in classes]
         classes.append(("watcher", (extra_actors or {}).get("watcher", Watcher)))
-        specs = [_spec(self.runtime, name, cls) for name, cls in classes]
+        specs = [self._spec(name, cls) for name, cls in classes]
         self.supervisor = Supervisor(
             specs,
             RestartWindow(config.supervisor.max_restarts, config.supervisor.period_seconds),
             on_started=self.runtime.peers.set,
             on_restarted=self._restarted,
+            on_down=self._down,
+            on_event=self._board_event,
         )
         self.runtime.on_crash = self.supervisor.notify_crash
+        self.runtime.report = self.supervisor.post
         self.started = False
         self._retiring: list[str] = []  # workers dropped by a reload, stopped once idle
+
+    def _spec(self, name: str, cls: type[SupervisedActor]) -> ChildSpec:
+        """Each (re)start gets what is current then through the constructor: the
+        config and its digest, and for the watcher the workers and a copy of the
+        work board (from which a restarted watcher rebuilds its in-flight table)."""
+
+        def factory(fresh: bool) -> pykka.ActorRef[Any]:
+            extra: dict[str, Any] = {}
+            if name == "watcher":
+                extra = {"workers": self.workers, "board": self.board.snapshot()}
+            return cls.start(self.runtime, name, config=self.config, digest=self.digest,
+                             fresh=fresh, **extra)
+
+        return ChildSpec(name=name, factory=factory, restart="permanent")
 
     # -- life cycle ----------------------------------------------------------------------
 
@@ -112,17 +137,67 @@ class Daemon:
         self.started = True
         logger.bind(actor="daemon").info(
             "repairlab {} instance {} watching {} with {} workers", VERSION,
-            self.runtime.instance, self.layout.queue, len(self.runtime.workers))
+            self.runtime.instance, self.layout.queue, len(self.workers))
+
+    def _board_event(self, message: Any) -> None:
+        """A message posted to the supervisor's thread: the work board changes.
+        A settled claim is passed on to the watcher, which counts its worker free
+        if it missed the `WorkerFree` (it restarted meanwhile)."""
+        if self.board.apply(message) and isinstance(message, Settled):
+            self.runtime.peers.tell("watcher", message)
+
+    def _down(self, name: str, error: str) -> bool:
+        """`name` died; before it is restarted, take what it held off the board.
+        Each handoff it had begun counts as a failure of its bundle, recorded
+        now (`supervision/poison.py`); the rest goes back through the watcher
+        (`ActorRestarted.released`). True when the death is blamed on a handoff."""
+        if name not in self.workers and name not in self._retiring:
+            return False
+        blamed = False
+        released = []
+        for claim, job in self.board.take(name).items():
+            if job.begun:
+                try:
+                    place = self._settle_crashed(Path(claim), job, error)
+                except Exception as exc:  # not recorded: back to the queue as it is
+                    logger.bind(actor="daemon", handoff=job.name).warning(
+                        "crash of {} not recorded against {!r}: {}", name, job.name, exc)
+                else:
+                    if place is not None:
+                        blamed = True
+                        logger.bind(actor="daemon", handoff=job.name).warning(
+                            "{!r} crashed {} ({}): failure recorded, {}", job.name, name,
+                            error, "quarantined" if place == "hard_fail" else "deferred")
+                    continue
+            released.append(claim)
+        self._released[name] = tuple(released)
+        return blamed
+
+    def _settle_crashed(self, claim: Path, job: Job, error: str) -> str | None:
+        """`settle_crashed`, tried again twice when the disk refuses for a moment."""
+        for delay in (0.1, 0.3):
+            try:
+                return settle_crashed(self.layout, self.runtime.instance, self.config, claim,
+                                      job, error, self._metric)
+            except OSError as exc:
+                logger.bind(actor="daemon", handoff=job.name).info(
+                    "crash record for {!r} not written ({}); retrying", job.name, exc)
+                time.sleep(delay)
+        return settle_crashed(self.layout, self.runtime.instance, self.config, claim, job,
+                              error, self._metric)
+
+    def _metric(self, line: MetricLine) -> None:
+        self.runtime.peers.tell("telemetry", RecordMetric(line=line))
 
     def _restarted(self, name: str, count: int, error: str) -> None:
-        from messages.commands import ActorRestarted
-
         line = MetricLine(ts=rfc3339(time.time()), event="actor_restarted",
                           instance=self.runtime.instance, meta_repair=False, actor=name,
                           reason=error[:500])
         self.runtime.peers.tell("telemetry", RecordMetric(line=line))
         if name != "watcher":
-            self.runtime.peers.tell("watcher", ActorRestarted(actor=name, attempt=count))
+            self.runtime.peers.tell("watcher", ActorRestarted(
+                actor=name, attempt=count, released=self._released.pop(name, ()),
+                board=tuple(self.board.snapshot())))
 
     def run(self, stop: threading.Event, *, tick: Callable[[], None] | None = None,
             grace_seconds: float | None = None,
@@ -150,9 +225,9 @@ class Daemon:
         """Every idle actor answers a Ping within `timeout`, and no repair has
         run far past its budget (a busy repairer cannot answer, so its age on
         the work board stands in for its answer)."""
-        repair = self.runtime.config.repair
+        repair = self.config.repair
         limit = repair.bundle_timeout_seconds + repair.test_timeout_seconds + 60
-        jobs = self.runtime.work.snapshot().values()
+        jobs = self.board.snapshot().values()
         now = time.monotonic()
         if any(now - job.since > limit for job in jobs):
             return False
@@ -169,25 +244,26 @@ class Daemon:
         """
         from errors import ConfigError
 
-        old = self.runtime.config
+        old = self.config
         if new.paths != old.paths:
             raise ConfigError("config: [paths] cannot change on reload; restart instead")
         if new.instance.id != old.instance.id:
             raise ConfigError("config: [instance] id cannot change on reload; restart instead")
-        self.runtime.config = new
+        # Runs on the supervisor's thread: a restart after this starts with `new`;
+        # the running actors get it as a message.
         self.config = new
-        self.runtime.config_digest = config_digest(new)
+        self.digest = config_digest(new)
+        for name in self.runtime.peers.names():
+            self.runtime.peers.tell(name, Reconfigure(config=new, digest=self.digest))
         self.supervisor.window.max_restarts = new.supervisor.max_restarts
         self.supervisor.window.period_seconds = new.supervisor.period_seconds
         faults.configure(dict(new.faults.points), new.faults.seed)
         wanted = tuple(f"repairer-{i}" for i in range(new.repair.workers))
         for name in wanted:
-            if name not in self.runtime.workers:
-                self.supervisor.add(_spec(self.runtime, name, Repairer))
-        self._retiring = [w for w in self.runtime.workers if w not in wanted]
-        self.runtime.workers = wanted
-        from messages.commands import SetWorkers
-
+            if name not in self.workers:
+                self.supervisor.add(self._spec(name, Repairer))
+        self._retiring = [w for w in self.workers if w not in wanted]
+        self.workers = wanted
         self.runtime.peers.tell("watcher", SetWorkers(workers=wanted))
         self._retire_idle_workers()
         return f"reloaded: {len(wanted)} workers, window {new.failure_window.window_seconds:g}s"
@@ -195,7 +271,7 @@ class Daemon:
     def _retire_idle_workers(self) -> None:
         if not self._retiring:
             return
-        busy = self.runtime.work.busy()
+        busy = self.board.busy()
         for name in [w for w in self._retiring if w not in busy]:
             self.supervisor.remove(name)
             self._retiring.remove(name)
@@ -208,12 +284,15 @@ class Daemon:
         self.runtime.stopping.set()  # a repairer hands back a handoff it has not begun
         self.runtime.peers.tell("watcher", StopClaiming())
         deadline = time.monotonic() + grace
-        while self.runtime.work.snapshot() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if self.runtime.work.snapshot():
+        # The board empties as the repairers post what they settle; this thread
+        # is the one that reads those posts.
+        while self.board.snapshot() and time.monotonic() < deadline:
+            if not self.supervisor.run_once(0.05):
+                break
+        if self.board.snapshot():
             logger.bind(actor="daemon").warning(
                 "{} repairs still running after {:g}s; handing them back",
-                len(self.runtime.work.snapshot()), grace)
+                len(self.board.snapshot()), grace)
         self.supervisor.stop()
         self._give_back()
         claims = Claims(self.layout, self.runtime.instance)
@@ -238,7 +317,7 @@ class Daemon:
 
     def idle(self) -> bool:
         """Nothing waits, nothing is deferred, nothing is claimed by anyone."""
-        if self.runtime.work.snapshot():
+        if self.board.snapshot():
             return False
         return not (_has_entries(self.layout.queue, is_handoff_name)
                     or _has_entries(self.layout.deferred)

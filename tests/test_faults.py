@@ -40,6 +40,22 @@ def test_points_cost_nothing_when_off_and_fire_deterministically_under_a_seed(mo
     faults.inject("q")
 
 
+def test_a_handoff_point_fires_only_for_names_matching_its_glob(monkeypatch):
+    monkeypatch.setenv("REPAIRLAB_FAULTS", "repairer.handoff[poison-*.json]=crash")
+    faults.configure({"repairer.handoff[other.json]": "eio#2"})
+    faults.inject("repairer.handoff")  # no subject: no targeted point fires
+    faults.inject("repairer.handoff", subject="fine.json")
+    faults.inject("repairer.handoff", subject="poison-1.jsonx")
+    with pytest.raises(faults.InjectedCrash, match=r"repairer\.handoff\[poison-\*\.json\]"):
+        faults.inject("repairer.handoff", subject="poison-1.json")
+    faults.inject("repairer.handoff", subject="other.json")  # #2: the second match fires
+    with pytest.raises(OSError):
+        faults.inject("repairer.handoff", subject="other.json")
+    faults.inject("repairer.handoff", subject="other.json")
+    assert faults.fired("repairer.handoff[poison-*.json]") == 1
+    assert faults.fired("repairer.handoff[other.json]") == 1
+
+
 def test_an_injected_write_error_leaves_no_half_file(tmp_path):
     faults.configure({"write": "enospc"})
     target = tmp_path / "f.json"
@@ -141,7 +157,8 @@ def test_prune_mark_error_is_survived_and_pruning_retried(make_config):
     os.utime(old, (time.time() - 30 * 86400,) * 2)
     with running(config) as daemon:
         wait_for(lambda: not old.exists(), timeout=20, what="prune despite the error")
-        assert daemon.healthy(timeout=2)
+        # healthy once every repairer has warmed its runner (seconds on a loaded machine)
+        wait_for(lambda: daemon.healthy(timeout=2), timeout=30, what="healthy")
     assert not any(m["event"] == "actor_restarted" for m in metric_lines(layout))
 
 

@@ -18,12 +18,13 @@ from actors.repairer import Repairer
 from actors.telemetry import Telemetry
 from actors.watcher import Watcher
 from conftest import PASSING, metric_lines, names, running, spec_sha256, submit, variant, wait_for
-from messages.commands import FinishRepair, RepairBundle, WorkerFree
+from messages.commands import Dispatched, FinishRepair, RepairBundle, Settled, WorkerFree
 from messages.records import Challenger, MetricLine, TestCounts, rfc3339
 from state.challengers import ChallengerStore
 from state.claims import Claims
 from state.fsops import move_unique
 from state.layout import Layout
+from supervision.work_board import Job, WorkBoard
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -106,9 +107,11 @@ def test_a_clean_stop_finishes_what_telemetry_has_gathered(make_config):
 
 def test_a_handoff_given_after_shutdown_began_goes_back_untouched(make_config):
     runtime = _runtime(make_config)
+    board = WorkBoard()
+    runtime.report = board.apply
     claim = _claimed(runtime, PASSING, "late.json")
     before = claim.stat()
-    runtime.work.assign("repairer-0", claim, "late.json")
+    board.apply(Dispatched(worker="repairer-0", claim=str(claim), name="late.json"))
     runtime.stopping.set()
     ref = Repairer.start(runtime, "repairer-0")
     try:
@@ -118,7 +121,7 @@ def test_a_handoff_given_after_shutdown_began_goes_back_untouched(make_config):
     assert outcome == "requeued"
     back = runtime.layout.queue / "late.json"
     assert (back.stat().st_ino, back.stat().st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
-    assert runtime.work.snapshot() == {}
+    assert board.snapshot() == {}
     assert metric_lines(runtime.layout) == []
 
 
@@ -140,19 +143,19 @@ def test_a_restarted_watcher_frees_a_worker_whose_word_it_missed(make_config):
     # rebuilds "busy" from the work board and frees the worker once its claim
     # leaves the board.
     runtime = _runtime(make_config, repair={"workers": 1})
-    runtime.workers = ("repairer-0",)
-    runtime.fresh_start = False
     bookkeeping = _claimed(runtime, variant(PASSING, 1), "first.json")
-    runtime.work.assign("repairer-0", bookkeeping, "first.json")
+    board = {str(bookkeeping): Job("repairer-0", "first.json", time.monotonic())}
     submit(runtime.layout, variant(PASSING, 2), "second.json")
     recorder = _Recorder.start()
     runtime.peers.set("repairer-0", recorder)
-    watcher = Watcher.start(runtime, "watcher")
+    watcher = Watcher.start(runtime, "watcher", workers=("repairer-0",), board=board,
+                            fresh=False)
     try:
         time.sleep(0.3)  # a few dispatch chances: the worker is busy, nothing is given
         assert recorder.ask("given?") == []
         move_unique(bookkeeping, runtime.layout.done, "first.json")
-        runtime.work.clear("repairer-0", bookkeeping)
+        # what the supervisor passes on once the repairer posts it
+        watcher.tell(Settled(worker="repairer-0", claim=str(bookkeeping)))
         wait_for(lambda: recorder.ask("given?") == ["second.json"], timeout=10,
                  what="the next handoff given to the freed worker")
     finally:
@@ -167,18 +170,21 @@ class _CrashesInBookkeeping(SupervisedActor):
 
     kind = "repairer"
     crashed = threading.Event()
+    board: WorkBoard | None = None  # the daemon's, set by the test
 
     def handle(self, message: Any) -> Any:
         match message:
             case RepairBundle(claim=claim, name=name):
                 if not type(self).crashed.is_set():
                     self.runtime.peers.tell("watcher", WorkerFree(worker=self.name, name=name))
-                    wait_for(lambda: len(self.runtime.work.snapshot()) == 2, timeout=10,
+                    board = type(self).board
+                    assert board is not None
+                    wait_for(lambda: len(board.snapshot()) == 2, timeout=10,
                              what="the next handoff given during bookkeeping")
                     type(self).crashed.set()
                     raise RuntimeError("injected: crash while writing up a repair")
                 move_unique(Path(claim), self.runtime.layout.done, name)
-                self.runtime.work.clear(self.name, claim)
+                self.settled(claim)
                 self.runtime.peers.tell("watcher", WorkerFree(worker=self.name, name=name))
         return None
 
@@ -190,9 +196,10 @@ def test_a_worker_crashing_in_bookkeeping_gives_back_both_handoffs_it_held(make_
     submit(layout, variant(PASSING, 1), "a.json")
     submit(layout, variant(PASSING, 2), "b.json")
     with running(config, extra_actors={"repairer-0": _CrashesInBookkeeping}) as daemon:
+        _CrashesInBookkeeping.board = daemon.board
         wait_for(lambda: names(layout.done) == ["a.json", "b.json"], timeout=60, what="done/")
         assert _CrashesInBookkeeping.crashed.is_set()
-        wait_for(lambda: daemon.runtime.work.snapshot() == {}, timeout=10, what="empty board")
+        wait_for(lambda: daemon.board.snapshot() == {}, timeout=10, what="empty board")
     assert names(layout.queue) == []
     assert Claims(layout, config.instance.id).held() == []
     restarted = [m for m in metric_lines(layout) if m["event"] == "actor_restarted"]

@@ -188,7 +188,7 @@ class FastRepairer(SupervisedActor):
         match message:
             case RepairBundle(claim=claim, name=name):
                 move_unique(Path(claim), self.runtime.layout.done, name)
-                self.runtime.work.clear(self.name, claim)
+                self.settled(claim)
                 self.runtime.peers.tell(
                     "watcher", WorkerFree(worker=self.name, name=name))
         return None

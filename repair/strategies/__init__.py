@@ -8,6 +8,7 @@ through `Context.judge`) or None.
 from repair.strategies.adapter import SignatureAdapter
 from repair.strategies.base import Context, Fix, Strategy
 from repair.strategies.external import ExternalAgent
+from repair.strategies.llm import LlmStrategy
 from repair.strategies.microfix import HeuristicMicrofix
 from repair.strategies.noop import Noop
 from repair.strategies.transplant import PatternTransplant
@@ -17,6 +18,7 @@ REGISTRY: dict[str, type[Strategy]] = {
     "signature_adapter": SignatureAdapter,
     "pattern_transplant": PatternTransplant,
     "heuristic_microfix": HeuristicMicrofix,
+    "llm": LlmStrategy,
     "external_agent": ExternalAgent,
 }
 
