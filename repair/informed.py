@@ -241,7 +241,8 @@ def _wrong_attribute(b: _Builder, msg: str, modules: dict[str, list[str]],
             test = ast.Compare(left=call.args[0], ops=[ast.In()], comparators=[node.value])
             b.replace(call, test, 2, f"x.{attr}(y) -> y in x", "attribute")
     if len(nodes) > 1 and real:
-        for other in closest(attr, real, 4):
+        ranked = closest(attr, real, NEAREST)
+        for other in ranked + [a for a in real if a not in ranked][:12]:
             b.replace_many([(n, _with(n, attr=other)) for n in nodes], 1,
                            f"attribute .{attr} -> .{other} at every use", "attribute")
 
@@ -268,6 +269,8 @@ def _conversions(b: _Builder, msg: str, line: int | None) -> None:
                 values += [node.left, *node.comparators]
             elif isinstance(node, ast.Call):
                 values += [a for a in node.args if not isinstance(a, ast.Starred)]
+            elif isinstance(node, ast.ListComp | ast.GeneratorExp | ast.SetComp):
+                values.append(node.elt)
     for value in values:
         if not isinstance(value, ast.Name | ast.Attribute | ast.Subscript | ast.Call):
             continue

@@ -427,8 +427,22 @@ def _call_edits(b: _Builder, node: ast.Call) -> None:
         b.replace(node, func.value, 2, f"unwrap call .{func.attr}()", "call", True)
 
 
+def _swap_constants(b: _Builder, stmt: ast.stmt) -> None:
+    """Two numbers of one expression swapped (`9 / 5` for `5 / 9`): both at once."""
+    if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.If
+                  | ast.For | ast.While | ast.With | ast.Try):
+        return
+    nums = [n for n in ast.walk(stmt) if isinstance(n, ast.Constant)
+            and type(n.value) in (int, float) and b.m.anchors.get(n) is stmt]
+    for one, two in itertools.combinations(nums[:6], 2):
+        if one.value != two.value:
+            b.replace_many([(one, ast.Constant(two.value)), (two, ast.Constant(one.value))], 2,
+                           f"swap constants {one.value!r} and {two.value!r}", "constant")
+
+
 def _statement_edits(b: _Builder, stmt: ast.stmt) -> None:
     m = b.m
+    _swap_constants(b, stmt)
     if isinstance(stmt, ast.If | ast.While | ast.Assert):
         _negate(b, stmt.test, type(stmt).__name__.lower() + " condition")
     if isinstance(stmt, ast.AugAssign):
@@ -664,6 +678,11 @@ def _value_role(b: _Builder, node: ast.expr) -> str:
         return "argument"
     if isinstance(owner, ast.BinOp):
         return "operand"
+    if isinstance(owner, ast.ListComp | ast.GeneratorExp | ast.SetComp) and fieldname == "elt":
+        return "element"
+    if isinstance(owner, ast.Tuple | ast.List) and fieldname == "elts":
+        grand = b.m.parents.get(owner)
+        return "element" if grand is not None and isinstance(grand[0], ast.Return) else ""
     if isinstance(owner, ast.Compare):
         return "compared"
     return ""
@@ -681,6 +700,8 @@ def _reshape_edits(b: _Builder, node: ast.AST) -> None:
                       f"one-element tuple ({_short(node)},)", "wrap")
         elif role == "assign":
             _wrap(b, node, (*_CONVERSIONS, *_WRAPS_VALUE), 3)
+        elif role == "element":
+            _wrap(b, node, ("str", "int", "float", "len"), 3)
         elif role in ("argument", "operand", "compared"):
             # Many values sit in these places: a TypeError at the line raises them (kind).
             _wrap(b, node, ("str", "int", "float", "len") if role != "argument"
@@ -762,6 +783,12 @@ def _fill_empty(b: _Builder, node: ast.List | ast.Tuple) -> None:
 
 def _subscript_edits(b: _Builder, node: ast.Subscript) -> None:
     index = node.slice
+    if isinstance(index, ast.Slice) and index.lower is not None and index.upper is not None \
+            and not isinstance(index.lower, ast.Constant):
+        # A window's end written as its length: values[i:size] -> values[i:i + size]
+        end = ast.BinOp(left=index.lower, op=ast.Add(), right=index.upper)
+        b.replace(index.upper, end, 2, f"slice upper {_short(index.upper)} -> {_short(end)}",
+                  "index")
     if isinstance(index, ast.Slice | ast.Tuple):
         return
     value = _int_value(index)
@@ -789,6 +816,7 @@ def _subscript_edits(b: _Builder, node: ast.Subscript) -> None:
             defaults: list[ast.expr] = [ast.Constant(0), ast.Constant(""),
                                         ast.List(elts=[], ctx=ast.Load()), ast.Constant(None)]
             defaults += [ast.Name(id=n, ctx=ast.Load()) for n in b.facts.constants][:8]
+            defaults.append(index)  # fall back to the key itself
             for default in defaults:
                 b.replace(node, _method(seq, "get", index, default), 3,
                           f"{_short(node)} -> .get({_short(index)}, {ast.unparse(default)})",
@@ -1023,6 +1051,17 @@ def _widen_narrow(b: _Builder, stmt: ast.If | ast.While, test: ast.expr) -> None
 def _growth_edits(b: _Builder, stmt: ast.stmt) -> None:
     if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
         _keep_result(b, stmt, stmt.value)
+    if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.BinOp) \
+            and isinstance(stmt.value.left, ast.Name):
+        # `n // 10` computed and thrown away: `n //= 10`
+        value = stmt.value
+        assert isinstance(value.left, ast.Name)
+        aug = ast.AugAssign(target=ast.Name(id=value.left.id, ctx=ast.Store()), op=value.op,
+                            value=value.right)
+        _replace_stmt(b, stmt, aug, 2, f"keep the result: {_short(aug)}", "statement")
+    if isinstance(stmt, ast.Return) and _in_loop(b, stmt):
+        # A guard that belongs to one item: skip it, do not leave the function.
+        _replace_stmt(b, stmt, ast.Continue(), 2, "return -> continue (skip this item)", "guard")
     if isinstance(stmt, ast.If | ast.While):
         _widen_narrow(b, stmt, stmt.test)
     if isinstance(stmt, ast.For) and stmt.body:
@@ -1036,6 +1075,20 @@ def _growth_edits(b: _Builder, stmt: ast.stmt) -> None:
         _replace_stmt(b, stmt, new, 3, f"{_short(stmt)} -> .get with a default 0", "get")
     if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
         _missing_statements(b, stmt)
+
+
+def _in_loop(b: _Builder, stmt: ast.stmt) -> bool:
+    """Whether `stmt` is in the body of a loop of its own function."""
+    scope = b.m.scopes.get(stmt)
+    at: ast.AST | None = stmt
+    while at is not None and at is not scope:
+        parent = b.m.parents.get(at)
+        if parent is None:
+            return False
+        if isinstance(parent[0], ast.For | ast.While) and parent[1] == "body":
+            return True
+        at = parent[0]
+    return False
 
 
 def _keep_result(b: _Builder, stmt: ast.Expr, call: ast.Call) -> None:

@@ -697,6 +697,34 @@ def test_each_edit_kind_finds_the_fix_of_its_bug_class(case: KindCase, runner: R
     assert report.ok, (outcome.details, outcome.files["m.py"], report.output[-2000:])
 
 
+PROPOSALS = [
+    ("a guard in a loop that leaves the function instead of skipping the item",
+     "def f(xs):\n    out = []\n    for x in xs:\n        if x is None:\n            return out\n"
+     "        out.append(x)\n    return out\n",
+     "def f(xs):\n    out = []\n    for x in xs:\n        if x is None:\n            continue\n"
+     "        out.append(x)\n    return out\n"),
+    ("arithmetic computed and thrown away",
+     "def f(n):\n    while n:\n        n // 10\n    return n\n",
+     "def f(n):\n    while n:\n        n //= 10\n    return n\n"),
+    ("two numbers of one expression swapped",
+     "def f(c):\n    return c * 5 / 9 + 32\n", "def f(c):\n    return c * 9 / 5 + 32\n"),
+    ("a window's end written as its length",
+     "def f(v, i, k):\n    return v[i:k]\n", "def f(v, i, k):\n    return v[i:i + k]\n"),
+    ("a lookup falling back to the key itself",
+     "def f(d, k):\n    return d[k]\n", "def f(d, k):\n    return d.get(k, k)\n"),
+    ("a conversion inside a comprehension",
+     "def f(ids):\n    return ':'.join([i for i in ids])\n",
+     "def f(ids):\n    return ':'.join([str(i) for i in ids])\n"),
+]
+
+
+@pytest.mark.parametrize("source,fixed", [p[1:] for p in PROPOSALS],
+                         ids=[p[0] for p in PROPOSALS])
+def test_the_edit_kinds_propose_each_general_fix(source: str, fixed: str) -> None:
+    model = FileModel("m.py", source)
+    assert fixed in {render(model, [e]) for e in generate(model)}
+
+
 def _informed(bundle: Bundle, first: TestReport) -> set[str]:
     model = FileModel("m.py", bundle.files["m.py"])
     found = symptoms(first.output, ["m.py"], timed_out=first.timed_out)
