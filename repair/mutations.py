@@ -1175,6 +1175,14 @@ def _missing_statements(b: _Builder, func: ast.FunctionDef | ast.AsyncFunctionDe
         for index, stmt in enumerate(body):
             _insert_each(b, body, index, stmt, new_stmts, at_end=False)
         _insert_each(b, body, len(body), body[-1], new_stmts, at_end=True)
+        if isinstance(loop, ast.For):
+            # A name the loop reads but never updates, set before it (`prev`): carried
+            # from one item to the next, it likely misses `prev = item` at the end.
+            carried = [(ast.parse(f"{name} = {item}").body[0], f"{name} = {item}")
+                       for name in _never_updated(loop, assigned)
+                       for item in [n.id for n in ast.walk(loop.target)
+                                    if isinstance(n, ast.Name)][:2]]
+            _insert_each(b, body, len(body), body[-1], carried, at_end=True, cost=3)
     # ... and the calls (not the assignments) before a return the function makes.
     calls_only: list[tuple[ast.stmt, str]] = [(s, t) for s, t in new_stmts
                                               if isinstance(s, ast.Expr)]
@@ -1186,8 +1194,18 @@ def _missing_statements(b: _Builder, func: ast.FunctionDef | ast.AsyncFunctionDe
                 _insert_each(b, body, parent[2], node, calls_only, at_end=False)
 
 
+def _never_updated(loop: ast.For, assigned: list[str]) -> list[str]:
+    """Names assigned in the function that the loop reads but never assigns."""
+    stored = {n.id for n in ast.walk(loop) if isinstance(n, ast.Name)
+              and isinstance(n.ctx, ast.Store)}
+    read = {n.id for s in loop.body for n in ast.walk(s) if isinstance(n, ast.Name)
+            and isinstance(n.ctx, ast.Load)}
+    return [name for name in assigned if name in read and name not in stored][:3]
+
+
 def _insert_each(b: _Builder, body: list[ast.stmt], index: int, stmt: ast.stmt,
-                 new_stmts: list[tuple[ast.stmt, str]], *, at_end: bool) -> None:
+                 new_stmts: list[tuple[ast.stmt, str]], *, at_end: bool,
+                 cost: int = 4) -> None:
     where = b.m.whole_lines(stmt)
     if where is None:
         return
@@ -1202,8 +1220,8 @@ def _insert_each(b: _Builder, body: list[ast.stmt], index: int, stmt: ast.stmt,
             return lambda: _pop(body, index)
 
         place = f"after line {stmt.lineno}" if at_end else f"before line {stmt.lineno}"
-        b.body_edit(stmt, 4, f"insert {text!r} {place}", at, at, f"{indent}{text}\n", mutate,
-                    "insert")
+        b.body_edit(stmt, cost, f"insert {text!r} {place}", at, at, f"{indent}{text}\n",
+                    mutate, "insert")
 
 
 
