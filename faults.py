@@ -3,12 +3,14 @@
 Code marks a place with `inject("telemetry.write")`. A point is switched on by the
 `[faults] points` table of the config or by `$REPAIRLAB_FAULTS`
 (``"point=action,point=action"``; `$REPAIRLAB_FAULTS_SEED` sets the seed). An
-action is ``crash|enospc|eio|hang|slow``, optionally ``:SECONDS`` (for hang and
+action is ``crash|enospc|eio|einval|hang|slow``, optionally ``:SECONDS`` (for hang and
 slow), then ``@P`` (fire with probability P, from a generator seeded per point, so
 runs are repeatable) or ``#N`` (fire on the N-th pass only).
 
 - crash raises `InjectedCrash` (a bug: the actor dies and is restarted),
 - enospc / eio raise OSError with that errno (a write error the code must survive),
+- einval raises OSError(EINVAL): what a filesystem answers to a call it does not
+  support (`fsops.renameat2` uses it to take the NFS/FUSE fallback),
 - hang sleeps for SECONDS (default 3600), slow for SECONDS (default 0.5).
 
 A point may target one subject by name: `repairer.handoff[GLOB]` fires only where
@@ -34,7 +36,8 @@ import zlib
 from dataclasses import dataclass, field
 
 _TARGETED = re.compile(r"(?P<base>[^\[\]]+)\[(?P<glob>[^\]]+)\]")
-_SPEC = re.compile(r"(crash|enospc|eio|hang|slow)(?::([0-9.]+))?(?:@([0-9.]+)|#([0-9]+))?")
+_SPEC = re.compile(r"(crash|enospc|eio|einval|hang|slow)"
+                   r"(?::([0-9.]+))?(?:@([0-9.]+)|#([0-9]+))?")
 
 
 class InjectedCrash(RuntimeError):
@@ -136,6 +139,8 @@ def _fire(name: str, point: _Point) -> None:
         raise OSError(errno.ENOSPC, f"injected ENOSPC at {name}")
     if point.action == "eio":
         raise OSError(errno.EIO, f"injected EIO at {name}")
+    if point.action == "einval":
+        raise OSError(errno.EINVAL, f"injected EINVAL at {name}")
     if point.action == "hang":
         time.sleep(point.seconds if point.seconds is not None else 3600.0)
     elif point.action == "slow":

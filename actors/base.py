@@ -115,6 +115,12 @@ class Runtime:
     stopping: threading.Event = field(default_factory=threading.Event)  # shutdown began
     version: str = "0.1.0"
     config_digest: str = ""
+    # Set once by `Daemon.start` before any actor starts, never changed after: the
+    # candidates' isolation in words, whether it is required, and the directories
+    # a candidate must not be able to write (the runners' probe checks them).
+    isolation: str = ""
+    require_isolation: bool = True
+    guards: tuple[str, ...] = ()
 
 
 class ActorDied(RuntimeError):

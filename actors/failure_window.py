@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from actors.base import SupervisedActor
 from config.schema import Config
 from messages.commands import ClearFailures, FailureVerdict, RecordFailure
 from messages.records import FailureRecord
+from state.clock import StateClock, fs_now
 from state.failures import FailureStore
 
 
 def judge(store: FailureStore, sha: str, record: FailureRecord, config: Config,
-          now: float | None = None) -> FailureVerdict:
+          now: float | None = None, clock: StateClock | None = None) -> FailureVerdict:
     """Store `record` durably, then judge the window of `sha` as it stands on
     disk: quarantine once `max_failures` fall within `window_seconds`, else wait
-    out the backoff. OSError propagates (nothing was decided)."""
-    now = time.time() if now is None else now
+    out the backoff. OSError propagates (nothing was decided).
+
+    `now` is on the state root's clock (`clock`, else `fs_now`; `state/clock.py`):
+    records count from when they were written, whatever clock their instance had,
+    and the not-before time is on the clock that `Claims.claim_due` reads it with."""
+    if now is None:
+        now = clock.now() if clock is not None else fs_now(store.directory)
     store.record(sha, record)
     window = config.failure_window
     recent = store.in_window(sha, window.window_seconds, now)
@@ -44,6 +49,7 @@ class FailureWindow(SupervisedActor):
 
     def start_up(self) -> None:
         self.store = FailureStore(self.runtime.layout.failures)
+        self.clock = StateClock(self.runtime.layout.instances)
 
     def handle(self, message: Any) -> Any:
         match message:
@@ -55,4 +61,4 @@ class FailureWindow(SupervisedActor):
 
     def record(self, sha: str, record: Any, now: float | None = None) -> FailureVerdict:
         """Store the record, then judge the window as it stands on disk."""
-        return judge(self.store, sha, record, self.config, now)
+        return judge(self.store, sha, record, self.config, now, self.clock)

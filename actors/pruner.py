@@ -1,4 +1,4 @@
-"""The timed pruner: TTL pruning on the configured schedule."""
+"""The timed pruner: TTL pruning on the configured schedule, and the janitor."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from typing import Any
 from actors.base import SupervisedActor
 from messages.commands import PruneNow, RecordMetric, Tick
 from messages.records import MetricLine, rfc3339
+from state.clock import StateClock
+from state.janitor import Janitor
 from state.metrics import rotate_metrics
 from state.prune import PruneReport, PruneSchedule, next_boundary, prune
 
@@ -17,32 +19,55 @@ class Pruner(SupervisedActor):
     `prune.schedule`, and once at start if a run was missed while down.
 
     A prune that fails (OSError) is logged and tried again at the next tick;
-    it never touches claims or deferred handoffs.
+    it never touches claims or deferred handoffs. When a run is due is a matter of
+    this host's calendar (its wall clock); what a run removes is judged by the
+    state root's clock (`state/clock.py`), so a wall clock stepped forward can make
+    a run come early but never remove anything before its TTL.
+
+    At every tick (at least twice a lease) the janitor (`state/janitor.py`) looks
+    for orphan temporary files and reason files without a handoff, and removes
+    those unchanged for a lease.
     """
 
     kind = "pruner"
     tick_seconds = 30.0
 
     def start_up(self) -> None:
-        self.schedule = PruneSchedule(self.runtime.layout)
+        layout = self.runtime.layout
+        self.schedule = PruneSchedule(layout)
+        self.clock = StateClock(layout.instances)
+        self.janitor = Janitor(layout)
         if self.schedule.due(self.config.prune.schedule, time.time()):
             self.actor_ref.tell(PruneNow())
-        self.every(self.tick_seconds)
+        lease = self.config.instance.lease_seconds
+        self.every(min(self.tick_seconds, max(0.5, lease / 2)))
 
     def handle(self, message: Any) -> Any:
         match message:
             case Tick():
-                now = time.time()
-                if self.schedule.due(self.config.prune.schedule, now):
-                    return self.run(now)
+                self.sweep()
+                if self.schedule.due(self.config.prune.schedule, time.time()):
+                    return self.run(None)
                 return None
             case PruneNow(now=now, dry_run=dry_run):
-                return self.run(time.time() if now is None else now, dry_run=dry_run)
+                return self.run(now, dry_run=dry_run)
         raise TypeError(f"pruner cannot handle {type(message).__name__}")
 
-    def run(self, now: float, *, dry_run: bool = False) -> dict[str, Any]:
-        """One prune at `now`; returns a summary (files, bytes)."""
+    def sweep(self) -> None:
+        """One look of the janitor; an OSError is logged, the next tick looks again."""
+        try:
+            removed = self.janitor.sweep(self.config.instance.lease_seconds)
+        except OSError as exc:
+            self.log.warning("cannot sweep leftovers: {}", exc)
+            return
+        for path in removed:
+            self.log.info("removed leftover {}", path)
+
+    def run(self, now: float | None, *, dry_run: bool = False) -> dict[str, Any]:
+        """One prune at `now` (default: the state root's clock); returns a
+        summary (files, bytes)."""
         config = self.config
+        now = self.clock.now() if now is None else now
         try:
             report: PruneReport = prune(self.runtime.layout, config.prune.ttl_seconds, now=now,
                                         dry_run=dry_run)
@@ -53,7 +78,7 @@ class Pruner(SupervisedActor):
             _trim_heap()
             self.rotate_metrics()
             try:
-                self.schedule.mark(now)
+                self.schedule.mark(time.time())  # the calendar's clock, as `due` reads it
             except OSError as exc:  # pruning is idempotent: the next tick runs it again
                 self.log.warning("prune ran but its time was not recorded: {}", exc)
             line = MetricLine(ts=rfc3339(time.time()), event="pruned",
@@ -64,7 +89,7 @@ class Pruner(SupervisedActor):
             self.runtime.peers.tell("telemetry", RecordMetric(line=line))
             self.log.info("pruned {} entries, {} bytes; next at {}", len(report.removed),
                           report.bytes_freed,
-                          rfc3339(next_boundary(config.prune.schedule, now)))
+                          rfc3339(next_boundary(config.prune.schedule, time.time())))
         return {"removed": [str(p) for p, _ in report.removed], "bytes": report.bytes_freed}
 
     def rotate_metrics(self) -> None:

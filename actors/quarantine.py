@@ -13,7 +13,7 @@ import msgspec
 from actors.base import SupervisedActor
 from messages.commands import MarkCorrupt, QuarantineBundle
 from messages.records import ReasonFile, rfc3339
-from state.fsops import atomic_write, rename_noreplace, unique_names
+from state.fsops import rename_noreplace, unique_names, write_exclusive
 from state.layout import Layout
 
 _encoder = msgspec.json.Encoder()
@@ -36,9 +36,13 @@ def fit_name(name: str) -> str:
 
 
 def place_with_reason(claim: Path, directory: Path, name: str, reason: ReasonFile) -> Path:
-    """Write `STEM.reason.json`, then move the handoff beside it as `name` (or a
-    unique variant of it). Nothing is overwritten: a name is taken only when
-    neither the handoff nor its reason file exists there.
+    """Create `STEM.reason.json` exclusively, then move the handoff beside it as
+    `name` (or a unique variant of it). Nothing is overwritten and nothing of
+    another writer's is removed: a reason file is created only where no file of
+    its name exists (`write_exclusive`: of two instances quarantining handoffs of
+    one name at once, one gets `STEM.reason.json`, the other the next unique
+    name), and when the handoff's own name turns out taken, only this call's
+    reason file is removed before the next name is tried.
 
     A name too long to carry a `.reason.json` beside it is shortened (`fit_name`).
     Raises FileNotFoundError when the claim is gone (nothing is left behind),
@@ -52,11 +56,15 @@ def place_with_reason(claim: Path, directory: Path, name: str, reason: ReasonFil
         if not os.path.lexists(claim):
             raise FileNotFoundError(str(claim))
         reason.handoff = candidate
-        atomic_write(reason_path, _encoder.encode(reason), point="quarantine.reason_write")
+        try:
+            write_exclusive(reason_path, _encoder.encode(reason),
+                            point="quarantine.reason_write")
+        except FileExistsError:
+            continue  # another instance took this name a moment ago
         try:
             rename_noreplace(claim, target)
         except FileExistsError:
-            reason_path.unlink(missing_ok=True)
+            reason_path.unlink(missing_ok=True)  # ours: nobody replaces an existing name
             continue
         except BaseException:
             reason_path.unlink(missing_ok=True)

@@ -87,7 +87,9 @@ class Repairer(SupervisedActor):
         runtime = self.runtime
         self.claims = Claims(runtime.layout, runtime.instance)
         self.store = ChallengerStore(runtime.layout.challengers)
-        self.runner = make_runner()
+        # No fallback below the isolation the daemon started with when it is required:
+        # a runner that cannot give it raises, and this actor does not start.
+        self.runner = make_runner(require=runtime.require_isolation, guards=runtime.guards)
         self.patterns = make_patterns(runtime.layout.patterns)
         self._free_sent = False
 
@@ -264,7 +266,7 @@ class Repairer(SupervisedActor):
         self.metric("repair_failed", **common)
         self.log.bind(bundle=sha[:12]).info(
             "repair failed ({} in window): {}; retry after {:.1f}s", len(verdict.failures),
-            outcome.reason, max(0.0, verdict.not_before - time.time()))
+            outcome.reason, max(0.0, verdict.not_before - self.claims.clock.now()))
         return "deferred"
 
     def corrupt(self, claimed: Path, name: str, reason: str, message: str,

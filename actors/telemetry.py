@@ -9,12 +9,14 @@ from typing import Any
 import msgspec
 
 from actors.base import SupervisedActor
+from faults import inject
 from messages.commands import FinishRepair, FlushFinishes, RecordMetric
 from messages.records import Challenger, MetricLine
 from state.challengers import ChallengerStore, Staged
 from state.claims import Claims
 from state.fsops import move_unique
 from state.metrics import MetricsLog
+from state.settle import SettleNotes, finish_settling
 
 LINGER_SECONDS = 0.05  # a finish waits at most this long for others to share its fsyncs
 MAX_BATCH = 32
@@ -34,7 +36,17 @@ class Telemetry(SupervisedActor):
         layout = self.runtime.layout
         self.store = ChallengerStore(layout.challengers)
         self.metrics = MetricsLog(layout.metrics, self.runtime.instance)
+        self.notes = SettleNotes(layout, self.runtime.instance)
         self.batch: list[FinishRepair] = []
+        try:  # a crash (of this actor or the process) between done/ and the line
+            if self.notes.pending():
+                self.store.sync()  # what the notes point at is durable before it settles
+            finished = finish_settling(layout, self.runtime.instance, self.metrics.append)
+        except OSError as exc:
+            self.log.warning("cannot finish the settling of earlier repairs: {}", exc)
+        else:
+            if finished:
+                self.log.info("finished settling {} repairs cut short by a crash", finished)
 
     def shut_down(self) -> None:
         if getattr(self, "batch", None) and not self._crash_reported:
@@ -78,7 +90,7 @@ class Telemetry(SupervisedActor):
         batch, self.batch = self.batch, []
         if not batch:
             return
-        published: list[tuple[FinishRepair, Any, Path, bool]] = []
+        published: list[tuple[FinishRepair, Any, MetricLine]] = []
         for finish in batch:
             log = self.log.bind(bundle=finish.challenger.bundle_sha256[:12], handoff=finish.name)
             try:
@@ -88,18 +100,31 @@ class Telemetry(SupervisedActor):
                 log.warning("challenger write failed ({}); handing {!r} back", exc, finish.name)
                 self._hand_back(finish)
                 continue
-            published.append((finish, log, path, written))
-        if any(written for _, _, _, written in published):
+            line = msgspec.structs.replace(finish.line, challenger=path.name,
+                                           duplicate=not written)
+            self._note(finish, line, log)
+            published.append((finish, log, line))
+        if any(not line.duplicate for _, _, line in published):
             try:
                 self.retrying(self.store.sync, "challenger directory fsync")
             except OSError as exc:  # public, but not known to be durable
                 self.log.warning("challenger directory fsync failed ({}); handing back {} handoffs",
                                  exc, len(published))
-                for finish, _, _, _ in published:
+                for finish, _, _ in published:
                     self._hand_back(finish)
                 return
-        for finish, log, path, written in published:
-            self._settle(finish, log, path, written)
+        for finish, log, line in published:
+            self._settle(finish, log, line)
+
+    def _note(self, finish: FinishRepair, line: MetricLine, log: Any) -> None:
+        """The settle note (`state/settle.py`): a crash from here on no longer
+        loses the line. Without one (OSError), the handoff settles all the same."""
+        try:
+            self.notes.write(Path(finish.claim), line)
+        except FileNotFoundError:
+            pass  # handed back meanwhile: _settle finds it gone too
+        except OSError as exc:
+            log.warning("settle note not written ({}); settling without it", exc)
 
     def _write(self, challenger: Challenger) -> tuple[Path, bool]:
         staged = self.store.stage(challenger)
@@ -107,19 +132,22 @@ class Telemetry(SupervisedActor):
 
     def _hand_back(self, finish: FinishRepair) -> None:
         Claims(self.runtime.layout, self.runtime.instance).requeue(Path(finish.claim))
+        self.notes.clear(finish.name)
 
-    def _settle(self, finish: FinishRepair, log: Any, path: Path, written: bool) -> None:
-        """The challenger is durable: the handoff goes to done/, then its line."""
+    def _settle(self, finish: FinishRepair, log: Any, line: MetricLine) -> None:
+        """The challenger is durable: the handoff goes to done/, then its line,
+        then its settle note goes."""
         try:
             move_unique(Path(finish.claim), self.runtime.layout.done, finish.name)
         except FileNotFoundError:
+            self.notes.clear(finish.name)
             return  # handed back meanwhile (a restart); the redo ends as a duplicate
         except OSError as exc:
             log.warning("cannot move {!r} to done/ ({}); handing it back", finish.name, exc)
             self._hand_back(finish)
             return
-        line = msgspec.structs.replace(finish.line, challenger=path.name,
-                                       duplicate=not written)
+        inject("telemetry.settle")
         self.append(line)
+        self.notes.clear(finish.name)
         log.info("repaired {!r} with {}{}", finish.name, line.repair_strategy,
-                 "" if written else " (duplicate)")
+                 " (duplicate)" if line.duplicate else "")

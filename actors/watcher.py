@@ -20,6 +20,7 @@ from messages.commands import (
     Dispatched,
     GetStatus,
     QueueChanged,
+    RecordMetric,
     RepairBundle,
     Rescan,
     Settled,
@@ -29,6 +30,7 @@ from messages.commands import (
     WatcherStatus,
     WorkerFree,
 )
+from messages.records import MetricLine
 from state.claims import Claims, is_handoff_name
 from state.queue_events import QueueNotifier
 from supervision.work_board import Job
@@ -38,7 +40,9 @@ TICK_SECONDS = 0.5
 
 class Watcher(SupervisedActor):
     """Watches `queue/`, claims handoffs for idle repairers, heartbeats, and
-    takes back the claims of dead peers.
+    takes back the claims of dead peers (dead: their heartbeat unchanged for the
+    lease by this instance's monotonic clock; `state/liveness.py`), then removes
+    what they left behind.
 
     If inotify cannot be set up (watch limit reached, odd filesystem), it logs a
     warning and relies on the rescans alone.
@@ -59,7 +63,7 @@ class Watcher(SupervisedActor):
 
     def start_up(self) -> None:
         runtime = self.runtime
-        self.claims = Claims(runtime.layout, runtime.instance)
+        self.claims = Claims(runtime.layout, runtime.instance, isolation=runtime.isolation)
         self.queue = runtime.layout.queue
         self.workers: list[str] = list(self._start_workers)
         self.pending: dict[str, None] = {}
@@ -146,7 +150,7 @@ class Watcher(SupervisedActor):
             self.scan()
         if now - self.last_stale >= max(1.0, config.instance.lease_seconds / 3):
             self._recover_stale()
-        self.due = list(self.claims.claim_due())
+        self.due = list(self.claims.claim_due(horizon=config.backoff.max_seconds))
         self.dispatch()
 
     def scan(self) -> None:
@@ -232,18 +236,24 @@ class Watcher(SupervisedActor):
         a duplicate of the challenger just written.)"""
         busy = {claim for claim, _ in self.inflight.values()} | board
         for path in self.claims.held():
-            if str(path) not in busy and self.claims.requeue(path) is not None:
+            if str(path) in busy or self.claims.settling(path):
+                continue  # telemetry is settling it (or will, after its restart)
+            if self.claims.requeue(path) is not None:
                 self.pending[path.name] = None
 
     def _recover_stale(self) -> None:
         self.last_stale = time.monotonic()
         try:
-            recovered = self.claims.recover_stale(self.config.instance.lease_seconds)
+            recovered = self.claims.recover_stale(self.config.instance.lease_seconds,
+                                                  self._record_metric)
         except OSError as exc:
             self.log.warning("cannot recover stale claims: {}", exc)
             return
         if recovered:
             self.log.info("took back {} handoffs from instances past their lease", recovered)
+
+    def _record_metric(self, line: MetricLine) -> None:
+        self.runtime.peers.tell("telemetry", RecordMetric(line=line))
 
     def _start_observer(self) -> None:
         ref = self.actor_ref

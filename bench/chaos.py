@@ -126,12 +126,16 @@ def poison_outcome(layout: Layout, poison: list[str]) -> int:
 
 
 def write_config(root: Path, instance: str, path: Path) -> None:
+    # The reference runner (REPAIRLAB_RUNNER=subprocess, to tell a runner fault from
+    # anything else) isolates nothing: the daemon runs it only when told so knowingly.
+    reference = os.environ.get("REPAIRLAB_RUNNER") == "subprocess"
     path.write_text(
         f'[paths]\nroot = "{root}"\n[instance]\nid = "{instance}"\nlease_seconds = 3\n'
         "[backoff]\nbase_seconds = 0.2\nmax_seconds = 1\n"
         "[repair]\nworkers = 2\ntest_timeout_seconds = 10\nbundle_timeout_seconds = 60\n"
         "[watch]\nrescan_seconds = 1\nheartbeat_seconds = 1\n"
         "[supervisor]\nmax_restarts = 5\nperiod_seconds = 30\n"
+        + ("[sandbox]\nrequire = false\n" if reference else "")
     )
 
 
@@ -143,6 +147,7 @@ class Fleet:
         self.root = root
         self.faults = faults
         self.seed = seed
+        self.faults = faults
         self.log_dir = log_dir
         self.configs = []
         for k in range(count):
@@ -252,6 +257,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="mean seconds between SIGKILLs")
     parser.add_argument("--timeout", type=float, default=1800)
     parser.add_argument("--keep", action="store_true", help="keep the state root")
+    parser.add_argument("--no-renameat2", action="store_true",
+                        help="refuse renameat2 as NFS or FUSE do (fsops.renameat2=einval): "
+                             "every no-replace move takes the link-then-unlink fallback")
     parser.add_argument("--poison", type=int, default=0, metavar="N",
                         help=f"N handoffs crash the repairer whenever held ({POISON_GLOB})")
     args = parser.parse_args(argv)
@@ -262,6 +270,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     items = workload(args.handoffs, rng)
     poison = add_poison(items, args.poison, rng) if args.poison else []
     faults = FAULTS + (f",repairer.handoff[{POISON_GLOB}]=crash" if poison else "")
+    faults += ",fsops.renameat2=einval" if args.no_renameat2 else ""
     fleet = Fleet(layout.root, args.instances, args.seed, work, faults)
     started = time.monotonic()
     for k in range(args.instances):

@@ -12,11 +12,12 @@ from pathlib import Path
 from loguru import logger
 
 from cli.logs import setup_logging
-from cli.main import EXIT_FAIL, EXIT_OK, command, install_stop_signals, layout_of, load
+from cli.main import EXIT_FAIL, EXIT_OK, EXIT_USAGE, command, install_stop_signals, layout_of, load
 from cli.submit import submit as submit_dir
 from config import load_config, resolve_config_path
 from config.schema import Config
 from errors import ConfigError
+from repair.isolation import SandboxRefused
 from state.census import take_census
 from supervision.daemon import Daemon, Escalate
 from supervision.sdnotify import Notifier, WatchdogPinger
@@ -47,6 +48,10 @@ def run(args: argparse.Namespace) -> int:
     install_stop_signals(stop, on_hup=hup.set)
     try:
         daemon.start()
+    except SandboxRefused as exc:
+        # Restarting cannot fix it (systemd: RestartPreventExitStatus=2).
+        print(f"run.py run: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except Escalate as exc:
         print(f"run.py run: {exc}", file=sys.stderr)
         return EXIT_FAIL
@@ -96,6 +101,9 @@ def drain_daemon(config: Config, timeout: float | None,
     install_stop_signals(stop)
     try:
         daemon.start()
+    except SandboxRefused as exc:
+        print(f"run.py drain: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except Escalate as exc:
         print(f"run.py drain: {exc}", file=sys.stderr)
         return EXIT_FAIL

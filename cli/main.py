@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -119,7 +120,13 @@ def _import_commands() -> None:
 
 @command("check-config")
 def check_config(args: argparse.Namespace) -> int:
-    """Validate the config and print the effective values as TOML-like text."""
+    """Validate the config and print the effective values as TOML-like text, then
+    the isolation candidates would get here, probed now as this user (run it as
+    the daemon's user). Exit 2 when `[sandbox] require = true` and the daemon
+    would refuse to start: the refusal line goes to stderr."""
+    from repair.isolation import guards_of
+    from repair.warm_runner import probe_isolation
+
     config = load(args)
     print(f"# effective configuration ({config.source or 'built-in defaults'})")
     data = msgspec.to_builtins(config)
@@ -128,6 +135,12 @@ def check_config(args: argparse.Namespace) -> int:
         print(f"\n[{section}]")
         for key, value in values.items():
             print(f"{key} = {_toml_value(value)}")
+    layout = Layout.from_config(config)
+    isolation = probe_isolation(guards_of([*layout.directories(), layout.metrics.parent]))
+    print(f"\n# isolation of candidates (probed as uid {os.geteuid()}): {isolation.line()}")
+    if config.sandbox.require and not isolation.sufficient:
+        print(f"run.py check-config: {isolation.refusal()}", file=sys.stderr)
+        return EXIT_USAGE
     return EXIT_OK
 
 

@@ -109,6 +109,7 @@ def status(args: argparse.Namespace) -> int:
     print()
     if not report.instances:
         print("instances    none (no heartbeat, no claims): no daemon has run here recently")
+        print("isolation    none in force: no daemon running (`check-config` probes it)")
         return EXIT_OK
     alive = sum(1 for i in report.instances if i.alive)
     print(f"instances    {alive} alive of {len(report.instances)} "
@@ -119,6 +120,9 @@ def status(args: argparse.Namespace) -> int:
           seconds(i.heartbeat_age_s), str(i.pid or "-"), i.host or "-"]
          for i in report.instances],
         "llrlrrl"))
+    for i in report.instances:
+        if i.alive:
+            print(f"isolation    {i.instance}: {i.isolation or 'not reported'}")
     return EXIT_OK
 
 
@@ -227,9 +231,9 @@ def prune_cmd(args: argparse.Namespace) -> int:
     is over `[prune] metrics_max_bytes`; `--dry-run` only says what would go."""
     config = load(args)
     layout = _reader_layout(config) if args.dry_run else layout_of(config)
-    now = time.time()
+    now = time.time()  # the calendar's clock; what goes is judged by the state root's (prune)
     ttl, limit = config.prune.ttl_seconds, config.prune.metrics_max_bytes
-    report = prune(layout, ttl, now=now, dry_run=args.dry_run)
+    report = prune(layout, ttl, dry_run=args.dry_run)
     rotated: str | None = None
     if args.dry_run:
         try:

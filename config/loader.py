@@ -29,7 +29,7 @@ _LLM_KEYS = frozenset({
     "circuit_failures", "circuit_open_seconds", "reserve_seconds",
 })
 ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
-FAULT_ACTIONS = re.compile(r"(crash|enospc|eio|hang|slow)(:[0-9.]+)?(@[0-9.]+|#[0-9]+)?")
+FAULT_ACTIONS = re.compile(r"(crash|enospc|eio|einval|hang|slow)(:[0-9.]+)?(@[0-9.]+|#[0-9]+)?")
 INSTANCE_ID_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
@@ -145,11 +145,12 @@ _RULES: dict[tuple[str, str], tuple[Any, str]] = {
     ("llm", "reserve_seconds"): (lambda v: _number(v) and v >= 0, "a number >= 0"),
     ("log", "level"): (lambda v: v in LOG_LEVELS, "one of " + ", ".join(LOG_LEVELS)),
     ("log", "json"): (lambda v: isinstance(v, bool), "true or false"),
+    ("sandbox", "require"): (lambda v: isinstance(v, bool), "true or false"),
     ("faults", "seed"): (_integer, "an integer"),
     ("faults", "points"): (
         lambda v: isinstance(v, dict)
         and all(isinstance(a, str) and FAULT_ACTIONS.fullmatch(a) for a in v.values()),
-        "a table of point = \"crash|enospc|eio|hang|slow[:seconds][@probability|#nth]\"",
+        "a table of point = \"crash|enospc|eio|einval|hang|slow[:seconds][@probability|#nth]\"",
     ),
 }
 

@@ -81,6 +81,12 @@ class Supervisor(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     period_seconds: float
 
 
+class Sandbox(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """`[sandbox]`: whether candidates' isolation is required (SPEC §6)."""
+
+    require: bool = True
+
+
 class Watch(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """`[watch]`: how often the queue is rescanned and the heartbeat written."""
 
@@ -140,6 +146,7 @@ class Config(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     limits: Limits
     instance: Instance
     supervisor: Supervisor
+    sandbox: Sandbox = Sandbox()
     watch: Watch
     log: Log
     faults: Faults

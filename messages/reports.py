@@ -34,6 +34,7 @@ class InstanceStatus(msgspec.Struct, kw_only=True):
     heartbeat_age_s: float | None = None
     pid: int | None = None
     host: str | None = None
+    isolation: str | None = None  # the candidates' isolation the instance runs with
 
 
 class LlmStatus(msgspec.Struct, kw_only=True):

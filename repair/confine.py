@@ -30,6 +30,7 @@ UID_RANGE = (1_000_000_000, 1_500_000_000)
 # for long, and a sweeper that gave up is reported rather than waited on forever.
 SWEEP_ROUNDS = 3000
 
+PR_SET_DUMPABLE = 4
 _PR_SET_KEEPCAPS = 8
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
@@ -175,9 +176,15 @@ def reap_nohang(watch: int = 0) -> tuple[int, float] | None:
             found = (status, usage.ru_utime + usage.ru_stime)
 
 
-def limit_resources(timeout: float, *, processes: bool) -> None:
+def limit_resources(timeout: float, *, processes: bool) -> bool:
     """Set the candidate's hard limits (must run before dropping root). A limit the
-    system refuses is skipped: the others and the timeout still hold."""
+    system refuses is skipped: the others and the timeout still hold. Returns
+    whether the process limit (RLIMIT_NPROC) is in force.
+
+    `processes` only where the kernel counts this process's uid for the candidate
+    alone: an ephemeral uid, or a user namespace of the sandbox's own (bwrap run by
+    a non-root daemon; the kernel counts per namespace there). Set on the daemon's
+    own uid outside one, it would count the daemon's threads too."""
     cpu = math.ceil(timeout) + 1
     limits = [
         (resource.RLIMIT_AS, ADDRESS_SPACE, ADDRESS_SPACE),
@@ -188,11 +195,46 @@ def limit_resources(timeout: float, *, processes: bool) -> None:
     ]
     if processes:
         limits.append((resource.RLIMIT_NPROC, PROCESSES, PROCESSES))
+    nproc = False
     for res, soft, hard in limits:
         try:
             resource.setrlimit(res, (soft, hard))
         except (ValueError, OSError):
-            pass
+            continue
+        nproc = nproc or res == resource.RLIMIT_NPROC
+    return nproc
+
+
+def sweep_namespace(rounds: int = SWEEP_ROUNDS) -> bool:
+    """In a pid namespace of the sandbox's own (bwrap run by a non-root daemon,
+    where every candidate runs as the server's uid): SIGKILL every process but
+    pid 1 (bwrap's init) and this one, reaping what is reparented here, until none
+    is left. False if some survived `rounds` tries."""
+    me = os.getpid()
+    for _ in range(rounds):
+        reap_nohang()
+        try:
+            others = [int(n) for n in os.listdir("/proc") if n.isdigit() and int(n) not in (1, me)]
+        except OSError:
+            return False
+        if not others:
+            return True
+        for pid in others:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        time.sleep(0.001)
+    return False
+
+
+def namespace_inode(kind: str) -> int:
+    """The inode of this process's `kind` namespace ("pid", "net", "mnt"); 0 if
+    /proc cannot say."""
+    try:
+        return os.stat(f"/proc/self/ns/{kind}").st_ino
+    except OSError:
+        return 0
 
 
 def uid_alive(uid: int, most: int = 256) -> bool | None:

@@ -191,22 +191,32 @@ def report_from_data(
     )
 
 
-def make_runner(*, sandbox: bool | None = None) -> Runner:
+def make_runner(*, sandbox: bool | None = None, require: bool = False,
+                guards: Sequence[str | os.PathLike[str]] = ()) -> Runner:
     """The best runner available: a started `WarmRunner` (sandboxed under bwrap when
     bwrap can run), else the reference `SubprocessRunner` with one warning.
 
     Call it once per worker thread: each WarmRunner runs one candidate at a time.
     `REPAIRLAB_RUNNER=subprocess` in the environment forces the reference runner
-    (to tell a runner fault from anything else).
+    (to tell a runner fault from anything else). With `require` (the daemon's
+    `[sandbox] require = true`) there is no fallback: a runner whose candidates
+    could write one of `guards`, reach the network or signal this process is never
+    returned, SandboxUnavailable is raised instead.
     """
     from repair.warm_runner import SandboxUnavailable, WarmRunner
 
     if os.environ.get("REPAIRLAB_RUNNER") == "subprocess":
+        if require:
+            raise SandboxUnavailable("[sandbox] require = true, but REPAIRLAB_RUNNER="
+                                     "subprocess forces the reference runner, which "
+                                     "isolates nothing")
         return SubprocessRunner()
-    runner = WarmRunner(sandbox=sandbox)
+    runner = WarmRunner(sandbox=sandbox, require=require, guards=guards)
     try:
         runner.start()
     except SandboxUnavailable as exc:
+        if require:
+            raise
         logger.warning("warm test server unavailable ({}); using a fresh pytest per "
                        "candidate", exc)
         return SubprocessRunner()

@@ -138,10 +138,18 @@ def read_frame(fd: int) -> Any:
 class Server:
     """The fork server. `serve` answers requests until stdin closes."""
 
-    def __init__(self, ctl_in: int, ctl_out: int, scratch: Path) -> None:
+    def __init__(self, ctl_in: int, ctl_out: int, scratch: Path, *, own_pidns: bool = False,
+                 guards: Sequence[str] = (), daemon: Mapping[str, int] | None = None) -> None:
         self.ctl_in = ctl_in
         self.ctl_out = ctl_out
         self.scratch = scratch
+        # In a pid (and user) namespace of its own (bwrap): leftovers are swept by
+        # killing everything in the namespace, and the process limit counts there.
+        self.own_pidns = own_pidns
+        # Directories a candidate must not be able to write (the state root), and
+        # the daemon's pid and namespaces: what `probe_isolation` checks against.
+        self.guards = list(guards)
+        self.daemon = dict(daemon or {})
         self.seq = 0
         here = Path(__file__).resolve()
         self.host = candidate.PytestHost(here.with_name("pytest_plugin.py"),
@@ -176,8 +184,74 @@ class Server:
                 return mode
         return "none"
 
-    def serve(self) -> None:
-        """Warm up, say ready, then answer requests until stdin closes."""
+    def probe_isolation(self) -> dict[str, Any]:
+        """What a candidate can do here, found by doing it: a child confined exactly
+        as a candidate is (`_confine`) tries to create a file in each guarded
+        directory, looks at its network namespace and interfaces, and, when it shares
+        the daemon's pid namespace, signals the daemon with signal 0. Returns
+        {"writable": [guards it could write], "network": bool, "signal": bool,
+        "processes": bool (RLIMIT_NPROC in force)}; any check the child could not
+        finish counts as the worse answer."""
+        worst = {"writable": list(self.guards), "network": True, "signal": True,
+                 "processes": False}
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the probe child
+            code = 1
+            try:
+                os.close(r)
+                os.setpgid(0, 0)
+                uid = confine.pick_uid() if self.uid_mode != "none" else os.geteuid()
+                nproc = self._confine(uid, 10.0)
+                writable = []
+                for guard in self.guards:
+                    name = os.path.join(guard, f".repairlab-probe-{os.getpid()}")
+                    try:
+                        fd = os.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+                    except OSError:
+                        continue
+                    os.close(fd)
+                    os.unlink(name)
+                    writable.append(guard)
+                import socket
+
+                interfaces = {n for _, n in socket.if_nameindex()}
+                # Without the daemon's namespaces to compare with, nothing is known.
+                own_net = bool(self.daemon) and confine.namespace_inode("net") not in (
+                    0, self.daemon.get("net_ns"))
+                signal_ok = not self.daemon
+                if self.daemon and confine.namespace_inode("pid") in (0, self.daemon["pid_ns"]):
+                    try:
+                        os.kill(int(self.daemon["pid"]), 0)
+                        signal_ok = True
+                    except PermissionError:
+                        signal_ok = False
+                    except ProcessLookupError:
+                        signal_ok = True  # cannot tell: assume the worse
+                facts = {"writable": writable, "network": not (own_net and interfaces <= {"lo"}),
+                         "signal": signal_ok, "processes": nproc}
+                _write_all(w, json.dumps(facts).encode("utf-8"))
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(w)
+        data = b""
+        while chunk := os.read(r, 65536):
+            data += chunk
+        os.close(r)
+        _, status = os.waitpid(pid, 0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            return worst
+        try:
+            found = json.loads(data)
+        except ValueError:
+            return worst
+        return found if isinstance(found, dict) else worst
+
+    def serve(self, *, probe_only: bool = False) -> None:
+        """Warm up, say ready, then answer requests until stdin closes. With
+        `probe_only`, say what isolation a candidate gets (`probe_isolation`) and
+        exit without warming up."""
         try:
             confine.prctl(confine.PR_SET_CHILD_SUBREAPER, 1)
             subreaper = True
@@ -195,6 +269,20 @@ class Server:
         else:
             own_temp = False
         self.uid_mode = self.probe_uid()
+        if self.uid_mode == "none":
+            # Candidates run as this server's uid: at least they must not be able to
+            # trace it or write its memory through /proc (same-uid access otherwise).
+            try:
+                confine.prctl(confine.PR_SET_DUMPABLE, 0)
+            except OSError:
+                pass
+        isolation = self.probe_isolation()
+        hello = {"ready": True, "pid": os.getpid(), "uid_mode": self.uid_mode,
+                 "subreaper": subreaper, "own_network": own_network, "own_temp": own_temp,
+                 "own_pidns": self.own_pidns, "euid": os.geteuid(), "isolation": isolation}
+        if probe_only:
+            write_frame(self.ctl_out, hello)
+            return
         self.host.warm_up(self.scratch)
         self.host.prebuild_config()
         self.host.freeze_import_state()
@@ -211,9 +299,7 @@ class Server:
         # keeps the child's collector from touching (and so copying) those pages.
         gc.collect()
         gc.freeze()
-        write_frame(self.ctl_out, {"ready": True, "pid": os.getpid(), "uid_mode": self.uid_mode,
-                                   "subreaper": subreaper, "own_network": own_network,
-                                   "own_temp": own_temp})
+        write_frame(self.ctl_out, hello)
         while True:
             request = read_frame(self.ctl_in)
             if request is None:
@@ -265,6 +351,10 @@ class Server:
         uid = confine.pick_uid() if dropping else os.geteuid()
         out_r, out_w = os.pipe()
         res_r, res_w = os.pipe()
+        # The child inherits these buffers: whatever the server has printed (pytest's
+        # warm-up session above all) must be gone from them before it forks, or the
+        # child's first flush writes it into the candidate's output.
+        _flush_std_streams()
         start = time.monotonic()
         try:
             pid = os.fork()
@@ -286,6 +376,10 @@ class Server:
         duration = time.monotonic() - start
         status, swept = self._finish(pid, status, uid if dropping else None)
         shutil.rmtree(run_dir, ignore_errors=True)
+        if not dropping:
+            # The candidate had this server's uid, so it could write anywhere in the
+            # scratch dir: nothing it left there may reach the next candidate.
+            _empty(self.scratch)
         parsed = None
         if result:
             try:
@@ -381,7 +475,9 @@ class Server:
         if status is None:
             status = self._wait(pid)
         if uid is None:
-            return status, True
+            # Same uid as this server: in a pid namespace of our own everything but
+            # us and bwrap's init is the candidate's; outside one nothing can tell.
+            return status, confine.sweep_namespace() if self.own_pidns else True
         # Usually nothing is left, and looking costs far less than the sweeper's fork.
         if confine.uid_alive(uid) is False:
             return status, True
@@ -417,6 +513,19 @@ class Server:
 
     # ------------------------------------------------------------ the child
 
+    def _confine(self, uid: int, timeout: float) -> bool:  # pragma: no cover - in a child
+        """Limits, no_new_privs, and the candidate's uid (when this server can hand
+        out one): what every candidate child gets, and the isolation probe's child
+        too. Returns whether the process limit is in force; raises OSError when the
+        system refuses a step that matters."""
+        dropping = self.uid_mode != "none"
+        nproc = confine.limit_resources(timeout, processes=dropping or self.own_pidns)
+        confine.prctl(confine.PR_SET_NO_NEW_PRIVS, 1)
+        if dropping:
+            confine.drop_to(uid, keep_read_search=self.uid_mode == "ephemeral+read")
+        os.umask(0o022)
+        return nproc
+
     def _child(self, req: Mapping[str, Any], run_dir: Path, uid: int, out_w: int,
                res_w: int) -> None:  # pragma: no cover - runs in the forked child
         """Confine this process and run the candidate; never returns. Anything that
@@ -438,12 +547,11 @@ class Server:
             work, tmp = run_dir / "work", run_dir / "tmp"
             for d in (work, tmp):
                 d.mkdir(mode=0o755)
-                os.chown(d, uid, uid)
-            confine.limit_resources(float(req["timeout"]), processes=self.uid_mode != "none")
-            confine.prctl(confine.PR_SET_NO_NEW_PRIVS, 1)
-            if self.uid_mode != "none":
-                confine.drop_to(uid, keep_read_search=self.uid_mode == "ephemeral+read")
-            os.umask(0o022)
+                if self.uid_mode != "none":
+                    # Only root can give them away; otherwise they are already the
+                    # candidate's (its uid is this server's).
+                    os.chown(d, uid, uid)
+            self._confine(uid, float(req["timeout"]))
             data = self.host.run(work, tmp, req["files"], list(req["tests"]),
                                  coverage=bool(req.get("coverage")))
             code = int(data["exit"])
@@ -461,17 +569,72 @@ class Server:
             os._exit(code)
 
 
+def _empty(directory: Path) -> None:
+    """Remove everything inside `directory`, whatever it is; errors are ignored."""
+    try:
+        entries = os.listdir(directory)
+    except OSError:
+        return
+    for name in entries:
+        path = directory / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            try:
+                path.unlink()
+            except OSError:
+                pass
+
+
+def _flush_std_streams() -> None:
+    """Empty the server's stdout and stderr buffers (to /dev/null and the server's
+    log) so that no forked child inherits anything of them."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError, AttributeError):
+            pass
+
+
+def parse_args(args: Sequence[str]) -> dict[str, Any] | None:
+    """``--scratch DIR [--probe] [--own-pidns] [--guard DIR]... [--daemon PID:PIDNS:NETNS]``
+    as a dict, or None when malformed."""
+    out: dict[str, Any] = {"scratch": None, "probe": False, "own_pidns": False, "guards": [],
+                           "daemon": {}}
+    items = list(args)
+    while items:
+        flag = items.pop(0)
+        if flag in ("--probe", "--own-pidns"):
+            out[flag[2:].replace("-", "_")] = True
+        elif flag in ("--scratch", "--guard", "--daemon") and items:
+            value = items.pop(0)
+            if flag == "--scratch":
+                out["scratch"] = value
+            elif flag == "--guard":
+                out["guards"].append(value)
+            else:
+                try:
+                    pid, pid_ns, net_ns = (int(v) for v in value.split(":"))
+                except ValueError:
+                    return None
+                out["daemon"] = {"pid": pid, "pid_ns": pid_ns, "net_ns": net_ns}
+        else:
+            return None
+    return out if out["scratch"] else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the server script. Stdin and stdout carry the protocol and
     are moved off fds 0 and 1 at once, so that nothing printed can corrupt it."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    if len(args) != 2 or args[0] != "--scratch":
-        sys.stderr.write("usage: sandbox.py --scratch DIR\n")
+    parsed = parse_args(sys.argv[1:] if argv is None else argv)
+    if parsed is None:
+        sys.stderr.write("usage: sandbox.py --scratch DIR [--probe] [--own-pidns] "
+                         "[--guard DIR]... [--daemon PID:PIDNS:NETNS]\n")
         return 2
     # Run dirs are made 0755 for the candidates' uids to enter: whatever umask the
     # daemon had when it started this server must not take that away.
     os.umask(0o022)
-    scratch = Path(args[1])
+    scratch = Path(parsed["scratch"])
     scratch.mkdir(parents=True, exist_ok=True)
     ctl_in = os.dup(0)
     ctl_out = os.dup(1)
@@ -481,7 +644,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.close(null)
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     try:
-        Server(ctl_in, ctl_out, scratch).serve()
+        Server(ctl_in, ctl_out, scratch, own_pidns=parsed["own_pidns"], guards=parsed["guards"],
+               daemon=parsed["daemon"]).serve(probe_only=parsed["probe"])
     except OSError as exc:
         if exc.errno != errno.EPIPE:
             raise

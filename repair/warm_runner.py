@@ -35,14 +35,14 @@ from loguru import logger
 
 from errors import SandboxUnavailable
 from repair import sandbox
-from repair.bwrap import SCRIPT, bwrap_argv
+from repair.bwrap import SCRATCH_IN_BOX, SCRIPT, bwrap_argv
+from repair.isolation import SUBPROCESS, Isolation, from_hello
 from repair.report import TestReport
 from repair.runner import report_from_data
 
 # Time the server may take on top of a candidate's own timeout: writing the files,
 # killing and sweeping, removing the scratch tree.
 _GRACE = 10.0
-_SCRATCH_IN_BOX = "/tmp/repairlab"
 _SERVER_ENV = {
     "PATH": "/usr/local/bin:/usr/bin:/bin",
     "LANG": "C.UTF-8",
@@ -51,7 +51,7 @@ _SERVER_ENV = {
     "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
 }
 
-__all__ = ["SandboxUnavailable", "WarmRunner", "bwrap_argv"]
+__all__ = ["SandboxUnavailable", "WarmRunner", "bwrap_argv", "probe_isolation"]
 
 _warn_lock = threading.Lock()
 _warned_unsandboxed = False
@@ -99,6 +99,7 @@ class _Server:
         if not isinstance(hello, dict) or not hello.get("ready"):
             self.kill()
             raise SandboxUnavailable(f"test server did not start in {timeout}s: {self.errors()}")
+        self.hello: dict[str, Any] = hello
         self.uid_mode = str(hello.get("uid_mode"))
         self.own_network = bool(hello.get("own_network"))
         self.own_temp = bool(hello.get("own_temp"))
@@ -187,6 +188,51 @@ def _cost(reply: Mapping[str, Any], wall: float) -> dict[str, float]:
     return cost
 
 
+def _one_line(text: str) -> str:
+    """`text` (a server's stderr tail, say) on one line, for one-line messages."""
+    return " ".join(text.split())[:500]
+
+
+def _probe_args(guards: Sequence[str]) -> list[str]:
+    """What the server's isolation probe checks against: each guarded directory,
+    and this process's pid and its pid and network namespaces."""
+    from repair.confine import namespace_inode
+
+    args: list[str] = []
+    for guard in guards:
+        args += ["--guard", guard]
+    return [*args, "--daemon",
+            f"{os.getpid()}:{namespace_inode('pid')}:{namespace_inode('net')}"]
+
+
+def probe_isolation(guards: Sequence[str | os.PathLike[str]], *,
+                    python: str = sys.executable, timeout: float = 30.0) -> Isolation:
+    """The isolation the daemon's runners will give candidates, found by starting
+    the test server the way they do (bwrap first, then directly) in probe mode: a
+    child confined as a candidate tries to write each of `guards`, looks at its
+    network, and signals this process. Costs one interpreter start, no warm-up.
+    REPAIRLAB_RUNNER=subprocess (the reference runner) isolates nothing."""
+    if os.environ.get("REPAIRLAB_RUNNER") == "subprocess":
+        return SUBPROCESS
+    runner = WarmRunner(python=python, start_timeout=timeout, guards=guards)
+    # Not the process-wide memo of a bwrap failure: a probe always tries it afresh.
+    runner.want_sandbox = None
+    global _bwrap_failure
+    saved, _bwrap_failure = _bwrap_failure, None
+    try:
+        server = runner._spawn("--probe")
+    except SandboxUnavailable as exc:
+        return Isolation(mechanism="none", candidate_uid="daemon's", state_root=False,
+                         network=False, signals=False, processes=False,
+                         why=f"the test server cannot start: {_one_line(str(exc))}")
+    finally:
+        if _bwrap_failure is None:
+            _bwrap_failure = saved
+    server.close()
+    assert runner.isolation is not None
+    return runner.isolation
+
+
 def _kill_server(proc: subprocess.Popen[bytes], scratch_host: str | None) -> None:
     # The server leads its own group (start_new_session); bwrap's pid namespace, or
     # the uid sweeps, take care of candidates below it.
@@ -213,16 +259,24 @@ class WarmRunner:
 
     `sandbox=None` uses bwrap when it can run and falls back (one warning per
     process) when it cannot; True insists on it (SandboxUnavailable otherwise);
-    False never uses it. The server starts on `start()` or the first `run`, and is
-    restarted transparently if it dies; a candidate whose run killed the server is
-    retried once on a fresh one, then counts as crashed.
+    False never uses it. With `require`, a server whose probing candidate could
+    write one of `guards` (the state root's directories), reach the network or
+    signal this process is killed at once and SandboxUnavailable raised: no
+    candidate ever runs less isolated (`isolation` says what they get). The server
+    starts on `start()` or the first `run`, and is restarted transparently if it
+    dies; a candidate whose run killed the server is retried once on a fresh one,
+    then counts as crashed.
     """
 
     def __init__(self, *, python: str = sys.executable, sandbox: bool | None = None,
-                 start_timeout: float = 30.0) -> None:
+                 start_timeout: float = 30.0, require: bool = False,
+                 guards: Sequence[str | os.PathLike[str]] = ()) -> None:
         self.python = python
         self.want_sandbox = sandbox
         self.start_timeout = start_timeout
+        self.require = require
+        self.guards = [os.fspath(g) for g in guards]
+        self.isolation: Isolation | None = None
         self._lock = threading.Lock()
         self._server: _Server | None = None
         self._finalizer: weakref.finalize[Any, Any] | None = None
@@ -257,8 +311,11 @@ class WarmRunner:
         self._finalizer = weakref.finalize(self, _kill_server, server.proc, server.scratch_host)
         return server
 
-    def _spawn(self) -> _Server:
-        script = [self.python, "-s", "-P", "-B", SCRIPT, "--scratch"]
+    def _spawn(self, *extra: str) -> _Server:
+        """Start a server (with `extra` arguments, e.g. ``--probe``): under bwrap when
+        it can run, else directly; check its isolation against `require`."""
+        script = [self.python, "-s", "-P", "-B", SCRIPT, *extra, *_probe_args(self.guards),
+                  "--scratch"]
         global _bwrap_failure
         if self.want_sandbox is not False:
             argv = bwrap_argv(self.python)
@@ -266,11 +323,12 @@ class WarmRunner:
             # Once bwrap has failed here it is not retried on every server restart.
             if argv is not None and (_bwrap_failure is None or self.want_sandbox):
                 try:
-                    server = _Server([*argv, "--", *script, _SCRATCH_IN_BOX], None,
-                                     self.start_timeout)
+                    server = _Server([*argv, "--", *script[:-1], "--own-pidns", "--scratch",
+                                      SCRATCH_IN_BOX], None, self.start_timeout)
                 except (SandboxUnavailable, OSError) as exc:
-                    reason = _bwrap_failure = str(exc)
+                    reason = _bwrap_failure = _one_line(str(exc))
                 else:
+                    self._check(server, bwrap=True, why="")
                     self.sandboxed = self.network_isolated = self.temp_isolated = True
                     self._note_uid_mode(server.uid_mode)
                     return server
@@ -286,13 +344,22 @@ class WarmRunner:
         except OSError as exc:
             shutil.rmtree(host, ignore_errors=True)
             raise SandboxUnavailable(f"cannot start the test server: {exc}") from exc
+        self._check(server, bwrap=False, why=reason)
         self.sandboxed = False
         self.network_isolated = server.own_network
         self.temp_isolated = server.own_temp
-        if self.want_sandbox is None:
+        if self.want_sandbox is None and "--probe" not in extra:
             _warn_unsandboxed(reason, server.own_network, server.own_temp)
         self._note_uid_mode(server.uid_mode)
         return server
+
+    def _check(self, server: _Server, *, bwrap: bool, why: str) -> None:
+        """Note the isolation `server` gives; with `require`, kill a server that gives
+        too little and raise SandboxUnavailable with the refusal line."""
+        self.isolation = from_hello(server.hello, bwrap=bwrap, why=why)
+        if self.require and not self.isolation.sufficient:
+            server.kill()
+            raise SandboxUnavailable(self.isolation.refusal())
 
     def _note_uid_mode(self, mode: str) -> None:
         if mode == "none" and self.uid_mode != mode:

@@ -24,6 +24,7 @@ import msgspec
 
 from faults import inject
 from messages.records import Challenger
+from state.clock import fs_now
 from state.fsops import fsync_dir
 
 _encoder = msgspec.json.Encoder()
@@ -128,6 +129,7 @@ class ChallengerStore:
         temporary file holding `challenger`, written and fsynced, to `publish`."""
         existing = self.find(challenger.bundle_sha256, challenger.repaired_sha256)
         if existing is not None:
+            self._link_bundle(existing, challenger.bundle_sha256)
             return existing
         self.index.mkdir(mode=0o700, exist_ok=True)
         data = _encoder.encode(challenger)
@@ -158,14 +160,11 @@ class ChallengerStore:
             try:
                 os.link(tmp, self._key(bundle, repaired), follow_symlinks=False)
             except FileExistsError:
-                return self._adopt(bundle, repaired, now), False
+                return self._adopt(bundle, repaired, now)
             inject("telemetry.challenger_publish")
             public = self.directory / challenger_name(bundle, now)
             os.rename(tmp, public)
-            try:  # the by-bundle entry: "was this bundle ever repaired?" in one stat
-                os.link(public, self.index / bundle, follow_symlinks=False)
-            except FileExistsError:
-                pass
+            self._link_bundle(public, bundle)
             return public, True
         finally:
             _unlink_quietly(tmp)
@@ -176,16 +175,31 @@ class ChallengerStore:
         fsync_dir(self.directory)
         fsync_dir(self.index)
 
-    def _adopt(self, bundle: str, repaired: str, now: float) -> Path:
-        """Another writer holds the index entry: return its public file, or
-        publish it ourselves if that writer died before doing so."""
+    def _link_bundle(self, public: Path, bundle: str) -> None:
+        """The by-bundle entry: "was this bundle ever repaired?" in one stat. Made
+        by whoever publishes or finds a challenger of the bundle, so a crash of the
+        first writer before it made the entry leaves none missing for long."""
+        try:
+            os.link(public, self.index / bundle, follow_symlinks=False)
+        except FileExistsError:
+            pass
+        except FileNotFoundError:
+            pass  # pruned meanwhile
+
+    def _adopt(self, bundle: str, repaired: str, now: float) -> tuple[Path, bool]:
+        """Another writer holds the index entry: its public file (and False); or,
+        if that writer died before publishing it, the file published here (and
+        True: this is the challenger's first publication, not a duplicate). Either
+        way the by-bundle entry exists afterwards."""
         key = self._key(bundle, repaired)
         for _ in range(50):
             found = self.find(bundle, repaired)
             if found is not None:
-                return found
-            try:
-                age = now - os.stat(key).st_mtime
+                self._link_bundle(found, bundle)
+                return found, False
+            try:  # on the state root's clock: a writer's clock set ahead must not
+                # make a live writer's fresh entry look old (two public names)
+                age = fs_now(self.directory) - os.stat(key).st_mtime
             except FileNotFoundError:
                 break
             if age > 5:  # a writer would have published within moments: it died
@@ -195,12 +209,14 @@ class ChallengerStore:
                 except FileExistsError:
                     continue
                 fsync_dir(self.directory)
-                return public
+                self._link_bundle(public, bundle)
+                return public, True
             time.sleep(0.1)
         found = self.find(bundle, repaired)
         if found is None:
             raise OSError(errno.EAGAIN, f"challenger for {bundle[:12]} is being published")
-        return found
+        self._link_bundle(found, bundle)
+        return found, False
 
     def repaired_before(self, bundle_sha: str) -> Path | None:
         """The newest challenger of `bundle_sha` if it was ever repaired, else

@@ -4,9 +4,13 @@
   several instances racing for it, the kernel lets exactly one rename succeed.
 - A handoff that failed waits in `deferred/` with its mtime set to the time it
   may be tried again; any instance claims it from there when that time has come.
-- Each instance touches `instances/<id>.json` every few seconds. The claims of
-  an instance silent for longer than the lease go back to `queue/`, by rename, so
-  of several instances doing this at once, one succeeds for each handoff.
+- Each instance rewrites `instances/<id>.json` every few seconds. The claims of
+  an instance whose heartbeat has not changed for the lease, by this instance's
+  own monotonic clock (`state/liveness.py`), go back to `queue/`, by rename, so
+  of several instances doing this at once, one succeeds for each handoff. Then its
+  empty claims directory and its heartbeat go too.
+- Times of files (not-before, age) are read against the state root's clock
+  (`state/clock.py`), never against this process's wall clock.
 
 The attempt key of a claimed handoff is its inode and mtime: renames keep both,
 so a redo of the same attempt (after a crash) has the same key, while deferring
@@ -19,11 +23,15 @@ import json
 import os
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from messages.records import MetricLine
+from state.clock import StateClock
 from state.fsops import atomic_write, move_unique
 from state.layout import Layout
+from state.liveness import PeerWatch
+from state.settle import NOTES, SettleNotes, finish_settling
 
 
 def is_handoff_name(name: str) -> bool:
@@ -40,26 +48,52 @@ def attempt_key(path: Path) -> str:
 class Claims:
     """One instance's view of claims, deferrals and heartbeats."""
 
-    def __init__(self, layout: Layout, instance: str) -> None:
+    def __init__(self, layout: Layout, instance: str, *, isolation: str = "",
+                 clock: StateClock | None = None) -> None:
         self.layout = layout
         self.instance = instance
+        # What the heartbeat says of the candidates' isolation (for `status`).
+        self.isolation = isolation
         self.mine = layout.claims_of(instance)
         self.mine.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.clock = clock or StateClock(layout.instances)
+        self.peers = PeerWatch(layout, instance)
 
     # -- claiming --------------------------------------------------------------
 
     def claim(self, name: str, *, source: Path | None = None) -> Path | None:
         """Claim `queue/NAME` (or `source/NAME`). Returns the claimed path, or
-        None when another instance was first or the file is gone."""
+        None when another instance was first or the file is gone.
+
+        If this instance's claims directory is gone (a peer took it for dead
+        while it was paused, and cleaned up), it is made again."""
         src = (source or self.layout.queue) / name
+        try:
+            return move_unique(src, self.mine, name)
+        except FileNotFoundError:
+            if os.path.isdir(self.mine):
+                return None
+        self.mine.mkdir(mode=0o700, parents=True, exist_ok=True)
         try:
             return move_unique(src, self.mine, name)
         except FileNotFoundError:
             return None
 
-    def claim_due(self, now: float | None = None, limit: int = 1000) -> Iterator[str]:
-        """Names in `deferred/` whose wait is over, oldest due first."""
-        now = time.time() if now is None else now
+    def claim_due(self, now: float | None = None, limit: int = 1000,
+                  horizon: float | None = None) -> Iterator[str]:
+        """Names in `deferred/` whose wait is over, oldest due first, by the state
+        root's clock (`now`, default `self.clock`).
+
+        With `horizon` (the longest wait any deferral sets: `[backoff]
+        max_seconds`), a not-before further ahead than that is due too: it was set
+        before the clock stepped back, and waiting for it would stall the handoff
+        for as long as the step."""
+        if now is None:
+            now = self.clock.now()
+            raw = self.clock.last_raw
+        else:
+            raw = now
+        far = None if horizon is None else raw + horizon + 1.0
         due = []
         try:
             with os.scandir(self.layout.deferred) as it:
@@ -70,7 +104,7 @@ class Claims:
                         mtime = entry.stat(follow_symlinks=False).st_mtime
                     except FileNotFoundError:
                         continue
-                    if mtime <= now:
+                    if mtime <= now or (far is not None and mtime > far):
                         due.append((mtime, entry.name))
         except FileNotFoundError:
             return iter(())
@@ -95,7 +129,7 @@ class Claims:
         goes to `deferred/` to finish waiting (so the failure it recorded is not
         followed by an early retry counted as a new attempt).
         """
-        now = time.time() if now is None else now
+        now = self.clock.now() if now is None else now
         try:
             mtime = os.lstat(claimed).st_mtime
             target = self.layout.deferred if mtime > now + 0.001 else self.layout.queue
@@ -112,75 +146,88 @@ class Claims:
             return None
 
     def recover_own(self) -> int:
-        """At start: everything this instance id held goes back to the queue."""
+        """At start: everything this instance id held goes back to the queue.
+        (Telemetry, started first, has finished the settling of what was cut
+        short: see `state/settle.py`.)"""
         return sum(1 for path in self.held() if self.requeue(path) is not None)
+
+    def settling(self, path: Path) -> bool:
+        """Whether telemetry is settling the claim `path` (it has a settle note)."""
+        return SettleNotes(self.layout, self.instance).has(path.name)
 
     # -- liveness ----------------------------------------------------------------
 
     def heartbeat(self, now: float | None = None) -> None:
         """Prove this instance is alive (the file's mtime is the proof)."""
         now = time.time() if now is None else now
-        data = json.dumps({"instance": self.instance, "pid": os.getpid(),
-                           "host": socket.gethostname(), "ts": now}).encode()
+        beat: dict[str, object] = {"instance": self.instance, "pid": os.getpid(),
+                                   "host": socket.gethostname(), "ts": now}
+        if self.isolation:
+            beat["isolation"] = self.isolation
+        data = json.dumps(beat).encode()
         path = self.layout.instances / f"{self.instance}.json"
         atomic_write(path, data, durable=False, point="claims.heartbeat")
 
     def forget_heartbeat(self) -> None:
-        """On a clean exit: this instance is gone and holds nothing."""
+        """On a clean exit: this instance is gone and holds nothing. Its heartbeat
+        goes, and its claims directory if it is empty (with the default instance
+        id every process has its own: left behind, they would pile up)."""
         try:
             os.unlink(self.layout.instances / f"{self.instance}.json")
         except FileNotFoundError:
             pass
+        _remove_if_empty(self.mine)
 
-    def recover_stale(self, lease_seconds: float, now: float | None = None) -> int:
-        """Give back to the queue the claims of every other instance silent for
-        longer than the lease. Returns how many handoffs came back."""
-        now = time.time() if now is None else now
+    def recover_stale(self, lease_seconds: float,
+                      append: Callable[[MetricLine], None] | None = None) -> int:
+        """Take over from every peer that is dead by `PeerWatch` (its heartbeat
+        unchanged for `lease_seconds` of this instance's monotonic clock): finish
+        the settling it was cut short in (lines through `append`, when given),
+        give its claims back to the queue, then remove its claims directory if it
+        is empty and its heartbeat if it is still the one judged. Returns how many
+        handoffs came back. Never called before a peer has been watched for a
+        whole lease, so a live peer (whatever its clock says) is never robbed."""
         recovered = 0
-        try:
-            owners = [e for e in os.scandir(self.layout.claims)
-                      if e.is_dir(follow_symlinks=False) and e.name != self.instance]
-        except FileNotFoundError:
-            return 0
-        for owner in owners:
-            if self.last_seen(owner.name, now) > now - lease_seconds:
-                continue
-            for entry in list(os.scandir(owner.path)):
+        for peer in self.peers.observe(lease_seconds):
+            owner = self.layout.claims_of(peer)
+            if append is not None:
+                finish_settling(self.layout, peer, append)
+            try:
+                entries = list(os.scandir(owner))
+            except FileNotFoundError:
+                entries = []
+            for entry in entries:
                 if entry.name.startswith("."):
                     continue
                 # requeue() is a rename: of several instances doing this at once,
                 # one moves each handoff and the others find it gone.
-                if self.requeue(Path(entry.path), now) is not None:
+                if self.requeue(Path(entry.path)) is not None:
                     recovered += 1
+            self._clean_up(peer)
         return recovered
 
-    def last_seen(self, instance: str, now: float) -> float:
-        """The heartbeat time of `instance`; its claims directory's mtime if it
-        never wrote one (so a fresh peer is not robbed before its first beat)."""
-        try:
-            return os.stat(self.layout.instances / f"{instance}.json").st_mtime
-        except FileNotFoundError:
+    def _clean_up(self, peer: str) -> None:
+        """A dead peer's leftovers, once empty: its claims directory (and its
+        settle notes' directory), and its heartbeat unless it changed meanwhile."""
+        heartbeat = self.layout.instances / f"{peer}.json"
+        judged = self.peers.seen.get(peer)
+        owner = self.layout.claims_of(peer)
+        _remove_if_empty(owner)
+        if judged is not None and not os.path.lexists(owner):
             try:
-                return os.stat(self.layout.claims_of(instance)).st_mtime
+                st = os.stat(heartbeat, follow_symlinks=False)
+                if (st.st_ino, st.st_mtime_ns, st.st_ctime_ns) == judged.signature[0]:
+                    os.unlink(heartbeat)
             except FileNotFoundError:
-                return 0.0
+                pass
+        self.peers.forget(peer)
 
-    def alive(self, lease_seconds: float, now: float | None = None) -> list[tuple[str, float]]:
-        """Instances whose heartbeat is within the lease, with its time."""
-        now = time.time() if now is None else now
-        found = []
+
+def _remove_if_empty(directory: Path) -> None:
+    """rmdir a claims directory (and its empty settle notes' directory): only
+    an empty one goes, so a claim arriving meanwhile keeps it."""
+    for path in (directory / NOTES, directory):
         try:
-            entries = list(os.scandir(self.layout.instances))
-        except FileNotFoundError:
-            return []
-        for entry in entries:
-            if not entry.name.endswith(".json") or entry.name.startswith("."):
-                continue
-            try:
-                mtime = entry.stat(follow_symlinks=False).st_mtime
-            except FileNotFoundError:
-                continue
-            if mtime > now - lease_seconds:
-                found.append((entry.name[:-5], mtime))
-        return sorted(found)
-
+            os.rmdir(path)
+        except OSError:  # not empty, gone, or busy: it stays
+            pass

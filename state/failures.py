@@ -15,6 +15,7 @@ from pathlib import Path
 import msgspec
 
 from messages.records import FailureRecord, parse_rfc3339, rfc3339
+from state.clock import fs_now
 from state.fsops import atomic_write, remove_path
 
 _decoder = msgspec.json.Decoder(FailureRecord)
@@ -44,10 +45,17 @@ class FailureStore:
 
     def list(self, sha: str) -> list[FailureRecord]:
         """Every record of `sha`, oldest first. Unreadable records are skipped."""
+        return [record for _, record in self.timed(sha)]
+
+    def timed(self, sha: str) -> builtins.list[tuple[float, FailureRecord]]:
+        """Every record of `sha` with its time, oldest first: the older of its
+        `ts` (the writer's clock) and its file's mtime (the state root's clock).
+        So a record from an instance whose clock runs ahead counts from when it
+        was written, and never lingers in a window longer than the window."""
         directory = self._dir(sha)
         records = []
         try:
-            entries = list(os.scandir(directory))
+            entries = builtins.list(os.scandir(directory))
         except FileNotFoundError:
             return []
         for entry in entries:
@@ -55,18 +63,22 @@ class FailureStore:
                 continue
             try:
                 with open(entry.path, "rb") as fh:
-                    records.append(_decoder.decode(fh.read()))
-            except (OSError, msgspec.DecodeError):
+                    record = _decoder.decode(fh.read())
+                    mtime = os.fstat(fh.fileno()).st_mtime
+                when = min(parse_rfc3339(record.ts), mtime)
+            except (OSError, ValueError, msgspec.DecodeError):
                 continue
-        records.sort(key=lambda r: (r.ts, r.key))
+            records.append((when, record))
+        records.sort(key=lambda item: (item[0], item[1].key))
         return records
 
     def in_window(self, sha: str, window_seconds: float, now: float | None = None
                   ) -> builtins.list[FailureRecord]:
-        """The records of `sha` no older than `window_seconds` before `now`."""
-        now = time.time() if now is None else now
+        """The records of `sha` no older than `window_seconds` before `now`
+        (default: the state root's clock, `state/clock.py`), by `timed`."""
+        now = fs_now(self.directory) if now is None else now
         cutoff = now - window_seconds
-        return [r for r in self.list(sha) if parse_rfc3339(r.ts) >= cutoff]
+        return [r for when, r in self.timed(sha) if when >= cutoff]
 
     def clear(self, sha: str) -> int:
         """Forget every record of `sha` (an operator's release). Returns how many."""

@@ -67,28 +67,90 @@ def atomic_write(path: Path, data: bytes, *, durable: bool = True, point: str = 
         fsync_dir(path.parent)
 
 
+def write_exclusive(path: Path, data: bytes, *, point: str = "write") -> None:
+    """Create `path` holding `data`, whole, only if no file of that name exists.
+
+    The data goes to a temporary file (fsynced), which is then hard-linked as
+    `path`: link() refuses an existing name on every filesystem (NFS included),
+    so of several writers of one name exactly one succeeds and the others get
+    FileExistsError, their own temporary file removed. Nothing is ever
+    overwritten. The directory is fsynced before this returns.
+    """
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        try:
+            inject(point)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.link(tmp, path, follow_symlinks=False)
+    finally:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+    fsync_dir(path.parent)
+
+
 def rename_noreplace(src: Path, dst: Path) -> None:
     """Move `src` to `dst`, failing with FileExistsError if `dst` exists.
 
     Atomic: exactly one of several racing movers of the same `src` succeeds; the
-    others get FileNotFoundError.
+    others get FileNotFoundError and leave nothing behind.
+
+    Where `renameat2(RENAME_NOREPLACE)` is refused (NFS, FUSE, old kernels: EINVAL,
+    ENOSYS, EOPNOTSUPP), a file is moved by `link(src, dst)`, which refuses an
+    existing `dst` too, then `unlink(src)`. Several movers can each link `src` to
+    their own `dst` before any unlinks it; only one unlink of `src` succeeds, and each
+    loser removes its own link and gets FileNotFoundError, so exactly one keeps it.
+    (The fault point `fsops.renameat2=einval` forces this path.)
     """
-    if _renameat2 is not None:
+    try:
+        inject("fsops.renameat2")
+        if _renameat2 is None:
+            raise OSError(errno.ENOSYS, "renameat2 is not available")
         rc = _renameat2(_AT_FDCWD, os.fsencode(src), _AT_FDCWD, os.fsencode(dst),
                         _RENAME_NOREPLACE)
         if rc == 0:
             return
         err = ctypes.get_errno()
-        if err not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
-            raise OSError(err, os.strerror(err), str(src), None, str(dst))
-    # No renameat2 here: link() refuses an existing target too; then unlink.
+        raise OSError(err, os.strerror(err), str(src), None, str(dst))
+    except OSError as exc:
+        if exc.errno not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+            raise
+    _link_then_unlink(src, dst)
+
+
+def _link_then_unlink(src: Path, dst: Path) -> None:
+    """The fallback of `rename_noreplace` (see there)."""
     if os.path.isdir(src) and not os.path.islink(src):
         if os.path.lexists(dst):
             raise FileExistsError(errno.EEXIST, "exists", str(dst))
         os.rename(src, dst)
         return
     os.link(src, dst, follow_symlinks=False)
-    os.unlink(src)
+    try:
+        mine = os.lstat(dst)
+        try:
+            now_at_src = os.lstat(src)
+        except FileNotFoundError:
+            now_at_src = None
+        # `src` gone, or replaced by another file: another mover was first.
+        if now_at_src is None or (now_at_src.st_dev, now_at_src.st_ino) != (
+                mine.st_dev, mine.st_ino):
+            raise FileNotFoundError(errno.ENOENT, "moved by another", str(src))
+        inject("fsops.link_fallback")
+        os.unlink(src)  # of several linkers, exactly one unlink succeeds
+    except BaseException:
+        try:
+            os.unlink(dst)  # the loser (or a failed mover) keeps nothing
+        except FileNotFoundError:
+            pass
+        raise
 
 
 def move_unique(src: Path, directory: Path, name: str) -> Path:

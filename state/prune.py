@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from state.challengers import ChallengerStore
+from state.clock import fs_now
 from state.failures import FailureStore
 from state.fsops import atomic_write, remove_path
 from state.layout import Layout
@@ -56,12 +56,14 @@ def _old_entries(directory: Path, cutoff: float) -> list[tuple[Path, int]]:
 
 def prune(layout: Layout, ttl_seconds: float, *, now: float | None = None,
           dry_run: bool = False) -> PruneReport:
-    """Remove what is older than `ttl_seconds` before `now` (by mtime).
+    """Remove what is older than `ttl_seconds` before `now` (by mtime; `now`
+    defaults to the state root's clock, `state/clock.py`, never this process's
+    wall clock, so a clock set ahead prunes nothing early).
 
     A file that vanishes meanwhile (another instance pruned it) is skipped.
     OSError on removal propagates; what was removed before it stays removed.
     """
-    now = time.time() if now is None else now
+    now = fs_now(layout.instances) if now is None else now
     cutoff = now - ttl_seconds
     report = PruneReport(dry_run=dry_run)
     candidates: list[tuple[Path, int]] = []

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -22,6 +21,7 @@ from messages.records import rfc3339
 from messages.reports import InstanceStatus, LlmStatus, StatusReport
 from state.census import in_flight_by_instance
 from state.claims import is_handoff_name
+from state.clock import fs_now
 from state.layout import Layout
 from state.llm_circuit import Circuit
 from state.llm_ledger import FsBudgetLedger
@@ -93,9 +93,10 @@ def take_status(layout: Layout, config: Config, now: float | None = None) -> Sta
     `--config`); places under it that do not exist count zero. A file that
     vanishes while being counted (a daemon moved it) is simply not counted.
     """
-    now = time.time() if now is None else now
     if not layout.root.is_dir():
         raise UsageError(f"state root {layout.root} does not exist (wrong --config?)")
+    # Ages and liveness are mtimes against the state root's clock, not ours.
+    now = fs_now(layout.instances) if now is None else now
     queue, oldest = _mtimes(layout.queue)
     waiting, first_due = _mtimes(layout.deferred, all_names=True)
     held = in_flight_by_instance(layout)
@@ -114,6 +115,7 @@ def take_status(layout: Layout, config: Config, now: float | None = None) -> Sta
             heartbeat_age_s=round(now - mtime, 3) if mtime is not None else None,
             pid=pid if isinstance(pid, int) else None,
             host=host if isinstance(host, str) else None,
+            isolation=isolation if isinstance(isolation := data.get("isolation"), str) else None,
         ))
     schedule = PruneSchedule(layout)
     last = schedule.last_run()

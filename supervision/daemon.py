@@ -33,6 +33,7 @@ from messages.commands import (
     WatcherStatus,
 )
 from messages.records import MetricLine, rfc3339
+from repair.isolation import enforce, guards_of
 from state.claims import Claims, is_handoff_name
 from state.layout import Layout
 from supervision.child_spec import ChildSpec
@@ -131,8 +132,17 @@ class Daemon:
     # -- life cycle ----------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start every actor (watcher last, after its first scan)."""
+        """Probe the candidates' isolation and apply `[sandbox] require` (raises
+        SandboxRefused with one line when it is required and falls short), then start
+        every actor (watcher last, after its first scan)."""
         self.runtime.stopping.clear()
+        guards = guards_of([*self.layout.directories(), self.layout.metrics.parent])
+        isolation = enforce(self.config.sandbox.require, guards)
+        self.isolation = isolation
+        # Written before any actor thread exists, and never again.
+        self.runtime.isolation = isolation.line()
+        self.runtime.require_isolation = self.config.sandbox.require
+        self.runtime.guards = tuple(guards)
         self.supervisor.start()
         self.started = True
         logger.bind(actor="daemon").info(
@@ -240,7 +250,8 @@ class Daemon:
         Windows, thresholds, backoff, TTL, schedule, timeouts and strategies take
         effect for the next piece of work; `repair.workers` grows or shrinks the
         pool (a busy worker retires when its repair ends). Raises ConfigError when
-        the new config changes what only a restart can (root, paths, instance id).
+        the new config changes what only a restart can (root, paths, instance id,
+        `[sandbox]`: the isolation is probed and enforced at start).
         """
         from errors import ConfigError
 
@@ -249,6 +260,8 @@ class Daemon:
             raise ConfigError("config: [paths] cannot change on reload; restart instead")
         if new.instance.id != old.instance.id:
             raise ConfigError("config: [instance] id cannot change on reload; restart instead")
+        if new.sandbox != old.sandbox:
+            raise ConfigError("config: [sandbox] cannot change on reload; restart instead")
         # Runs on the supervisor's thread: a restart after this starts with `new`;
         # the running actors get it as a message.
         self.config = new

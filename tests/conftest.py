@@ -8,10 +8,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import pwd
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -138,3 +147,163 @@ def running(config: Config, **kwargs: Any) -> Iterator[Daemon]:
         stop.set()
         thread.join(timeout=30)
         daemon.exit_code = result.get("code")  # type: ignore[attr-defined]
+
+
+# -- an unprivileged daemon ----------------------------------------------------------------
+#
+# The service runs as `User=repairlab`; CI runs the suite as root. The end-to-end tests
+# run the daemon's process as a throwaway system user too (`AsUser`), created once and
+# reused; it gets traverse-only access (a POSIX ACL, `setfacl -m u:USER:x`) to the
+# directories on the way to the interpreter (/root is 0700 here), and owns the
+# directory it runs in (`AsUser.workdir`) and the state root there, as `repairlab`
+# owns /var/lib/repairlab. That directory is not under pytest's basetemp: every pytest
+# session run as root chmods /tmp/pytest-of-root to 0700, which masks any ACL on it.
+
+TEST_USER = "repairlab-test"
+
+
+@dataclass(frozen=True)
+class AsUser:
+    """Who the daemon's process runs as: root (`uid == 0`, nothing dropped) or the
+    unprivileged test user. `popen` are the keyword arguments of subprocess.Popen
+    that drop to it; `own(path)` gives it a directory; `call(fn)` runs `fn` in a
+    forked child as that user (a producer enqueuing, say) and returns its exit code."""
+
+    name: str
+    uid: int
+    gid: int
+
+    @property
+    def root(self) -> bool:
+        return self.uid == os.geteuid()
+
+    @property
+    def popen(self) -> dict[str, Any]:
+        if self.root:
+            return {}
+        return {"user": self.uid, "group": self.gid, "extra_groups": []}
+
+    @contextmanager
+    def workdir(self, tmp_path: Path) -> Iterator[Path]:
+        """A directory this user owns and can reach, removed afterwards: under
+        `tmp_path` for the suite's own user, else a fresh one under /tmp."""
+        if self.root:
+            work = tmp_path / "work"
+            work.mkdir()
+            yield work
+            return
+        work = Path(tempfile.mkdtemp(prefix=f"{self.name}-"))
+        try:
+            os.chown(work, self.uid, self.gid)
+            yield work
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+    def own(self, path: Path) -> Path:
+        """Give `path` and everything in it to this user; returns it."""
+        if not self.root:
+            for dirpath, dirnames, filenames in os.walk(path):
+                os.chown(dirpath, self.uid, self.gid)
+                for entry in [*dirnames, *filenames]:
+                    os.lchown(os.path.join(dirpath, entry), self.uid, self.gid)
+        return path
+
+    def call(self, fn: Callable[..., object], *args: Any, **kwargs: Any) -> None:
+        """Run `fn(*args, **kwargs)` in a child as this user; AssertionError if it
+        raised (its traceback is printed to stderr)."""
+        if self.root:
+            fn(*args, **kwargs)
+            return
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child
+            code = 1
+            try:
+                os.setgroups([])
+                os.setresgid(self.gid, self.gid, self.gid)
+                os.setresuid(self.uid, self.uid, self.uid)
+                fn(*args, **kwargs)
+                code = 0
+            except BaseException:
+                traceback.print_exc()
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0, f"{fn.__name__} failed as {self.name}"
+
+
+def _grant_traverse(user: str, directory: Path) -> None:
+    """Let `user` pass through `directory` and every parent that others cannot pass
+    (traverse only, no listing), with a POSIX ACL."""
+    for d in [directory, *directory.parents]:
+        mode = os.stat(d).st_mode
+        if mode & stat.S_IXOTH:
+            continue
+        setfacl = shutil.which("setfacl")
+        if setfacl is None:
+            pytest.skip("setfacl (Debian package acl) is needed to run the daemon as an "
+                        "unprivileged user here")
+        subprocess.run([setfacl, "-m", f"u:{user}:x", str(d)], check=True, timeout=30)
+
+
+def _unprivileged_user() -> AsUser:
+    """The test user, created (a system user, no home, no login) when missing, with
+    access to this interpreter; or the current user when the suite is not root."""
+    if os.geteuid() != 0:
+        me = pwd.getpwuid(os.geteuid())
+        return AsUser(me.pw_name, me.pw_uid, me.pw_gid)
+    try:
+        entry = pwd.getpwnam(TEST_USER)
+    except KeyError:
+        useradd = shutil.which("useradd")
+        if useradd is None:
+            pytest.skip("useradd (Debian package passwd) is needed to make a test user")
+        # Two sessions may race to make it: the loser finds it made.
+        subprocess.run([useradd, "--system", "--no-create-home", "--shell",
+                        "/usr/sbin/nologin", TEST_USER], capture_output=True, timeout=60)
+        entry = pwd.getpwnam(TEST_USER)
+    user = AsUser(entry.pw_name, entry.pw_uid, entry.pw_gid)
+    for needed in {os.path.realpath(sys.executable), os.path.abspath(sys.executable),
+                   sys.prefix, sys.base_prefix, str(Path(__file__).resolve().parent.parent)}:
+        _grant_traverse(user.name, Path(needed) if os.path.isdir(needed)
+                        else Path(needed).parent)
+    probe = subprocess.run([sys.executable, "-c", "import pytest, msgspec, repair"],
+                           capture_output=True, text=True, timeout=60,
+                           cwd="/", **user.popen)
+    assert probe.returncode == 0, f"{TEST_USER} cannot run {sys.executable}: {probe.stderr}"
+    return user
+
+
+@pytest.fixture(scope="session")
+def unprivileged_user() -> AsUser:
+    """The unprivileged user the daemon's process drops to (see `AsUser`)."""
+    return _unprivileged_user()
+
+
+@pytest.fixture(scope="session")
+def root_user() -> AsUser:
+    """The suite's own user (root in CI): nothing is dropped."""
+    me = pwd.getpwuid(os.geteuid())
+    return AsUser(me.pw_name, me.pw_uid, me.pw_gid)
+
+
+@pytest.fixture(params=["root", "unprivileged"])
+def daemon_user(request: pytest.FixtureRequest) -> AsUser:
+    """Each end-to-end test once with the daemon as the suite's user (root in CI) and
+    once as an unprivileged one, as the shipped unit runs it (`User=repairlab`)."""
+    name = "unprivileged_user" if request.param == "unprivileged" else "root_user"
+    user: AsUser = request.getfixturevalue(name)
+    return user
+
+
+@pytest.fixture
+def workdir_as(tmp_path: Path) -> Iterator[Callable[[AsUser], Path]]:
+    """`workdir_as(user)`: a directory `user` owns and can reach (`AsUser.workdir`),
+    removed at the end of the test."""
+    with ExitStack() as stack:
+        yield lambda user: stack.enter_context(user.workdir(tmp_path))
+
+
+@pytest.fixture
+def daemon_dir(daemon_user: AsUser, workdir_as: Callable[[AsUser], Path]) -> Path:
+    """The directory an end-to-end test runs the daemon in, owned by `daemon_user`."""
+    return workdir_as(daemon_user)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FAILING, PASSING, names, spec_sha256, submit, variant
+from conftest import FAILING, PASSING, AsUser, names, spec_sha256, submit, variant
 from state.layout import Layout
 
 REPO = Path(__file__).resolve().parent.parent
@@ -25,10 +25,15 @@ def _env(**extra: str) -> dict[str, str]:
     return env
 
 
-def _run(*args: str, cwd: Path, timeout: float = 120, **env: str
+def _run(*args: str, cwd: Path, timeout: float = 120, user: AsUser | None = None, **env: str
          ) -> subprocess.CompletedProcess[str]:
+    """`run.py ARGS` in `cwd`, as `user` when given (HOME is then `cwd`)."""
+    drop = user.popen if user is not None else {}
+    if drop:
+        env = {"HOME": str(cwd), **env}
     return subprocess.run([sys.executable, str(REPO / "run.py"), *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=timeout, env=_env(**env))
+                          capture_output=True, text=True, timeout=timeout, env=_env(**env),
+                          **drop)
 
 
 def _config(tmp_path: Path, extra: str = "") -> Path:
@@ -70,14 +75,16 @@ def test_submit_refuses_an_entrypoint_that_is_not_in_the_directory(tmp_path):
     assert names(tmp_path / "state" / "queue") == []
 
 
-def test_drain_exits_zero_once_everything_is_terminal(tmp_path):
-    config = _config(tmp_path, "[failure_window]\nmax_failures = 2\n")
-    layout = Layout.at(tmp_path / "state")
+def test_drain_exits_zero_once_everything_is_terminal(daemon_dir, daemon_user):
+    work = daemon_dir
+    config = _config(work, "[failure_window]\nmax_failures = 2\n")
+    layout = Layout.at(work / "state")
     for i in range(4):
-        submit(layout, variant(PASSING, i), f"ok{i}.json")
-    submit(layout, FAILING, "bad.json")
+        daemon_user.call(submit, layout, variant(PASSING, i), f"ok{i}.json")
+    daemon_user.call(submit, layout, FAILING, "bad.json")
     (layout.queue / "junk.json").write_text("nope")
-    proc = _run("drain", "--timeout", "120", "--config", str(config), cwd=tmp_path, timeout=180)
+    proc = _run("drain", "--timeout", "120", "--config", str(config), cwd=work, timeout=180,
+                user=daemon_user)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert names(layout.done) == [f"ok{i}.json" for i in range(4)]
     assert names(layout.hard_fail) == ["bad.json", "bad.reason.json"]
@@ -85,15 +92,17 @@ def test_drain_exits_zero_once_everything_is_terminal(tmp_path):
     assert names(layout.queue) == [] and names(layout.deferred) == []
 
 
-def test_drain_exits_non_zero_on_timeout_and_loses_nothing(tmp_path):
-    path = tmp_path / "repairlab.toml"
+def test_drain_exits_non_zero_on_timeout_and_loses_nothing(daemon_dir, daemon_user):
+    work = daemon_dir
+    path = work / "repairlab.toml"
     path.write_text('[paths]\nroot = "state"\n[instance]\nid = "cli"\n'
                     '[repair]\nstrategies = ["noop"]\n'
                     '[backoff]\nbase_seconds = 300\nmax_seconds = 300\n')
-    layout = Layout.at(tmp_path / "state")
-    submit(layout, FAILING, "slow.json")
+    layout = Layout.at(work / "state")
+    daemon_user.call(submit, layout, FAILING, "slow.json")
     started = time.monotonic()
-    proc = _run("drain", "--timeout", "8", "--config", str(path), cwd=tmp_path, timeout=120)
+    proc = _run("drain", "--timeout", "8", "--config", str(path), cwd=work, timeout=120,
+                user=daemon_user)
     assert proc.returncode == 1
     assert "timed out" in proc.stderr
     assert time.monotonic() - started < 60
@@ -101,13 +110,16 @@ def test_drain_exits_non_zero_on_timeout_and_loses_nothing(tmp_path):
 
 
 @pytest.mark.timeout(300)
-def test_demo_runs_from_a_clean_checkout(tmp_path):
-    clone = tmp_path / "clone"
+def test_demo_runs_from_a_clean_checkout(daemon_dir, daemon_user):
+    clone = daemon_dir / "clone"
     subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True, timeout=60)
     for leftover in ("var",):
         shutil.rmtree(clone / leftover, ignore_errors=True)
+    daemon_user.own(clone)
+    drop = daemon_user.popen
+    home = {"HOME": str(clone)} if drop else {}
     proc = subprocess.run([sys.executable, "run.py", "demo"], cwd=clone, capture_output=True,
-                          text=True, timeout=280, env=_env())
+                          text=True, timeout=280, env=_env(**home), **drop)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     out = proc.stdout
     assert "fresh state root" in out and "where to look" in out

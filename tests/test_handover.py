@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pykka
 import pytest
 
@@ -24,6 +25,8 @@ from state.challengers import ChallengerStore
 from state.claims import Claims
 from state.fsops import move_unique
 from state.layout import Layout
+from state.liveness import PeerWatch
+from state.settle import SettleNotes
 from supervision.work_board import Job, WorkBoard
 
 pytestmark = pytest.mark.timeout(120)
@@ -204,3 +207,78 @@ def test_a_worker_crashing_in_bookkeeping_gives_back_both_handoffs_it_held(make_
     assert Claims(layout, config.instance.id).held() == []
     restarted = [m for m in metric_lines(layout) if m["event"] == "actor_restarted"]
     assert [m["actor"] for m in restarted] == ["repairer-0"]
+
+
+def _repaired(layout: Layout) -> list[dict[str, Any]]:
+    return [m for m in metric_lines(layout) if m["event"] == "repaired"]
+
+
+def _settles_once_then_as_a_duplicate(config: Any, layout: Layout) -> None:
+    """The first handoff ends with one line, duplicate=false; a later copy of its
+    files is settled as a duplicate of the same challenger, not repaired again."""
+    with running(config):
+        submit(layout, PASSING, "first.json")
+        wait_for(lambda: names(layout.done) == ["first.json"] and bool(_repaired(layout)),
+                 timeout=60, what="first.json done with its line")
+        submit(layout, PASSING, "again.json")
+        wait_for(lambda: len(_repaired(layout)) >= 2, timeout=60, what="the duplicate's line")
+        time.sleep(0.3)  # a second line for first.json would come now
+    lines = _repaired(layout)
+    first = [m for m in lines if m["handoff"] == "first.json"]
+    again = [m for m in lines if m["handoff"] == "again.json"]
+    assert len(first) == 1, first
+    assert first[0]["duplicate"] is False
+    assert len(again) == 1 and again[0]["duplicate"] is True
+    assert again[0]["candidates"] == 0, "the duplicate was repaired again"
+    challengers = names(layout.challengers)
+    assert len(challengers) == 1
+    assert first[0]["challenger"] == again[0]["challenger"] == challengers[0]
+    assert sorted(names(layout.done)) == ["again.json", "first.json"]
+    assert Claims(layout, config.instance.id).held() == []
+
+
+def test_a_crash_between_the_move_to_done_and_the_metrics_line_loses_no_line(
+        make_config: Any) -> None:
+    config = make_config(faults={"points": {"telemetry.settle": "crash#1"}})
+    layout = Layout.from_config(config)
+    _settles_once_then_as_a_duplicate(config, layout)
+    restarted = [m for m in metric_lines(layout) if m["event"] == "actor_restarted"]
+    assert [m["actor"] for m in restarted] == ["telemetry"]  # the crash did happen
+
+
+def test_a_challenger_adopted_after_its_writer_crashed_is_the_first_repair_not_a_duplicate(
+        make_config: Any) -> None:
+    config = make_config(faults={"points": {"telemetry.challenger_publish": "crash#1"}})
+    layout = Layout.from_config(config)
+    _settles_once_then_as_a_duplicate(config, layout)
+    restarted = [m for m in metric_lines(layout) if m["event"] == "actor_restarted"]
+    assert [m["actor"] for m in restarted] == ["telemetry"]
+
+
+def test_a_peer_finishes_the_settling_of_an_instance_that_died_between_done_and_its_line(
+        make_config: Any) -> None:
+    runtime = _runtime(make_config)
+    layout = runtime.layout
+    dead = Runtime(config=runtime.config, layout=layout, instance="dead")
+    moved = _finish(dead, _claimed(dead, variant(PASSING, 1), "moved.json"), variant(PASSING, 1))
+    kept = _finish(dead, _claimed(dead, variant(PASSING, 2), "kept.json"), variant(PASSING, 2))
+    lost = _finish(dead, _claimed(dead, variant(PASSING, 3), "lost.json"), variant(PASSING, 3))
+    notes = SettleNotes(layout, "dead")
+    for finish in (moved, kept, lost):  # as telemetry notes them, after publishing
+        public = f"challenger_{finish.name}"
+        if finish is not lost:  # its challenger did not survive (a power loss)
+            (layout.challengers / public).write_text("{}")
+        notes.write(Path(finish.claim), msgspec.structs.replace(finish.line, challenger=public))
+    move_unique(Path(moved.claim), layout.done, "moved.json")  # then the process died
+    clock = [0.0]
+    survivor = Claims(layout, runtime.instance)
+    survivor.peers = PeerWatch(layout, runtime.instance, monotonic=lambda: clock[0])
+    appended: list[MetricLine] = []
+    assert survivor.recover_stale(2, appended.append) == 0  # first look: not dead yet
+    assert appended == [] and notes.has("moved.json")
+    clock[0] += 2
+    survivor.recover_stale(2, appended.append)
+    assert sorted(line.handoff or "" for line in appended) == ["kept.json", "moved.json"]
+    assert names(layout.done) == ["kept.json", "moved.json"]  # rolled forward, not redone
+    assert names(layout.queue) == ["lost.json"]  # no challenger to point at: redone
+    assert not layout.claims_of("dead").exists()

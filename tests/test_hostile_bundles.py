@@ -34,7 +34,7 @@ from pathlib import Path
 import pytest
 
 from cli.submit import build_handoff, enqueue
-from conftest import PASSING, names, variant, wait_for
+from conftest import PASSING, AsUser, names, variant, wait_for
 from state.layout import Layout
 
 REPO = Path(__file__).resolve().parent.parent
@@ -56,6 +56,7 @@ class Env:
     sentinel: Path
     secret: str
     log: Path
+    user: AsUser  # who the daemon runs as (root, or unprivileged as the unit runs it)
 
 
 def set_subreaper(on: bool) -> None:
@@ -120,13 +121,23 @@ def snapshot(directory: Path) -> dict[str, str]:
     return out
 
 
-@pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
+@pytest.fixture(scope="module", params=["root", "unprivileged"])
+def env(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+        ) -> Iterator[Env]:
     """A daemon (`run.py run`) in a child process over a fresh root, with noop only,
-    one failure to quarantine, and 5 s per test run; a fake home and a sentinel."""
+    one failure to quarantine, and 5 s per test run; a fake home and a sentinel.
+    Once as the suite's user (root in CI), once as an unprivileged user that owns
+    the state root (as the unit runs it)."""
+    user: AsUser = request.getfixturevalue(f"{request.param}_user")
+    with user.workdir(tmp_path_factory.mktemp("hb")) as base:
+        yield from _env(user, base)
+
+
+def _env(user: AsUser, base: Path) -> Iterator[Env]:
     set_subreaper(True)
-    base = tmp_path_factory.mktemp("hb")
     root = base / "state"
+    root.mkdir(mode=0o700)
+    user.own(root)
     home = base / "home"
     home.mkdir()
     (home / ".bashrc").write_text("# the operator's own\n")
@@ -149,13 +160,13 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     with open(log, "wb") as out:
         daemon = subprocess.Popen([sys.executable, str(REPO / "run.py"), "run", "--config",
                                    str(config)], stdout=out, stderr=subprocess.STDOUT,
-                                  cwd=base, env=environ)
+                                  cwd=base, env=environ, **user.popen)
     layout = Layout.at(root)
     try:
         wait_for(lambda: (layout.instances / "hostile-bundles.json").exists()
                  or daemon.poll() is not None, timeout=30, what="daemon heartbeat")
         assert daemon.poll() is None, log.read_text()
-        yield Env(base, layout, daemon, home, sentinel, secret, log)
+        yield Env(base, layout, daemon, home, sentinel, secret, log, user)
     finally:
         if daemon.poll() is None:
             daemon.terminate()
@@ -172,8 +183,10 @@ _count = iter(range(1000))
 
 
 def run_bundle(env: Env, name: str, files: dict[str, str], timeout: float = 40) -> str:
-    """Enqueue a bundle and wait for its terminal place: `done`, `hard_fail` or `corrupt`."""
-    enqueue(env.layout, build_handoff(files, "hostile", ENTRY, "hostile"), "hostile", name)
+    """Enqueue a bundle (as the daemon's user, as a producer would) and wait for its
+    terminal place: `done`, `hard_fail` or `corrupt`."""
+    env.user.call(enqueue, env.layout, build_handoff(files, "hostile", ENTRY, "hostile"),
+                  "hostile", name)
     places = {"done": env.layout.done, "hard_fail": env.layout.hard_fail,
               "corrupt": env.layout.corrupt}
     found: list[str] = []

@@ -21,7 +21,7 @@ import msgspec
 import pytest
 
 from actors.base import SupervisedActor
-from conftest import FAILING, PASSING, names, running, submit, variant, wait_for
+from conftest import FAILING, PASSING, AsUser, names, running, submit, variant, wait_for
 from messages.commands import RepairBundle, WorkerFree
 from messages.records import MetricLine
 from state.fsops import move_unique
@@ -45,11 +45,14 @@ def _config(tmp_path: Path, instance: str, extra: str = "") -> Path:
     return path
 
 
-def _spawn(tmp_path: Path, command: str, config: Path, *args: str) -> subprocess.Popen[str]:
+def _spawn(tmp_path: Path, command: str, config: Path, *args: str,
+           user: AsUser | None = None) -> subprocess.Popen[str]:
+    """`run.py COMMAND` in its own session, as `user` when given."""
     return subprocess.Popen(
         [sys.executable, str(REPO / "run.py"), command, "--config", str(config), *args],
         cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         start_new_session=True,  # its own process group: we can kill it and its children
+        **(user.popen if user is not None else {}),
     )
 
 
@@ -76,26 +79,42 @@ def _terminal_names(layout: Layout) -> list[str]:
     return out
 
 
+def _submit_all(layout: Layout, bundles: dict[str, dict[str, str]]) -> None:
+    for name, files in bundles.items():
+        submit(layout, files, name)
+
+
 @pytest.mark.timeout(240)
-@pytest.mark.parametrize("instances", [2, 3])
-def test_instances_share_one_root_without_losing_or_doubling_anything(tmp_path, instances):
+@pytest.mark.parametrize(("instances", "as_user", "moves"),
+                         [(2, "root", "renameat2"), (3, "root", "renameat2"),
+                          (2, "unprivileged", "renameat2"), (3, "root", "link-unlink")])
+def test_instances_share_one_root_without_losing_or_doubling_anything(
+        instances, as_user, moves, request, workdir_as):
+    user: AsUser = request.getfixturevalue(f"{as_user}_user")
+    tmp_path = workdir_as(user)
+    # "link-unlink": renameat2 refused as on NFS or FUSE (the fault point answers EINVAL).
+    fallback = '[faults]\npoints = { "fsops.renameat2" = "einval" }\n'
+    extra = fallback if moves == "link-unlink" else ""
     layout = Layout.at(tmp_path / "state")
     expected: dict[str, str] = {}
+    bundles: dict[str, dict[str, str]] = {}
     for i in range(30):
         files = variant(PASSING, i)
         for copy in range(3):  # copies race for one challenger
             name = f"ok{i:02d}-{copy}.json"
-            submit(layout, files, name)
+            bundles[name] = files
             expected[name] = "done"
     for i in range(15):
-        submit(layout, dict(FAILING, **{"calc.py": FAILING["calc.py"] + f"# {i}\n"}),
-               f"bad{i:02d}.json")
+        bundles[f"bad{i:02d}.json"] = dict(FAILING, **{"calc.py": FAILING["calc.py"] + f"# {i}\n"})
         expected[f"bad{i:02d}.json"] = "hard_fail"
+    user.call(_submit_all, layout, bundles)  # as a producer running as the daemon's user
     for i in range(60):
         (layout.queue / f"junk{i:02d}.json").write_text("{" * (i % 3) + "not json")
         expected[f"junk{i:02d}.json"] = "corrupt"
-    procs = [_spawn(tmp_path, "drain", _config(tmp_path, f"inst{k}"), "--timeout", "180")
+    procs = [_spawn(tmp_path, "drain", _config(tmp_path, f"inst{k}", extra), "--timeout", "180",
+                    user=user)
              for k in range(instances)]
+    errors = []
     try:
         codes = [p.wait(timeout=200) for p in procs]
     finally:
@@ -103,8 +122,8 @@ def test_instances_share_one_root_without_losing_or_doubling_anything(tmp_path, 
             if p.poll() is None:
                 _kill_group(p)
             else:
-                p.communicate(timeout=10)
-    assert codes == [0] * instances
+                errors.append(p.communicate(timeout=10)[1][-2000:])
+    assert codes == [0] * instances, errors
     places = _every_place(layout)
     assert places["queue"] == [] and places["deferred"] == []
     terminal = _terminal_names(layout)

@@ -228,6 +228,7 @@ SPEC_KEYS = {
     "limits": {"max_handoff_bytes", "max_files"},
     "instance": {"id", "lease_seconds"},
     "supervisor": {"max_restarts", "period_seconds"},
+    "sandbox": {"require"},
 }
 
 
