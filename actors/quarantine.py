@@ -81,6 +81,7 @@ def quarantine(layout: Layout, instance: str, q: QuarantineBundle, now: float) -
         failures=list(q.failures), quarantined_at=rfc3339(now), tool=q.tool,
         lineage=q.lineage, reason=q.failures[-1].reason if q.failures else None,
         instance=instance, last_test_output=q.last_test_output[-20000:],
+        last_attempt=q.last_attempt,
     )
     return place_with_reason(Path(q.claim), layout.hard_fail, q.name, reason)
 

@@ -268,7 +268,7 @@ class Repairer(SupervisedActor):
                 self.ask("quarantine", QuarantineBundle(
                     claim=str(claimed), name=name, bundle_sha256=sha, tool=handoff.tool,
                     lineage=handoff.lineage, failures=verdict.failures, rule=verdict.rule,
-                    last_test_output=outcome.first_run.output,
+                    last_test_output=outcome.first_run.output, last_attempt=outcome.attempt,
                 ))
             except FileNotFoundError:
                 return "vanished"

@@ -208,6 +208,20 @@ def _quarantine_show(layout: Layout, name: str, as_json: bool) -> int:
     if reason.failures:
         print(table(["ts", "instance", "reason"],
                     [[f.ts, f.instance, _one_line(f.reason, 90)] for f in reason.failures]))
+    attempt = reason.last_attempt
+    if attempt is not None:
+        print(f"\nlast attempt ({attempt.candidates} candidates in {attempt.duration_s:.1f}s)")
+        for t in attempt.strategies:
+            print(f"  {t.name:<20} {t.stopped:<10} {t.candidates:>6} candidates"
+                  + (f"  {_one_line(t.detail, 60)}" if t.detail else ""))
+        if attempt.first_failure:
+            print("first failure")
+            print("\n".join("  " + line for line in attempt.first_failure.splitlines()))
+        if attempt.best_partial is not None:
+            bp = attempt.best_partial
+            print(f"best partial candidate ({bp.strategy}: {bp.passed} passed, {bp.failed} "
+                  f"failed, {bp.errors} errors)")
+            print("\n".join("  " + line for line in bp.diff.rstrip("\n").splitlines()))
     print("\nlast test output")
     output = detail.last_test_output.rstrip("\n")
     print("\n".join("  " + line for line in output.splitlines()) if output else "  (none)")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import msgspec
 
 from config.schema import Config
-from messages.records import Challenger, FailureRecord, MetricLine
+from messages.records import Challenger, FailureRecord, MetricLine, RepairAttempt
 
 
 class Msg(msgspec.Struct, frozen=True, tag=True, kw_only=True):
@@ -198,6 +198,7 @@ class QuarantineBundle(Msg, frozen=True):
     failures: list[FailureRecord]
     rule: str
     last_test_output: str = ""
+    last_attempt: RepairAttempt | None = None
 
 
 class MarkCorrupt(Msg, frozen=True):

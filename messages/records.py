@@ -108,8 +108,43 @@ class FailureRecord(msgspec.Struct, kw_only=True):
     handoff: str | None = None
 
 
+class StrategyTried(msgspec.Struct, frozen=True, kw_only=True):
+    """One strategy of the last attempt: how many candidates it judged and why it
+    stopped: "passed", "exhausted" (it had no more candidates), "budget" (the bundle's
+    time or candidate budget ran out, `detail` says which) or "error"."""
+
+    name: str
+    candidates: int = 0
+    stopped: str = "exhausted"
+    detail: str | None = None
+
+
+class BestPartial(msgspec.Struct, frozen=True, kw_only=True):
+    """The candidate of the last attempt that passed the most tests, with its diff
+    (bounded; cut with a marker line)."""
+
+    strategy: str
+    passed: int
+    failed: int
+    errors: int = 0
+    diff: str = ""
+
+
+class RepairAttempt(msgspec.Struct, frozen=True, kw_only=True):
+    """What the last failed attempt at a bundle tried, for an operator to act on:
+    each strategy, the best partial candidate, and the first failing test's
+    assertion (what it said, and where)."""
+
+    strategies: list[StrategyTried] = msgspec.field(default_factory=list)
+    best_partial: BestPartial | None = None
+    first_failure: str | None = None
+    candidates: int = 0
+    duration_s: float = 0.0
+
+
 class ReasonFile(msgspec.Struct, kw_only=True):
-    """`NAME.reason.json` beside a quarantined or corrupt handoff (SPEC §5)."""
+    """`NAME.reason.json` beside a quarantined or corrupt handoff (SPEC §5).
+    `last_attempt` (beyond SPEC §5's fields) says what the last repair tried."""
 
     handoff: str
     rule: str
@@ -123,3 +158,4 @@ class ReasonFile(msgspec.Struct, kw_only=True):
     instance: str | None = None
     last_test_output: str | None = None
     corrupt_at: str | None = None
+    last_attempt: RepairAttempt | None = None

@@ -10,13 +10,18 @@ import msgspec
 from loguru import logger
 
 from errors import RepairBudgetExhausted
+from messages.records import BestPartial, RepairAttempt, StrategyTried
 from repair.bundle import Bundle, bundle_sha256
 from repair.report import TestReport
 from repair.runner import Runner
 from repair.strategies import REGISTRY
 from repair.strategies.base import Budget, Context, Fix
 from repair.strategies.llm import llm_hold
+from repair.symptoms import first_assertion
 from state.disk import disk_condition
+
+MAX_PARTIAL_DIFF = 4000  # characters of the best partial candidate's diff kept
+MAX_REASON = 600  # characters of the one-line reason (failure records, metrics)
 
 STRATEGY_ORDER = (
     "noop",
@@ -54,8 +59,9 @@ class PatternSink(Protocol):
 class RepairOutcome(msgspec.Struct, kw_only=True):
     """What one attempt at one bundle came to.
 
-    When `repaired` is false, `reason` says why in words (the first run's summary,
-    or the budget that ran out), and `files` is None.
+    When `repaired` is false, `reason` says why in words (the first run's summary, what
+    each strategy tried and why it stopped, the best partial candidate), `attempt` holds
+    the same as a record for the reason file, and `files` is None.
     """
 
     repaired: bool
@@ -70,6 +76,7 @@ class RepairOutcome(msgspec.Struct, kw_only=True):
     candidates: int = 0
     duration_s: float = 0.0
     llm_tokens: int = 0  # tokens the `llm` strategy paid for in this attempt (0 if cached)
+    attempt: RepairAttempt | None = None
 
     def diff(self, original: Bundle) -> str:
         """Unified diff from the handoff's files to the repaired ones."""
@@ -152,6 +159,7 @@ class Engine:
         )
         attempts = 0
         reason = f"tests fail: {first.summary()}"
+        tried: list[StrategyTried] = []
         skipping = False  # the search spent its share: straight on to `llm`
         for name in settings.strategies:
             factory = self.registry.get(name)
@@ -163,9 +171,13 @@ class Engine:
                 held_seconds, held_candidates = 0.0, 0
             if name != "noop":
                 attempts += 1
+            ctx.strategy, ctx.stop = name, None
+            before = ctx.budget.used
             try:
                 fix = factory().attempt(ctx)
             except RepairBudgetExhausted as exc:
+                tried.append(StrategyTried(name=name, candidates=ctx.budget.used - before,
+                                           stopped="budget", detail=str(exc)))
                 reason = f"{reason}; {exc} during {name}"
                 if held_seconds or held_candidates:
                     skipping = True
@@ -173,10 +185,34 @@ class Engine:
                 break
             if fix is not None:
                 return self._success(bundle, name, fix, attempts, first, ctx, started)
+            why, detail = ctx.stop or ("exhausted", None)
+            tried.append(StrategyTried(name=name, candidates=ctx.budget.used - before,
+                                       stopped=why, detail=detail))
+        attempt = self._attempt_summary(bundle, first, ctx, tried, started)
         return RepairOutcome(
-            repaired=False, attempts=attempts, report=first, first_run=first, reason=reason,
-            candidates=ctx.budget.used, duration_s=time.monotonic() - started,
+            repaired=False, attempts=attempts, report=first, first_run=first,
+            reason=_one_line_reason(reason, attempt), candidates=ctx.budget.used,
+            duration_s=time.monotonic() - started, attempt=attempt,
             llm_tokens=int(ctx.extra.get("llm_tokens", 0)),
+        )
+
+    @staticmethod
+    def _attempt_summary(bundle: Bundle, first: TestReport, ctx: Context,
+                         tried: list[StrategyTried], started: float) -> RepairAttempt:
+        partial = None
+        if ctx.best_partial is not None:
+            strategy, changed, report = ctx.best_partial
+            diff = unified_diff(bundle.files, dict(bundle.with_files(changed).files))
+            if len(diff) > MAX_PARTIAL_DIFF:
+                diff = diff[:MAX_PARTIAL_DIFF] + "\n... (diff cut)\n"
+            partial = BestPartial(strategy=strategy, passed=report.passed,
+                                  failed=report.failed, errors=report.errors, diff=diff)
+        said = first_assertion(first.output, bundle.files)
+        if not said and first.timed_out:
+            said = f"the tests did not finish within {ctx.test_timeout:g}s"
+        return RepairAttempt(
+            strategies=tried, best_partial=partial, first_failure=said or None,
+            candidates=ctx.budget.used, duration_s=round(time.monotonic() - started, 3),
         )
 
     def _success(
@@ -202,3 +238,19 @@ class Engine:
             duration_s=time.monotonic() - started,
             llm_tokens=int(ctx.extra.get("llm_tokens", 0)),
         )
+
+
+def _one_line_reason(reason: str, attempt: RepairAttempt) -> str:
+    """The failure record's reason: the first run, each strategy's stop, the best
+    partial candidate and the first failure's first line, at most MAX_REASON chars."""
+    parts = [reason]
+    if attempt.strategies:
+        parts.append("tried " + ", ".join(
+            f"{t.name} ({t.stopped}, {t.candidates} candidates)" for t in attempt.strategies))
+    if attempt.best_partial is not None:
+        bp = attempt.best_partial
+        parts.append(f"best partial: {bp.passed} passed, {bp.failed} failed ({bp.strategy})")
+    if attempt.first_failure:
+        parts.append("first failure: " + attempt.first_failure.splitlines()[0][:160])
+    text = "; ".join(parts)
+    return text if len(text) <= MAX_REASON else text[: MAX_REASON - 3] + "..."

@@ -21,6 +21,13 @@ import itertools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from repair.program import (
+    BUILTIN_NAMES,
+    ModuleFacts,
+    closest,
+    exception_relatives,
+    stdlib_siblings,
+)
 from repair.sourcefile import Edit, FileModel, Undo, pairs, render, set_field
 
 _ARITH = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow)
@@ -112,31 +119,65 @@ class _Builder:
         self.attrs_plain: set[str] = set()
         self.attrs_by_base: dict[tuple[bool, str], set[str]] = {}
         self.locals: dict[ast.AST | None, list[str]] = {}
+        self.facts = ModuleFacts.of(model.tree)
+        self.first_use: dict[str, ast.Name | None] = {}
+        self.ints: list[int] = []
 
     def add(self, edit: Edit) -> None:
         edit.seq = len(self.edits)
         self.edits.append(edit)
 
-    def replace(self, node: ast.AST, new: ast.AST, cost: int, label: str) -> None:
-        """An edit that puts `new` where `node` is."""
-        span = self.m.span(node)
-        if span is None or node not in self.m.parents or node not in self.m.anchors:
+    def replace(self, node: ast.AST, new: ast.AST, cost: int, label: str, kind: str = "",
+                deletes: bool = False, informed: bool = False, text: str | None = None) -> None:
+        """An edit that puts `new` where `node` is (written as `text` when given: a
+        string literal keeps its quotes; render checks it means `new`)."""
+        self.replace_many(((node, new),), cost, label, kind, deletes, informed, text)
+
+    def replace_many(self, changes: tuple[tuple[ast.AST, ast.AST], ...] | list[
+                     tuple[ast.AST, ast.AST]], cost: int, label: str, kind: str = "",
+                     deletes: bool = False, informed: bool = False,
+                     text: str | None = None) -> None:
+        """One edit that puts each `new` where its `node` is (a name renamed at every use,
+        an import changed with its uses). Anchored at the first node's statement."""
+        spans = []
+        setters = []
+        for node, new in changes:
+            span = self.m.span(node)
+            if span is None or node not in self.m.parents or node not in self.m.anchors:
+                return
+            try:
+                text = ast.unparse(new) if text is None or len(changes) > 1 else text
+            except (ValueError, TypeError, AttributeError, RecursionError):
+                return
+            spans.append((span[0], span[1], text, f"({text})"))
+            setters.append((self.m.parents[node], new))
+        if not spans:
             return
-        parent, fieldname, index = self.m.parents[node]
-        try:
-            text = ast.unparse(new)
-        except (ValueError, TypeError, AttributeError, RecursionError):
-            return
+        first = changes[0][0]
+
+        def mutate() -> Undo:
+            undos = [set_field(parent, fieldname, index, new)
+                     for (parent, fieldname, index), new in setters]
+
+            def undo() -> None:
+                for u in reversed(undos):
+                    u()
+
+            return undo
+
         self.add(Edit(
-            path=self.m.path, line=node.lineno, anchor=self.m.anchors[node].lineno,  # type: ignore[attr-defined]
-            cost=cost, label=label, spans=((span[0], span[1], text, f"({text})"),),
-            mutate=lambda: set_field(parent, fieldname, index, new), pairable=True,
+            path=self.m.path, line=first.lineno,  # type: ignore[attr-defined]
+            anchor=self.m.anchors[first].lineno, cost=cost, label=label,
+            spans=tuple(spans), mutate=mutate, pairable=len(spans) == 1, kind=kind,
+            deletes=deletes, informed=informed,
         ))
 
     def body_edit(self, stmt: ast.stmt, cost: int, label: str,
-                  start: int, end: int, text: str, mutate: Callable[[], Undo]) -> None:
+                  start: int, end: int, text: str, mutate: Callable[[], Undo],
+                  kind: str = "", deletes: bool = False, informed: bool = False) -> None:
         self.add(Edit(path=self.m.path, line=stmt.lineno, anchor=stmt.lineno, cost=cost,
-                      label=label, spans=((start, end, text, text),), mutate=mutate))
+                      label=label, spans=((start, end, text, text),), mutate=mutate,
+                      kind=kind, deletes=deletes, informed=informed))
 
 
 def _scope_names(scope: ast.AST | None) -> list[str]:
@@ -167,24 +208,42 @@ def generate(model: FileModel) -> list[Edit]:
         if node in model._in_fstring:
             continue
         _expression_edits(b, node)
+        _reshape_edits(b, node)
         if isinstance(node, ast.stmt):
             _statement_edits(b, node)
+            _growth_edits(b, node)
     return b.edits
+
+
+def _computed(node: ast.AST) -> bool:
+    """Whether `node` computes something (a call, arithmetic, a subscript) that a
+    constant or a plain name put in its place would throw away."""
+    return any(isinstance(n, ast.Call | ast.BinOp | ast.BoolOp | ast.Subscript | ast.ListComp
+                          | ast.GeneratorExp | ast.DictComp | ast.SetComp) for n in ast.walk(node))
+
+
+def _calls_own_code(node: ast.AST) -> bool:
+    """Whether `node` calls anything but a builtin (a function or method of the program,
+    a recursive step): dropping that deletes behaviour; dropping `sorted(...)` or a
+    stray operand is a natural fix."""
+    return any(isinstance(n, ast.Call) and not (isinstance(n.func, ast.Name)
+                                                 and n.func.id in BUILTIN_NAMES)
+               for n in ast.walk(node))
 
 
 def _negate(b: _Builder, test: ast.expr, what: str) -> None:
     if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
-        b.replace(test, test.operand, 1, f"negate {what}: drop not")
+        b.replace(test, test.operand, 1, f"negate {what}: drop not", "condition")
     else:
-        b.replace(test, ast.UnaryOp(op=ast.Not(), operand=test), 1, f"negate {what}")
+        b.replace(test, ast.UnaryOp(op=ast.Not(), operand=test), 1, f"negate {what}", "condition")
 
 
-def _plus_minus(b: _Builder, node: ast.expr, cost: int, where: str) -> None:
+def _plus_minus(b: _Builder, node: ast.expr, cost: int, where: str, kind: str = "constant") -> None:
     value = _int_value(node)
     if value is not None:
         for delta in (1, -1):
             b.replace(node, _int_node(value + delta), cost,
-                      f"{where} {value} -> {value + delta}")
+                      f"{where} {value} -> {value + delta}", kind)
         return
     if (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.Sub)
             and isinstance(node.right, ast.Constant) and type(node.right.value) is int):
@@ -192,12 +251,13 @@ def _plus_minus(b: _Builder, node: ast.expr, cost: int, where: str) -> None:
         offset = node.right.value if isinstance(node.op, ast.Add) else -node.right.value
         for delta in (1, -1):
             b.replace(node, _offset(node.left, offset + delta), cost,
-                      f"{where} {_short(node)} -> {_short(_offset(node.left, offset + delta))}")
+                      f"{where} {_short(node)} -> {_short(_offset(node.left, offset + delta))}",
+                      kind)
         return
     if isinstance(node, ast.Name | ast.BinOp | ast.Call | ast.Attribute | ast.Subscript):
         for delta in (1, -1):
             b.replace(node, _offset(node, delta), cost,
-                      f"{where} {_short(node)} -> {_short(_offset(node, delta))}")
+                      f"{where} {_short(node)} -> {_short(_offset(node, delta))}", kind)
 
 
 def _offset(node: ast.expr, value: int) -> ast.expr:
@@ -229,41 +289,45 @@ def _expression_edits(b: _Builder, node: ast.AST) -> None:
             for cmp_type, cost in alternatives:
                 ops = [*node.ops[:i], cmp_type(), *node.ops[i + 1:]]
                 b.replace(node, _with(node, ops=ops), cost,
-                          f"compare {_SYMBOL[type(op)]} -> {_SYMBOL[cmp_type]}")
+                          f"compare {_SYMBOL[type(op)]} -> {_SYMBOL[cmp_type]}", "compare")
         if len(node.ops) == 1:
             b.replace(node, _with(node, left=node.comparators[0], comparators=[node.left]), 2,
-                      "swap compared operands")
-            _plus_minus(b, node.comparators[0], 2, "compared value")
+                      "swap compared operands", "compare")
+            _plus_minus(b, node.comparators[0], 2, "compared value", "compare")
     elif isinstance(node, ast.BinOp):
         for op_type in _op_group(node.op):
             if op_type is type(node.op):
                 continue
             cost = 1 if frozenset((type(node.op), op_type)) in _CLOSE_BINOPS else 2
             b.replace(node, _with(node, op=op_type()), cost,
-                      f"operator {_SYMBOL[type(node.op)]} -> {_SYMBOL[op_type]}")
+                      f"operator {_SYMBOL[type(node.op)]} -> {_SYMBOL[op_type]}", "operator")
         if not isinstance(node.op, ast.Mult | ast.BitAnd | ast.BitOr | ast.BitXor):
             b.replace(node, _with(node, left=node.right, right=node.left), 2,
-                      f"swap operands of {_SYMBOL.get(type(node.op), '?')}")
-        b.replace(node, node.left, 2, f"drop operand {_short(node.right)}")
-        b.replace(node, node.right, 2, f"drop operand {_short(node.left)}")
+                      f"swap operands of {_SYMBOL.get(type(node.op), '?')}", "operator")
+        # Dropping a constant is a natural fix (a stray `+ " "`); dropping a computed
+        # value (a call, a name) deletes behaviour.
+        b.replace(node, node.left, 2, f"drop operand {_short(node.right)}", "operator",
+                  _calls_own_code(node.right))
+        b.replace(node, node.right, 2, f"drop operand {_short(node.left)}", "operator",
+                  _calls_own_code(node.left))
     elif isinstance(node, ast.BoolOp):
         other_op = ast.Or() if isinstance(node.op, ast.And) else ast.And()
         b.replace(node, _with(node, op=other_op), 1,
-                  f"boolean {_SYMBOL[type(node.op)]} -> {_SYMBOL[type(other_op)]}")
+                  f"boolean {_SYMBOL[type(node.op)]} -> {_SYMBOL[type(other_op)]}", "condition")
         for i in range(len(node.values)):
             rest = node.values[:i] + node.values[i + 1:]
             dropped = rest[0] if len(rest) == 1 else ast.BoolOp(op=node.op, values=rest)
-            b.replace(node, dropped, 2, f"drop condition {_short(node.values[i])}")
+            b.replace(node, dropped, 2, f"drop condition {_short(node.values[i])}", "condition")
     elif isinstance(node, ast.UnaryOp):
         if isinstance(node.op, ast.Not):
-            b.replace(node, node.operand, 1, "drop not")
+            b.replace(node, node.operand, 1, "drop not", "condition")
         elif isinstance(node.op, ast.USub) and _int_value(node) is None:
-            b.replace(node, node.operand, 2, "drop unary minus")
+            b.replace(node, node.operand, 2, "drop unary minus", "operator")
     elif isinstance(node, ast.Constant):
         parent = m.parents.get(node)
         if isinstance(node.value, bool):
             b.replace(node, ast.Constant(value=not node.value), 1,
-                      f"constant {node.value} -> {not node.value}")
+                      f"constant {node.value} -> {not node.value}", "constant")
         elif type(node.value) is int and not (
             parent and isinstance(parent[0], ast.UnaryOp) and isinstance(parent[0].op, ast.USub)
         ):
@@ -272,9 +336,10 @@ def _expression_edits(b: _Builder, node: ast.AST) -> None:
                     and owner.right is node and node.value in (1, -1)):
                 # `x - 1` with the 1 made 0 reads better as plain `x`.
                 b.replace(owner, owner.left, 1, f"constant {node.value} -> 0 "
-                          f"({_short(owner)} -> {_short(owner.left)})")
+                          f"({_short(owner)} -> {_short(owner.left)})", "constant")
                 b.replace(node, _int_node(node.value + (1 if node.value > 0 else -1)), 1,
-                          f"constant {node.value} -> {node.value + (1 if node.value > 0 else -1)}")
+                          f"constant {node.value} -> {node.value + (1 if node.value > 0 else -1)}",
+                          "constant")
             else:
                 _plus_minus(b, node, 1, "constant")
     elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
@@ -284,7 +349,7 @@ def _expression_edits(b: _Builder, node: ast.AST) -> None:
             for name in names:
                 if name != node.id:
                     b.replace(node, ast.Name(id=name, ctx=ast.Load()), 2,
-                              f"name {node.id} -> {name}")
+                              f"name {node.id} -> {name}", "name")
     elif isinstance(node, ast.Attribute):
         parent = m.parents.get(node)
         called = parent is not None and isinstance(parent[0], ast.Call) and parent[1] == "func"
@@ -298,28 +363,29 @@ def _expression_edits(b: _Builder, node: ast.AST) -> None:
             if node.attr in siblings:
                 pool.update(siblings)
         for attr in sorted(pool - {node.attr}):
-            b.replace(node, _with(node, attr=attr), 2, f"attribute .{node.attr} -> .{attr}")
+            b.replace(node, _with(node, attr=attr), 2, f"attribute .{node.attr} -> .{attr}",
+                      "attribute")
     elif isinstance(node, ast.Subscript):
         index = node.slice
         if isinstance(index, ast.Slice):
             for part in ("lower", "upper"):
                 bound = getattr(index, part)
                 if bound is not None:
-                    _plus_minus(b, bound, 1, f"slice {part}")
+                    _plus_minus(b, bound, 1, f"slice {part}", "index")
         elif not isinstance(index, ast.Tuple) and _int_value(index) is None:
-            _plus_minus(b, index, 1, "index")
+            _plus_minus(b, index, 1, "index", "index")
         if isinstance(node.value, ast.Subscript) and not isinstance(node.value.slice, ast.Slice) \
                 and not isinstance(index, ast.Slice):
             inner = copy.copy(node.value)
             inner.slice = index
             outer = copy.copy(node)
             outer.value, outer.slice = inner, node.value.slice
-            b.replace(node, outer, 2, "swap subscripts")
+            b.replace(node, outer, 2, "swap subscripts", "index")
     elif isinstance(node, ast.Tuple | ast.List) and 2 <= len(node.elts) <= 4:
         for i, j in itertools.combinations(range(len(node.elts)), 2):
             elts = list(node.elts)
             elts[i], elts[j] = elts[j], elts[i]
-            b.replace(node, _with(node, elts=elts), 2, f"swap elements {i} and {j}")
+            b.replace(node, _with(node, elts=elts), 2, f"swap elements {i} and {j}", "order")
     elif isinstance(node, ast.IfExp):
         _negate(b, node.test, "conditional expression")
     if isinstance(node, ast.Call):
@@ -333,18 +399,18 @@ def _call_edits(b: _Builder, node: ast.Call) -> None:
     func = node.func
     if isinstance(func, ast.Name) and func.id in _FUNC_SWAPS:
         b.replace(func, ast.Name(id=_FUNC_SWAPS[func.id], ctx=ast.Load()), 1,
-                  f"call {func.id} -> {_FUNC_SWAPS[func.id]}")
+                  f"call {func.id} -> {_FUNC_SWAPS[func.id]}", "call")
     if isinstance(func, ast.Name) and func.id == "range" and not node.keywords:
         for arg in node.args[:2]:
-            _plus_minus(b, arg, 1, "range bound")
+            _plus_minus(b, arg, 1, "range bound", "loop")
         if len(node.args) == 1:
             new = copy.copy(node)
             new.args = [ast.Constant(value=1), node.args[0]]
-            b.replace(node, new, 2, "range(n) -> range(1, n)")
+            b.replace(node, new, 2, "range(n) -> range(1, n)", "loop")
     elif not node.keywords and not any(isinstance(a, ast.Starred) for a in node.args):
         for arg in node.args:
             if isinstance(arg, ast.Name | ast.Subscript | ast.Attribute | ast.BinOp):
-                _plus_minus(b, arg, 3, "argument")
+                _plus_minus(b, arg, 3, "argument", "call")
     positional = [a for a in node.args if not isinstance(a, ast.Starred)]
     if len(positional) == len(node.args) and len(node.args) >= 2:
         for i, j in itertools.combinations(range(min(len(node.args), 4)), 2):
@@ -352,16 +418,31 @@ def _call_edits(b: _Builder, node: ast.Call) -> None:
             args[i], args[j] = args[j], args[i]
             new = copy.copy(node)
             new.args = args
-            b.replace(node, new, 2, f"swap call arguments {i} and {j}")
+            b.replace(node, new, 2, f"swap call arguments {i} and {j}", "call")
     name = ast.unparse(func) if isinstance(func, ast.Name | ast.Attribute) else ""
     if len(node.args) == 1 and not node.keywords and not isinstance(node.args[0], ast.Starred):
-        b.replace(node, node.args[0], 2, f"unwrap call {name}(...)")
+        own = not (isinstance(func, ast.Name) and func.id in BUILTIN_NAMES)
+        b.replace(node, node.args[0], 2, f"unwrap call {name}(...)", "call", own)
     elif not node.args and not node.keywords and isinstance(func, ast.Attribute):
-        b.replace(node, func.value, 2, f"unwrap call .{func.attr}()")
+        b.replace(node, func.value, 2, f"unwrap call .{func.attr}()", "call", True)
+
+
+def _swap_constants(b: _Builder, stmt: ast.stmt) -> None:
+    """Two numbers of one expression swapped (`9 / 5` for `5 / 9`): both at once."""
+    if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.If
+                  | ast.For | ast.While | ast.With | ast.Try):
+        return
+    nums = [n for n in ast.walk(stmt) if isinstance(n, ast.Constant)
+            and type(n.value) in (int, float) and b.m.anchors.get(n) is stmt]
+    for one, two in itertools.combinations(nums[:6], 2):
+        if one.value != two.value:
+            b.replace_many([(one, ast.Constant(two.value)), (two, ast.Constant(one.value))], 2,
+                           f"swap constants {one.value!r} and {two.value!r}", "constant")
 
 
 def _statement_edits(b: _Builder, stmt: ast.stmt) -> None:
     m = b.m
+    _swap_constants(b, stmt)
     if isinstance(stmt, ast.If | ast.While | ast.Assert):
         _negate(b, stmt.test, type(stmt).__name__.lower() + " condition")
     if isinstance(stmt, ast.AugAssign):
@@ -369,23 +450,27 @@ def _statement_edits(b: _Builder, stmt: ast.stmt) -> None:
             if op_type is not type(stmt.op):
                 cost = 1 if frozenset((type(stmt.op), op_type)) in _CLOSE_BINOPS else 2
                 _replace_stmt(b, stmt, _with(stmt, op=op_type()), cost,
-                              f"augmented {_SYMBOL[type(stmt.op)]}= -> {_SYMBOL[op_type]}=")
-        _plus_minus(b, stmt.value, 3, "augmented value")
+                              f"augmented {_SYMBOL[type(stmt.op)]}= -> {_SYMBOL[op_type]}=",
+                              "operator")
+        _plus_minus(b, stmt.value, 3, "augmented value", "loop")
     if isinstance(stmt, ast.Break | ast.Continue):
         other_stmt: ast.stmt = ast.Continue() if isinstance(stmt, ast.Break) else ast.Break()
         _replace_stmt(b, stmt, other_stmt, 2,
-                      f"{type(stmt).__name__.lower()} -> {type(other_stmt).__name__.lower()}")
+                      f"{type(stmt).__name__.lower()} -> {type(other_stmt).__name__.lower()}",
+                      "loop")
     if isinstance(stmt, ast.Return) and stmt.value is not None:
         scope = m.scopes.get(stmt)
         if not (isinstance(stmt.value, ast.Constant) and stmt.value.value is None):
-            b.replace(stmt.value, ast.Constant(value=None), 2, "return None")
+            b.replace(stmt.value, ast.Constant(value=None), 2, "return None", "statement",
+                      _computed(stmt.value))
         for name in b.locals.setdefault(scope, _scope_names(scope)):
             if not (isinstance(stmt.value, ast.Name) and stmt.value.id == name):
-                b.replace(stmt.value, ast.Name(id=name, ctx=ast.Load()), 2, f"return {name}")
+                b.replace(stmt.value, ast.Name(id=name, ctx=ast.Load()), 2, f"return {name}",
+                          "name", _calls_own_code(stmt.value))
     if isinstance(stmt, ast.Assign | ast.AnnAssign) and stmt.value is not None:
-        _plus_minus(b, stmt.value, 3, "assigned value")
+        _plus_minus(b, stmt.value, 3, "assigned value", "constant")
     if isinstance(stmt, ast.Return) and stmt.value is not None:
-        _plus_minus(b, stmt.value, 3, "returned value")
+        _plus_minus(b, stmt.value, 3, "returned value", "constant")
     parent = m.parents.get(stmt)
     if parent is None:
         return
@@ -409,7 +494,8 @@ def _statement_edits(b: _Builder, stmt: ast.stmt) -> None:
             _guards(b, stmt, body, index, scope, start, indent)
 
 
-def _replace_stmt(b: _Builder, stmt: ast.stmt, new: ast.stmt, cost: int, label: str) -> None:
+def _replace_stmt(b: _Builder, stmt: ast.stmt, new: ast.stmt, cost: int, label: str,
+                  kind: str = "statement") -> None:
     where = b.m.whole_lines(stmt)
     parent = b.m.parents.get(stmt)
     if where is None or parent is None:
@@ -421,7 +507,7 @@ def _replace_stmt(b: _Builder, stmt: ast.stmt, new: ast.stmt, cost: int, label: 
     except (ValueError, TypeError, AttributeError):
         return
     b.body_edit(stmt, cost, label, start, end, text,
-                lambda: set_field(owner, fieldname, index, new))
+                lambda: set_field(owner, fieldname, index, new), kind)
 
 
 def _delete(b: _Builder, stmt: ast.stmt, body: list[ast.stmt], index: int,
@@ -446,7 +532,7 @@ def _delete(b: _Builder, stmt: ast.stmt, body: list[ast.stmt], index: int,
 
     cost = 3 if not isinstance(stmt, ast.If | ast.For | ast.While | ast.With | ast.Try) else 4
     b.body_edit(stmt, cost, f"delete statement {_short(stmt, 30)!r}", start, end,
-                indent + "pass\n" if alone else "", mutate)
+                indent + "pass\n" if alone else "", mutate, "delete", True)
 
 
 def _swap_next(b: _Builder, stmt: ast.stmt, body: list[ast.stmt], index: int) -> None:
@@ -468,13 +554,29 @@ def _swap_next(b: _Builder, stmt: ast.stmt, body: list[ast.stmt], index: int) ->
         return undo
 
     b.body_edit(stmt, 3, f"swap statement with the next one (line {nxt.lineno})", here[0],
-                there[1], text[there[0]:there[1]] + text[here[0]:here[1]], mutate)
+                there[1], text[there[0]:there[1]] + text[here[0]:here[1]], mutate, "statement")
     # The swapped text may lack a final newline at the end of the file: render's
     # parse check drops the candidate in that case.
 
 
+def _left_unused(loop: ast.stmt, after: list[ast.stmt]) -> set[str]:
+    """Names a loop writes whose last value nothing after the loop reads: a statement of
+    the loop that consumes one is likely missing once more after it (a last field)."""
+    written = {n.id for n in ast.walk(loop) if isinstance(n, ast.Name)
+               and isinstance(n.ctx, ast.Store)}
+    if isinstance(loop, ast.For):
+        written -= {n.id for n in ast.walk(loop.target) if isinstance(n, ast.Name)}
+    read_after = {n.id for s in after for n in ast.walk(s) if isinstance(n, ast.Name)
+                  and isinstance(n.ctx, ast.Load)}
+    return written - read_after
+
+
 def _insert_copies(b: _Builder, stmt: ast.stmt, body: list[ast.stmt], index: int,
                    scope: ast.AST, start: int, indent: str) -> None:
+    loop = body[index - 1] if index > 0 and isinstance(body[index - 1], ast.For | ast.While) \
+        else None
+    unused = _left_unused(loop, body[index:]) if loop is not None else set()
+    inside = set(ast.walk(loop)) if loop is not None else set()
     for other in ast.walk(scope):
         if not isinstance(other, ast.Assign | ast.AugAssign | ast.Expr | ast.Return
                           | ast.Break | ast.Continue) or other is stmt:
@@ -492,8 +594,13 @@ def _insert_copies(b: _Builder, stmt: ast.stmt, body: list[ast.stmt], index: int
             body.insert(index, other)
             return lambda: _pop(body, index)
 
-        b.body_edit(stmt, 4, f"insert a copy of line {other.lineno} before line {stmt.lineno}",
-                    start, start, text, mutate)
+        reads = {n.id for n in ast.walk(other) if isinstance(n, ast.Name)
+                 and isinstance(n.ctx, ast.Load)}
+        flushes = other in inside and bool(reads & unused)
+        b.body_edit(stmt, 2 if flushes else 4,
+                    f"insert a copy of line {other.lineno} before line {stmt.lineno}"
+                    + (" (after the loop, for the value it leaves unused)" if flushes else ""),
+                    start, start, text, mutate, "insert")
 
 
 def _pop(body: list[ast.stmt], index: int) -> None:
@@ -520,7 +627,602 @@ def _guards(b: _Builder, stmt: ast.stmt, body: list[ast.stmt], index: int,
                     return lambda: _pop(body, index)
 
                 b.body_edit(stmt, 3, f"guard: if {test}: return {result}", start, start, text,
-                            mutate)
+                            mutate, "guard")
+
+
+# -- edits that reshape an expression: wrap, extend, convert, look up with a default ----
+
+# Calls the builtins offer, tried around a value: conversions first (a TypeError's fix).
+_CONVERSIONS = ("str", "int", "float", "list", "tuple")
+_WRAPS_RETURN = ("sorted", "len", "set", "abs", "round", "sum", "bool", "max", "min")
+_WRAPS_VALUE = ("len", "sorted", "abs", "set")
+# A separator or short punctuation constant may be any other of these.
+_SEPARATORS = (",", ", ", ";", " ", "\t", "\n", "|", ":", "-", "_", "/", ".", "")
+_STRFTIME = set("aAbBcdfHIjmMpSUwWxXyYzZ")
+_SCALES = (2, 10, 60, 24, 1000)
+_WRAPPABLE = (ast.Name, ast.Attribute, ast.Subscript, ast.Call, ast.BinOp)
+NAME_POOL = 6  # names in scope offered for an inserted statement
+SIBLINGS = 6  # other functions of the same standard module offered for one
+CLAUSE_NAMES = 3  # names a clause added to a condition may test
+
+
+def _call(func: str, arg: ast.expr, *more: ast.expr) -> ast.Call:
+    return ast.Call(func=ast.Name(id=func, ctx=ast.Load()), args=[arg, *more], keywords=[])
+
+
+def _method(value: ast.expr, name: str, *args: ast.expr) -> ast.Call:
+    return ast.Call(func=ast.Attribute(value=value, attr=name, ctx=ast.Load()),
+                    args=list(args), keywords=[])
+
+
+def _wrap(b: _Builder, node: ast.expr, funcs: tuple[str, ...], cost: int) -> None:
+    """`f(node)` for each f (conversions are kind "convert", others "wrap")."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in funcs:
+        return
+    for func in funcs:
+        kind = "convert" if func in _CONVERSIONS else "wrap"
+        b.replace(node, _call(func, node), cost, f"wrap {_short(node)} in {func}()", kind)
+
+
+def _value_role(b: _Builder, node: ast.expr) -> str:
+    """Where a value sits: "return", "assign", "argument", "operand", "compared" or ""."""
+    parent = b.m.parents.get(node)
+    if parent is None:
+        return ""
+    owner, fieldname, _ = parent
+    if isinstance(owner, ast.Return):
+        return "return"
+    if isinstance(owner, ast.Assign | ast.AnnAssign) and fieldname == "value":
+        return "assign"
+    if isinstance(owner, ast.Call) and fieldname == "args":
+        return "argument"
+    if isinstance(owner, ast.BinOp):
+        return "operand"
+    if isinstance(owner, ast.ListComp | ast.GeneratorExp | ast.SetComp) and fieldname == "elt":
+        return "element"
+    if isinstance(owner, ast.Tuple | ast.List) and fieldname == "elts":
+        grand = b.m.parents.get(owner)
+        return "element" if grand is not None and isinstance(grand[0], ast.Return) else ""
+    if isinstance(owner, ast.Compare):
+        return "compared"
+    return ""
+
+
+def _reshape_edits(b: _Builder, node: ast.AST) -> None:
+    if isinstance(node, ast.expr) and isinstance(node, _WRAPPABLE):
+        role = _value_role(b, node)
+        if role == "return":
+            _wrap(b, node, (*_CONVERSIONS, *_WRAPS_RETURN[:2]), 3)
+            _wrap(b, node, _WRAPS_RETURN[2:], 4)
+            b.replace(node, ast.List(elts=[node], ctx=ast.Load()), 3,
+                      f"one-element list [{_short(node)}]", "wrap")
+            b.replace(node, ast.Tuple(elts=[node], ctx=ast.Load()), 3,
+                      f"one-element tuple ({_short(node)},)", "wrap")
+        elif role == "assign":
+            _wrap(b, node, (*_CONVERSIONS, *_WRAPS_VALUE), 3)
+        elif role == "element":
+            _wrap(b, node, ("str", "int", "float", "len"), 3)
+        elif role in ("argument", "operand", "compared"):
+            # Many values sit in these places: a TypeError at the line raises them (kind).
+            _wrap(b, node, ("str", "int", "float", "len") if role != "argument"
+                  else (*_CONVERSIONS, "len", "sorted"), 4)
+        if role in ("return", "argument") and isinstance(node, ast.Name | ast.Attribute | ast.Call):
+            for lower, upper, step in ((1, None, None), (None, -1, None), (None, None, -1)):
+                sl = ast.Slice(lower=None if lower is None else _int_node(lower),
+                               upper=None if upper is None else _int_node(upper),
+                               step=None if step is None else _int_node(step))
+                new = ast.Subscript(value=node, slice=sl, ctx=ast.Load())
+                b.replace(node, new, 3 if role == "return" else 4, f"slice {_short(new)}",
+                          "index")
+        if role in ("argument", "operand", "return", "assign") and isinstance(
+                node, ast.Name | ast.Attribute | ast.Subscript | ast.Call):
+            for method in ("encode", "decode"):
+                b.replace(node, _method(node, method), 3 if role in ("return", "assign") else 4,
+                          f"{_short(node)}.{method}()", "convert")
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                and 1 <= len(node.args) <= 2 and not node.keywords \
+                and not any(isinstance(a, ast.Starred) for a in node.args) \
+                and not (isinstance(node.func.value, ast.Name)
+                         and node.func.value.id in b.facts.modules):
+            # A count or limit the call was meant to have (`split(":", 1)`).
+            b.replace(node, _with(node, args=[*node.args, ast.Constant(1)]), 3,
+                      f"{_short(node)} with a last argument 1", "call")
+    if isinstance(node, ast.Return) and isinstance(node.value, ast.List):
+        b.replace(node.value, ast.Tuple(elts=node.value.elts, ctx=ast.Load()), 2,
+                  "return a tuple, not a list", "convert")
+    if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load):
+        _subscript_edits(b, node)
+    if isinstance(node, ast.Constant) and isinstance(node.value, str | bytes) \
+            and id(node) not in b.facts.docstrings:
+        _string_edits(b, node)
+    if isinstance(node, ast.Constant) and type(node.value) is int:
+        _scaled_int_edits(b, node)
+        if abs(node.value) >= 2:
+            for name in _near_names(b, node):
+                b.replace(node, ast.Name(id=name, ctx=ast.Load()), 3,
+                          f"constant {node.value} -> {name}", "constant")
+    if isinstance(node, ast.ExceptHandler) and node.type is not None:
+        _exception_edits(b, node)
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+        _module_sibling_edits(b, node)
+    if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) \
+            and node.id in b.facts.from_names:
+        _imported_sibling_edits(b, node)
+    if isinstance(node, ast.List | ast.Tuple) and not node.elts \
+            and isinstance(node.ctx, ast.Load) and _value_role(b, node) in ("assign", "return"):
+        _fill_empty(b, node)
+
+
+def _near_names(b: _Builder, node: ast.AST, limit: int = 4) -> list[str]:
+    """Names in scope at `node` a constant may stand for: the targets of the loops around
+    it (innermost first), then the function's parameters."""
+    scope = b.m.scopes.get(node)
+    if not isinstance(scope, ast.FunctionDef | ast.AsyncFunctionDef):
+        return []
+    names: list[str] = []
+    at: ast.AST | None = node
+    while at is not None and at is not scope:
+        parent = b.m.parents.get(at)
+        came_from = parent[1] if parent else ""
+        at = parent[0] if parent else None
+        if isinstance(at, ast.For) and came_from == "body":
+            names += [n.id for n in ast.walk(at.target) if isinstance(n, ast.Name)]
+    names += [a.arg for a in scope.args.args if a.arg not in ("self", "cls")]
+    return list(dict.fromkeys(names))[:limit]
+
+
+def _fill_empty(b: _Builder, node: ast.List | ast.Tuple) -> None:
+    """An empty list or tuple that should hold something: a name in scope (a worklist
+    seeded with its start, a group started with its first item)."""
+    for arg in _near_names(b, node):
+        elts: list[ast.expr] = [ast.Name(id=arg, ctx=ast.Load())]
+        new = ast.List(elts=elts, ctx=ast.Load()) if isinstance(node, ast.List) \
+            else ast.Tuple(elts=elts, ctx=ast.Load())
+        b.replace(node, new, 3, f"empty {ast.unparse(node)} -> {ast.unparse(new)}", "constant")
+
+
+def _subscript_edits(b: _Builder, node: ast.Subscript) -> None:
+    index = node.slice
+    if isinstance(index, ast.Slice) and index.lower is not None and index.upper is not None \
+            and not isinstance(index.lower, ast.Constant):
+        # A window's end written as its length: values[i:size] -> values[i:i + size]
+        end = ast.BinOp(left=index.lower, op=ast.Add(), right=index.upper)
+        b.replace(index.upper, end, 2, f"slice upper {_short(index.upper)} -> {_short(end)}",
+                  "index")
+    if isinstance(index, ast.Slice | ast.Tuple):
+        return
+    value = _int_value(index)
+    if value is not None:
+        if value in (0, -1):
+            b.replace(index, _int_node(-1 - value), 2, f"index {value} -> {-1 - value}", "index")
+    else:
+        seq = node.value
+        if isinstance(index, ast.Name):
+            length = _call("len", seq)
+            for new, text in (
+                (ast.BinOp(left=_int_node(-1), op=ast.Sub(), right=index), f"-1 - {index.id}"),
+                (ast.BinOp(left=index, op=ast.FloorDiv(), right=ast.Constant(2)),
+                 f"{index.id} // 2"),
+                (ast.BinOp(left=length, op=ast.Sub(), right=index), f"len(...) - {index.id}"),
+                (ast.BinOp(left=ast.BinOp(left=length, op=ast.Sub(), right=ast.Constant(1)),
+                           op=ast.Sub(), right=index), f"len(...) - 1 - {index.id}"),
+            ):
+                b.replace(index, new, 3, f"index {index.id} -> {text}", "index")
+        parent = b.m.parents.get(node)
+        stored = parent is not None and isinstance(parent[0], ast.AugAssign)
+        if not stored and isinstance(seq, ast.Name | ast.Attribute | ast.Subscript):
+            b.replace(node, _method(seq, "get", index), 3,
+                      f"{_short(node)} -> .get({_short(index)})", "get")
+            defaults: list[ast.expr] = [ast.Constant(0), ast.Constant(""),
+                                        ast.List(elts=[], ctx=ast.Load()), ast.Constant(None)]
+            defaults += [ast.Name(id=n, ctx=ast.Load()) for n in b.facts.constants][:8]
+            defaults.append(index)  # fall back to the key itself
+            for default in defaults:
+                b.replace(node, _method(seq, "get", index, default), 3,
+                          f"{_short(node)} -> .get({_short(index)}, {ast.unparse(default)})",
+                          "get")
+
+
+def _literal(b: _Builder, node: ast.Constant, value: str | bytes) -> str:
+    """`value` written as a literal in the quotes `node` is written in."""
+    text = repr(value)
+    span = b.m.span(node)
+    original = b.m.text[span[0]:span[1]] if span else ""
+    quote = original.lstrip("bBrRuU")[:1]
+    body = text[2:-1] if isinstance(value, bytes) else text[1:-1]
+    prefix = "b" if isinstance(value, bytes) else ""
+    if quote == '"' and text[len(prefix)] == "'" and '"' not in body:
+        return f'{prefix}"{body}"'
+    return text
+
+
+def _put_string(b: _Builder, node: ast.Constant, value: str | bytes, cost: int, label: str,
+                kind: str) -> None:
+    b.replace(node, ast.Constant(value), cost, label, kind, text=_literal(b, node, value))
+
+
+def _separator_use(b: _Builder, node: ast.Constant) -> bool:
+    """Whether a string is the receiver of a call (`",".join`), an argument of a method
+    call (`s.split(",")`) or a keyword argument (`sep=","`)."""
+    parent = b.m.parents.get(node)
+    if parent is None:
+        return False
+    owner, fieldname, _ = parent
+    if isinstance(owner, ast.Attribute) and fieldname == "value":
+        grand = b.m.parents.get(owner)
+        return grand is not None and isinstance(grand[0], ast.Call)
+    if isinstance(owner, ast.Call) and fieldname == "args":
+        return isinstance(owner.func, ast.Attribute)
+    return isinstance(owner, ast.keyword)
+
+
+def _string_edits(b: _Builder, node: ast.Constant) -> None:
+    value = node.value
+    if isinstance(value, bytes):
+        try:
+            _put_string(b, node, value.decode("ascii"), 3, "bytes literal -> str", "convert")
+        except UnicodeDecodeError:
+            pass
+        return
+    assert isinstance(value, str)
+    parent = b.m.parents.get(node)
+    if parent is not None and isinstance(parent[0], ast.Assign | ast.AnnAssign) \
+            and b.m.scopes.get(node) is None:
+        defining = True  # a module constant's own definition: keep offering other values
+    else:
+        defining = False
+    if value.isascii():
+        _put_string(b, node, value.encode("ascii"), 3, "str literal -> bytes", "convert")
+    if not defining:
+        for name, const in b.facts.str_constants.items():
+            if const != value:
+                b.replace(node, ast.Name(id=name, ctx=ast.Load()), 2,
+                          f"string {_short(node)} -> module constant {name}", "string")
+    if len(value) <= 2 and not any(c.isalnum() for c in value):
+        # A separator where the string is used as one (joins, splits, keywords), else
+        # only a punctuation constant at a higher cost.
+        used_as_separator = _separator_use(b, node)
+        if used_as_separator or value:
+            for sep in _SEPARATORS:
+                if sep != value:
+                    _put_string(b, node, sep, 2 if used_as_separator else 3,
+                                f"string {value!r} -> {sep!r}", "string")
+    directives = [i for i in range(len(value) - 1)
+                  if value[i] == "%" and value[i + 1] in _STRFTIME
+                  and (i == 0 or value[i - 1] != "%")]
+    for i in directives:
+        flipped = value[i + 1].swapcase()
+        if flipped in _STRFTIME:
+            new = value[: i + 1] + flipped + value[i + 2:]
+            _put_string(b, node, new, 2, f"format {value!r} -> {new!r}", "string")
+    for i, j in itertools.combinations(directives, 2):
+        chars = list(value)
+        chars[i + 1], chars[j + 1] = chars[j + 1], chars[i + 1]
+        new = "".join(chars)
+        if new != value:
+            _put_string(b, node, new, 2, f"format {value!r} -> {new!r}", "string")
+    others = [s for s in b.facts.strings if s != value and (len(s) <= 2) == (len(value) <= 2)]
+    for other in closest(value, others, 4):
+        _put_string(b, node, other, 3, f"string {_short(node)} -> {other!r}", "string")
+
+
+def _scaled_int_edits(b: _Builder, node: ast.Constant) -> None:
+    """An integer that is wrong by a unit, not by one: times or divided by 2, 10, 60,
+    24, 1000, and a round decimal for the nearby power of two (1000 <-> 1024)."""
+    if type(node.value) is not int:
+        return
+    n: int = node.value
+    parent = b.m.parents.get(node)
+    if (parent and isinstance(parent[0], ast.UnaryOp)) or abs(n) < 2:
+        return
+    values: list[int] = []
+    for k in _SCALES:
+        values.append(n * k)
+        if n % k == 0:
+            values.append(n // k)
+    if n > 0:
+        power = 1 << (n.bit_length() - 1)
+        values += [power, power << 1]  # the powers of two around it
+        exponent = n.bit_length() - 1
+        if n == power and exponent % 10 == 0:
+            values.append(1000 ** (exponent // 10))  # 1024 -> 1000, 1048576 -> 1000000
+        for k in range(1, 5):
+            if n == 1000 ** k:
+                values.append(1024 ** k)  # 1000 -> 1024
+    seen: set[int] = {n, n + 1, n - 1}
+    for value in values:
+        if value not in seen and value > 0:
+            seen.add(value)
+            b.replace(node, _int_node(value), 2, f"constant {n} -> {value}", "constant")
+
+
+def _exception_edits(b: _Builder, handler: ast.ExceptHandler) -> None:
+    caught = handler.type
+    if not isinstance(caught, ast.Name):
+        return
+    pool: list[str] = []
+    for node in ast.walk(b.m.tree):
+        if isinstance(node, ast.Name) and node.id.endswith(("Error", "Exception")) \
+                and node.id != caught.id and node.id not in pool:
+            pool.append(node.id)
+    for name in [*exception_relatives(caught.id)[:8], "Exception"]:
+        if name not in pool and name != caught.id:
+            pool.append(name)
+    for name in pool:
+        b.replace(caught, ast.Name(id=name, ctx=ast.Load()), 2,
+                  f"except {caught.id} -> {name}", "exception")
+    for name in pool[:4]:
+        both = ast.Tuple(elts=[caught, ast.Name(id=name, ctx=ast.Load())], ctx=ast.Load())
+        b.replace(caught, both, 3, f"except {caught.id} -> ({caught.id}, {name})", "exception")
+
+
+def _module_sibling_edits(b: _Builder, node: ast.Attribute) -> None:
+    """`json.loads` -> `json.load`: another function of the same standard module."""
+    assert isinstance(node.value, ast.Name)
+    module = b.facts.modules.get(node.value.id)
+    if module is None:
+        return
+    for other in stdlib_siblings(module, node.attr, SIBLINGS):
+        b.replace(node, _with(node, attr=other), 2, f"call {module}.{node.attr} -> .{other}",
+                  "call")
+
+
+def _imported_sibling_edits(b: _Builder, node: ast.Name) -> None:
+    """`from statistics import mean` -> `median`: the import and every use at once."""
+    module, name = b.facts.from_names[node.id]
+    if node.id != name or node is not _first_use(b, node.id):
+        return
+    uses = [n for n in ast.walk(b.m.tree) if isinstance(n, ast.Name) and n.id == name
+            and b.m.span(n) is not None]
+    aliases = [a for stmt in b.m.tree.body if isinstance(stmt, ast.ImportFrom)
+               and stmt.module == module for a in stmt.names if a.name == name]
+    if len(aliases) != 1:
+        return
+    for other in stdlib_siblings(module, name, SIBLINGS):
+        changes: list[tuple[ast.AST, ast.AST]] = [
+            (u, ast.Name(id=other, ctx=u.ctx)) for u in uses]
+        changes.append((aliases[0], ast.alias(name=other)))
+        b.replace_many(changes, 2, f"call {module}.{name} -> {module}.{other}", "call")
+
+
+def _first_use(b: _Builder, name: str) -> ast.Name | None:
+    if name not in b.first_use:
+        b.first_use[name] = next((n for n in ast.walk(b.m.tree) if isinstance(n, ast.Name)
+                                  and n.id == name and isinstance(n.ctx, ast.Load)), None)
+    return b.first_use[name]
+
+
+# -- edits that add: clauses, guards in loops, statements a function is missing --------
+
+
+def _clause_names(b: _Builder, stmt: ast.stmt, test: ast.expr) -> list[str]:
+    """Names a new clause may test: those the condition reads that are in scope, then
+    the function's parameters; for a condition that reads none (`while True`), the names
+    in scope its body reads. At most CLAUSE_NAMES."""
+    scope = b.m.scopes.get(stmt)
+    in_scope = b.locals.setdefault(scope, _scope_names(scope))
+    names = [n.id for n in ast.walk(test) if isinstance(n, ast.Name) and n.id in in_scope]
+    if not names:
+        names = [n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and n.id in in_scope]
+    if isinstance(scope, ast.FunctionDef | ast.AsyncFunctionDef):
+        names += [a.arg for a in scope.args.args if a.arg not in ("self", "cls")]
+    return list(dict.fromkeys(names))[:CLAUSE_NAMES]
+
+
+def _widen_narrow(b: _Builder, stmt: ast.If | ast.While, test: ast.expr) -> None:
+    names = _clause_names(b, stmt, test)
+    clauses: list[ast.expr] = []
+    for name in names:
+        ref = ast.Name(id=name, ctx=ast.Load())
+        clauses += [ref, ast.UnaryOp(op=ast.Not(), operand=ref),
+                    ast.Compare(left=ref, ops=[ast.Is()], comparators=[ast.Constant(None)]),
+                    ast.Compare(left=ref, ops=[ast.IsNot()], comparators=[ast.Constant(None)])]
+    tested = [n.id for n in ast.walk(test) if isinstance(n, ast.Name) and n.id in names]
+    for name in tested[:2]:
+        for other in names:
+            if other != name:
+                for cmp in (ast.Gt(), ast.GtE(), ast.Lt(), ast.LtE()):
+                    clauses.append(ast.Compare(left=ast.Name(id=name, ctx=ast.Load()), ops=[cmp],
+                                               comparators=[ast.Name(id=other, ctx=ast.Load())]))
+    for sub in ast.walk(stmt):
+        if isinstance(sub, ast.Subscript) and isinstance(sub.slice, ast.Name) \
+                and isinstance(sub.value, ast.Name):
+            clauses.append(ast.Compare(left=sub.slice, ops=[ast.Lt()],
+                                       comparators=[_call("len", sub.value)]))
+    if isinstance(test, ast.Constant):
+        for clause in clauses:
+            b.replace(test, clause, 3, f"condition {_short(test)} -> {_short(clause)}",
+                      "condition")
+        return
+    seen: set[str] = set()
+    for clause in clauses:
+        text = ast.unparse(clause)
+        if text in seen or text == ast.unparse(test):
+            continue
+        seen.add(text)
+        for values, word, cost in (([clause, test], f"{_short(clause)} and ...", 3),
+                                   ([test, clause], f"... and {_short(clause)}", 3),
+                                   ([test, clause], f"... or {_short(clause)}", 3)):
+            op: ast.boolop = ast.Or() if "... or" in word else ast.And()
+            b.replace(test, ast.BoolOp(op=op, values=values), cost, f"condition {word}",
+                      "condition")
+
+
+def _growth_edits(b: _Builder, stmt: ast.stmt) -> None:
+    if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
+        _keep_result(b, stmt, stmt.value)
+    if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.BinOp) \
+            and isinstance(stmt.value.left, ast.Name):
+        # `n // 10` computed and thrown away: `n //= 10`
+        value = stmt.value
+        assert isinstance(value.left, ast.Name)
+        aug = ast.AugAssign(target=ast.Name(id=value.left.id, ctx=ast.Store()), op=value.op,
+                            value=value.right)
+        _replace_stmt(b, stmt, aug, 2, f"keep the result: {_short(aug)}", "statement")
+    if isinstance(stmt, ast.Return) and _in_loop(b, stmt):
+        # A guard that belongs to one item: skip it, do not leave the function.
+        _replace_stmt(b, stmt, ast.Continue(), 2, "return -> continue (skip this item)", "guard")
+    if isinstance(stmt, ast.If | ast.While):
+        _widen_narrow(b, stmt, stmt.test)
+    if isinstance(stmt, ast.For) and stmt.body:
+        _loop_guards(b, stmt)
+    if isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Subscript) \
+            and isinstance(stmt.op, ast.Add | ast.Sub):
+        target = stmt.target
+        got = _method(target.value, "get", target.slice, ast.Constant(0))
+        new = ast.Assign(targets=[target], value=ast.BinOp(left=got, op=stmt.op, right=stmt.value),
+                         lineno=stmt.lineno)
+        _replace_stmt(b, stmt, new, 3, f"{_short(stmt)} -> .get with a default 0", "get")
+    if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
+        _missing_statements(b, stmt)
+
+
+def _in_loop(b: _Builder, stmt: ast.stmt) -> bool:
+    """Whether `stmt` is in the body of a loop of its own function."""
+    scope = b.m.scopes.get(stmt)
+    at: ast.AST | None = stmt
+    while at is not None and at is not scope:
+        parent = b.m.parents.get(at)
+        if parent is None:
+            return False
+        if isinstance(parent[0], ast.For | ast.While) and parent[1] == "body":
+            return True
+        at = parent[0]
+    return False
+
+
+def _keep_result(b: _Builder, stmt: ast.Expr, call: ast.Call) -> None:
+    """A call whose result is thrown away (`text.replace(...)`, `sorted(xs)`): its
+    result assigned back to the name it works on."""
+    func = call.func
+    target: ast.expr | None = None
+    if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) \
+            and func.value.id not in b.facts.modules:
+        target = func.value
+    elif isinstance(func, ast.Name) and func.id in BUILTIN_NAMES and call.args \
+            and isinstance(call.args[0], ast.Name):
+        target = call.args[0]
+    if target is None:
+        return
+    assert isinstance(target, ast.Name)
+    new = ast.Assign(targets=[ast.Name(id=target.id, ctx=ast.Store())], value=call,
+                     lineno=stmt.lineno)
+    _replace_stmt(b, stmt, new, 2, f"keep the result: {target.id} = {_short(call)}", "statement")
+
+
+def _loop_guards(b: _Builder, loop: ast.For) -> None:
+    """`if not item: continue` at the top of a loop body: a guard that belongs to each
+    item rather than to the whole function."""
+    first = loop.body[0]
+    where = b.m.whole_lines(first)
+    if where is None:
+        return
+    start, _, indent = where
+    names = [n.id for n in ast.walk(loop.target) if isinstance(n, ast.Name)]
+    for name in names[:3]:
+        for test in (f"{name} is None", f"not {name}"):
+            guard = ast.parse(f"if {test}:\n    continue\n").body[0]
+            text = f"{indent}if {test}:\n{indent}    continue\n"
+
+            def mutate(guard: ast.stmt = guard) -> Undo:
+                loop.body.insert(0, guard)
+                return lambda: _pop(loop.body, 0)
+
+            b.body_edit(first, 3, f"guard in loop: if {test}: continue", start, start, text,
+                        mutate, "guard")
+
+
+def _missing_statements(b: _Builder, func: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+    """Statements a function may lack, built from what it already does: a call it makes
+    with one name changed (`seen.add(x)` beside `out.append(x)`), and `a = b` between
+    names in scope, each inserted before a statement of a loop, or at a loop's end (and
+    the calls before a return)."""
+    names = b.locals.setdefault(func, _scope_names(func))
+    calls: list[ast.Expr] = []
+    assigned: list[str] = []
+    loops: list[ast.For | ast.While] = []
+    for node in ast.walk(func):
+        if b.m.scopes.get(node) is not func:
+            continue
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and len(calls) < 4:
+            calls.append(node)
+        elif isinstance(node, ast.Assign) and len(node.targets) == 1 \
+                and isinstance(node.targets[0], ast.Name) and node.targets[0].id not in assigned:
+            assigned.append(node.targets[0].id)
+        elif isinstance(node, ast.For | ast.While):
+            loops.append(node)
+    new_stmts: list[tuple[ast.stmt, str]] = []
+    for call in calls:
+        refs = [n for n in ast.walk(call.value) if isinstance(n, ast.Name) and n.id in names]
+        for ref in refs[:3]:
+            for other in names[:NAME_POOL + 2]:
+                if other == ref.id:
+                    continue
+                old_id = ref.id
+                ref.id = other
+                try:
+                    text = ast.unparse(call)
+                finally:
+                    ref.id = old_id
+                new_stmts.append((ast.parse(text).body[0], text))
+    for target in assigned[:NAME_POOL]:
+        for source in names[:NAME_POOL + 2]:
+            if source != target:
+                text = f"{target} = {source}"
+                new_stmts.append((ast.parse(text).body[0], text))
+    for loop in loops:
+        body = loop.body
+        for index, stmt in enumerate(body):
+            _insert_each(b, body, index, stmt, new_stmts, at_end=False)
+        _insert_each(b, body, len(body), body[-1], new_stmts, at_end=True)
+        if isinstance(loop, ast.For):
+            # A name the loop reads but never updates, set before it (`prev`): carried
+            # from one item to the next, it likely misses `prev = item` at the end.
+            carried = [(ast.parse(f"{name} = {item}").body[0], f"{name} = {item}")
+                       for name in _never_updated(loop, assigned)
+                       for item in [n.id for n in ast.walk(loop.target)
+                                    if isinstance(n, ast.Name)][:2]]
+            _insert_each(b, body, len(body), body[-1], carried, at_end=True, cost=3)
+    # ... and the calls (not the assignments) before a return the function makes.
+    calls_only: list[tuple[ast.stmt, str]] = [(s, t) for s, t in new_stmts
+                                              if isinstance(s, ast.Expr)]
+    for node in ast.walk(func):
+        if isinstance(node, ast.Return) and b.m.scopes.get(node) is func:
+            parent = b.m.parents.get(node)
+            if parent is not None and parent[2] is not None:
+                body = getattr(parent[0], parent[1])
+                _insert_each(b, body, parent[2], node, calls_only, at_end=False)
+
+
+def _never_updated(loop: ast.For, assigned: list[str]) -> list[str]:
+    """Names assigned in the function that the loop reads but never assigns."""
+    stored = {n.id for n in ast.walk(loop) if isinstance(n, ast.Name)
+              and isinstance(n.ctx, ast.Store)}
+    read = {n.id for s in loop.body for n in ast.walk(s) if isinstance(n, ast.Name)
+            and isinstance(n.ctx, ast.Load)}
+    return [name for name in assigned if name in read and name not in stored][:3]
+
+
+def _insert_each(b: _Builder, body: list[ast.stmt], index: int, stmt: ast.stmt,
+                 new_stmts: list[tuple[ast.stmt, str]], *, at_end: bool,
+                 cost: int = 4) -> None:
+    where = b.m.whole_lines(stmt)
+    if where is None:
+        return
+    start, end, indent = where
+    at = end if at_end else start
+    if at_end and not b.m.text[start:end].endswith("\n"):
+        return
+    for new, text in new_stmts:
+
+        def mutate(new: ast.stmt = new) -> Undo:
+            body.insert(index, new)
+            return lambda: _pop(body, index)
+
+        place = f"after line {stmt.lineno}" if at_end else f"before line {stmt.lineno}"
+        b.body_edit(stmt, cost, f"insert {text!r} {place}", at, at, f"{indent}{text}\n",
+                    mutate, "insert")
+
 
 
 __all__ = ["Edit", "FileModel", "generate", "pairs", "render"]

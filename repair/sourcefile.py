@@ -26,6 +26,12 @@ class Edit:
     `spans` are (start, end, text, parenthesised text) character replacements of the
     file's text; `mutate` applies the same edit to the model's tree in place and returns
     its undo. `pairable` edits touch one expression and may be combined with another.
+    `kind` names the family of the edit ("compare", "import", "guard", ...: what error-
+    driven localization matches against a failure's exception); `deletes` marks an edit
+    that removes behaviour (drops a call, an operand or a statement, or puts a constant
+    where a value was computed), which ranks after a natural edit; `informed` marks an
+    edit proposed from a failure's own message (a receiver's real attributes, a module's
+    names), tried first at its line.
     """
 
     path: str
@@ -37,6 +43,9 @@ class Edit:
     mutate: Callable[[], Undo]
     pairable: bool = False
     seq: int = 0
+    kind: str = ""
+    deletes: bool = False
+    informed: bool = False
 
 
 @dataclass(eq=False)

@@ -79,6 +79,14 @@ def test_failing_handoff_backs_off_then_is_quarantined_after_exactly_max_failure
     assert "3 failures" in reason.rule and "600" in reason.rule
     assert reason.quarantined_at is not None
     assert all(f.instance == "test-a" and f.reason for f in reason.failures)
+    # What the last attempt tried, for the operator: each strategy and why it stopped,
+    # and the first failing test's error with its place.
+    attempt = reason.last_attempt
+    assert attempt is not None
+    assert [(t.name, t.stopped) for t in attempt.strategies] == [("noop", "exhausted")]
+    assert attempt.first_failure is not None
+    assert "RuntimeError: no" in attempt.first_failure and "calc.py:2" in attempt.first_failure
+    assert "tried noop (exhausted, 0 candidates)" in reason.failures[-1].reason
     events = [m["event"] for m in metric_lines(layout) if m.get("bundle_sha256") == sha]
     assert events.count("repair_failed") == 3 and events.count("quarantined") == 1
     # Backoff: the gaps between failures grow (0.2 s, then 0.4 s at least).

@@ -364,6 +364,9 @@ def test_the_engine_screens_candidates_and_rests_its_verdict_on_a_complete_run(
     assert calls[0] == "run:False"  # the first run: plain
     assert calls[1] == "open_session:True"
     assert "screen:False" in calls  # candidates rejected by the fast path
-    # The accepted candidate: screened, then its verdict from a complete run.
-    assert calls[-3:] == ["screen:True", "run:True", "close_session:None"]
+    # The accepted candidate: screened, then its verdict from a complete run (the
+    # search may judge a few more after it, looking for a more natural one).
+    pairs = list(zip(calls, calls[1:], strict=False))
+    assert ("screen:True", "run:True") in pairs
+    assert calls[-1] == "close_session:None"
     assert runner.screen(CALC, TESTS, timeout=30) is None  # closed

@@ -196,6 +196,9 @@ def test_quarantine_list_show_and_release_give_a_fresh_window_across_restarts(
     assert "RuntimeError: no" in detail.last_test_output
     shown = _ok(run_cli(config, tmp_path, "quarantine", "show", "bad.json"))
     assert "failures (2)" in shown and "RuntimeError: no" in shown and sha in shown
+    # What the last attempt tried, with the first failure's own words and place.
+    assert "last attempt (" in shown and "noop" in shown and "exhausted" in shown
+    assert "first failure\n  RuntimeError: no" in shown
 
     released_at = time.time()
     out = _ok(run_cli(config, tmp_path, "quarantine", "release", "bad"))

@@ -51,11 +51,19 @@ class Context:
     patterns: Any = None
     external_agent: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
+    strategy: str = ""
+    best_partial: tuple[str, dict[str, str], TestReport] | None = None
+    stop: tuple[str, str] | None = None
     # Reports by the program's shape (`program_key`): a candidate whose AST was
     # judged already is not run again. Seeded with the handoff's own program.
     tried: dict[str, TestReport] = field(default_factory=dict)
     screened: int = 0  # candidates rejected by the fast path alone
     skipped: int = 0   # candidates not run: their AST was judged already
+
+    def stopped(self, why: str, detail: str) -> None:
+        """Say why the running strategy gives up ("error", "skipped" ...) when it is not
+        simply out of candidates; the engine puts it in the attempt's summary."""
+        self.stop = (why, detail)
 
     def __post_init__(self) -> None:
         if not (self.first_run.timed_out or self.first_run.crashed):
@@ -113,6 +121,9 @@ class Context:
         each test held to a limit scaled from the first run. A candidate that fails
         there is rejected with that report; one that passes, or that the fast path
         cannot judge, gets a complete ordinary run, whose report is the verdict.
+        A failing candidate that passes more tests than any before (and than the first
+        run) is kept as `best_partial`, for the attempt's summary (a screened report
+        counts the tests it ran before its first failure: a lower bound).
         """
         key = None if coverage else self.program_key(changed)
         if key is not None and key in self.tried:
@@ -137,6 +148,10 @@ class Context:
                                      coverage=coverage)
         if key is not None and not report.timed_out:
             self.tried[key] = report
+        if changed and not self.accepts(report) and report.passed > (
+            self.best_partial[2].passed if self.best_partial else max(0, self.first_run.passed)
+        ):
+            self.best_partial = (self.strategy, dict(changed), report)
         return report
 
     def accepts(self, report: TestReport) -> bool:

@@ -213,6 +213,7 @@ class ExternalAgent:
         """One agent run, one judged candidate."""
         argv = tuple(getattr(ctx.settings, "external_agent", ()) or ctx.external_agent)
         if not argv:
+            ctx.stopped("skipped", "no agent configured")
             return None
         bundle = ctx.bundle
         log = logger.bind(bundle=bundle.sha256[:12], strategy=self.name)
@@ -221,6 +222,7 @@ class ExternalAgent:
         limit = left - min(ctx.test_timeout, left / 2)
         if limit < MIN_AGENT_SECONDS:
             log.info("external agent not run: {:.1f}s of budget left", left)
+            ctx.stopped("budget", f"not run: {left:.1f}s of budget left")
             return None
         payload = handoff_payload(bundle, ctx.first_run.output)
         started = time.monotonic()
@@ -229,6 +231,7 @@ class ExternalAgent:
             changed = check_reply(out, bundle)
         except ReplyRejected as exc:
             log.info("external agent rejected: {}", exc)
+            ctx.stopped("error", f"agent rejected: {exc}"[:300])
             return None
         report = ctx.judge(changed)
         if not ctx.accepts(report):

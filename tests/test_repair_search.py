@@ -1,0 +1,952 @@
+"""The repair search, round two: each new edit kind is proposed and found end to end on a
+small synthetic bundle; each error-driven rule puts its edit kinds first; a behaviour-
+deleting candidate loses to a natural one; a failed attempt says what it tried."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pytest
+
+from repair.bundle import Bundle
+from repair.engine import Engine, RepairSettings
+from repair.informed import informed_edits, module_top_names
+from repair.mutations import FileModel, generate, render
+from repair.report import TestReport
+from repair.runner import Runner
+from repair.strategies.microfix import HeuristicMicrofix, _Preferences
+from repair.symptoms import Symptom, first_assertion, symptoms
+
+
+def _dedent(text: str) -> str:
+    return textwrap.dedent(text).lstrip("\n")
+
+
+@dataclass(frozen=True)
+class KindCase:
+    """A one-file bug of one class: the buggy module, the given tests, the fix the edit
+    kind must propose, and hidden checks the repaired module must also pass."""
+
+    name: str
+    source: str
+    tests: str
+    fixed: str
+    hidden: str = ""
+
+
+KIND_CASES = [
+    KindCase(
+        "missing statement: an assignment between names in scope",
+        """
+        def count_changes(xs):
+            changes = 0
+            prev = xs[0]
+            for cur in xs[1:]:
+                if cur != prev:
+                    changes += 1
+            return changes
+        """,
+        """
+        def test_counts():
+            assert count_changes([1, 2, 2, 3]) == 2
+            assert count_changes([5, 5, 5]) == 0
+            assert count_changes([1, 2, 1, 2]) == 3
+        """,
+        """
+        def count_changes(xs):
+            changes = 0
+            prev = xs[0]
+            for cur in xs[1:]:
+                if cur != prev:
+                    changes += 1
+                prev = cur
+            return changes
+        """,
+        "assert count_changes([3, 3, 4, 4, 3]) == 2\n",
+    ),
+    KindCase(
+        "constant that should be an expression in scope: a literal loop condition",
+        """
+        def drain(stack):
+            out = []
+            while True:
+                out.append(stack.pop())
+            return out
+        """,
+        """
+        def test_drain():
+            assert drain([1, 2, 3]) == [3, 2, 1]
+            assert drain([]) == []
+        """,
+        """
+        def drain(stack):
+            out = []
+            while stack:
+                out.append(stack.pop())
+            return out
+        """,
+        "assert drain([7]) == [7]\n",
+    ),
+    KindCase(
+        "condition narrowed by a None check built from a name in scope",
+        """
+        def total(xs):
+            t = 0
+            for x in xs:
+                if x > 0:
+                    t += x
+            return t
+        """,
+        """
+        def test_total():
+            assert total([1, None, 2]) == 3
+            assert total([-1, 4]) == 4
+        """,
+        """
+        def total(xs):
+            t = 0
+            for x in xs:
+                if x is not None and x > 0:
+                    t += x
+            return t
+        """,
+        "assert total([None, None]) == 0\nassert total([3, -3, 3]) == 6\n",
+    ),
+    KindCase(
+        "expression wrapped in a call the builtins offer",
+        """
+        def average(xs):
+            total = sum(xs)
+            return total / xs
+        """,
+        """
+        def test_average():
+            assert average([1, 2, 3]) == 2
+            assert average([4]) == 4
+        """,
+        """
+        def average(xs):
+            total = sum(xs)
+            return total / len(xs)
+        """,
+        "assert average([1, 2]) == 1.5\n",
+    ),
+    KindCase(
+        "two tokens of one expression at once",
+        """
+        def midpoint(lo, hi):
+            return (lo - hi) // 3
+        """,
+        """
+        def test_midpoint():
+            assert midpoint(2, 8) == 5
+            assert midpoint(0, 10) == 5
+            assert midpoint(4, 4) == 4
+        """,
+        """
+        def midpoint(lo, hi):
+            return (lo + hi) // 2
+        """,
+        "assert midpoint(10, 20) == 15\n",
+    ),
+    KindCase(
+        "index arithmetic inside a subscript",
+        """
+        def mirror(xs, i):
+            return xs[i]
+        """,
+        """
+        def test_mirror():
+            assert mirror([1, 2, 3], 0) == 3
+            assert mirror([1, 2, 3], 2) == 1
+        """,
+        """
+        def mirror(xs, i):
+            return xs[-1 - i]
+        """,
+        "assert mirror([1, 2, 3, 4], 1) == 3\n",
+    ),
+    KindCase(
+        "a method the receiver does not have: its real attributes",
+        """
+        def push_all(stack, items):
+            for item in items:
+                stack.push(item)
+            return stack
+        """,
+        """
+        def test_push_all():
+            assert push_all([], [1, 2]) == [1, 2]
+        """,
+        """
+        def push_all(stack, items):
+            for item in items:
+                stack.append(item)
+            return stack
+        """,
+        "assert push_all([0], [5]) == [0, 5]\n",
+    ),
+    KindCase(
+        "str.contains: a method no str has becomes `in`",
+        """
+        def mentions(text, word):
+            return text.contains(word)
+        """,
+        """
+        def test_mentions():
+            assert mentions("a cat sat", "cat")
+            assert not mentions("a dog", "cat")
+        """,
+        """
+        def mentions(text, word):
+            return word in text
+        """,
+        "assert mentions('xyz', 'y')\n",
+    ),
+    KindCase(
+        "a sibling function of the same standard module",
+        """
+        import json
+
+
+        def parse(text):
+            return json.load(text)
+        """,
+        """
+        def test_parse():
+            assert parse('{"a": 1}') == {"a": 1}
+        """,
+        """
+        import json
+
+
+        def parse(text):
+            return json.loads(text)
+        """,
+        "assert parse('[1, 2]') == [1, 2]\n",
+    ),
+    KindCase(
+        "a sibling function imported from the same standard module",
+        """
+        from statistics import mean
+
+
+        def middle(xs):
+            return mean(xs)
+        """,
+        """
+        def test_middle():
+            assert middle([1, 2, 100]) == 2
+        """,
+        """
+        from statistics import median
+
+
+        def middle(xs):
+            return median(xs)
+        """,
+        "assert middle([5, 1, 3, 2]) == 2.5\n",
+    ),
+    KindCase(
+        "an empty collection that should hold a name in scope",
+        """
+        def reachable(graph, start):
+            seen = {start}
+            todo = []
+            while todo:
+                node = todo.pop()
+                for nxt in graph.get(node, ()):
+                    if nxt not in seen:
+                        seen.add(nxt)
+                        todo.append(nxt)
+            return seen
+        """,
+        """
+        def test_reachable():
+            assert reachable({1: [2], 2: [3]}, 1) == {1, 2, 3}
+        """,
+        """
+        def reachable(graph, start):
+            seen = {start}
+            todo = [start]
+            while todo:
+                node = todo.pop()
+                for nxt in graph.get(node, ()):
+                    if nxt not in seen:
+                        seen.add(nxt)
+                        todo.append(nxt)
+            return seen
+        """,
+        "assert reachable({}, 5) == {5}\nassert reachable({1: [2], 3: [4]}, 1) == {1, 2}\n",
+    ),
+    KindCase(
+        "a call whose result is thrown away",
+        """
+        def shout(text):
+            text.upper()
+            return text + "!"
+        """,
+        """
+        def test_shout():
+            assert shout("hi") == "HI!"
+        """,
+        """
+        def shout(text):
+            text = text.upper()
+            return text + "!"
+        """,
+        "assert shout('') == '!'\n",
+    ),
+    KindCase(
+        "a literal that should be a parameter",
+        """
+        def repeat(word, times):
+            out = []
+            for _ in range(2):
+                out.append(word)
+            return out
+        """,
+        """
+        def test_repeat():
+            assert repeat("a", 3) == ["a", "a", "a"]
+            assert repeat("b", 1) == ["b"]
+        """,
+        """
+        def repeat(word, times):
+            out = []
+            for _ in range(times):
+                out.append(word)
+            return out
+        """,
+        "assert repeat('c', 0) == []\n",
+    ),
+    KindCase(
+        "a condition widened by an upper bound from names in scope",
+        """
+        def valid_index(i, size):
+            if i < 0:
+                return False
+            return True
+        """,
+        """
+        def test_valid_index():
+            assert valid_index(2, 3) is True
+            assert valid_index(-1, 3) is False
+            assert valid_index(3, 3) is False
+        """,
+        """
+        def valid_index(i, size):
+            if i < 0 or i >= size:
+                return False
+            return True
+        """,
+        "assert valid_index(0, 1) is True\nassert valid_index(9, 1) is False\n",
+    ),
+    KindCase(
+        "a missing import of a standard module",
+        """
+        def root(x):
+            return math.sqrt(x)
+        """,
+        """
+        def test_root():
+            assert root(9) == 3
+        """,
+        """
+        import math
+        def root(x):
+            return math.sqrt(x)
+        """,
+        "assert root(16) == 4\n",
+    ),
+    KindCase(
+        "a misspelt import: the module fails to import at all",
+        """
+        import jsn
+
+
+        def dump(obj):
+            return jsn.dumps(obj, sort_keys=True)
+        """,
+        """
+        def test_dump():
+            assert dump({"b": 1, "a": 2}) == '{"a": 2, "b": 1}'
+        """,
+        """
+        import json
+
+
+        def dump(obj):
+            return json.dumps(obj, sort_keys=True)
+        """,
+        "assert dump([1]) == '[1]'\n",
+    ),
+    KindCase(
+        "a misspelt name imported from a standard module",
+        """
+        from collections import defaultdic
+
+
+        def group(pairs):
+            out = defaultdic(list)
+            for k, v in pairs:
+                out[k].append(v)
+            return dict(out)
+        """,
+        """
+        def test_group():
+            assert group([("a", 1), ("a", 2), ("b", 3)]) == {"a": [1, 2], "b": [3]}
+        """,
+        """
+        from collections import defaultdict
+
+
+        def group(pairs):
+            out = defaultdict(list)
+            for k, v in pairs:
+                out[k].append(v)
+            return dict(out)
+        """,
+        "assert group([]) == {}\n",
+    ),
+    KindCase(
+        "str + int: a missing conversion to str",
+        """
+        def label(n):
+            return "item " + n
+        """,
+        """
+        def test_label():
+            assert label(3) == "item 3"
+        """,
+        """
+        def label(n):
+            return "item " + str(n)
+        """,
+        "assert label(10) == 'item 10'\n",
+    ),
+    KindCase(
+        "a missing conversion to int",
+        """
+        def next_port(port):
+            return port + 1
+        """,
+        """
+        def test_next_port():
+            assert next_port("80") == 81
+        """,
+        """
+        def next_port(port):
+            return int(port) + 1
+        """,
+        "assert next_port('8000') == 8001\n",
+    ),
+    KindCase(
+        "bytes for str",
+        """
+        def header(name):
+            return "X-" + name
+        """,
+        """
+        def test_header():
+            assert header(b"Id") == b"X-Id"
+        """,
+        """
+        def header(name):
+            return b"X-" + name
+        """,
+        "assert header(b'') == b'X-'\n",
+    ),
+    KindCase(
+        "the wrong exception caught",
+        """
+        def safe_int(text):
+            try:
+                return int(text)
+            except TypeError:
+                return None
+        """,
+        """
+        def test_safe_int():
+            assert safe_int("12") == 12
+            assert safe_int("x") is None
+        """,
+        """
+        def safe_int(text):
+            try:
+                return int(text)
+            except ValueError:
+                return None
+        """,
+        "assert safe_int('7') == 7\nassert safe_int('') is None\n",
+    ),
+    KindCase(
+        "d[k] where a default was meant",
+        """
+        def price(table, item):
+            return table[item]
+        """,
+        """
+        def test_price():
+            assert price({"tea": 2}, "tea") == 2
+            assert price({"tea": 2}, "cake") == 0
+        """,
+        """
+        def price(table, item):
+            return table.get(item, 0)
+        """,
+        "assert price({}, 'x') == 0\n",
+    ),
+    KindCase(
+        "a counter incremented without a default",
+        """
+        def tally(words):
+            counts = {}
+            for w in words:
+                counts[w] += 1
+            return counts
+        """,
+        """
+        def test_tally():
+            assert tally(["a", "b", "a"]) == {"a": 2, "b": 1}
+        """,
+        """
+        def tally(words):
+            counts = {}
+            for w in words:
+                counts[w] = counts.get(w, 0) + 1
+            return counts
+        """,
+        "assert tally([]) == {}\n",
+    ),
+    KindCase(
+        "a wrong separator string",
+        """
+        def join_fields(fields):
+            return ";".join(fields)
+        """,
+        """
+        def test_join_fields():
+            assert join_fields(["a", "b", "c"]) == "a,b,c"
+        """,
+        """
+        def join_fields(fields):
+            return ",".join(fields)
+        """,
+        "assert join_fields(['x']) == 'x'\n",
+    ),
+    KindCase(
+        "a date format with two directives swapped",
+        """
+        from datetime import datetime
+
+
+        def parse_day(text):
+            return datetime.strptime(text, "%Y-%d-%m").date().isoformat()
+        """,
+        """
+        def test_parse_day():
+            assert parse_day("2024-03-25") == "2024-03-25"
+        """,
+        """
+        from datetime import datetime
+
+
+        def parse_day(text):
+            return datetime.strptime(text, "%Y-%m-%d").date().isoformat()
+        """,
+        "assert parse_day('1999-12-31') == '1999-12-31'\n",
+    ),
+    KindCase(
+        "a string that should be the module constant already defined",
+        """
+        SEPARATOR = "|"
+
+
+        def row(cells):
+            return "/".join(cells)
+        """,
+        """
+        def test_row():
+            assert row(["a", "b"]) == "a|b"
+        """,
+        """
+        SEPARATOR = "|"
+
+
+        def row(cells):
+            return SEPARATOR.join(cells)
+        """,
+        "assert row(['1', '2', '3']) == '1|2|3'\n",
+    ),
+    KindCase(
+        "an integer constant wrong by a unit, not by one (1000 for 1024)",
+        """
+        def kib(n):
+            return n // 1000
+        """,
+        """
+        def test_kib():
+            assert kib(2048) == 2
+            assert kib(1023) == 0
+        """,
+        """
+        def kib(n):
+            return n // 1024
+        """,
+        "assert kib(10240) == 10\n",
+    ),
+    KindCase(
+        "an integer constant wrong by a unit (60 for 3600)",
+        """
+        def hours(seconds):
+            return seconds // 60
+        """,
+        """
+        def test_hours():
+            assert hours(7200) == 2
+            assert hours(3599) == 0
+        """,
+        """
+        def hours(seconds):
+            return seconds // 3600
+        """,
+        "assert hours(36000) == 10\n",
+    ),
+    KindCase(
+        "a guard that belongs inside the loop",
+        """
+        def lengths(words):
+            out = []
+            for w in words:
+                out.append(len(w))
+            return out
+        """,
+        """
+        def test_lengths():
+            assert lengths(["ab", None, "c"]) == [2, 1]
+        """,
+        """
+        def lengths(words):
+            out = []
+            for w in words:
+                if w is None:
+                    continue
+                out.append(len(w))
+            return out
+        """,
+        "assert lengths([None]) == []\nassert lengths(['', 'x']) == [0, 1]\n",
+    ),
+    KindCase(
+        "a list returned where a tuple is expected",
+        """
+        def bounds(xs):
+            return [min(xs), max(xs)]
+        """,
+        """
+        def test_bounds():
+            assert bounds([3, 1, 2]) == (1, 3)
+        """,
+        """
+        def bounds(xs):
+            return (min(xs), max(xs))
+        """,
+        "assert bounds([5]) == (5, 5)\n",
+    ),
+]
+
+
+def _bundle(case: KindCase) -> Bundle:
+    tests = "from m import *  # noqa\n\n\n" + _dedent(case.tests)
+    return Bundle({"m.py": _dedent(case.source), "test_m.py": tests}, ("test_m.py",), "m.py")
+
+
+def _proposed(case: KindCase) -> set[str]:
+    """Every text the edits of the buggy file render to (pairs of top edits included)."""
+    model = FileModel("m.py", _dedent(case.source))
+    edits = generate(model)
+    out = {t for e in edits if (t := render(model, [e])) is not None}
+    for a in edits:
+        for b in edits:
+            if a.seq < b.seq and a.pairable and b.pairable and a.cost <= 2 and b.cost <= 2:
+                text = render(model, [a, b])
+                if text is not None:
+                    out.add(text)
+    return out
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("case", KIND_CASES, ids=[c.name for c in KIND_CASES])
+def test_each_edit_kind_finds_the_fix_of_its_bug_class(case: KindCase, runner: Runner) -> None:
+    bundle = _bundle(case)
+    first = runner.run(bundle.files, bundle.tests, timeout=10)
+    assert not first.ok, "the buggy case must fail its tests"
+    informed = _informed(bundle, first)
+    fixed = _dedent(case.fixed)
+    assert fixed in _proposed(case) | informed, "the edit kind does not propose the fix"
+    settings = RepairSettings(strategies=("heuristic_microfix",), bundle_timeout_seconds=60.0)
+    outcome = Engine(settings, runner).repair(bundle)
+    assert outcome.repaired, outcome.reason
+    assert outcome.files is not None
+    hidden = "from m import *  # noqa\n\n\ndef test_hidden():\n" + textwrap.indent(
+        case.hidden + _dedent(case.tests).replace("def test_", "def _given_"), "    ")
+    files = {**outcome.files, "test_hidden.py": hidden}
+    report = runner.run(files, ("test_m.py", "test_hidden.py"), timeout=10)
+    assert report.ok, (outcome.details, outcome.files["m.py"], report.output[-2000:])
+
+
+PROPOSALS = [
+    ("a guard in a loop that leaves the function instead of skipping the item",
+     "def f(xs):\n    out = []\n    for x in xs:\n        if x is None:\n            return out\n"
+     "        out.append(x)\n    return out\n",
+     "def f(xs):\n    out = []\n    for x in xs:\n        if x is None:\n            continue\n"
+     "        out.append(x)\n    return out\n"),
+    ("arithmetic computed and thrown away",
+     "def f(n):\n    while n:\n        n // 10\n    return n\n",
+     "def f(n):\n    while n:\n        n //= 10\n    return n\n"),
+    ("two numbers of one expression swapped",
+     "def f(c):\n    return c * 5 / 9 + 32\n", "def f(c):\n    return c * 9 / 5 + 32\n"),
+    ("a window's end written as its length",
+     "def f(v, i, k):\n    return v[i:k]\n", "def f(v, i, k):\n    return v[i:i + k]\n"),
+    ("a lookup falling back to the key itself",
+     "def f(d, k):\n    return d[k]\n", "def f(d, k):\n    return d.get(k, k)\n"),
+    ("a conversion inside a comprehension",
+     "def f(ids):\n    return ':'.join([i for i in ids])\n",
+     "def f(ids):\n    return ':'.join([str(i) for i in ids])\n"),
+]
+
+
+@pytest.mark.parametrize("source,fixed", [p[1:] for p in PROPOSALS],
+                         ids=[p[0] for p in PROPOSALS])
+def test_the_edit_kinds_propose_each_general_fix(source: str, fixed: str) -> None:
+    model = FileModel("m.py", source)
+    assert fixed in {render(model, [e]) for e in generate(model)}
+
+
+def _informed(bundle: Bundle, first: TestReport) -> set[str]:
+    model = FileModel("m.py", bundle.files["m.py"])
+    found = symptoms(first.output, ["m.py"], timed_out=first.timed_out)
+    edits = informed_edits(model, found, module_top_names({"m.py": model.text}))
+    return {t for e in edits if (t := render(model, [e])) is not None}
+
+
+# -- error-driven localization ---------------------------------------------------------
+
+PYTEST_OUTPUT = """\
+=================================== FAILURES ===================================
+____________________________________ test_f ____________________________________
+
+    def test_f():
+>       assert f([]) == [1]
+
+test_m.py:4:
+_ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _
+
+x = []
+
+    def f(x):
+>       return x.push(1)
+E       AttributeError: 'list' object has no attribute 'push'
+
+pkg/m.py:2: AttributeError
+____________________________________ test_g ____________________________________
+
+    def test_g():
+>       assert g(1) == 2
+E       assert 3 == 2
+
+test_m.py:8: AssertionError
+=========================== short test summary info ============================
+"""
+
+
+def test_symptoms_name_each_failures_exception_and_innermost_source_frame() -> None:
+    found = symptoms(PYTEST_OUTPUT, ["pkg/m.py"])
+    assert found[0] == Symptom("AttributeError", "'list' object has no attribute 'push'",
+                               "pkg/m.py", 2)
+    assert found[1].exc_type == "AssertionError" and found[1].path is None
+    assert symptoms("", ["m.py"], timed_out=True) == [Symptom("timeout", "", None, None)]
+
+
+def test_first_assertion_quotes_the_first_failure_of_the_bundle_not_of_other_output() -> None:
+    noise = ("____ test_fails ____\n\n>  assert [1] == [2]\nE   assert [1] == [2]\n\n"
+             "test_repairlab_warmup.py:11: AssertionError\n" + "=" * 20 + "\n")
+    said = first_assertion(noise + PYTEST_OUTPUT, ["pkg/m.py", "test_m.py"])
+    assert said.startswith("AttributeError: 'list' object has no attribute 'push'")
+    assert "pkg/m.py:2" in said
+    assert len(first_assertion(PYTEST_OUTPUT.replace("push'", "push'" + "x" * 5000),
+                               ["pkg/m.py"], limit=200)) <= 200
+
+
+RULE_SOURCE = _dedent("""
+    def f(table, key, items, n):
+        total = 0
+        while n > 0:
+            total += table[key] + len(items)
+            items.push(key)
+            n -= 1
+        return total
+    """)
+RULES = [
+    # exception at line, the kinds that must lead at that line
+    (Symptom("NameError", "name 'tabel' is not defined", "m.py", 4), {"import", "name"}),
+    (Symptom("AttributeError", "'list' object has no attribute 'push'", "m.py", 5),
+     {"attribute"}),
+    (Symptom("TypeError", "unsupported operand type(s) for +: 'int' and 'str'", "m.py", 4),
+     {"convert", "wrap", "guard", "call", "operator"}),
+    (Symptom("KeyError", "'k'", "m.py", 4), {"get"}),
+    (Symptom("timeout", "", None, None),
+     {"loop", "compare", "condition", "operator", "insert", "order"}),
+]
+
+
+@pytest.mark.parametrize("symptom,kinds", RULES, ids=[r[0].exc_type for r in RULES])
+def test_the_exception_of_a_failure_puts_its_edit_kinds_first(
+    symptom: Symptom, kinds: set[str]
+) -> None:
+    model = FileModel("m.py", RULE_SOURCE)
+    found = [symptom]
+    edits = generate(model) + informed_edits(model, found, {})
+    # Every line equally suspicious: only the failure's own evidence can order them.
+    scores = {("m.py", line): 1.0 for line in range(1, 8)}
+    strategy = HeuristicMicrofix()
+    strategy._prefer = _Preferences.of({"m.py": model}, found, {"m.py": RULE_SOURCE},
+                                       symptom.exc_type == "timeout")
+    first = [c.edits[0] for c, _ in zip(strategy._candidates(edits, scores, []), range(3),
+                                        strict=False)]
+    assert all(e.kind in kinds for e in first), [(e.kind, e.label) for e in first]
+    if symptom.line is not None and symptom.exc_type != "timeout":
+        assert all(e.anchor == symptom.line for e in first), [(e.line, e.label) for e in first]
+    without = HeuristicMicrofix()
+    plain = [c.edits[0] for c, _ in zip(without._candidates(generate(model), scores, []),
+                                        range(3), strict=False)]
+    assert not all(e.kind in kinds for e in plain), "the rule must change the order"
+
+
+def test_an_attribute_error_offers_the_receivers_real_attributes_nearest_first() -> None:
+    model = FileModel("m.py", "def f(s):\n    return s.lenght()\n")
+    found = [Symptom("AttributeError", "'str' object has no attribute 'lenght'", "m.py", 2)]
+    labels = [e.label for e in informed_edits(model, found, {})]
+    assert labels and all(".lenght -> ." in label for label in labels[:3])
+    offered = [label.split("-> .")[1].split(" ")[0] for label in labels if "-> ." in label]
+    assert set(offered) <= set(dir(str))
+    assert "ljust" in offered[:4] or "center" in offered[:12]
+
+
+def test_a_name_error_offers_the_import_from_the_standard_module_that_defines_it() -> None:
+    model = FileModel("m.py", '"""Doc."""\n\n\ndef f():\n    return OrderedDict()\n')
+    found = [Symptom("NameError", "name 'OrderedDict' is not defined", "m.py", 5)]
+    texts = [render(model, [e]) for e in informed_edits(model, found, {})]
+    assert '"""Doc."""\n\n\nfrom collections import OrderedDict\ndef f():\n' \
+        '    return OrderedDict()\n' in texts
+
+
+def test_a_type_error_converts_the_values_at_its_line_to_the_types_it_names() -> None:
+    model = FileModel("m.py", "def label(n):\n    return 'item ' + n\n")
+    found = [Symptom("TypeError", 'can only concatenate str (not "int") to str', "m.py", 2)]
+    edits = informed_edits(model, found, {})
+    assert edits and all(e.informed and e.kind == "convert" for e in edits)
+    assert "def label(n):\n    return 'item ' + str(n)\n" in {render(model, [e]) for e in edits}
+    assert not informed_edits(model, [Symptom("TypeError", "bad call", "m.py", 2)], {})
+
+
+# -- ranking that resists overfitting --------------------------------------------------
+
+DELETING_SOURCE = _dedent("""
+    def f(n):
+        y = helper(n)
+        return y * 2
+
+
+    def helper(n):
+        return n + 1
+    """)
+NATURAL_FIX = DELETING_SOURCE.replace("y * 2", "y * 3")
+DELETING_FIX = DELETING_SOURCE.replace("y = helper(n)", "y = n")
+
+
+class ScriptedRunner:
+    """Stands in for the sandbox where only the search's order is under test: the first
+    run fails one test whose coverage makes line 2 (where dropping the call passes) far
+    more suspicious than line 3 (where the natural fix is); both candidates pass."""
+
+    def __init__(self) -> None:
+        self.judged: list[str] = []
+
+    def run(self, files: Mapping[str, str], tests: Sequence[str], *, timeout: float,
+            coverage: bool = False) -> TestReport:
+        text = files["m.py"]
+        self.judged.append(text)
+        outcomes = {f"test_m.py::t{i}": True for i in range(10)}
+        if text in (NATURAL_FIX, DELETING_FIX):
+            return TestReport(passed=11, exit_code=0, duration_s=0.01,
+                              outcomes={**outcomes, "test_m.py::bad": True})
+        cov = {f"test_m.py::t{i}": {"m.py": [1, 3]} for i in range(10)}
+        cov["test_m.py::bad"] = {"m.py": [1, 2, 3]}
+        return TestReport(passed=10, failed=1, exit_code=1, duration_s=0.01,
+                          outcomes={**outcomes, "test_m.py::bad": False}, coverage=cov)
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+def test_a_behaviour_deleting_candidate_loses_to_a_natural_one_that_also_passes() -> None:
+    bundle = Bundle({"m.py": DELETING_SOURCE, "test_m.py": "def test_x():\n    pass\n"},
+                    ("test_m.py",), "m.py")
+    runner = ScriptedRunner()
+    settings = RepairSettings(strategies=("heuristic_microfix",), bundle_timeout_seconds=30.0)
+    outcome = Engine(settings, runner).repair(bundle)
+    assert outcome.repaired
+    assert DELETING_FIX in runner.judged, "the deleting candidate was judged (and passed)"
+    assert runner.judged.index(DELETING_FIX) < runner.judged.index(NATURAL_FIX)
+    assert outcome.files == {**bundle.files, "m.py": NATURAL_FIX}
+    alternatives = outcome.details["alternatives"]
+    assert alternatives[0]["deletes_behaviour"] is True
+    assert alternatives[0]["edits"][0]["edit"].startswith("unwrap call helper")
+
+
+def test_behaviour_deleting_edits_rank_after_natural_ones_of_the_same_place_and_size() -> None:
+    model = FileModel("m.py", "def f(xs):\n    return g(xs) + 1\n")
+    edits = generate(model)
+    scores = {("m.py", 2): 1.0}
+    order = [c.edits[0] for c in HeuristicMicrofix()._candidates(edits, scores, [])
+             if len(c.edits) == 1]
+    cost2 = [e for e in order if e.cost == 2]
+    first_deleting = next(i for i, e in enumerate(cost2) if e.deletes)
+    assert all(not e.deletes for e in cost2[:first_deleting])
+    assert all(e.deletes for e in cost2[first_deleting:]), [e.label for e in cost2]
+
+
+# -- reason files an operator can act on -----------------------------------------------
+
+
+def test_a_failed_attempt_says_what_it_tried_its_best_partial_and_the_first_failure(
+    runner: Runner,
+) -> None:
+    bundle = Bundle(
+        {"m.py": "def f(a, b):\n    return a - b\n\n\ndef g(x):\n    return x\n",
+         "test_m.py": "from m import f, g\n\n\ndef test_f():\n    assert f(2, 3) == 5\n\n\n"
+                      "def test_g():\n    assert g(2) == 'two'\n"},
+        ("test_m.py",), "m.py",
+    )
+    settings = RepairSettings(strategies=("noop", "heuristic_microfix", "external_agent"),
+                              bundle_timeout_seconds=15.0, max_candidates=400)
+    outcome = Engine(settings, runner).repair(bundle)
+    assert not outcome.repaired
+    attempt = outcome.attempt
+    assert attempt is not None
+    names = [t.name for t in attempt.strategies]
+    assert names[:2] == ["noop", "heuristic_microfix"]
+    micro = attempt.strategies[1]
+    assert micro.stopped in ("exhausted", "budget") and micro.candidates > 0
+    if micro.stopped == "exhausted":
+        assert attempt.strategies[2].stopped == "skipped"
+    assert attempt.best_partial is not None
+    assert attempt.best_partial.passed == 1 and attempt.best_partial.failed == 1
+    assert "+    return a + b" in attempt.best_partial.diff
+    assert attempt.first_failure is not None and "assert" in attempt.first_failure
+    assert "heuristic_microfix (" in outcome.reason and "best partial: 1 passed" \
+        in outcome.reason
+    assert len(outcome.reason) <= 600
