@@ -8,6 +8,7 @@ the fast path too in test_sandbox.py (its "fast" runner).
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -366,7 +367,7 @@ def test_the_engine_screens_candidates_and_rests_its_verdict_on_a_complete_run(
     assert "screen:False" in calls  # candidates rejected by the fast path
     # The accepted candidate: screened, then its verdict from a complete run (the
     # search may judge a few more after it, looking for a more natural one).
-    pairs = list(zip(calls, calls[1:], strict=False))
+    pairs = list(itertools.pairwise(calls))
     assert ("screen:True", "run:True") in pairs
     assert calls[-1] == "close_session:None"
     assert runner.screen(CALC, TESTS, timeout=30) is None  # closed
