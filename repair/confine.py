@@ -144,21 +144,7 @@ def sweep_uid_here(rounds: int = SWEEP_ROUNDS) -> bool:
     this process is the uid's only one (zombies count until reaped, as they should).
     """
     resource.setrlimit(resource.RLIMIT_NPROC, (2, 2))
-    for _ in range(rounds):
-        try:
-            os.kill(-1, signal.SIGKILL)
-        except OSError:
-            pass
-        try:
-            probe = os.fork()
-        except BlockingIOError:
-            time.sleep(0.001)
-            continue
-        if probe == 0:  # pragma: no cover - the probe itself
-            os._exit(0)
-        os.waitpid(probe, 0)
-        return True
-    return False
+    return _kill_until_alone(rounds, reap=False)
 
 
 def sweep_peers(rounds: int = SWEEP_ROUNDS) -> bool:
@@ -170,24 +156,32 @@ def sweep_peers(rounds: int = SWEEP_ROUNDS) -> bool:
     soft, hard = resource.getrlimit(resource.RLIMIT_NPROC)
     resource.setrlimit(resource.RLIMIT_NPROC, (2, hard))
     try:
-        for _ in range(rounds):
-            try:
-                os.kill(-1, signal.SIGKILL)
-            except OSError:
-                pass
-            reap_nohang()
-            try:
-                probe = os.fork()
-            except BlockingIOError:
-                time.sleep(0.001)
-                continue
-            if probe == 0:  # pragma: no cover - the probe itself
-                os._exit(0)
-            os.waitpid(probe, 0)
-            return True
-        return False
+        return _kill_until_alone(rounds, reap=True)
     finally:
         resource.setrlimit(resource.RLIMIT_NPROC, (soft, hard))
+
+
+def _kill_until_alone(rounds: int, *, reap: bool) -> bool:
+    """SIGKILL every other process of this uid, up to `rounds` times, until a probe
+    fork succeeds under RLIMIT_NPROC 2 (this process is then the uid's only one).
+    With `reap`, this process's own dead children are reaped between tries."""
+    for _ in range(rounds):
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except OSError:
+            pass
+        if reap:
+            reap_nohang()
+        try:
+            probe = os.fork()
+        except BlockingIOError:
+            time.sleep(0.001)
+            continue
+        if probe == 0:  # pragma: no cover - the probe itself
+            os._exit(0)
+        os.waitpid(probe, 0)
+        return True
+    return False
 
 
 def reap_nohang(watch: int = 0) -> tuple[int, float] | None:

@@ -25,7 +25,7 @@ import msgspec
 from faults import inject
 from messages.records import Challenger
 from state.clock import fs_now
-from state.fsops import fsync_dir
+from state.fsops import fsync_dir, write_temp
 
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(Challenger)
@@ -134,20 +134,7 @@ class ChallengerStore:
         self.index.mkdir(mode=0o700, exist_ok=True)
         data = _encoder.encode(challenger)
         tmp = self.directory / f".tmp-{uuid.uuid4().hex}.json"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
-                     0o600)
-        try:
-            try:
-                inject("telemetry.challenger_write")
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view):]
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        except BaseException:
-            _unlink_quietly(tmp)
-            raise
+        write_temp(tmp, data, point="telemetry.challenger_write")
         return Staged(challenger.bundle_sha256, challenger.repaired_sha256, tmp)
 
     def publish(self, staged: Staged, now: float | None = None) -> tuple[Path, bool]:

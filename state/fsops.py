@@ -36,6 +36,29 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def write_temp(tmp: Path, data: bytes, *, point: str, durable: bool = True) -> None:
+    """Create `tmp` (exclusively, never through a symlink, mode 0600) holding all
+    of `data`, fsynced when `durable`. On any error `tmp` is removed and the error
+    propagates: nothing half-written is left behind."""
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        try:
+            inject(point)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            if durable:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
 def atomic_write(path: Path, data: bytes, *, durable: bool = True, point: str = "write") -> None:
     """Write `data` to `path` whole or not at all.
 
@@ -44,18 +67,8 @@ def atomic_write(path: Path, data: bytes, *, durable: bool = True, point: str = 
     temporary file is removed and the error propagates.
     """
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    write_temp(tmp, data, point=point, durable=durable)
     try:
-        try:
-            inject(point)
-            view = memoryview(data)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
-            if durable:
-                os.fsync(fd)
-        finally:
-            os.close(fd)
         os.rename(tmp, path)
     except BaseException:
         try:
@@ -77,16 +90,8 @@ def write_exclusive(path: Path, data: bytes, *, point: str = "write") -> None:
     overwritten. The directory is fsynced before this returns.
     """
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    write_temp(tmp, data, point=point)
     try:
-        try:
-            inject(point)
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
         os.link(tmp, path, follow_symlinks=False)
     finally:
         try:
