@@ -218,6 +218,10 @@ class _CrashesInBookkeeping(SupervisedActor):
             case RepairBundle(claim=claim, name=name):
                 if not type(self).crashed.is_set():
                     self.runtime.peers.tell("watcher", WorkerFree(worker=self.name, name=name))
+                    # The test sets the board once `running` hands it the daemon,
+                    # which may be after this first handoff arrives.
+                    wait_for(lambda: type(self).board is not None, timeout=10,
+                             what="the daemon's work board, set by the test")
                     board = type(self).board
                     assert board is not None
                     wait_for(lambda: len(board.snapshot()) == 2, timeout=10,
@@ -234,6 +238,7 @@ def test_a_worker_crashing_in_bookkeeping_gives_back_both_handoffs_it_held(make_
     config = make_config(repair={"workers": 1})
     layout = Layout.from_config(config)
     _CrashesInBookkeeping.crashed.clear()
+    _CrashesInBookkeeping.board = None
     submit(layout, variant(PASSING, 1), "a.json")
     submit(layout, variant(PASSING, 2), "b.json")
     with running(config, extra_actors={"repairer-0": _CrashesInBookkeeping}) as daemon:
