@@ -15,8 +15,9 @@ which has no partner there, so under a steady flow every new handoff waited up t
 renamed in from outside `queue/` came out as a "created" event, which the watcher
 must ignore (a created file may be half-written), so it waited for the next
 rescan. The layer below the emitter has neither problem. It is not in watchdog's
-documented API, so the floor in pyproject.toml is the first release that has it
-(`InotifyFD` appeared in watchdog 7.0.0; 6.0.0 lacks it), and CI's floors job runs
+documented API, so the floor in pyproject.toml is the first release that serves
+(`InotifyFD` appeared in watchdog 7.0.0, 6.0.0 lacks it; its callbacks hear of a
+queue overflow from 7.1.0 on, 7.0.0 only logs it), and CI's floors job runs
 the suite on exactly that release.
 
 inotify drops events when its queue overflows (IN_Q_OVERFLOW): `on_overflow` is

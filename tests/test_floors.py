@@ -95,7 +95,7 @@ def test_every_third_party_module_the_code_imports_is_declared_and_public():
     # watchdog's inotify layer (state/queue_events.py says why not the Observer) is
     # undocumented: its floor is the first release that has InotifyFD.
     assert _third_party_imports()["watchdog"] == {"watchdog.observers.inotify_c"}
-    assert declared["watchdog"] == "watchdog>=7.0.0"
+    assert declared["watchdog"] == "watchdog>=7.1.0"
 
 
 @pytest.mark.timeout(600)
