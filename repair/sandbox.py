@@ -740,15 +740,7 @@ class Server:
         its record to fd 3 and exits."""
         code = _EXIT_SETUP
         try:
-            os.setpgid(0, 0)
-            signal.signal(signal.SIGPIPE, signal.SIG_IGN)
-            null = os.open(os.devnull, os.O_RDONLY)
-            os.dup2(null, 0)
-            os.dup2(out_w, 1)
-            os.dup2(out_w, 2)
-            os.dup2(req_r, 3)
-            os.dup2(rep_w, 4)
-            os.closerange(5, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+            _child_descriptors(out_w, req_r, rep_w)
             self._confine(uid, SESSION_CPU_SECONDS)
             # Candidates share this uid: none may read or write this process's memory.
             confine.prctl(confine.PR_SET_DUMPABLE, 0)
@@ -928,18 +920,7 @@ class Server:
         fails before the result is written exits 70 with its traceback in the output."""
         code = _EXIT_SETUP
         try:
-            # Parent and child both set the group, whoever runs first (setsid would
-            # fail if the parent's setpgid came first).
-            os.setpgid(0, 0)
-            # As in any Python process (the server itself dies on SIGPIPE instead).
-            signal.signal(signal.SIGPIPE, signal.SIG_IGN)
-            null = os.open(os.devnull, os.O_RDONLY)
-            os.dup2(null, 0)
-            os.dup2(out_w, 1)
-            os.dup2(out_w, 2)
-            os.dup2(res_w, 3)
-            # Nothing of the server's (its control pipe above all) stays reachable.
-            os.closerange(4, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+            _child_descriptors(out_w, res_w)
             work, tmp = run_dir / "work", run_dir / "tmp"
             for d in (work, tmp):
                 d.mkdir(mode=0o755)
@@ -980,6 +961,24 @@ def _empty(directory: Path) -> None:
                 path.unlink()
             except OSError:
                 pass
+
+def _child_descriptors(out_w: int, *keep: int) -> None:  # pragma: no cover - in a child
+    """In a child just forked by the server: its own process group, SIGPIPE ignored,
+    stdin from /dev/null, stdout and stderr to `out_w`, `keep` as descriptors 3, 4, ...
+    in order, and every other descriptor closed."""
+    # Parent and child both set the group, whoever runs first (setsid would fail if
+    # the parent's setpgid came first).
+    os.setpgid(0, 0)
+    # As in any Python process (the server itself dies on SIGPIPE instead).
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(out_w, 1)
+    os.dup2(out_w, 2)
+    for target, fd in enumerate(keep, start=3):
+        os.dup2(fd, target)
+    # Nothing of the server's (its control pipe above all) stays reachable.
+    os.closerange(3 + len(keep), resource.getrlimit(resource.RLIMIT_NOFILE)[0])
 
 
 def _flush_std_streams() -> None:
