@@ -159,8 +159,9 @@ def test_a_crash_loop_with_no_handoff_held_still_escalates(make_config):
                                                                     "ok2.json"]
 
 
-def test_a_poison_handoff_never_stops_the_service_process(tmp_path):
-    config = tmp_path / "repairlab.toml"
+def test_a_poison_handoff_never_stops_the_service_process(daemon_dir, daemon_user):
+    """As root and as an unprivileged user, as the shipped unit runs it."""
+    config = daemon_dir / "repairlab.toml"
     config.write_text(
         '[paths]\nroot = "state"\n[instance]\nid = "poisoned"\n'
         '[supervisor]\nmax_restarts = 1\nperiod_seconds = 600\n'
@@ -168,13 +169,16 @@ def test_a_poison_handoff_never_stops_the_service_process(tmp_path):
         '[repair]\nworkers = 1\nstrategies = ["noop"]\n'
         '[watch]\nrescan_seconds = 0.5\nheartbeat_seconds = 1\n'
     )
-    layout = Layout.at(tmp_path / "state")
-    submit(layout, POISON, "poison.json")
-    submit(layout, variant(PASSING, 3), "fine.json")
+    daemon_user.own(config)
+    layout = Layout.at(daemon_dir / "state")
+    daemon_user.own(layout.root)
+    daemon_user.call(submit, layout, POISON, "poison.json")
+    daemon_user.call(submit, layout, variant(PASSING, 3), "fine.json")
     env = {k: v for k, v in os.environ.items() if not k.startswith("REPAIRLAB_")}
     env["REPAIRLAB_FAULTS"] = "repairer.handoff[poison.json]=crash"
     proc = subprocess.Popen([sys.executable, str(REPO / "run.py"), "run", "--config", str(config)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            cwd=daemon_dir, **daemon_user.popen)
     try:
         wait_for(lambda: "poison.json" in names(layout.hard_fail) or proc.poll() is not None,
                  timeout=120, what="the poison handoff quarantined")
