@@ -245,10 +245,16 @@ def test_check_config_names_the_isolation_in_force_as_root_and_as_an_unprivilege
 
 @pytest.fixture
 def outside_tmp() -> Iterator[Path]:
-    """A directory outside /tmp (which a root server without bwrap hides from its
-    candidates behind a private tmpfs): under the checkout's ignored var/."""
-    (REPO / "var").mkdir(exist_ok=True)
-    path = Path(tempfile.mkdtemp(prefix="probe-", dir=REPO / "var"))
+    """A directory a candidate can reach: outside /tmp, /var/tmp and /dev/shm (which a
+    root server without bwrap hides from its candidates behind private tmpfs), under
+    parents anyone may traverse. /var/lib where the suite may write there (root, as on
+    CI, whose checkout may itself lie under /tmp), else the checkout's ignored var/."""
+    if os.access("/var/lib", os.W_OK):
+        base = Path("/var/lib")
+    else:
+        base = REPO / "var"
+        base.mkdir(exist_ok=True)
+    path = Path(tempfile.mkdtemp(prefix="repairlab-probe-", dir=base))
     path.chmod(0o755)
     try:
         yield path
