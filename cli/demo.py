@@ -41,6 +41,7 @@ def run_demo(args: argparse.Namespace) -> int:
     setup_logging("WARNING")
     root = Path("var") / f"demo-{datetime.now().strftime('%Y%m%d-%H%M%S-%f')}"
     config = load_config(None, overrides=demo_config(root.absolute()))
+    config_file = write_demo_config(root.with_suffix(".toml"), demo_config(root.absolute()))
     layout = Layout.from_config(config)
     layout.ensure()
     print(f"repairlab demo: fresh state root {layout.root}")
@@ -78,7 +79,21 @@ def run_demo(args: argparse.Namespace) -> int:
                         ("quarantined", layout.hard_fail), ("corrupt", layout.corrupt),
                         ("metrics", layout.metrics)):
         print(f"  {label:<12} {path}")
+    print(f"\nthe dashboard and /metrics of this root:\n  python run.py web --config {config_file}")
     return code
+
+
+def write_demo_config(path: Path, settings: dict[str, dict[str, object]]) -> Path:
+    """The demo's settings as a TOML file beside its root, so that other commands
+    (`web`, `status`, `quarantine`) can be pointed at it. Returns its path."""
+    lines = []
+    for section, values in settings.items():
+        lines.append(f"[{section}]")
+        lines += [f"{key} = {json.dumps(value)}" for key, value in values.items()]
+        lines.append("")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines))
+    return path.absolute()
 
 
 def _summary(layout: Layout, submitted: dict[str, str]) -> None:

@@ -76,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     lineage.add_argument("tool")
     lineage.add_argument("--json", action="store_true")
     sub.add_parser("check-config", parents=[common], help="validate and print the config")
+    from cli.web_cmd import add_parser as add_web
+    add_web(sub, common)
     return parser
 
 
@@ -112,7 +114,8 @@ def _import_commands() -> None:
     # Importing registers the commands: run, drain, demo, submit, check-config;
     # status, quarantine, prune, stats, lineage.
     import cli.daemon_cmds
-    import cli.operator_cmds  # noqa: F401
+    import cli.operator_cmds
+    import cli.web_cmd  # noqa: F401
 
 
 # -- small commands ---------------------------------------------------------------------

@@ -17,14 +17,13 @@ import sys
 import time
 from typing import Any
 
-import msgspec
-
 from cli.logs import setup_logging
 from cli.main import EXIT_FAIL, EXIT_OK, command, layout_of
 from cli.main import load as load_config
 from cli.render import Progress, percent, seconds, short, size, table
 from config.schema import Config
 from errors import UsageError
+from messages.documents import document
 from messages.records import MetricLine, rfc3339
 from messages.reports import (
     LineageReport,
@@ -53,7 +52,7 @@ def load(args: argparse.Namespace) -> Config:
 
 
 def _print_json(value: Any) -> None:
-    sys.stdout.write(msgspec.json.format(msgspec.json.encode(value), indent=2).decode() + "\n")
+    sys.stdout.write(document(value).decode())
 
 
 def _reader_layout(config: Config) -> Layout:

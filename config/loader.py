@@ -146,6 +146,9 @@ _RULES: dict[tuple[str, str], tuple[Any, str]] = {
     ("log", "level"): (lambda v: v in LOG_LEVELS, "one of " + ", ".join(LOG_LEVELS)),
     ("log", "json"): (lambda v: isinstance(v, bool), "true or false"),
     ("sandbox", "require"): (lambda v: isinstance(v, bool), "true or false"),
+    ("web", "listen"): (lambda v: isinstance(v, str) and parse_listen(v) is not None,
+                        "HOST:PORT, e.g. 127.0.0.1:8470 or [::1]:8470"),
+    ("web", "token_file"): (lambda v: isinstance(v, str), "a path string, or empty"),
     ("faults", "seed"): (_integer, "an integer"),
     ("faults", "points"): (
         lambda v: isinstance(v, dict)
@@ -153,6 +156,18 @@ _RULES: dict[tuple[str, str], tuple[Any, str]] = {
         "a table of point = \"crash|enospc|eio|einval|hang|slow[:seconds][@probability|#nth]\"",
     ),
 }
+
+
+def parse_listen(value: str) -> tuple[str, int] | None:
+    """`HOST:PORT` (IPv6 in brackets) -> (host, port), or None when it is not one."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        return None
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not host or any(c.isspace() or c in "/[]" for c in host):
+        return None
+    return host, int(port)
 
 
 def _http_url(value: str) -> bool:
@@ -221,6 +236,7 @@ def load_config(path: Path | None, *, overrides: dict[str, dict[str, Any]] | Non
                 raise ConfigError(f"config: bad value [llm] {key} = {_show(llm[key])}: "
                                   "must be set when [llm] enabled = true")
     merged["paths"] = {k: _resolve(base, v) for k, v in merged["paths"].items()}
+    merged["web"]["token_file"] = _resolve(base, merged["web"]["token_file"])
     if not merged["instance"]["id"]:
         merged["instance"]["id"] = default_instance_id()
     merged["source"] = str(Path(path).absolute()) if path is not None else None
@@ -236,4 +252,5 @@ def config_digest(config: Config) -> str:
     data = msgspec.to_builtins(config)
     data.pop("source", None)
     data.get("instance", {}).pop("id", None)
+    data.pop("web", None)  # where the dashboard listens has no bearing on a repair
     return hashlib.sha256(msgspec.json.encode(data, order="sorted")).hexdigest()

@@ -132,6 +132,14 @@ class Llm(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True)
     reserve_seconds: float = 60.0
 
 
+class Web(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """`[web]`: where `run.py web` listens, and the file holding the operators' token
+    (empty: the web is read-only)."""
+
+    listen: str = "127.0.0.1:8470"
+    token_file: str = ""
+
+
 class Config(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """The whole configuration, paths already resolved to absolute ones.
 
@@ -151,6 +159,7 @@ class Config(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     log: Log
     faults: Faults
     llm: Llm = msgspec.field(default_factory=Llm)
+    web: Web = Web()
     source: str | None = None
 
     @property

@@ -1,0 +1,13 @@
+"""The operator's window (SPEC §10): a dashboard, Prometheus metrics and a small JSON API.
+
+`WebApp` (the WSGI application, `app`), `WebServer` (waitress, `server`),
+`FsSource` (the state it reads, `source`), `StateCollector` (`/metrics`,
+`collector`), the page (`dashboard`) and the token and CSRF rules (`auth`).
+"""
+
+from web.app import WebApp
+from web.auth import Guard
+from web.server import WebServer
+from web.source import FsSource, StateSource
+
+__all__ = ["FsSource", "Guard", "StateSource", "WebApp", "WebServer"]

@@ -1,0 +1,189 @@
+"""What the web window reads and does, behind one small interface.
+
+The routes, the metrics collector and the dashboard never look at files: they
+ask a `StateSource`. `FsSource` answers from a filesystem state root with the
+very functions the command line uses (`take_status`, `quarantine_ops`), so
+`/api/status` and `/api/quarantine` are the documents of `status --json` and
+`quarantine list --json`, and a release from the page is the release of
+`quarantine release`: same name checks, same moves, same metrics line.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Protocol
+
+import msgspec
+
+from config.schema import Config
+from messages.records import TestCounts
+from messages.reports import QuarantineList, ReleaseResult, StatusReport
+from state import quarantine_ops
+from state.clock import fs_now
+from state.layout import Layout
+from state.metrics import metrics_files
+from state.status import take_status
+from web.events import EventTally, MetricsTail
+
+MAX_CHALLENGER_BYTES = 64 << 20
+
+
+class RecentRepair(msgspec.Struct, kw_only=True):
+    """One challenger as the dashboard lists it (its `files` are not read)."""
+
+    tool: str
+    name: str = ""
+    lineage: str | None = None
+    repair_strategy: str
+    repair_pattern_id: str | None = None
+    created_at: str
+    diff: str = ""
+    handoff_name: str | None = None
+    instance: str = ""
+    tests: TestCounts | None = None
+
+
+_recent_decoder = msgspec.json.Decoder(RecentRepair)
+
+
+class StateSource(Protocol):
+    """The read side (and the two operator actions) the web needs from a backend."""
+
+    def status(self) -> StatusReport:
+        """As `status --json`. Raises UsageError when the state is not there."""
+        ...
+
+    def quarantine(self) -> QuarantineList:
+        """As `quarantine list --json`."""
+        ...
+
+    def release(self, name: str) -> ReleaseResult:
+        """As `quarantine release NAME`. Raises UsageError for no such handoff."""
+        ...
+
+    def release_all(self) -> tuple[list[ReleaseResult], list[str]]:
+        """As `quarantine release --all`: released, and one error line per failure."""
+        ...
+
+    def recent_repairs(self, limit: int) -> list[RecentRepair]:
+        """The newest `limit` challengers, newest first."""
+        ...
+
+    def held(self) -> dict[str, list[str]]:
+        """Instance id -> the names of the handoffs it holds now."""
+        ...
+
+    def oldest_claimable_age(self) -> float | None:
+        """Seconds the oldest handoff that could be claimed now has waited (a
+        handoff backing off counts only once its wait is over, from then on)."""
+        ...
+
+    def history(self) -> EventTally:
+        """The event counts, brought up to date with the events since last time."""
+        ...
+
+
+class FsSource:
+    """`StateSource` over a filesystem state root (reads; release moves files
+    exactly as the command line does)."""
+
+    def __init__(self, config: Config, layout: Layout | None = None) -> None:
+        self.config = config
+        self.layout = layout or Layout.from_config(config)
+        self._tally = EventTally()
+        self._tail = MetricsTail(lambda: metrics_files(self.layout.metrics), self._tally)
+        self._names_lock = threading.Lock()
+        self._names: tuple[int, list[str]] = (-1, [])
+
+    def status(self) -> StatusReport:
+        return take_status(self.layout, self.config)
+
+    def quarantine(self) -> QuarantineList:
+        return QuarantineList(entries=quarantine_ops.list_quarantined(self.layout))
+
+    def release(self, name: str) -> ReleaseResult:
+        return quarantine_ops.release(self.layout, name, self.config.instance.id)
+
+    def release_all(self) -> tuple[list[ReleaseResult], list[str]]:
+        return quarantine_ops.release_all(self.layout, self.config.instance.id)
+
+    def recent_repairs(self, limit: int) -> list[RecentRepair]:
+        found: list[RecentRepair] = []
+        for name in reversed(self._challenger_names()):
+            if len(found) >= limit:
+                break
+            try:
+                with open(self.layout.challengers / name, "rb") as fh:
+                    data = fh.read(MAX_CHALLENGER_BYTES + 1)
+                if len(data) > MAX_CHALLENGER_BYTES:
+                    continue
+                repair = _recent_decoder.decode(data)
+            except (OSError, msgspec.DecodeError):
+                continue  # pruned meanwhile, or not a challenger
+            repair.name = name
+            found.append(repair)
+        return found
+
+    def _challenger_names(self) -> list[str]:
+        """Challenger names, oldest first; listed again only when the directory
+        changed (its mtime), since 100,000 of them take a while to list."""
+        directory = self.layout.challengers
+        try:
+            stamp = os.stat(directory).st_mtime_ns
+        except FileNotFoundError:
+            return []
+        with self._names_lock:
+            if stamp == self._names[0]:
+                return self._names[1]
+        try:
+            with os.scandir(directory) as it:
+                names = sorted(e.name for e in it
+                               if e.name.startswith("challenger_") and e.name.endswith(".json"))
+        except FileNotFoundError:
+            names = []
+        with self._names_lock:
+            self._names = (stamp, names)
+        return names
+
+    def held(self) -> dict[str, list[str]]:
+        held: dict[str, list[str]] = {}
+        try:
+            with os.scandir(self.layout.claims) as it:
+                owners = [Path(e.path) for e in it if e.is_dir(follow_symlinks=False)]
+        except FileNotFoundError:
+            return held
+        for owner in owners:
+            try:
+                held[owner.name] = sorted(n for n in os.listdir(owner) if not n.startswith("."))
+            except FileNotFoundError:
+                continue
+        return held
+
+    def oldest_claimable_age(self) -> float | None:
+        now = fs_now(self.layout.instances)
+        oldest: float | None = None
+        # queue/: waiting since it arrived; deferred/: its mtime is its
+        # not-before, so it waits (claimable) only once that has passed.
+        for directory, due_only in ((self.layout.queue, False), (self.layout.deferred, True)):
+            try:
+                with os.scandir(directory) as it:
+                    for entry in it:
+                        if entry.name.startswith(".") or not entry.name.endswith(".json"):
+                            continue
+                        try:
+                            mtime = entry.stat(follow_symlinks=False).st_mtime
+                        except FileNotFoundError:
+                            continue
+                        if due_only and mtime > now:
+                            continue
+                        if oldest is None or mtime < oldest:
+                            oldest = mtime
+            except FileNotFoundError:
+                continue
+        return None if oldest is None else max(0.0, round(now - oldest, 3))
+
+    def history(self) -> EventTally:
+        self._tail.catch_up()
+        return self._tally
