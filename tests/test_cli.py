@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from config import load_config
 from conftest import FAILING, PASSING, AsUser, names, spec_sha256, submit, variant
 from state.layout import Layout
 
@@ -123,9 +124,13 @@ def test_demo_runs_from_a_clean_checkout(daemon_dir, daemon_user):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     out = proc.stdout
     assert "fresh state root" in out and "where to look" in out
-    roots = list((clone / "var").glob("demo-*"))
+    roots = [p for p in (clone / "var").glob("demo-*") if p.is_dir()]
     assert len(roots) == 1
     layout = Layout.at(roots[0])
+    # It ends with the dashboard's command line, whose config names this root.
+    hint = out.strip().splitlines()[-1].strip()
+    assert hint == f"python run.py web --config {roots[0].with_suffix('.toml')}"
+    assert load_config(roots[0].with_suffix(".toml")).root == roots[0]
     assert "slugify.json" in names(layout.done) and "slugify-again.json" in names(layout.done)
     assert "roman.json" in names(layout.hard_fail)
     assert "truncated.json" in names(layout.corrupt)
