@@ -194,7 +194,8 @@ def _diff(text: str) -> str:
         out.append(f'<span class="{cls}">{escape(line)}</span>')
     if len(lines) > DIFF_LINES:
         out.append(f'<span class="more">… {len(lines) - DIFF_LINES} more lines</span>')
-    return "\n".join(out) or '<span class="ctx">(no change: the tests already passed)</span>'
+    # Each line is a block of its own: no newlines between them (they would show twice).
+    return "".join(out) or '<span class="ctx">(no change: the tests already passed)</span>'
 
 
 def _recent(view: View) -> str:
@@ -238,13 +239,13 @@ def _quarantine(view: View) -> str:
         f'<tbody id="quarantine-rows">{body}</tbody></table></section>')
 
 
-def _bars(items: list[tuple[str, int, str]], width: int = 360) -> str:
+def _bars(items: list[tuple[str, int, str]], width: int = 420) -> str:
     """A horizontal bar chart: (label, value, text shown at the bar's end)."""
     top = max((v for _, v, _ in items), default=0) or 1
     rows = []
     for n, (label, value, text) in enumerate(items):
         y = n * 22
-        w = max(1.0, (width - 170) * value / top) if value else 0
+        w = max(1.0, (width - 240) * value / top) if value else 0
         rows.append(f'<text x="0" y="{y + 15}" class="label">{escape(label)}</text>'
                     f'<rect x="150" y="{y + 3}" width="{w:.1f}" height="16" class="bar"/>'
                     f'<text x="{155 + w:.1f}" y="{y + 15}">{escape(text)}</text>')
