@@ -521,6 +521,28 @@ def test_the_page_shows_counts_instances_repairs_with_diffs_and_quarantine_escap
         == live.partition('<section id="recent">')[2].partition("</section>")[0]
 
 
+def test_a_fresh_empty_root_gives_a_page_and_zero_metrics(make_config: Any) -> None:
+    config = make_config()
+    Layout.from_config(config).ensure()
+    with serving(config) as server:
+        status, _, body = http(server.url + "/")
+        assert status == 200, body
+        assert b"no repair yet" in body and b"nothing quarantined" in body
+        assert http(server.url + "/fragment")[0] == 200
+        families = scrape(server)
+    assert value(families["repairlab_queue_depth"]) == 0
+    assert value(families["repairlab_handoffs"], "_total", outcome="repaired") == 0
+    assert value(families["repairlab_repair_duration_seconds"], "_count") == 0
+
+
+def test_a_root_that_does_not_exist_is_503_not_a_page_of_zeros(make_config: Any) -> None:
+    config = make_config()
+    with serving(config) as server:
+        for path in ("/", "/metrics", "/api/status"):
+            status, _, body = http(server.url + path)
+            assert status == 503 and b"does not exist" in body, path
+
+
 def test_reasons_are_classed_for_the_filter() -> None:
     assert reason_class("tests fail: 0 passed, 2 failed, 0 errors (exit 1); tried noop "
                         "(exhausted); first failure: NotImplementedError: nobody") == \

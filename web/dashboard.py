@@ -256,8 +256,8 @@ def _bars(items: list[tuple[str, int, str]], width: int = 420) -> str:
 def _success(view: View) -> str:
     t = view.tally
     fresh = sum(t.strategies.values())
-    strategies = [(s, n, f"{n} ({100 * n / fresh:.0f}%)") for s, n in t.strategies.items()
-                  if n or s in STRATEGIES]
+    strategies = [(s, n, f"{n} ({100 * n / fresh:.0f}%)" if fresh else "0")
+                  for s, n in t.strategies.items() if n or s in STRATEGIES]
     by_strategy = (_bars(strategies) if fresh else "<p>no repair yet</p>")
     lineages = sorted(t.lineages.items(),
                       key=lambda kv: (-(kv[1].repaired + kv[1].quarantined), kv[0]))
