@@ -4,7 +4,7 @@
 
 Runs, each in a child process of its own (so that one's threads and memory do not
 weigh on the next): 1 overhead, 5 raw file ops (printed beside 1), 2 latency,
-3 backlog, 4 memory, 6 runner. Their own output (what, how often, on what, and
+3 backlog, 4 memory, 6 runner, 7 web (issue 16). Their own output (what, how often, on what, and
 each repetition) streams through as they go; the table at the end gathers every
 row. Full size takes about a quarter of an hour on 2 CPUs, `--quick` seconds.
 Exit status 0 when every benchmark ran (whatever the figures), 1 otherwise.
@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import Row, describe, print_table, read_rows
 
 BENCH = Path(__file__).resolve().parent
-ORDER = ("overhead", "rawfiles", "latency", "backlog", "memory", "candidates")
+ORDER = ("overhead", "rawfiles", "latency", "backlog", "memory", "candidates", "web")
 
 
 def _ceiling_row(rows: list[Row]) -> Row | None:

@@ -22,6 +22,8 @@ BENCHMARKS = {
     "memory": ["4 memory: RSS at", "4 memory: growth"],
     "rawfiles": ["5 raw file ops ceiling"],
     "candidates": ["6 runner: warm per candidate", "6 runner: fresh/warm"],
+    "web": ["7 web: first /metrics", "7 web: /metrics scrape", "7 web: / render",
+            "7 web: daemon rate, no web", "7 web: scraped/not"],
 }
 
 
