@@ -133,7 +133,7 @@ def test_the_dashboard_shows_the_state_releases_with_the_token_and_updates_itsel
                        "127.0.0.1", 0).start()
     try:
         with running(config):  # an idle instance, so that the page shows one alive
-            wait_for(lambda: names(layout.instances), 15, "a heartbeat")
+            wait_for(lambda: bool(names(layout.instances)), 15, "a heartbeat")
             browser.get(server.url + "/")
             assert _text(browser, "#alive") == "1/1"
             SCREENSHOT.parent.mkdir(exist_ok=True)
