@@ -23,7 +23,9 @@ from errors import UsageError
 from state.layout import Layout
 
 if TYPE_CHECKING:
+    from config.schema import Config
     from web.auth import Guard
+    from web.source import StateSource
 
 
 def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -51,11 +53,24 @@ def guard_for(token_file: str, host: str) -> Guard:
     return Guard(path, loopback_only_hosts=is_loopback(host))
 
 
+def source_for(config: Config, layout: Layout) -> StateSource:
+    """What the window reads: on PostgreSQL the backend seam; on a filesystem
+    root the very functions `status` and `quarantine` use (so `/api/*` is their
+    JSON). Raises what `open_backend` raises for an unreachable database."""
+    from web.source import BackendSource, FsSource
+
+    if config.backend.kind == "filesystem":
+        return FsSource(config, layout)
+    from state.backend import open_backend
+
+    return BackendSource(open_backend(config, config.instance.id), config)
+
+
 @command("web")
 def web(args: argparse.Namespace) -> int:
     """Serve until SIGTERM or SIGINT; exit 2 for a bad --listen or token file."""
     # Imported here: waitress and prometheus_client are not needed by other commands.
-    from web import FsSource, WebApp, WebServer
+    from web import WebApp, WebServer
     from web.auth import is_loopback
 
     config = load(args)
@@ -69,7 +84,7 @@ def web(args: argparse.Namespace) -> int:
     if not layout.root.is_dir():
         raise UsageError(f"state root {layout.root} does not exist (wrong --config?)")
     guard = guard_for(config.web.token_file, host)
-    app = WebApp(FsSource(config, layout), guard)
+    app = WebApp(source_for(config, layout), guard)
     try:
         server = WebServer(app, host, port)
     except OSError as exc:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Protocol
 
@@ -21,6 +22,7 @@ from config.schema import Config
 from messages.records import TestCounts
 from messages.reports import QuarantineList, ReleaseResult, StatusReport
 from state import quarantine_ops
+from state.backend import Backend, EventCursor
 from state.clock import fs_now
 from state.layout import Layout
 from state.metrics import metrics_files
@@ -128,14 +130,18 @@ class FsSource:
 
     def _challenger_names(self) -> list[str]:
         """Challenger names, oldest first; listed again only when the directory
-        changed (its mtime), since 100,000 of them take a while to list."""
+        changed (its mtime), since 100,000 of them take a while to list (and
+        sorted by name, which sorts them by creation: SPEC §3)."""
         directory = self.layout.challengers
         try:
             stamp = os.stat(directory).st_mtime_ns
         except FileNotFoundError:
             return []
+        # A change within the same coarse timestamp tick as the listing would keep
+        # the stamp: a directory changed in the last second is always listed again.
+        settled = time.time_ns() - stamp > 1_000_000_000
         with self._names_lock:
-            if stamp == self._names[0]:
+            if settled and stamp == self._names[0]:
                 return self._names[1]
         try:
             with os.scandir(directory) as it:
@@ -148,42 +154,106 @@ class FsSource:
         return names
 
     def held(self) -> dict[str, list[str]]:
-        held: dict[str, list[str]] = {}
-        try:
-            with os.scandir(self.layout.claims) as it:
-                owners = [Path(e.path) for e in it if e.is_dir(follow_symlinks=False)]
-        except FileNotFoundError:
-            return held
-        for owner in owners:
-            try:
-                held[owner.name] = sorted(n for n in os.listdir(owner) if not n.startswith("."))
-            except FileNotFoundError:
-                continue
-        return held
+        return held_on_disk(self.layout)
 
     def oldest_claimable_age(self) -> float | None:
-        now = fs_now(self.layout.instances)
-        oldest: float | None = None
-        # queue/: waiting since it arrived; deferred/: its mtime is its
-        # not-before, so it waits (claimable) only once that has passed.
-        for directory, due_only in ((self.layout.queue, False), (self.layout.deferred, True)):
-            try:
-                with os.scandir(directory) as it:
-                    for entry in it:
-                        if entry.name.startswith(".") or not entry.name.endswith(".json"):
-                            continue
-                        try:
-                            mtime = entry.stat(follow_symlinks=False).st_mtime
-                        except FileNotFoundError:
-                            continue
-                        if due_only and mtime > now:
-                            continue
-                        if oldest is None or mtime < oldest:
-                            oldest = mtime
-            except FileNotFoundError:
-                continue
-        return None if oldest is None else max(0.0, round(now - oldest, 3))
+        return oldest_claimable_on_disk(self.layout)
 
     def history(self) -> EventTally:
         self._tail.catch_up()
+        return self._tally
+
+
+def held_on_disk(layout: Layout) -> dict[str, list[str]]:
+    """Instance id -> the names under `claims/<instance>/` (vanished ones skipped)."""
+    held: dict[str, list[str]] = {}
+    try:
+        with os.scandir(layout.claims) as it:
+            owners = [Path(e.path) for e in it if e.is_dir(follow_symlinks=False)]
+    except FileNotFoundError:
+        return held
+    for owner in owners:
+        try:
+            held[owner.name] = sorted(n for n in os.listdir(owner) if not n.startswith("."))
+        except FileNotFoundError:
+            continue
+    return held
+
+
+def oldest_claimable_on_disk(layout: Layout) -> float | None:
+    """Seconds since the oldest claimable handoff became claimable, by the state
+    root's clock: a handoff in `queue/` since it arrived (its mtime), one in
+    `deferred/` since its not-before (its mtime) once that has passed; one still
+    backing off does not count. None when there is none."""
+    now = fs_now(layout.instances)
+    oldest: float | None = None
+    for directory, due_only in ((layout.queue, False), (layout.deferred, True)):
+        try:
+            with os.scandir(directory) as it:
+                for entry in it:
+                    if entry.name.startswith(".") or not entry.name.endswith(".json"):
+                        continue
+                    try:
+                        mtime = entry.stat(follow_symlinks=False).st_mtime
+                    except FileNotFoundError:
+                        continue
+                    if due_only and mtime > now:
+                        continue
+                    if oldest is None or mtime < oldest:
+                        oldest = mtime
+        except FileNotFoundError:
+            continue
+    return None if oldest is None else max(0.0, round(now - oldest, 3))
+
+
+class BackendSource:
+    """`StateSource` over the backend seam (`state.backend.Backend`), for either
+    backend: the reports, the releases and the events all come from it; the
+    events incrementally, from the cursor it hands back.
+
+    What the seam does not carry is read from the disk where the state is a
+    filesystem root (which handoffs each instance holds, and the age of the
+    oldest claimable handoff, which the seam's status counts from `queue/` only);
+    on PostgreSQL the holdings show as counts and the age is the status's.
+    """
+
+    def __init__(self, backend: Backend, config: Config) -> None:
+        self.backend = backend
+        self.layout = (Layout.from_config(config) if config.backend.kind == "filesystem"
+                       else None)
+        self._tally = EventTally()
+        self._cursor: EventCursor | None = None
+        self._events_lock = threading.Lock()
+
+    def status(self) -> StatusReport:
+        return self.backend.status()
+
+    def quarantine(self) -> QuarantineList:
+        return QuarantineList(entries=self.backend.quarantined())
+
+    def release(self, name: str) -> ReleaseResult:
+        return self.backend.release(name)
+
+    def release_all(self) -> tuple[list[ReleaseResult], list[str]]:
+        return self.backend.release_all()
+
+    def recent_repairs(self, limit: int) -> list[RecentRepair]:
+        return [RecentRepair(
+            tool=c.tool, lineage=c.lineage, repair_strategy=c.repair_strategy,
+            repair_pattern_id=c.repair_pattern_id, created_at=c.created_at, diff=c.diff,
+            handoff_name=c.handoff_name, instance=c.instance, tests=c.tests)
+            for c in self.backend.recent_challengers(limit)]
+
+    def held(self) -> dict[str, list[str]]:
+        return held_on_disk(self.layout) if self.layout is not None else {}
+
+    def oldest_claimable_age(self) -> float | None:
+        if self.layout is not None:
+            return oldest_claimable_on_disk(self.layout)
+        return self.backend.status().oldest_queued_age_s
+
+    def history(self) -> EventTally:
+        with self._events_lock:  # one reader at a time: each event is counted once
+            lines, self._cursor = self.backend.events(self._cursor)
+            self._tally.add(lines)
         return self._tally
