@@ -43,7 +43,7 @@ def _binary(*candidates: str) -> str | None:
 
 
 @pytest.fixture
-def browser() -> Iterator[Any]:
+def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     chromium = _binary("chromium", "chromium-browser")
     driver_path = _binary("chromedriver")
     if chromium is None:
@@ -53,7 +53,7 @@ def browser() -> Iterator[Any]:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
-    os.environ["SE_OFFLINE"] = "true"  # Selenium Manager: never download a browser or driver
+    monkeypatch.setenv("SE_OFFLINE", "true")  # Selenium Manager: never download anything
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
