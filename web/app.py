@@ -75,8 +75,8 @@ class WebApp:
         self.source = source
         self.guard = guard
         self.registry = registry_for(source)
-        self._static = {name: resources.files("web").joinpath("static", name).read_bytes()
-                        for name in _STATIC}
+        package = resources.files(__name__.rpartition(".")[0])  # this module's package
+        self._static = {name: package.joinpath("static", name).read_bytes() for name in _STATIC}
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse
                  ) -> Iterable[bytes]:
