@@ -1,7 +1,7 @@
 """The web window: scrape and render times on a large state, and its cost to the daemon.
 
     .venv/bin/python bench/web.py [--quick] [--reps 3] [--handoffs 2000]
-                                  [--finished 100000] [--metrics-mb 50]
+                                  [--finished 100000] [--metrics-mb 50] [--part 1|2|both]
 
 Part 1, on a generated state root: `--finished` finished handoffs (each one a
 handoff in `processed/done/` and its challenger, with a diff), 200 quarantined
@@ -302,8 +302,9 @@ def measure(args: argparse.Namespace) -> list[Row]:
         say(f"web: {finished} finished handoffs and {metrics_mb:g} MB of metrics; then "
             f"{n} handoffs x {args.reps} repetitions with and without scraping")
         say(describe(base))
-        rows = part1(base, finished, metrics_mb)
-        rows += part2(base, n, args.reps)
+        rows = part1(base, finished, metrics_mb) if args.part in ("1", "both") else []
+        if args.part in ("2", "both"):
+            rows += part2(base, n, args.reps)
     return rows
 
 
@@ -311,6 +312,7 @@ def _options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--handoffs", type=int, default=2000, help="handoffs per repetition (part 2)")
     p.add_argument("--finished", type=int, default=100_000, help="finished handoffs (part 1)")
     p.add_argument("--metrics-mb", type=float, default=50.0, help="metrics.jsonl size (part 1)")
+    p.add_argument("--part", choices=["1", "2", "both"], default="both", help="which part")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
