@@ -43,20 +43,19 @@ class StateCollector(Collector):
         self.source = source
 
     def collect(self) -> Iterator[Metric]:
-        status = self.source.status()
-        oldest = self.source.oldest_claimable_age()
+        g = self.source.gauges()
         tally = self.source.history().snapshot()
         gauges = (
-            ("repairlab_queue_depth", "Handoffs waiting in queue/.", status.queue),
+            ("repairlab_queue_depth", "Handoffs waiting in queue/.", g.queue),
             ("repairlab_oldest_queued_seconds",
              "Age of the oldest handoff that could be claimed now (handoffs backing off "
-             "excluded until their wait is over); 0 when there is none.", oldest or 0.0),
-            ("repairlab_in_flight", "Handoffs held by an instance now.", status.in_flight),
-            ("repairlab_deferred", "Handoffs backing off after a failed repair.",
-             status.waiting),
-            ("repairlab_quarantined", "Handoffs in processed/hard_fail/.", status.quarantined),
+             "excluded until their wait is over); 0 when there is none.",
+             g.oldest_claimable_s or 0.0),
+            ("repairlab_in_flight", "Handoffs held by an instance now.", g.in_flight),
+            ("repairlab_deferred", "Handoffs backing off after a failed repair.", g.deferred),
+            ("repairlab_quarantined", "Handoffs in processed/hard_fail/.", g.quarantined),
             ("repairlab_instances_alive", "Instances whose heartbeat is within the lease.",
-             sum(1 for i in status.instances if i.alive)),
+             g.instances_alive),
         )
         for name, doc, value in gauges:
             yield GaugeMetricFamily(name, doc, value=value)

@@ -13,16 +13,20 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
 import msgspec
 
 from config.schema import Config
+from errors import UsageError
 from messages.records import TestCounts
 from messages.reports import QuarantineList, ReleaseResult, StatusReport
 from state import quarantine_ops
 from state.backend import Backend, EventCursor
+from state.census import in_flight_by_instance
+from state.claims import is_handoff_name
 from state.clock import fs_now
 from state.layout import Layout
 from state.metrics import metrics_files
@@ -48,6 +52,17 @@ class RecentRepair(msgspec.Struct, kw_only=True):
 
 
 _recent_decoder = msgspec.json.Decoder(RecentRepair)
+
+
+class Gauges(msgspec.Struct, frozen=True, kw_only=True):
+    """The gauges of `/metrics` (SPEC §10), as of one moment."""
+
+    queue: int
+    oldest_claimable_s: float | None
+    in_flight: int
+    deferred: int
+    quarantined: int
+    instances_alive: int
 
 
 class StateSource(Protocol):
@@ -80,6 +95,11 @@ class StateSource(Protocol):
     def oldest_claimable_age(self) -> float | None:
         """Seconds the oldest handoff that could be claimed now has waited (a
         handoff backing off counts only once its wait is over, from then on)."""
+        ...
+
+    def gauges(self) -> Gauges:
+        """The `/metrics` gauges, cheaply (a scrape every few seconds must not
+        count 100,000 finished handoffs); equal to what `status` reports."""
         ...
 
     def history(self) -> EventTally:
@@ -159,6 +179,9 @@ class FsSource:
     def oldest_claimable_age(self) -> float | None:
         return oldest_claimable_on_disk(self.layout)
 
+    def gauges(self) -> Gauges:
+        return gauges_on_disk(self.layout, self.config.instance.lease_seconds)
+
     def history(self) -> EventTally:
         self._tail.catch_up()
         return self._tally
@@ -180,12 +203,51 @@ def held_on_disk(layout: Layout) -> dict[str, list[str]]:
     return held
 
 
-def oldest_claimable_on_disk(layout: Layout) -> float | None:
+def gauges_on_disk(layout: Layout, lease_seconds: float) -> Gauges:
+    """The gauges from the few small places that hold them (`queue/`,
+    `deferred/`, `claims/`, `processed/hard_fail/`, `instances/`), counted as
+    `state.status.take_status` counts them; `processed/done/` and `challengers/`,
+    the large ones, are not listed. Places that do not exist count zero; a root
+    that does not exist raises UsageError, as `take_status` does."""
+    if not layout.root.is_dir():
+        raise UsageError(f"state root {layout.root} does not exist (wrong --config?)")
+    now = fs_now(layout.instances)
+    alive = 0
+    try:
+        with os.scandir(layout.instances) as it:
+            for entry in it:
+                if entry.name.startswith(".") or not entry.name.endswith(".json"):
+                    continue
+                try:
+                    if entry.stat(follow_symlinks=False).st_mtime > now - lease_seconds:
+                        alive += 1
+                except FileNotFoundError:
+                    continue
+    except FileNotFoundError:
+        pass
+    return Gauges(
+        queue=_count(layout.queue, lambda n: is_handoff_name(n)),
+        oldest_claimable_s=oldest_claimable_on_disk(layout, now),
+        in_flight=sum(in_flight_by_instance(layout).values()),
+        deferred=_count(layout.deferred, lambda n: not n.startswith(".")),
+        quarantined=_count(layout.hard_fail,
+                           lambda n: is_handoff_name(n) and not n.endswith(".reason.json")),
+        instances_alive=alive)
+
+
+def _count(directory: Path, wanted: Callable[[str], bool]) -> int:
+    try:
+        return sum(1 for name in os.listdir(directory) if wanted(name))
+    except FileNotFoundError:
+        return 0
+
+
+def oldest_claimable_on_disk(layout: Layout, now: float | None = None) -> float | None:
     """Seconds since the oldest claimable handoff became claimable, by the state
     root's clock: a handoff in `queue/` since it arrived (its mtime), one in
     `deferred/` since its not-before (its mtime) once that has passed; one still
     backing off does not count. None when there is none."""
-    now = fs_now(layout.instances)
+    now = fs_now(layout.instances) if now is None else now
     oldest: float | None = None
     for directory, due_only in ((layout.queue, False), (layout.deferred, True)):
         try:
@@ -221,6 +283,7 @@ class BackendSource:
         self.backend = backend
         self.layout = (Layout.from_config(config) if config.backend.kind == "filesystem"
                        else None)
+        self.lease_seconds = config.instance.lease_seconds
         self._tally = EventTally()
         self._cursor: EventCursor | None = None
         self._events_lock = threading.Lock()
@@ -251,6 +314,15 @@ class BackendSource:
         if self.layout is not None:
             return oldest_claimable_on_disk(self.layout)
         return self.backend.status().oldest_queued_age_s
+
+    def gauges(self) -> Gauges:
+        if self.layout is not None:
+            return gauges_on_disk(self.layout, self.lease_seconds)
+        status = self.backend.status()
+        return Gauges(queue=status.queue, oldest_claimable_s=status.oldest_queued_age_s,
+                      in_flight=status.in_flight, deferred=status.waiting,
+                      quarantined=status.quarantined,
+                      instances_alive=sum(1 for i in status.instances if i.alive))
 
     def history(self) -> EventTally:
         with self._events_lock:  # one reader at a time: each event is counted once
