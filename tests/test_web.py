@@ -177,6 +177,12 @@ def test_metrics_report_every_family_with_its_type_and_the_value_of_the_state(
     known_state(layout)
     with serving(config) as server:
         families = scrape(server)
+        status = json.loads(http(server.url + "/api/status")[2])
+    # The gauges are counted apart from `status` (cheaply), and agree with it.
+    assert [value(families[f"repairlab_{name}"]) for name in
+            ("queue_depth", "in_flight", "deferred", "quarantined", "instances_alive")] == [
+        status["queue"], status["in_flight"], status["waiting"], status["quarantined"],
+        sum(1 for i in status["instances"] if i["alive"])]
     types = {name: f.type for name, f in families.items() if name.startswith("repairlab_")}
     assert types == {
         "repairlab_queue_depth": "gauge", "repairlab_oldest_queued_seconds": "gauge",
