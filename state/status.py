@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import os
+import time
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -32,12 +34,42 @@ from state.prune import PruneSchedule, next_boundary
 
 def _handoffs(directory: Path) -> int:
     """Handoff files in `directory` (reason files and dot-names excluded)."""
+    return _listed_count(directory, "handoffs", _is_settled_handoff)
+
+
+def _is_settled_handoff(name: str) -> bool:
+    return is_handoff_name(name) and not name.endswith(".reason.json")
+
+
+# (directory, what) -> (the directory's mtime_ns when counted, the count)
+_COUNTS: dict[tuple[str, str], tuple[int, int]] = {}
+
+
+def _listed_count(directory: Path, what: str, wanted: Callable[[str], bool]) -> int:
+    """How many names in `directory` are `wanted`; 0 when it does not exist.
+
+    A reader that lives on (`run.py web`, asked every few seconds) does not list
+    100,000 finished handoffs again while the directory is unchanged: the count
+    is kept with the directory's mtime, which every entry added or removed
+    changes. A directory changed within the last second is always listed again,
+    since a change in the same coarse timestamp tick as the listing would keep
+    its mtime (a state root whose clock runs behind ours by more than that can
+    show a count one change late, until its next change).
+    """
     try:
-        with os.scandir(directory) as it:
-            return sum(1 for e in it
-                       if is_handoff_name(e.name) and not e.name.endswith(".reason.json"))
+        stamp = os.stat(directory).st_mtime_ns
     except FileNotFoundError:
         return 0
+    key = (str(directory), what)
+    cached = _COUNTS.get(key)
+    if cached is not None and cached[0] == stamp and time.time_ns() - stamp > 1_000_000_000:
+        return cached[1]
+    try:
+        count = sum(1 for name in os.listdir(directory) if wanted(name))
+    except FileNotFoundError:
+        return 0
+    _COUNTS[key] = (stamp, count)
+    return count
 
 
 def _mtimes(directory: Path, *, all_names: bool = False) -> tuple[int, float | None]:
@@ -165,9 +197,5 @@ def _llm_status(layout: Layout, config: Config, now: float) -> LlmStatus | None:
 
 
 def _challengers(directory: Path) -> int:
-    try:
-        with os.scandir(directory) as it:
-            return sum(1 for e in it
-                       if e.name.startswith("challenger_") and e.name.endswith(".json"))
-    except FileNotFoundError:
-        return 0
+    return _listed_count(directory, "challengers",
+                         lambda n: n.startswith("challenger_") and n.endswith(".json"))

@@ -31,6 +31,7 @@ from config import Config, load_config
 from messages.records import FailureRecord, MetricLine, ReasonFile, rfc3339
 from state.layout import Layout
 from state.metrics import MetricsLog
+from state.status import take_status
 from web import FsSource, Guard, WebApp, WebServer
 from web.dashboard import reason_class
 from web.events import EventTally, MetricsTail
@@ -627,3 +628,23 @@ def test_web_keys_have_their_defaults_and_resolve_the_token_file_beside_the_conf
     config = load_config(toml)
     assert config.web.listen == "[::1]:9000"
     assert config.web.token_file == str(tmp_path / "secret" / "token")
+
+
+def test_status_lists_a_large_directory_again_only_when_it_changed(make_config: Any) -> None:
+    config = make_config()
+    layout = Layout.from_config(config)
+    layout.ensure()
+    for i in range(3):
+        (layout.done / f"d{i}.json").write_text("{}")
+    old = time.time() - 60
+    os.utime(layout.done, (old, old))
+    assert take_status(layout, config).done == 3
+    # An entry slipped in with the directory's mtime put back: not listed again...
+    (layout.done / "d3.json").write_text("{}")
+    os.utime(layout.done, (old, old))
+    assert take_status(layout, config).done == 3
+    # ...but any real change of the directory is seen at once.
+    (layout.done / "d4.json").write_text("{}")
+    assert take_status(layout, config).done == 5
+    os.unlink(layout.done / "d0.json")
+    assert take_status(layout, config).done == 4
