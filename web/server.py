@@ -63,7 +63,12 @@ class WebServer:
                 channel.close()
 
         if self._thread is not None and self._thread.is_alive():
-            server.trigger.pull_trigger(close_all)
+            try:
+                server.trigger.pull_trigger(close_all)
+            except OSError:
+                # A worker's pull woke the loop between our thunk going in and our
+                # own pull: close_all has run already, trigger included.
+                pass
             self._thread.join(timeout)
         else:
             close_all()
