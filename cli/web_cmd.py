@@ -53,13 +53,17 @@ def guard_for(token_file: str, host: str) -> Guard:
     return Guard(path, loopback_only_hosts=is_loopback(host))
 
 
-def source_for(config: Config, layout: Layout) -> StateSource:
+def source_for(config: Config) -> StateSource:
     """What the window reads: on PostgreSQL the backend seam; on a filesystem
     root the very functions `status` and `quarantine` use (so `/api/*` is their
-    JSON). Raises what `open_backend` raises for an unreachable database."""
+    JSON). Raises UsageError for a filesystem root that does not exist, and what
+    `open_backend` raises for an unreachable database."""
     from web.source import BackendSource, FsSource
 
     if config.backend.kind == "filesystem":
+        layout = Layout.from_config(config)
+        if not layout.root.is_dir():
+            raise UsageError(f"state root {layout.root} does not exist (wrong --config?)")
         return FsSource(config, layout)
     from state.backend import open_backend
 
@@ -80,11 +84,8 @@ def web(args: argparse.Namespace) -> int:
     if parsed is None:
         raise UsageError(f"--listen {listen!r}: use HOST:PORT, e.g. 127.0.0.1:8470")
     host, port = parsed
-    layout = Layout.from_config(config)
-    if not layout.root.is_dir():
-        raise UsageError(f"state root {layout.root} does not exist (wrong --config?)")
     guard = guard_for(config.web.token_file, host)
-    app = WebApp(source_for(config, layout), guard)
+    app = WebApp(source_for(config), guard)
     try:
         server = WebServer(app, host, port)
     except OSError as exc:

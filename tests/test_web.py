@@ -27,12 +27,13 @@ import msgspec
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from cli.web_cmd import source_for
 from config import Config, load_config
 from messages.records import FailureRecord, MetricLine, ReasonFile, rfc3339
 from state.layout import Layout
 from state.metrics import MetricsLog
 from state.status import take_status
-from web import FsSource, Guard, WebApp, WebServer
+from web import Guard, WebApp, WebServer
 from web.dashboard import reason_class
 from web.events import EventTally, MetricsTail
 
@@ -61,7 +62,7 @@ def http(url: str, method: str = "GET", headers: dict[str, str] | None = None,
 def serving(config: Config, token_file: Path | None = None) -> Iterator[WebServer]:
     """The web window over `config`'s root on a free loopback port."""
     guard = Guard(token_file, loopback_only_hosts=True)
-    server = WebServer(WebApp(FsSource(config), guard), "127.0.0.1", 0).start()
+    server = WebServer(WebApp(source_for(config), guard), "127.0.0.1", 0).start()
     try:
         yield server
     finally:
@@ -544,7 +545,10 @@ def test_a_fresh_empty_root_gives_a_page_and_zero_metrics(make_config: Any) -> N
 
 def test_a_root_that_does_not_exist_is_503_not_a_page_of_zeros(make_config: Any) -> None:
     config = make_config()
+    layout = Layout.from_config(config)
+    layout.ensure()
     with serving(config) as server:
+        layout.root.rename(layout.root.with_name("moved-away"))  # unmounted, say
         for path in ("/", "/metrics", "/api/status"):
             status, _, body = http(server.url + path)
             assert status == 503 and b"does not exist" in body, path

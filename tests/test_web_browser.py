@@ -22,10 +22,11 @@ import pytest
 
 from cli.demo import BUNDLES, demo_config
 from cli.submit import build_handoff, enqueue, pack_directory
+from cli.web_cmd import source_for
 from config import Config, load_config
 from conftest import PASSING, names, running, submit, wait_for
 from state.layout import Layout
-from web import FsSource, Guard, WebApp, WebServer
+from web import Guard, WebApp, WebServer
 
 REPO = Path(__file__).resolve().parent.parent
 SCREENSHOT = REPO / "docs" / "dashboard.png"
@@ -129,7 +130,7 @@ def test_the_dashboard_shows_the_state_releases_with_the_token_and_updates_itsel
     layout = Layout.from_config(config)
     token_file = tmp_path / "token"
     token_file.write_text(TOKEN)
-    server = WebServer(WebApp(FsSource(config), Guard(token_file, loopback_only_hosts=True)),
+    server = WebServer(WebApp(source_for(config), Guard(token_file, loopback_only_hosts=True)),
                        "127.0.0.1", 0).start()
     try:
         with running(config):  # an idle instance, so that the page shows one alive
@@ -174,5 +175,47 @@ def test_the_dashboard_shows_the_state_releases_with_the_token_and_updates_itsel
                      "the new repair on the page")
         assert browser.execute_script("return window.__sameDocument") == 42
         assert "fresh-line" in _text(browser, "section.success")
+    finally:
+        server.stop()
+
+
+def test_the_quarantine_filters_by_reason_and_lineage_and_releases_what_it_shows(
+        browser: Any, make_config: Any, tmp_path: Path) -> None:
+    from selenium.webdriver.support.ui import Select
+    from test_web import quarantine_one
+
+    config = make_config()
+    layout = Layout.from_config(config)
+    layout.ensure()
+    quarantine_one(layout, "a.json", sha="a" * 64, lineage="alpha",
+                   reason="crashed the repairer: RecursionError: deep")
+    quarantine_one(layout, "b.json", sha="b" * 64, lineage="alpha",
+                   reason="tests fail: 0 passed, 1 failed; first failure: ValueError: x")
+    quarantine_one(layout, "c.json", sha="c" * 64, lineage="beta",
+                   reason="tests fail: 0 passed, 1 failed; first failure: ValueError: y")
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN)
+    server = WebServer(WebApp(source_for(config), Guard(token_file, loopback_only_hosts=True)),
+                       "127.0.0.1", 0).start()
+    shown = ("return Array.from(document.querySelectorAll("
+             "'#quarantine-rows tr[data-reason]:not(.hidden)'), r => r.cells[0].textContent)")
+    try:
+        browser.get(server.url + "/")
+        assert browser.execute_script(shown) == ["a.json", "b.json", "c.json"]
+        Select(browser.find_element("id", "filter-reason")).select_by_value(
+            "tests fail: ValueError")
+        assert browser.execute_script(shown) == ["b.json", "c.json"]
+        Select(browser.find_element("id", "filter-lineage")).select_by_value("beta")
+        assert browser.execute_script(shown) == ["c.json"]
+        assert _text(browser, "#release-all") == "release the 1 shown"
+        # The filter holds across the page's own refreshes.
+        stamp = _text(browser, "#stamp")
+        wait_for(lambda: _text(browser, "#stamp") != stamp, 15, "a refresh")
+        assert browser.execute_script(shown) == ["c.json"]
+        browser.find_element("id", "token").send_keys(TOKEN)
+        browser.find_element("id", "token-save").click()
+        _click(browser, "#release-all")
+        wait_for(lambda: names(layout.queue) == ["c.json"], 15, "the shown one released")
+        assert names(layout.hard_fail) == ["a.json", "a.reason.json", "b.json", "b.reason.json"]
     finally:
         server.stop()
