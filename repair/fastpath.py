@@ -1,7 +1,9 @@
 """The fast path inside the sandbox: a bundle's collected pytest session, forked per candidate.
 
 The fork server (repair/sandbox.py) forks one confined *session process* per bundle
-(its own ephemeral uid, rlimits, no_new_privs, not dumpable). That process writes
+(rlimits, no_new_privs, not dumpable, and either an ephemeral uid of its own, for a
+root daemon, or, for a non-root one, pid 1 of a user and pid namespace of its own,
+which its candidates cannot see out of and whose death kills them all). That process writes
 the bundle's files as the handoff holds them, runs ``pytest.main`` over them with
 `SessionPlugin`, and once collection is over serves candidates from inside
 ``pytest_runtestloop`` instead of running tests itself: for each one it forks a

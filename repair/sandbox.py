@@ -468,8 +468,9 @@ class Server:
         shutil.rmtree(run_dir, ignore_errors=True)
         if not dropping:
             # The candidate had this server's uid, so it could write anywhere in the
-            # scratch dir: nothing it left there may reach the next candidate.
-            _empty(self.scratch)
+            # scratch dir: nothing it left there may reach the next candidate (an
+            # open session's directory is emptied before each of its own).
+            _empty(self.scratch, keep=self.zygote["dir"] if self.zygote else None)
         parsed = None
         if result:
             try:
@@ -566,8 +567,12 @@ class Server:
             status = self._wait(pid)
         if uid is None:
             # Same uid as this server: in a pid namespace of our own everything but
-            # us and bwrap's init is the candidate's; outside one nothing can tell.
-            return status, confine.sweep_namespace() if self.own_pidns else True
+            # us, bwrap's init and an open session is the candidate's; outside one
+            # nothing can tell.
+            if not self.own_pidns:
+                return status, True
+            spare = self.zygote["pid"] if self.zygote is not None else 0
+            return status, confine.sweep_namespace(spare=spare)
         # Usually nothing is left, and looking costs far less than the sweeper's fork.
         if confine.uid_alive(uid) is False:
             return status, True
@@ -604,9 +609,24 @@ class Server:
     # ------------------------------------------------------------ the fast path
 
     zygote: dict[str, Any] | None = None
+    session_init = False  # in a session process that is pid 1 of its own namespace
 
     def _fresh_dirs(self, work: Path, tmp: Path, uid: int) -> None:
-        """`work` and `tmp` empty, owned by `uid` (whatever a candidate left there goes)."""
+        """`work` and `tmp` empty, owned by `uid` (whatever a candidate left there
+        goes). Without uids to hand out, candidates have this server's uid and could
+        write anywhere in the scratch dir, and change modes there: all of it but the
+        session's directory is emptied, and that directory too, whatever the modes."""
+        if self.uid_mode == "none":
+            sdir = work.parent
+            if os.path.islink(sdir) or not sdir.is_dir():
+                self.close_session()
+                raise OSError(errno.ENOENT, "a candidate took the session's directory away")
+            os.chmod(sdir, 0o755)
+            _empty(self.scratch, keep=sdir)
+            _empty(sdir)
+            for d in (work, tmp):
+                d.mkdir(mode=0o755)
+            return
         for d in (work, tmp):
             shutil.rmtree(d, ignore_errors=True)
             d.mkdir(mode=0o755)
@@ -614,17 +634,16 @@ class Server:
 
     def open_session(self, req: Mapping[str, Any]) -> dict[str, Any]:
         """Fork a bundle's session process (repair/fastpath.py) for ``files`` and
-        ``tests``: confined like a candidate, with an ephemeral uid of its own, it
-        collects the tests and then waits for "screen" requests. Replaces any open
-        session. Replies ``{"session": true, "collected": N}``, or ``{"session":
-        false, "output": ...}`` when collection could not finish within ``timeout``
-        (the process and its uid are gone then), or when this server cannot hand
-        out uids (a non-root daemon: its candidates would share the server's uid,
-        and sweeping one candidate's leftovers would take the session with them)."""
+        ``tests``: confined like a candidate, with an ephemeral uid of its own (a
+        root daemon), or, where this server cannot hand out uids (a non-root daemon),
+        as pid 1 of a user and pid namespace of its own (`confine.enter_pid_namespace`:
+        its candidates cannot see or signal anything outside it, it sweeps them with
+        ``kill(-1)``, and its death kills all of them), it collects the tests and
+        then waits for "screen" requests. Replaces any open session. Replies
+        ``{"session": true, "collected": N}``, or ``{"session": false, "output":
+        ...}`` when collection could not finish within ``timeout`` or the system
+        refuses the namespaces (the process and everything it started are gone then)."""
         self.close_session()
-        if self.uid_mode == "none":
-            return {"session": False, "output": "the fast path needs uids of its own for "
-                    "candidates (a root daemon); candidates run the ordinary way"}
         self.seq += 1
         own_cpu = time.process_time()
         sdir = self.scratch / f"s{self.seq}"
@@ -660,6 +679,7 @@ class Server:
         zygote["out"] = out_r
         hello = _receive_within(rep_r, time.monotonic() + float(req["timeout"]), out_r, output)
         if not isinstance(hello, dict) or not hello.get("ready"):
+            _drain_for(out_r, output, time.monotonic() + 0.5)
             self.zygote = zygote
             self.close_session()
             return {"session": False, "output": bytes(output[-OUTPUT_LIMIT:]).decode(
@@ -742,6 +762,10 @@ class Server:
         try:
             _child_descriptors(out_w, req_r, rep_w)
             self._confine(uid, SESSION_CPU_SECONDS)
+            if self.uid_mode == "none":
+                # No uid of its own to sweep by: a pid namespace of its own instead.
+                confine.enter_pid_namespace()
+                self.session_init = True
             # Candidates share this uid: none may read or write this process's memory.
             confine.prctl(confine.PR_SET_DUMPABLE, 0)
             # Orphans of candidates come to us, and are reaped and swept here.
@@ -811,9 +835,11 @@ class Server:
         if status is None:
             status = self._wait(pid)
         swept = True
+        if self.session_init:
+            swept = confine.sweep_as_init()
         # Usually nothing of the candidate is left, and looking costs less than the
         # sweep's probe fork.
-        if self.session_sweeps and confine.uid_alive(os.getuid(), but=os.getpid()) is not False:
+        elif self.session_sweeps and confine.uid_alive(os.getuid(), but=os.getpid()) is not False:
             swept = confine.sweep_peers()
         parsed = None
         if result:
@@ -850,7 +876,8 @@ class Server:
             os.close(4)
             if isinstance(handler_fd, int) and handler_fd > 4:
                 os.dup2(2, handler_fd)
-            confine.limit_resources(float(req["timeout"]), processes=self.uid_mode != "none")
+            confine.limit_resources(float(req["timeout"]),
+                                    processes=self.uid_mode != "none" or self.session_init)
             self.host.prepare(session.work, session.tmp, req["files"])
             plugin = self.host.session_plugin
             plugin.outcomes = {}
@@ -946,21 +973,63 @@ class Server:
             os._exit(code)
 
 
-def _empty(directory: Path) -> None:
-    """Remove everything inside `directory`, whatever it is; errors are ignored."""
+def _empty(directory: Path, keep: Path | None = None) -> None:
+    """Remove everything inside `directory` but `keep`, whatever it is and whatever
+    its modes (a directory its owner made unreadable is opened up first); other
+    errors are ignored."""
     try:
         entries = os.listdir(directory)
     except OSError:
         return
     for name in entries:
         path = directory / name
+        if keep is not None and path == keep:
+            continue
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path, ignore_errors=True)
+            if os.path.lexists(path):
+                _open_tree(str(path))
+                shutil.rmtree(path, ignore_errors=True)
         else:
             try:
                 path.unlink()
             except OSError:
                 pass
+
+
+def _drain_for(fd: int, buf: bytearray, deadline: float) -> None:
+    """Read what is left in pipe `fd` into `buf` (its tail kept) until end of stream
+    or `deadline`: what a process wrote just before it died."""
+    os.set_blocking(fd, False)
+    with selectors.DefaultSelector() as sel:
+        sel.register(fd, selectors.EVENT_READ)
+        while (left := deadline - time.monotonic()) > 0 and sel.select(left):
+            try:
+                chunk = os.read(fd, 1 << 16)
+            except BlockingIOError:
+                continue
+            except OSError:
+                return
+            if not chunk:
+                return
+            buf += chunk
+            if len(buf) > 2 * OUTPUT_LIMIT:
+                del buf[:-OUTPUT_LIMIT]
+
+
+def _open_tree(top: str) -> None:
+    """Give the owner every right on `top` and each directory under it (a candidate
+    of this server's uid may have taken them away); errors are ignored."""
+    stack = [top]
+    while stack:
+        d = stack.pop()
+        try:
+            os.chmod(d, 0o700)
+            with os.scandir(d) as entries:
+                stack.extend(e.path for e in entries if e.is_dir(follow_symlinks=False))
+        except OSError:
+            continue
+
 
 def _child_descriptors(out_w: int, *keep: int) -> None:  # pragma: no cover - in a child
     """In a child just forked by the server: its own process group, SIGPIPE ignored,
