@@ -325,9 +325,10 @@ def sweep_namespace(rounds: int = SWEEP_ROUNDS, *, spare: int = 0) -> bool:
     """In a pid namespace of the sandbox's own (bwrap run by a non-root daemon,
     where every candidate runs as the server's uid): SIGKILL every process but
     pid 1 (bwrap's init) and this one, reaping what is reparented here, until none
-    is left. With `spare`, that process and its children live on too (an open
-    session: the waiter of `enter_pid_namespace` and the pid 1 of its namespace,
-    which sweeps its own). False if some survived `rounds` tries."""
+    is left. With `spare`, that process and all its descendants live on too (an
+    open session: the waiter of `enter_pid_namespace`, the pid 1 of its namespace
+    and what that one forked, which it sweeps itself). False if some survived
+    `rounds` tries."""
     me = os.getpid()
     for _ in range(rounds):
         reap_nohang()
@@ -336,7 +337,16 @@ def sweep_namespace(rounds: int = SWEEP_ROUNDS, *, spare: int = 0) -> bool:
         except OSError:
             return False
         if spare:
-            others = [pid for pid in others if pid != spare and _parent(pid) != spare]
+            parents = {pid: _parent(pid) for pid in others}
+            kept = {spare}
+            grew = True
+            while grew:
+                grew = False
+                for pid, parent in parents.items():
+                    if parent in kept and pid not in kept:
+                        kept.add(pid)
+                        grew = True
+            others = [pid for pid in others if pid not in kept]
         if not others:
             return True
         for pid in others:

@@ -133,6 +133,11 @@ class Session:
         self.deps: dict[str, set[str]] = {}
         self.code: dict[str, Any] = {}
         self.test_limit = 0.0
+        # Screening the lean way (`enter` with `stop`): the child runs the tests
+        # itself, reports a failure without formatting its traceback, and hands its
+        # record to `finish` (which never returns) instead of ending the session.
+        self.lean = False
+        self.finish: Callable[[int], None] | None = None
 
     # -- in the session process ------------------------------------------------------
 
@@ -150,7 +155,17 @@ class Session:
                 outer.session = session
                 outer.collection_errors = int(session.testsfailed)
                 serve(outer)
-                return None  # only a candidate child gets here: pytest's loop runs
+                # Only a candidate child gets here.
+                if outer.lean and outer.finish is not None:
+                    outer.finish(_run_items(session))
+                return None  # pytest's own loop runs
+
+            def pytest_runtest_makereport(self, item: Any, call: Any) -> Any:
+                # A plain hook: unittest's (tryfirst) has made call.excinfo pytest's
+                # own by now, and pytest's default comes after this one.
+                if outer.lean:
+                    return _lean_report(item, call)
+                return None
 
             def pytest_runtest_protocol(self, item: Any, nextitem: Any) -> Any:
                 if outer.test_limit > 0:
@@ -219,6 +234,7 @@ class Session:
             session.config.option.maxfail = 1
             session.config.option.tbstyle = "no"
             session.config.option.reportchars = ""
+            self.lean = not self.collection_errors
         self.test_limit = test_limit
 
     def _loaded(self, rel: str) -> Any:
@@ -311,6 +327,51 @@ class Session:
             rewrite_asserts(tree, text.encode("utf-8"), module.__file__, loader.config)
             return compile(tree, module.__file__, "exec", dont_inherit=True)
         return compile(text, module.__file__, "exec", dont_inherit=True)
+
+
+def _run_items(session: Any) -> int:
+    """pytest's own test loop (`_pytest.main.pytest_runtestloop`), run by a lean
+    screening child, and the exit status pytest would give: the session's finish
+    (terminal summary, unconfigure, its garbage collection) is left out, since the
+    child's record is all that is wanted of it."""
+    items = session.items
+    hook = session.config.hook
+    for i, item in enumerate(items):
+        nextitem = items[i + 1] if i + 1 < len(items) else None
+        hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
+        if session.shouldfail or session.shouldstop:
+            break
+    if session.testsfailed:
+        return 1
+    return 0 if items else 5
+
+
+def _lean_report(item: Any, call: Any) -> Any:
+    """The report of a test phase as pytest's default makes it, but a failure's
+    traceback is never formatted (its long representation is the exception's one
+    line, bounded); skips, exception groups and anything unusual go to pytest's
+    default (None)."""
+    from _pytest.outcomes import skip
+    from _pytest.reports import TestReport
+
+    excinfo = call.excinfo
+    outcome: Any
+    if excinfo is None:
+        outcome, longrepr = "passed", None
+    else:
+        value = getattr(excinfo, "value", None)
+        if value is None or isinstance(value, (skip.Exception, BaseExceptionGroup)):
+            return None
+        outcome = "failed"
+        try:
+            longrepr = f"{type(value).__name__}: {value}"[:2000]
+        except Exception:  # a __str__ of the bundle's that raises
+            longrepr = type(value).__name__
+    sections = [(f"Captured {key} {rwhen}", content)
+                for rwhen, key, content in item._report_sections]
+    return TestReport(item.nodeid, item.location, dict.fromkeys(item.keywords, 1), outcome,
+                      longrepr, call.when, sections, call.duration, call.start, call.stop,
+                      user_properties=item.user_properties)
 
 
 def files_text(work: Path, rel: str) -> str:

@@ -486,10 +486,12 @@ class Server:
             "cpu": cpu,
         }
 
-    def _watch(self, pid: int, out_r: int, res_r: int,
-               deadline: float) -> tuple[int | None, bool, bytes, bytes]:
+    def _watch(self, pid: int, out_r: int, res_r: int, deadline: float, *,
+               until_result: bool = False) -> tuple[int | None, bool, bytes, bytes]:
         """Collect output (its tail) and the result until the child exits or the
-        deadline passes; a result over RESULT_LIMIT is dropped (counts as a crash)."""
+        deadline passes (with `until_result`, also once the result pipe is closed:
+        the child has said all it will); a result over RESULT_LIMIT is dropped
+        (counts as a crash)."""
         sel = selectors.DefaultSelector()
         for fd in (out_r, res_r):
             os.set_blocking(fd, False)
@@ -507,7 +509,9 @@ class Server:
         self.cpu = 0.0
         timed_out = False
         try:
-            while status is None:
+            # (A child that dies without a record is waited for: its status says how.)
+            while status is None and not (until_result and result
+                                          and res_r not in sel.get_map()):
                 left = deadline - time.monotonic()
                 if left <= 0:
                     timed_out = True
@@ -700,8 +704,10 @@ class Server:
             return {"refused": "no session is open"}
         own_cpu = time.process_time()
         start = time.monotonic()
-        self._fresh_dirs(zygote["work"], zygote["tmp"], zygote["uid"] if zygote["uid"]
-                         is not None else os.geteuid())
+        if self.uid_mode == "none":
+            # Candidates have this server's uid: whatever they left elsewhere in the
+            # scratch dir goes (the session empties its own dirs after each one).
+            _empty(self.scratch, keep=zygote["dir"])
         deadline = start + float(req["timeout"]) + SESSION_GRACE
         said = bytearray()  # what the session process itself wrote meanwhile
         if not _send_within(zygote["req"], req, deadline):
@@ -732,7 +738,6 @@ class Server:
             "duration": duration,
             "output": output[-OUTPUT_LIMIT:] if isinstance(output, str) else "",
             "result": result if isinstance(result, dict) else None,
-            "swept": reply.get("swept") is True,
             "cpu": (float(cpu) if isinstance(cpu, (int, float)) else 0.0)
             + time.process_time() - own_cpu,
         }
@@ -787,10 +792,22 @@ class Server:
             os._exit(code)
 
     def _serve_session(self, session: Any) -> None:  # pragma: no cover - session process
-        """Say ready, then fork a child per "screen" request; returns only in a child."""
+        """Say ready, then judge each "screen" request in a child forked from here;
+        returns only in a child (then pytest's loop, or `_run_items`, runs its tests).
+
+        Each child is forked *before* its request comes (a spare: `_fork_spare`), and
+        it writes the handoff's files and takes the bundle's environment meanwhile;
+        once a candidate's record is read and its process group killed, the reply
+        goes out at once, and what is left to do (reap it, sweep whatever of it
+        survived, empty the scratch dirs, fork the next spare) is done before the
+        next request is read. A sweep that fails ends this process: the server then
+        refuses the next candidate and kills everything of the session."""
         write_frame(4, {"ready": True, "collected": len(session.session.items),
                         "errors": session.collection_errors})
         session.freeze()
+        spare = self._fork_spare(session)
+        if spare is None:
+            return
         while True:
             request = read_frame(3)
             if request is None:
@@ -799,41 +816,88 @@ class Server:
             if refused is not None:
                 write_frame(4, {"refused": refused})
                 continue
-            reply = self._session_candidate(session, request)
-            if reply is None:
-                return  # the candidate child: pytest's loop runs its tests
+            reply, status = self._session_candidate(spare, request)
             write_frame(4, reply)
+            self._after_candidate(session, spare["pid"], status)
+            spare = self._fork_spare(session)
+            if spare is None:
+                return
 
-    def _session_candidate(self, session: Any,
-                           req: Mapping[str, Any]) -> dict[str, Any] | None:  # pragma: no cover
-        """Fork one candidate from the collected session and watch it (as `run` does);
-        None in the child."""
-        timeout = float(req["timeout"])
-        own_cpu = time.process_time()
+    def _fork_spare(self, session: Any) -> dict[str, Any] | None:  # pragma: no cover
+        """Fork the child that will run the next candidate; it waits for its request
+        on a pipe of its own (`_spare_child`). None in the child."""
+        req_r, req_w = os.pipe()
         out_r, out_w = os.pipe()
         res_r, res_w = os.pipe()
         _flush_std_streams()
-        start = time.monotonic()
         pid = os.fork()
         if pid == 0:
-            os.close(out_r)
-            os.close(res_r)
-            self._enter_candidate(session, req, out_w, res_w)
+            for fd in (req_w, out_r, res_r):
+                os.close(fd)
+            self._spare_child(session, req_r, out_w, res_w)
             return None
-        os.close(out_w)
-        os.close(res_w)
+        for fd in (req_r, out_w, res_w):
+            os.close(fd)
         try:
             os.setpgid(pid, pid)
         except OSError:
             pass
-        status, timed_out, output, result = self._watch(pid, out_r, res_r, start + timeout)
+        return {"pid": pid, "req": req_w, "out": out_r, "res": res_r}
+
+    def _session_candidate(self, spare: Mapping[str, Any], req: Mapping[str, Any]
+                           ) -> tuple[dict[str, Any], int | None]:  # pragma: no cover
+        """Give one candidate to the spare child and watch it (as `run` does), until
+        it has written its record (or exits, or runs out of time); its process group
+        is killed before this returns. Returns the reply and the child's wait status
+        (None: not reaped yet)."""
+        timeout = float(req["timeout"])
+        own_cpu = time.process_time()
+        start = time.monotonic()
+        pid = spare["pid"]
+        try:
+            write_frame(spare["req"], req)
+        except OSError:
+            pass  # the spare is gone: its exit status and output say why
+        finally:
+            os.close(spare["req"])
+        status, timed_out, output, result = self._watch(pid, spare["out"], spare["res"],
+                                                        start + timeout, until_result=True)
         duration = time.monotonic() - start
         try:
             os.killpg(pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
+        parsed = None
+        if result:
+            try:
+                parsed = json.loads(result)
+            except ValueError:
+                parsed = None
+        reaped = status
+        cpu = self.cpu if status is not None else 0.0
+        if isinstance(parsed, dict) and isinstance(parsed.get("stale"), str):
+            return {"refused": parsed["stale"]}, reaped
+        if status is None and isinstance(parsed, dict) and not timed_out:
+            # It wrote its whole record and closed it: its exit status is the one
+            # that record gives (`_candidate_done`), and it dies of SIGKILL meanwhile.
+            code = parsed.get("exit")
+            status = (int(code) & 0xFF) << 8 if isinstance(code, int) else None
+            own = parsed.get("cpu_self")
+            cpu = float(own) if isinstance(own, (int, float)) else 0.0
+        if status is not None and os.WIFEXITED(status) \
+                and os.WEXITSTATUS(status) == fastpath.EXIT_TEST_LIMIT:
+            timed_out = True
+        return {"status": status, "timed_out": timed_out, "duration": duration,
+                "output": output.decode("utf-8", "replace"), "result": parsed,
+                "swept": True, "cpu": cpu + time.process_time() - own_cpu}, reaped
+
+    def _after_candidate(self, session: Any, pid: int,
+                         status: int | None) -> None:  # pragma: no cover - session process
+        """What is left of a candidate once its reply is out: reap its child, sweep
+        whatever else of it lives, and empty the scratch dirs (whatever modes it
+        left there); a sweep that fails ends this process (see `_serve_session`)."""
         if status is None:
-            status = self._wait(pid)
+            self._wait(pid)
         swept = True
         if self.session_init:
             swept = confine.sweep_as_init()
@@ -841,26 +905,30 @@ class Server:
         # sweep's probe fork.
         elif self.session_sweeps and confine.uid_alive(os.getuid(), but=os.getpid()) is not False:
             swept = confine.sweep_peers()
-        parsed = None
-        if result:
-            try:
-                parsed = json.loads(result)
-            except ValueError:
-                parsed = None
-        if isinstance(parsed, dict) and isinstance(parsed.get("stale"), str):
-            return {"refused": parsed["stale"]}
-        if status is not None and os.WIFEXITED(status) \
-                and os.WEXITSTATUS(status) == fastpath.EXIT_TEST_LIMIT:
-            timed_out = True
-        return {"status": status, "timed_out": timed_out, "duration": duration,
-                "output": output.decode("utf-8", "replace"), "result": parsed,
-                "swept": swept, "cpu": self.cpu + time.process_time() - own_cpu}
+        if not swept:
+            sys.stderr.write("processes of a candidate could not all be killed\n")
+            sys.stderr.flush()
+            os._exit(_EXIT_SETUP)
+        for d in (session.work, session.tmp):
+            if os.path.islink(d) or not d.is_dir():
+                # Only where the session's own directory is its uid's (no uid of its
+                # own): a candidate replaced it.
+                try:
+                    os.unlink(d)
+                except OSError:
+                    shutil.rmtree(d, ignore_errors=True)
+                d.mkdir(mode=0o755)
+            else:
+                os.chmod(d, 0o755)
+                _empty(d)
 
-    def _enter_candidate(self, session: Any, req: Mapping[str, Any], out_w: int,
-                         res_w: int) -> None:  # pragma: no cover - the candidate child
-        """Confine this child further, write the candidate's files and make its code
-        current; any failure here ends the child as a crash (or, for Stale, a refusal)."""
-        began = time.perf_counter()
+    def _spare_child(self, session: Any, req_r: int, out_w: int,
+                     res_w: int) -> None:  # pragma: no cover - the candidate child
+        """Become the next candidate's child: take the bundle's files, cwd and
+        environment as the handoff holds them, wait for the request, then confine
+        this child, write what the candidate changes and make its code current
+        (`_enter_candidate`). Returns only to run the tests; any failure ends the
+        child as a crash (or, for Stale, a refusal)."""
         try:
             os.setpgid(0, 0)
             os.dup2(out_w, 1)
@@ -876,9 +944,38 @@ class Server:
             os.close(4)
             if isinstance(handler_fd, int) and handler_fd > 4:
                 os.dup2(2, handler_fd)
+            for fd in (out_w, res_w):
+                if fd > 4 and fd != handler_fd:
+                    os.close(fd)
+            self.host.prepare(session.work, session.tmp, session.files)
+            req = read_frame(req_r)
+            os.close(req_r)
+            if not isinstance(req, dict):
+                os._exit(0)  # the session closed: nothing to run
+        except BaseException:
+            try:
+                sys.stderr.write(traceback.format_exc())
+                sys.stderr.flush()
+            finally:
+                os._exit(_EXIT_SETUP)
+        self._enter_candidate(session, req)
+
+    def _enter_candidate(self, session: Any,
+                         req: Mapping[str, Any]) -> None:  # pragma: no cover - the child
+        """Confine this child further, write the candidate's files and make its code
+        current; any failure here ends the child as a crash (or, for Stale, a refusal)."""
+        began = time.perf_counter()
+        try:
             confine.limit_resources(float(req["timeout"]),
                                     processes=self.uid_mode != "none" or self.session_init)
-            self.host.prepare(session.work, session.tmp, req["files"])
+            files = req["files"]
+            for rel in set(session.files) - set(files):
+                try:
+                    os.unlink(session.work / rel)
+                except FileNotFoundError:
+                    pass
+            self.host.write_files(session.work, {rel: text for rel, text in files.items()
+                                                 if session.files.get(rel) != text})
             plugin = self.host.session_plugin
             plugin.outcomes = {}
             plugin.durations = {}
@@ -892,9 +989,10 @@ class Server:
                                 "module-not-imported", "no-ctracer"])
             plugin._coverage = cov
             plugin._measuring = False
-            self.cand = {"coverage": cov, "files": dict(req["files"]),
-                         "tests": session.tests, "began": began}
-            session.enter(req["files"], first=list(req.get("first") or ()),
+            self.cand = {"coverage": cov, "files": dict(files),
+                         "tests": session.tests, "began": began, "pid": os.getpid()}
+            session.finish = self._lean_finish
+            session.enter(files, first=list(req.get("first") or ()),
                           stop=bool(req.get("stop")), test_limit=float(req.get("test_limit") or 0))
             self.cand["entered"] = time.perf_counter()
         except fastpath.Stale as exc:
@@ -906,6 +1004,26 @@ class Server:
                 sys.stderr.flush()
             finally:
                 os._exit(_EXIT_SETUP)
+
+    def _lean_finish(self, exit_code: int) -> None:  # pragma: no cover - the candidate child
+        """A lean screening child's end (see `fastpath.Session.lean`): its record
+        to fd 3, and exit; a process a test forked that came back here just exits."""
+        code = _EXIT_SETUP
+        try:
+            if os.getpid() != self.cand["pid"]:
+                code = 0
+                return
+            data: dict[str, Any] = self.host.session_plugin.data()
+            data["exit"] = exit_code
+            code = self._candidate_done(data)
+        except BaseException:
+            try:
+                sys.stderr.write(traceback.format_exc())
+                sys.stderr.flush()
+            except BaseException:
+                pass
+        finally:
+            os._exit(code)
 
     def _candidate_done(self, data: dict[str, Any]) -> int:  # pragma: no cover - child
         """A session's candidate child, back from pytest: its record to fd 3."""
@@ -920,6 +1038,7 @@ class Server:
         data["timing"] = {"setup": cand["entered"] - cand["began"],
                           "pytest": ended - cand["entered"],
                           "after": time.perf_counter() - ended}
+        data["cpu_self"] = time.process_time()
         sys.stdout.flush()
         sys.stderr.flush()
         _write_all(3, json.dumps(data, separators=(",", ":")).encode("utf-8"))
