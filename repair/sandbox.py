@@ -613,6 +613,7 @@ class Server:
     # ------------------------------------------------------------ the fast path
 
     zygote: dict[str, Any] | None = None
+    deferred_cpu = 0.0  # a session process's CPU seconds after its last reply
     session_init = False  # in a session process that is pid 1 of its own namespace
 
     def _fresh_dirs(self, work: Path, tmp: Path, uid: int) -> None:
@@ -817,11 +818,22 @@ class Server:
                 write_frame(4, {"refused": refused})
                 continue
             reply, status = self._session_candidate(spare, request)
+            # What the previous candidate cost after its reply (reaping, sweeping,
+            # emptying, forking this one's child) counts in this one's cost.
+            if "cpu" in reply:
+                reply["cpu"] += self.deferred_cpu
             write_frame(4, reply)
-            self._after_candidate(session, spare["pid"], status)
+            began = time.process_time()
+            child_cpu = self._after_candidate(session, spare["pid"], status)
+            result = reply.get("result")
+            own = result.get("cpu_self") if isinstance(result, dict) else None
             spare = self._fork_spare(session)
             if spare is None:
                 return
+            # The child's own CPU it did not report (its exit, above all), and ours.
+            self.deferred_cpu = time.process_time() - began + (
+                max(0.0, child_cpu - float(own)) if status is None
+                and isinstance(own, (int, float)) else 0.0)
 
     def _fork_spare(self, session: Any) -> dict[str, Any] | None:  # pragma: no cover
         """Fork the child that will run the next candidate; it waits for its request
@@ -892,12 +904,15 @@ class Server:
                 "swept": True, "cpu": cpu + time.process_time() - own_cpu}, reaped
 
     def _after_candidate(self, session: Any, pid: int,
-                         status: int | None) -> None:  # pragma: no cover - session process
+                         status: int | None) -> float:  # pragma: no cover - session process
         """What is left of a candidate once its reply is out: reap its child, sweep
         whatever else of it lives, and empty the scratch dirs (whatever modes it
-        left there); a sweep that fails ends this process (see `_serve_session`)."""
+        left there); a sweep that fails ends this process (see `_serve_session`).
+        Returns the CPU seconds of the child reaped here (0 if it was reaped before)."""
+        child_cpu = 0.0
         if status is None:
             self._wait(pid)
+            child_cpu = self.cpu
         swept = True
         if self.session_init:
             swept = confine.sweep_as_init()
@@ -921,6 +936,7 @@ class Server:
             else:
                 os.chmod(d, 0o755)
                 _empty(d)
+        return child_cpu
 
     def _spare_child(self, session: Any, req_r: int, out_w: int,
                      res_w: int) -> None:  # pragma: no cover - the candidate child
@@ -989,6 +1005,8 @@ class Server:
                                 "module-not-imported", "no-ctracer"])
             plugin._coverage = cov
             plugin._measuring = False
+            # Per-test coverage needs pytest's hooks around each test.
+            session.record = plugin if cov is None else None
             self.cand = {"coverage": cov, "files": dict(files),
                          "tests": session.tests, "began": began, "pid": os.getpid()}
             session.finish = self._lean_finish
