@@ -174,10 +174,11 @@ class _Builder:
 
     def body_edit(self, stmt: ast.stmt, cost: int, label: str,
                   start: int, end: int, text: str, mutate: Callable[[], Undo],
-                  kind: str = "", deletes: bool = False, informed: bool = False) -> None:
+                  kind: str = "", deletes: bool = False, informed: bool = False,
+                  pairable: bool = False) -> None:
         self.add(Edit(path=self.m.path, line=stmt.lineno, anchor=stmt.lineno, cost=cost,
                       label=label, spans=((start, end, text, text),), mutate=mutate,
-                      kind=kind, deletes=deletes, informed=informed))
+                      kind=kind, deletes=deletes, informed=informed, pairable=pairable))
 
 
 def _scope_names(scope: ast.AST | None) -> list[str]:
@@ -276,6 +277,8 @@ def _op_group(op: ast.operator) -> tuple[type[ast.operator], ...]:
 
 def _expression_edits(b: _Builder, node: ast.AST) -> None:
     m = b.m
+    if isinstance(node, ast.Constant) and type(node.value) in (int, float):
+        _function_constants(b, node)
     if isinstance(node, ast.Compare):
         for i, op in enumerate(node.ops):
             alternatives: list[tuple[type[ast.cmpop], int]] = []
@@ -506,8 +509,11 @@ def _replace_stmt(b: _Builder, stmt: ast.stmt, new: ast.stmt, cost: int, label: 
         text = "".join(indent + ln + "\n" for ln in ast.unparse(new).split("\n"))
     except (ValueError, TypeError, AttributeError):
         return
+    # One simple statement rewritten in place: it combines with an edit elsewhere
+    # (a two-place fix) as any one-expression edit does.
     b.body_edit(stmt, cost, label, start, end, text,
-                lambda: set_field(owner, fieldname, index, new), kind)
+                lambda: set_field(owner, fieldname, index, new), kind,
+                pairable=not isinstance(stmt, ast.If | ast.For | ast.While | ast.With | ast.Try))
 
 
 def _delete(b: _Builder, stmt: ast.stmt, body: list[ast.stmt], index: int,
@@ -1066,6 +1072,7 @@ def _growth_edits(b: _Builder, stmt: ast.stmt) -> None:
         _widen_narrow(b, stmt, stmt.test)
     if isinstance(stmt, ast.For) and stmt.body:
         _loop_guards(b, stmt)
+        _guard_into_loop(b, stmt)
     if isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Subscript) \
             and isinstance(stmt.op, ast.Add | ast.Sub):
         target = stmt.target
@@ -1130,6 +1137,171 @@ def _loop_guards(b: _Builder, loop: ast.For) -> None:
 
             b.body_edit(first, 3, f"guard in loop: if {test}: continue", start, start, text,
                         mutate, "guard")
+
+
+SIBLING_CONSTANTS = 4  # other numbers of the same function offered for a number
+
+
+def _function_constants(b: _Builder, node: ast.Constant) -> None:
+    """A number replaced by another number the same function uses (nearest first, in
+    the number's own type: ``0.0`` may become ``100.0`` where ``* 100`` is written):
+    the constant a slip put in place of the one the code means elsewhere."""
+    anchor = b.m.anchors.get(node)
+    scope = b.m.scopes.get(anchor) if anchor is not None else None
+    if not isinstance(scope, ast.FunctionDef | ast.AsyncFunctionDef):
+        return
+    line = getattr(node, "lineno", 0)
+    others: dict[float | int, int] = {}
+    for other in ast.walk(scope):
+        if (isinstance(other, ast.Constant) and isinstance(other.value, int | float)
+                and not isinstance(other.value, bool)
+                and other is not node and other.value != node.value):
+            value: int | float = float(other.value) if type(node.value) is float \
+                else other.value
+            if type(value) is not type(node.value) or value == node.value:
+                continue  # an int site is not given a float (nor 2 for 2.0)
+            distance = abs(getattr(other, "lineno", 0) - line)
+            others[value] = min(others.get(value, distance), distance)
+    for value in sorted(others, key=lambda v: (others[v], str(v)))[:SIBLING_CONSTANTS]:
+        b.replace(node, ast.Constant(value=value), 2,
+                  f"constant {node.value!r} -> {value!r} (used in this function)", "constant")
+
+
+def _guard_into_loop(b: _Builder, loop: ast.For) -> None:
+    """A guard that returns early for the whole input (``if any(x is None for x in xs):
+    return ...``, ``if None in xs``, ``if not text.strip()`` before ``for line in
+    text.splitlines()``) moved into the loop that follows it, as ``continue`` for the
+    one item it is about: its condition said per item (`_per_item`)."""
+    parent = b.m.parents.get(loop)
+    if parent is None or not isinstance(loop.target, ast.Name):
+        return
+    owner, fieldname, index = parent
+    if index is None:
+        return
+    body: list[ast.stmt] = getattr(owner, fieldname)
+    first = loop.body[0]
+    inside = b.m.whole_lines(first)
+    if inside is None:
+        return
+    at, _, indent = inside
+    for i in range(index):
+        guard = body[i]
+        if not (isinstance(guard, ast.If) and not guard.orelse and len(guard.body) == 1
+                and isinstance(guard.body[0], ast.Return)):
+            continue
+        where = b.m.whole_lines(guard)
+        if where is None:
+            continue
+        seen: set[str] = set()
+        for test in _per_item(guard.test, loop):
+            try:
+                said = ast.unparse(test)
+            except (ValueError, TypeError, AttributeError, RecursionError):
+                continue
+            if said in seen:
+                continue
+            seen.add(said)
+            moved = ast.If(test=test, body=[ast.Continue()], orelse=[])
+            text = f"{indent}if {said}:\n{indent}    continue\n"
+
+            def mutate(g: ast.stmt = guard, moved: ast.stmt = moved) -> Undo:
+                at_guard = body.index(g)
+                del body[at_guard]
+                loop.body.insert(0, moved)
+
+                def undo() -> None:
+                    del loop.body[0]
+                    body.insert(at_guard, g)
+
+                return undo
+
+            b.add(Edit(path=b.m.path, line=guard.lineno, anchor=guard.lineno, cost=3,
+                       label=f"move the guard of line {guard.lineno} into the loop: "
+                             f"if {_short(test)}: continue",
+                       spans=((where[0], where[1], "", ""), (at, at, text, text)),
+                       mutate=mutate, kind="guard"))
+
+
+def _per_item(test: ast.expr, loop: ast.For) -> list[ast.expr]:
+    """`test`, a condition on a loop's whole iterable, said of one item (the loop's
+    target): ``any(p(x) for x in ITER)`` becomes ``p(item)``, ``ITER[k]`` becomes
+    ``item``, ``v in ITER`` becomes ``item == v`` (``is`` for None, True, False), and
+    the name ITER is computed from (``text`` of ``text.splitlines()``) becomes
+    ``item``; also the variant where only the first three apply and the clauses
+    still about the whole iterable are dropped. Only variants about the item and no
+    longer about the iterable are returned."""
+    assert isinstance(loop.target, ast.Name)
+    var = loop.target.id
+    whole = ast.dump(loop.iter)
+    root = loop.iter
+    while isinstance(root, ast.Attribute | ast.Call | ast.Subscript):
+        root = root.func if isinstance(root, ast.Call) else root.value
+    root_name = root.id if isinstance(root, ast.Name) else None
+
+    def item() -> ast.Name:
+        return ast.Name(id=var, ctx=ast.Load())
+
+    class PerItem(ast.NodeTransformer):
+        def __init__(self, rename_root: bool) -> None:
+            self.rename_root = rename_root
+
+        def visit_Call(self, node: ast.Call) -> ast.AST:
+            if (isinstance(node.func, ast.Name) and node.func.id in ("any", "all")
+                    and len(node.args) == 1 and not node.keywords
+                    and isinstance(node.args[0], ast.GeneratorExp)):
+                gen = node.args[0]
+                comp = gen.generators[0]
+                if (len(gen.generators) == 1 and not comp.ifs and not comp.is_async
+                        and isinstance(comp.target, ast.Name)
+                        and ast.dump(comp.iter) == whole):
+                    return _renamed(gen.elt, comp.target.id, var)
+            return self.generic_visit(node)
+
+        def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
+            if ast.dump(node.value) == whole and _int_value(node.slice) is not None:
+                return item()
+            return self.generic_visit(node)
+
+        def visit_Compare(self, node: ast.Compare) -> ast.AST:
+            if (len(node.ops) == 1 and isinstance(node.ops[0], ast.In | ast.NotIn)
+                    and ast.dump(node.comparators[0]) == whole):
+                single = isinstance(node.left, ast.Constant) and node.left.value in (
+                    None, True, False)
+                positive = isinstance(node.ops[0], ast.In)
+                op: ast.cmpop = ((ast.Is() if positive else ast.IsNot()) if single
+                                 else (ast.Eq() if positive else ast.NotEq()))
+                return ast.Compare(left=item(), ops=[op], comparators=[node.left])
+            return self.generic_visit(node)
+
+        def visit_Name(self, node: ast.Name) -> ast.AST:
+            if self.rename_root and node.id == root_name:
+                return item()
+            return node
+
+    def about(node: ast.AST, name: str | None) -> bool:
+        return name is not None and any(isinstance(n, ast.Name) and n.id == name
+                                        for n in ast.walk(node))
+
+    found: list[ast.expr] = []
+    for rename in (True, False):
+        new = PerItem(rename).visit(copy.deepcopy(test))
+        if not rename and isinstance(new, ast.BoolOp):
+            kept = [v for v in new.values if not about(v, root_name)]
+            if not kept:
+                continue
+            new = kept[0] if len(kept) == 1 else ast.BoolOp(op=new.op, values=kept)
+        if about(new, var) and not about(new, root_name) and ast.dump(new) != ast.dump(test):
+            found.append(ast.fix_missing_locations(new))
+    return found
+
+
+def _renamed(node: ast.expr, old: str, new: str) -> ast.expr:
+    """A copy of `node` with every name `old` read as `new`."""
+    out = copy.deepcopy(node)
+    for n in ast.walk(out):
+        if isinstance(n, ast.Name) and n.id == old:
+            n.id = new
+    return out
 
 
 def _missing_statements(b: _Builder, func: ast.FunctionDef | ast.AsyncFunctionDef) -> None:

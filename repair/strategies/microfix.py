@@ -39,7 +39,8 @@ from repair.symptoms import PREFERRED_KINDS, Symptom, symptoms
 
 # How much a bigger edit is discounted against a smaller one at an equally suspicious line.
 COST_WEIGHT = {1: 1.0, 2: 0.85, 3: 0.7, 4: 0.55}
-PAIR_POOL = 40          # best pairable single edits combined into pairs
+PAIR_POOL = 48          # best pairable single edits combined into pairs ...
+PAIR_PER_LINE = 8       # ... at most this many of one line: two places get their share
 PAIR_FACTOR = 0.9       # a pair's priority: its weaker member's at the pair's cost, times this
 KIND_BONUS = 0.5        # an edit of a kind the exception at its line calls for
 FUNCTION_KIND_BONUS = 0.25  # ... of a kind the exception in its function calls for
@@ -232,7 +233,7 @@ class HeuristicMicrofix:
         ranked = sorted(edits, key=lambda e: (-priority(e), e.cost, e.path, e.line, e.seq))
         suspicious = [e for e in ranked if priority(e) > 0]
         singles = (_Candidate((e,), score(e), priority(e)) for e in suspicious)
-        cheap = [e for e in suspicious if e.cost <= 2 and not e.deletes]
+        cheap = _pair_pool([e for e in suspicious if e.cost <= 2 and not e.deletes])
         def pair_priority(a: Edit, b: Edit) -> float:
             # A pair of two cheap edits weighs like one single edit one cost unit dearer
             # than both together, a little behind it.
@@ -294,6 +295,26 @@ class HeuristicMicrofix:
             "suspiciousness": round(cand.score, 4),
             "localization": "coverage" if coverage else "static",
         }
+
+
+def _pair_pool(ranked: list[Edit]) -> list[Edit]:
+    """The pairable edits that pairs are made of, best first: at most PAIR_PER_LINE of
+    one line, so that a fix needing one edit at each of two lines (two slips, each
+    failing its own tests) is not crowded out by the many edits of the single most
+    suspicious line."""
+    per_line: dict[tuple[str, int], int] = {}
+    pool: list[Edit] = []
+    for edit in ranked:
+        if not edit.pairable:
+            continue
+        key = (edit.path, edit.anchor)
+        if per_line.get(key, 0) >= PAIR_PER_LINE:
+            continue
+        per_line[key] = per_line.get(key, 0) + 1
+        pool.append(edit)
+        if len(pool) >= PAIR_POOL:
+            break
+    return pool
 
 
 def _edit_detail(edit: Edit) -> dict[str, Any]:
