@@ -65,6 +65,8 @@ _SIBLING_ATTRS = (
     ("appendleft", "append"), ("sort", "reverse"), ("isupper", "islower"),
     ("isdigit", "isalpha", "isalnum", "isspace"), ("partition", "rpartition"),
     ("index", "rindex"), ("get", "setdefault"), ("update", "setdefault"),
+    # strip's argument is a set of characters, not a suffix or prefix.
+    ("rstrip", "removesuffix"), ("lstrip", "removeprefix"),
 )
 _GUARD_RESULTS = ("None", "0", "[]", "''", "False")
 SMALL_ATTR_POOL = 12  # a file using at most this many attribute names offers them all
@@ -733,6 +735,24 @@ def _reshape_edits(b: _Builder, node: ast.AST) -> None:
             # A count or limit the call was meant to have (`split(":", 1)`).
             b.replace(node, _with(node, args=[*node.args, ast.Constant(1)]), 3,
                       f"{_short(node)} with a last argument 1", "call")
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+            and node.func.attr == "join" and len(node.args) == 1 and not node.keywords:
+        _join_conversions(b, node)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div) \
+            and _value_role(b, node) in ("argument", "return", "assign"):
+        # A ratio where a percentage is meant, or the reverse.
+        for op in (ast.Mult(), ast.Div()):
+            scaled = ast.BinOp(left=node, op=op, right=ast.Constant(100))
+            b.replace(node, scaled, 3, f"{_short(node)} {_SYMBOL[type(op)]} 100", "constant")
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+            and isinstance(node.func.value, ast.Name) and not node.args \
+            and node.func.value.id not in b.facts.modules:
+        # The method meant for a part of its receiver: its first item, or all but it.
+        receiver = node.func.value
+        for sl in (ast.Slice(lower=None, upper=ast.Constant(1), step=None),
+                   ast.Slice(lower=ast.Constant(1), upper=None, step=None)):
+            new = ast.Subscript(value=receiver, slice=sl, ctx=ast.Load())
+            b.replace(receiver, new, 4, f"receiver {_short(new)}", "index")
     if isinstance(node, ast.Return) and isinstance(node.value, ast.List):
         b.replace(node.value, ast.Tuple(elts=node.value.elts, ctx=ast.Load()), 2,
                   "return a tuple, not a list", "convert")
@@ -757,6 +777,41 @@ def _reshape_edits(b: _Builder, node: ast.AST) -> None:
     if isinstance(node, ast.List | ast.Tuple) and not node.elts \
             and isinstance(node.ctx, ast.Load) and _value_role(b, node) in ("assign", "return"):
         _fill_empty(b, node)
+
+
+def _join_conversions(b: _Builder, call: ast.Call) -> None:
+    """``sep.join(...)`` of values that are not all strings: each element of a
+    literal list or tuple that is not already a string made one with ``str()``, or
+    ``map(str, ...)`` around any other iterable."""
+    arg = call.args[0]
+    if isinstance(arg, ast.List | ast.Tuple) and arg.elts:
+        elts: list[ast.expr] = []
+        said: list[str] = []
+        for elt in arg.elts:
+            span = b.m.span(elt)
+            if span is None:
+                return
+            source = b.m.text[span[0]:span[1]]
+            if isinstance(elt, ast.Starred) or (isinstance(elt, ast.Constant)
+                                                and isinstance(elt.value, str)) \
+                    or (isinstance(elt, ast.Call) and isinstance(elt.func, ast.Name)
+                        and elt.func.id == "str"):
+                elts.append(elt)
+                said.append(source)
+            else:
+                elts.append(_call("str", elt))
+                said.append(f"str({source})")
+        if any(new is not old for new, old in zip(elts, arg.elts, strict=True)):
+            inner = ", ".join(said)
+            text = f"[{inner}]" if isinstance(arg, ast.List) else \
+                f"({inner}{',' if len(said) == 1 else ''})"
+            b.replace(arg, _with(arg, elts=elts), 2,
+                      "str() around each joined element that is not a string", "convert",
+                      text=text)
+    elif not (isinstance(arg, ast.Call) and isinstance(arg.func, ast.Name)
+              and arg.func.id == "map"):
+        b.replace(arg, _call("map", ast.Name(id="str", ctx=ast.Load()), arg), 3,
+                  f"join map(str, {_short(arg, 20)})", "convert")
 
 
 def _near_names(b: _Builder, node: ast.AST, limit: int = 4) -> list[str]:

@@ -734,6 +734,71 @@ KIND_CASES = [
         "c = Counter()\nc.add(7)\nassert not c.over(7) and c.over(6) and c.n == 7\n",
     ),
     KindCase(
+        "numbers joined with strings: each element made a string",
+        """
+        def label(name, n):
+            return "-".join([name, "v", n])
+        """,
+        """
+        def test_label():
+            assert label("pkg", 3) == "pkg-v-3"
+        """,
+        """
+        def label(name, n):
+            return "-".join([str(name), "v", str(n)])
+        """,
+        "assert label('a', 10) == 'a-v-10'\n",
+    ),
+    KindCase(
+        "strip given a suffix where removesuffix is meant",
+        """
+        def stem(filename):
+            return filename.rstrip(".csv")
+        """,
+        """
+        def test_stem():
+            assert stem("data.csv") == "data"
+            assert stem("notes.csv") == "notes"
+        """,
+        """
+        def stem(filename):
+            return filename.removesuffix(".csv")
+        """,
+        "assert stem('stats.csv') == 'stats'\nassert stem('x') == 'x'\n",
+    ),
+    KindCase(
+        "a ratio where a percentage is meant",
+        """
+        def share(part, whole):
+            return round(part / whole, 1)
+        """,
+        """
+        def test_share():
+            assert share(1, 4) == 25.0
+        """,
+        """
+        def share(part, whole):
+            return round(part / whole * 100, 1)
+        """,
+        "assert share(1, 3) == 33.3\nassert share(2, 2) == 100.0\n",
+    ),
+    KindCase(
+        "a method meant for the first character of its receiver",
+        """
+        def initials(name):
+            return "".join(word.upper() for word in name.split())
+        """,
+        """
+        def test_initials():
+            assert initials("ada lovelace") == "AL"
+        """,
+        """
+        def initials(name):
+            return "".join(word[:1].upper() for word in name.split())
+        """,
+        "assert initials('grace brewster hopper') == 'GBH'\nassert initials('') == ''\n",
+    ),
+    KindCase(
         "a list returned where a tuple is expected",
         """
         def bounds(xs):
