@@ -121,6 +121,7 @@ class _Builder:
         self.attrs_plain: set[str] = set()
         self.attrs_by_base: dict[tuple[bool, str], set[str]] = {}
         self.locals: dict[ast.AST | None, list[str]] = {}
+        self.twins: dict[ast.AST | None, set[frozenset[str]]] = {}
         self.facts = ModuleFacts.of(model.tree)
         self.first_use: dict[str, ast.Name | None] = {}
         self.ints: list[int] = []
@@ -196,6 +197,27 @@ def _scope_names(scope: ast.AST | None) -> list[str]:
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store) and node.id not in names:
             names.append(node.id)
     return names
+
+
+def _twin_names(scope: ast.AST | None) -> set[frozenset[str]]:
+    """Pairs of names a function binds in one statement (``lo, hi = ...``,
+    ``for k, v in ...``) or takes as neighbouring parameters."""
+    if not isinstance(scope, ast.FunctionDef | ast.AsyncFunctionDef):
+        return set()
+    twins: set[frozenset[str]] = set()
+    params = [a.arg for a in [*scope.args.posonlyargs, *scope.args.args]]
+    twins.update(frozenset(p) for p in itertools.pairwise(params))
+    for node in ast.walk(scope):
+        targets: list[ast.expr] = []
+        if isinstance(node, ast.Assign):
+            targets = node.targets
+        elif isinstance(node, ast.For | ast.comprehension):
+            targets = [node.target]
+        for target in targets:
+            if isinstance(target, ast.Tuple | ast.List):
+                bound = [e.id for e in target.elts if isinstance(e, ast.Name)]
+                twins.update(frozenset(p) for p in itertools.combinations(bound, 2))
+    return twins
 
 
 def generate(model: FileModel) -> list[Edit]:
@@ -351,9 +373,13 @@ def _expression_edits(b: _Builder, node: ast.AST) -> None:
         scope = m.scopes.get(node)
         names = b.locals.setdefault(scope, _scope_names(scope))
         if node.id in names:
+            twins = b.twins.setdefault(scope, _twin_names(scope))
             for name in names:
                 if name != node.id:
-                    b.replace(node, ast.Name(id=name, ctx=ast.Load()), 2,
+                    # A name bound in the same statement (lo, hi = ...) is the likeliest
+                    # mix-up: it comes first.
+                    twin = frozenset((name, node.id)) in twins
+                    b.replace(node, ast.Name(id=name, ctx=ast.Load()), 1 if twin else 2,
                               f"name {node.id} -> {name}", "name")
     elif isinstance(node, ast.Attribute):
         parent = m.parents.get(node)
