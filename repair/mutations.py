@@ -523,6 +523,8 @@ def _statement_edits(b: _Builder, stmt: ast.stmt) -> None:
         if owner is scope and index == first:
             # Guards go where a missing one belongs: first thing in the function.
             _guards(b, stmt, body, index, scope, start, indent)
+        if index > 0:
+            _value_guards(b, stmt, body, index, start, indent)
 
 
 def _replace_stmt(b: _Builder, stmt: ast.stmt, new: ast.stmt, cost: int, label: str,
@@ -662,6 +664,33 @@ def _guards(b: _Builder, stmt: ast.stmt, body: list[ast.stmt], index: int,
 
                 b.body_edit(stmt, 3, f"guard: if {test}: return {result}", start, start, text,
                             mutate, "guard")
+
+
+def _value_guards(b: _Builder, stmt: ast.stmt, body: list[ast.stmt], index: int,
+                  start: int, indent: str) -> None:
+    """A guard for a value computed just before `stmt` (``words = text.split()``)
+    that `stmt` or a later statement of the block indexes (``words[-1]``): ``if not
+    words: return R`` in front of `stmt`, for the empty input the code forgets."""
+    before = body[index - 1]
+    if not (isinstance(before, ast.Assign) and len(before.targets) == 1
+            and isinstance(before.targets[0], ast.Name)):
+        return
+    name = before.targets[0].id
+    indexed = any(isinstance(n, ast.Subscript) and isinstance(n.value, ast.Name)
+                  and n.value.id == name and isinstance(n.ctx, ast.Load)
+                  for later in body[index:] for n in ast.walk(later))
+    if not indexed:
+        return
+    for result in _GUARD_RESULTS:
+        guard = ast.parse(f"if not {name}:\n    return {result}\n").body[0]
+        text = f"{indent}if not {name}:\n{indent}    return {result}\n"
+
+        def mutate(guard: ast.stmt = guard) -> Undo:
+            body.insert(index, guard)
+            return lambda: _pop(body, index)
+
+        b.body_edit(stmt, 3, f"guard: if not {name}: return {result}", start, start, text,
+                    mutate, "guard")
 
 
 # -- edits that reshape an expression: wrap, extend, convert, look up with a default ----

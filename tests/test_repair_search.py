@@ -799,6 +799,29 @@ KIND_CASES = [
         "assert initials('grace brewster hopper') == 'GBH'\nassert initials('') == ''\n",
     ),
     KindCase(
+        "a value computed in the function, indexed without a guard for when it is empty",
+        """
+        def first_field(line):
+            fields = line.split(",")
+            parts = [f for f in fields if f]
+            return parts[0]
+        """,
+        """
+        def test_first_field():
+            assert first_field("a,b") == "a"
+            assert first_field(",,") is None
+        """,
+        """
+        def first_field(line):
+            fields = line.split(",")
+            parts = [f for f in fields if f]
+            if not parts:
+                return None
+            return parts[0]
+        """,
+        "assert first_field('') is None\nassert first_field(',x') == 'x'\n",
+    ),
+    KindCase(
         "a list returned where a tuple is expected",
         """
         def bounds(xs):
