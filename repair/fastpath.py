@@ -28,6 +28,15 @@ In the child, `Session.enter` makes the candidate's code the code that runs:
   any of them, the candidate is *refused* (`Stale`) and the caller judges it the
   ordinary way.
 
+Per candidate, the session process keeps one child forked ahead (a *spare*, see
+repair/sandbox.py), which has written the handoff's files and taken the bundle's
+environment before the request comes; it then writes only what the candidate
+changes. When screening (`enter` with ``stop``), the child runs the tests itself
+(`_run_items`: no session finish) and plain test functions without pytest's
+per-phase hooks (`direct_items`, `_run_direct`) unless a hook around a test comes
+from outside pytest; anything else goes pytest's way, its failures reported without
+a formatted traceback (`_lean_report`).
+
 A candidate that changes a test file, a conftest, a pytest config file, or removes a
 module that was loaded, is refused before any fork (`Session.refuses`). Refused
 candidates cost one round trip; the caller runs them through a fresh session.
