@@ -24,6 +24,7 @@ SQL themselves; who calls which (one owner per transition):
 | is the whole store drained          | `idle`                     | daemon                 |
 | read the claimed bytes              | `open`                     | repairer               |
 | settle repaired / duplicate         | `settle`                   | telemetry              |
+| finish settles cut short by a crash | `resume_settling`          | telemetry (start)      |
 | record a failure, defer/quarantine  | `fail`                     | failure_window         |
 | mark an invalid handoff corrupt     | `mark_corrupt`             | quarantine             |
 | release from quarantine             | `release`, `release_all`   | operator (CLI, web)    |
@@ -277,6 +278,13 @@ class Backend(abc.ABC):
     def idle(self) -> bool:
         """Nothing waits (queue or deferred), and no instance holds a claim: the
         whole store is drained (`run.py run --until-idle`, the tests)."""
+
+    def resume_settling(self) -> int:
+        """Finish the settles of this instance that a crash cut short (called by
+        telemetry as it starts, before anything is handed back); returns how
+        many. Nothing to do where each settle is one transaction (PostgreSQL):
+        this default returns 0. OSError propagates (tried again at the next start)."""
+        return 0
 
     @abc.abstractmethod
     def settling(self, claim: Claim) -> bool:
