@@ -29,6 +29,7 @@ from config.schema import Config
 from errors import RepairlabError
 from faults import inject
 from messages.commands import Msg, Ping, Reconfigure, Settled, StateRootUnwritable, Tick
+from state.backend import Backend
 from state.disk import disk_condition
 from state.layout import Layout
 
@@ -122,6 +123,28 @@ class Runtime:
     isolation: str = ""
     require_isolation: bool = True
     guards: tuple[str, ...] = ()
+    # The one backend of this process (`state/backend.py`): every actor's way to
+    # the state. Set by `Daemon.start` (`open_backend`) before any actor starts;
+    # a Runtime made without one (tests of one actor) gets a filesystem backend
+    # over `layout` on first use.
+    _backend: Backend | None = field(default=None, repr=False)
+    _backend_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def backend(self) -> Backend:
+        """The backend every actor of this runtime uses."""
+        with self._backend_lock:
+            if self._backend is None:
+                from state.fs_backend import FilesystemBackend
+
+                self._backend = FilesystemBackend(self.config, self.instance,
+                                                  isolation=self.isolation, layout=self.layout)
+            return self._backend
+
+    @backend.setter
+    def backend(self, backend: Backend) -> None:
+        with self._backend_lock:
+            self._backend = backend
 
 
 class ActorDied(RuntimeError):
