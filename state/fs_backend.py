@@ -434,8 +434,8 @@ class FilesystemBackend(FilesystemReads, Backend):
             from repair.patterns import PatternLibrary
         except ImportError:
             return None
-        library: Any = PatternLibrary(self.layout.patterns)
-        return library  # type: ignore[no-any-return]
+        library: PatternStore = PatternLibrary(self.layout.patterns)
+        return library
 
 
 def _failed(claim: Claim, exc: OSError) -> Settled:
