@@ -29,7 +29,7 @@ from config.schema import Config
 from errors import RepairlabError
 from faults import inject
 from messages.commands import Msg, Ping, Reconfigure, Settled, StateRootUnwritable, Tick
-from state.backend import Backend
+from state.backend import Backend, open_backend
 from state.disk import disk_condition
 from state.layout import Layout
 
@@ -125,8 +125,8 @@ class Runtime:
     guards: tuple[str, ...] = ()
     # The one backend of this process (`state/backend.py`): every actor's way to
     # the state. Set by `Daemon.start` (`open_backend`) before any actor starts;
-    # a Runtime made without one (tests of one actor) gets a filesystem backend
-    # over `layout` on first use.
+    # a Runtime made without one (tests of one actor) opens the one its config
+    # names on first use (`layout` is the config's).
     _backend: Backend | None = field(default=None, repr=False)
     _backend_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -135,10 +135,8 @@ class Runtime:
         """The backend every actor of this runtime uses."""
         with self._backend_lock:
             if self._backend is None:
-                from state.fs_backend import FilesystemBackend
-
-                self._backend = FilesystemBackend(self.config, self.instance,
-                                                  isolation=self.isolation, layout=self.layout)
+                self._backend = open_backend(self.config, self.instance,
+                                             isolation=self.isolation)
             return self._backend
 
     @backend.setter

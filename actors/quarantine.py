@@ -14,9 +14,6 @@ from typing import Any
 from actors.base import SupervisedActor
 from messages.commands import MarkCorrupt
 from state.backend import Claim, Corrupt
-from state.dead_letters import MAX_STEM_BYTES, fit_name, place_with_reason
-
-__all__ = ["MAX_STEM_BYTES", "Quarantine", "fit_name", "place_with_reason"]
 
 
 class Quarantine(SupervisedActor):
