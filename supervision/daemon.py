@@ -133,8 +133,9 @@ class Daemon:
 
     def start(self) -> None:
         """Probe the candidates' isolation and apply `[sandbox] require` (raises
-        SandboxRefused with one line when it is required and falls short), then start
-        every actor (watcher last, after its first scan)."""
+        SandboxRefused with one line when it is required and falls short), open the
+        backend (raises Escalate with its `check` line when it cannot run), then
+        start every actor (watcher last, after its first scan)."""
         self.runtime.stopping.clear()
         guards = guards_of([*self.layout.directories(), self.layout.metrics.parent])
         isolation = enforce(self.config.sandbox.require, guards)
@@ -146,6 +147,10 @@ class Daemon:
         # The one backend of this process: every actor reaches the state through it.
         self.backend = open_backend(self.config, self.runtime.instance,
                                     isolation=self.runtime.isolation)
+        refused = self.backend.check()
+        if refused is not None:
+            self.backend.close()
+            raise Escalate(f"backend {self.backend.kind}: {refused}")
         self.runtime.backend = self.backend
         self.supervisor.start()
         self.started = True
