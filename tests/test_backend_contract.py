@@ -185,6 +185,23 @@ def test_a_hand_back_keeps_the_attempt_key(backend: Backend) -> None:
     assert backend.hand_back(again) is False  # no longer ours: nothing to give back
 
 
+def test_a_restarted_instance_holds_what_it_held_before_and_a_clean_stop_gives_it_back(
+        make_backend: MakeBackend) -> None:
+    first = make_backend("inst-a")
+    for i in range(3):
+        first.submit(f"h{i}.json", _handoff(i)[0])
+    held = sorted([_claim(first).name, _claim(first).name])
+    first.close()
+    again = make_backend("inst-a")  # the same instance id after a restart
+    assert sorted(c.name for c in again.held()) == held
+    assert not again.idle()
+    assert again.hand_back_all() == 2
+    assert again.held() == []
+    other = make_backend("inst-b")
+    names = sorted(_claim(other).name for _ in range(3))
+    assert names == ["h0.json", "h1.json", "h2.json"]
+
+
 # -- failures ------------------------------------------------------------------------------
 
 
