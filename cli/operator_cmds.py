@@ -306,7 +306,12 @@ def prune_cmd(args: argparse.Namespace) -> int:
     """Prune now by the timed pruner's rules, and rotate `metrics.jsonl` when it
     is over `[prune] metrics_max_bytes`; `--dry-run` only says what would go."""
     config = load(args)
-    layout = _reader_layout(config) if args.dry_run else layout_of(config)
+    if not args.dry_run:
+        layout = layout_of(config)
+    elif config.backend.kind == "filesystem":
+        layout = _reader_layout(config)
+    else:  # the store is the database; this host's metrics.jsonl may not exist
+        layout = Layout.from_config(config)
     backend = open_operator_backend(config, reading=args.dry_run)
     try:
         return _prune(backend, layout, config, args)

@@ -21,6 +21,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -41,6 +42,8 @@ from messages.reports import (
     StatsReport,
     StatusReport,
 )
+from state.backend import Backend, open_backend
+from state.fs_reads import FilesystemReads
 from state.layout import Layout
 from state.metrics import metrics_files
 
@@ -440,6 +443,63 @@ def test_lineage_links_the_history_of_a_tool_oldest_first(ops: Ops) -> None:
         ("repaired", SHA["w0"], "w0.json"), ("quarantined", SHA["w-bad"], "w-bad.json")}
     unknown = ops.run("lineage", "nosuchtool")
     assert unknown.returncode == 2 and len(unknown.stderr.strip().splitlines()) == 1
+
+
+# -- the reads the web window uses ---------------------------------------------------------
+
+
+def _backend(config: Config) -> Backend:
+    """The backend of `config`, as the daemon and the web window open it."""
+    try:
+        return open_backend(config, config.instance.id)
+    except ModuleNotFoundError as exc:  # until state/fs_backend.py is on this branch
+        if exc.name != "state.fs_backend":
+            raise
+        return FilesystemReads.for_config(config, config.instance.id)  # type: ignore[return-value]
+
+
+def test_events_hold_the_whole_history_once_and_then_only_what_is_new(ops: Ops) -> None:
+    backend = _backend(ops.config)
+    try:
+        lines, cursor = backend.events(None)
+        counts = Counter(line.event for line in lines)
+        assert {e: counts[e] for e in ("repaired", "quarantined", "corrupt", "repair_failed",
+                                       "released")} == {
+            "repaired": 4, "quarantined": 2, "corrupt": 1, "repair_failed": 2, "released": 0}
+        assert sorted(str(line.handoff) for line in lines if line.event == "repaired") == [
+            "a-dup.json", "a0.json", "a1.json", "w0.json"]
+        assert [line.duplicate for line in lines
+                if line.event == "repaired" and line.handoff == "a-dup.json"] == [True]
+        assert backend.events(cursor) == ([], cursor)
+        # The same events as stats reads in batches, in the same order.
+        assert [line for batch in backend.event_batches() for line in batch] == lines
+    finally:
+        backend.close()
+
+
+def test_recent_challengers_are_the_newest_first(ops: Ops) -> None:
+    backend = _backend(ops.config)
+    try:
+        newest = backend.recent_challengers(2)
+        every = backend.recent_challengers(10)
+        names = [name for name, _ in backend.challengers()]
+    finally:
+        backend.close()
+    assert [c.bundle_sha256 for c in every] == [
+        msgspec.json.decode(data, type=Challenger).bundle_sha256
+        for data in reversed([d for _, d in _challengers_of(ops)])]
+    assert len(every) == 3 and newest == every[:2]
+    assert {c.bundle_sha256 for c in every} == {SHA["a0"], SHA["a1"], SHA["w0"]}
+    assert names == sorted(names) and len(names) == 3  # oldest first
+    assert [c.created_at for c in every] == sorted((c.created_at for c in every), reverse=True)
+
+
+def _challengers_of(ops: Ops) -> list[tuple[str, bytes]]:
+    backend = _backend(ops.config)
+    try:
+        return list(backend.challengers())
+    finally:
+        backend.close()
 
 
 # -- challengers export -------------------------------------------------------------------
