@@ -21,8 +21,10 @@ SQL themselves; who calls which (one owner per transition):
 | renew this instance's leases        | `renew`                    | watcher (heartbeat)    |
 | take back a lapsed peer's claims    | `recover_stale`            | watcher                |
 | give back claims nobody works on    | `hand_back`                | watcher, daemon (stop) |
+| is the whole store drained          | `idle`                     | daemon                 |
 | read the claimed bytes              | `open`                     | repairer               |
 | settle repaired / duplicate         | `settle`                   | telemetry              |
+| finish settles cut short by a crash | `resume_settling`          | telemetry (start)      |
 | record a failure, defer/quarantine  | `fail`                     | failure_window         |
 | mark an invalid handoff corrupt     | `mark_corrupt`             | quarantine             |
 | release from quarantine             | `release`, `release_all`   | operator (CLI, web)    |
@@ -115,11 +117,16 @@ class Settled(msgspec.Struct, frozen=True, kw_only=True):
     """What `settle` did with one `Finish`: `line` is the event as recorded
     (its `challenger` names the challenger, `duplicate` says whether an equal
     one existed). `vanished` true: the claim was no longer ours, nothing was
-    recorded for it."""
+    recorded for it. `error` set (with its `errno`, if it had one): this finish
+    could not be settled (its challenger could not be made durable, its move
+    refused) while others of the batch were; it is still claimed by this
+    instance and nothing of it is public: the caller hands it back."""
 
     claim: Claim
     line: MetricLine | None
     vanished: bool = False
+    error: str | None = None
+    errno: int | None = None
 
 
 class Failure(msgspec.Struct, frozen=True, kw_only=True):
@@ -262,7 +269,22 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     def hand_back_all(self) -> int:
-        """A clean stop: every claim of this instance back, the heartbeat gone."""
+        """A clean stop: every claim of this instance back, the heartbeat gone.
+        OSError (a read-only root): what could not move stays claimed (`held`
+        says what), to be taken back at this instance's next start or by a peer
+        after the lease."""
+
+    @abc.abstractmethod
+    def idle(self) -> bool:
+        """Nothing waits (queue or deferred), and no instance holds a claim: the
+        whole store is drained (`run.py run --until-idle`, the tests)."""
+
+    def resume_settling(self) -> int:
+        """Finish the settles of this instance that a crash cut short (called by
+        telemetry as it starts, before anything is handed back); returns how
+        many. Nothing to do where each settle is one transaction (PostgreSQL):
+        this default returns 0. OSError propagates (tried again at the next start)."""
+        return 0
 
     @abc.abstractmethod
     def settling(self, claim: Claim) -> bool:
@@ -310,7 +332,14 @@ class Backend(abc.ABC):
     def record_event(self, line: MetricLine) -> None:
         """Record one event that settles nothing (`actor_restarted`, `pruned`...).
         On PostgreSQL it is kept in the database and appended to this instance's
-        local `metrics.jsonl`."""
+        local `metrics.jsonl`. OSError: it was not recorded (the caller may keep
+        it and try again: telemetry does on a full root).
+
+        The events a transition records itself (`settle`, `fail`, `mark_corrupt`,
+        `recover_stale`) are part of it; should the filesystem refuse such a line
+        after the move it belongs to (a full root), the filesystem backend keeps
+        it in memory and writes it ahead of the next event it records (and at
+        each `renew`), so no line is lost while the process lives."""
 
     @abc.abstractmethod
     def pattern_library(self) -> PatternStore | None:
