@@ -22,7 +22,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -75,7 +75,12 @@ class World(Protocol):
     `clone(src, dst)` copies the state of the config at `src` to a fresh one at
     `dst` (a test that changes things changes its own copy); `age(root, paths,
     seconds)` makes the named §1 entries (`processed/done/a0.json`,
-    `challengers/NAME`) that much older by the store's clock."""
+    `challengers/NAME`) that much older by the store's clock; `close()` drops
+    what the world made outside the test's directories (a database).
+
+    A PostgreSQL world needs nothing more to fill in the history: the daemon that
+    makes it runs on the config's backend and ingests the handoffs from the local
+    `queue/`, as every instance does (SPEC §9)."""
 
     kind: str
 
@@ -83,6 +88,7 @@ class World(Protocol):
     def toml(self, root: Path) -> str: ...
     def clone(self, src: Path, dst: Path) -> None: ...
     def age(self, root: Path, paths: list[str], seconds: float) -> None: ...
+    def close(self) -> None: ...
 
 
 class FilesystemWorld:
@@ -103,6 +109,9 @@ class FilesystemWorld:
         for rel in paths:
             st = os.stat(root / rel)
             os.utime(root / rel, (st.st_atime - seconds, st.st_mtime - seconds))
+
+    def close(self) -> None:
+        """Everything lives under the test's directories."""
 
 
 WORLDS: dict[str, Callable[[], World]] = {
@@ -163,12 +172,15 @@ def _make_history(config: Config) -> None:
 
 @pytest.fixture(scope="module", params=list(WORLDS))
 def history(request: pytest.FixtureRequest,
-            tmp_path_factory: pytest.TempPathFactory) -> tuple[World, Path]:
+            tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World, Path]]:
     """(the world, the root of its state holding the history), made once per backend."""
     world = WORLDS[request.param]()
-    root = tmp_path_factory.mktemp(f"history-{world.kind}") / "state"
-    _make_history(_config(world, root))
-    return world, root
+    try:
+        root = tmp_path_factory.mktemp(f"history-{world.kind}") / "state"
+        _make_history(_config(world, root))
+        yield world, root
+    finally:
+        world.close()
 
 
 class Ops:

@@ -184,3 +184,16 @@ def test_a_50_mb_history_is_read_once_and_a_poll_reads_only_what_is_new(
     assert _handoffs(new) == ["h3.json"]
     assert _rchar() - before < 64 << 10
     assert os.stat(metrics).st_size == cursor.position
+
+
+def test_the_filesystem_reads_have_exactly_the_signatures_of_the_backend_seam() -> None:
+    import inspect
+
+    from state.backend import Backend
+
+    names = ["release", "release_all", "prune", "status", "quarantined", "quarantine_detail",
+             "lineage", "challengers", "recent_challengers", "event_batches", "events"]
+    for name in names:
+        mine, seam = getattr(FilesystemReads, name), getattr(Backend, name)
+        assert getattr(seam, "__isabstractmethod__", False), name
+        assert inspect.signature(mine) == inspect.signature(seam), name
