@@ -283,6 +283,8 @@ def test_read_commands_create_nothing_under_a_bare_root(history: tuple[World, Pa
     ops = Ops(world, root, tmp_path)  # a fresh state of this backend, nothing in it
     for args in (("status",), ("quarantine", "list"), ("stats",)):
         ops.ok(*args)
+    out = ops.ok("challengers", "export", str(tmp_path / "out"))
+    assert out.strip() == f"exported 0 challengers to {tmp_path / 'out'}, skipped 0 already there"
     assert ops.run("lineage", "calc").returncode == 2  # nothing of that tool: usage error
     assert ops.run("quarantine", "show", "x").returncode == 2
     if world.kind == "filesystem":
