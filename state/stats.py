@@ -20,6 +20,11 @@ the per-group aggregates is kept, so memory does not grow with the files:
 `--since` compares timestamps as strings when they have the daemon's own fixed
 format (`rfc3339`, which sorts like time) and parses any other RFC 3339 form; a
 rotated file last written before the cutoff is skipped unread.
+
+The events come from a backend (`Backend.event_batches`): `stats_of` aggregates
+any iterator of batches; an `EventBatches` (the filesystem's is `FileBatches`)
+also says what it read (`files`, `lines`, `skipped` of the report) and takes
+the progress callback and the `--since` hint.
 """
 
 from __future__ import annotations
