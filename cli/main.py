@@ -76,6 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
     lineage = sub.add_parser("lineage", parents=[common], help="a tool's chain of bundles")
     lineage.add_argument("tool")
     lineage.add_argument("--json", action="store_true")
+    challengers = sub.add_parser("challengers", parents=[common],
+                                 help="export the challengers as their SPEC section 3 files")
+    csub = challengers.add_subparsers(dest="action", metavar="ACTION", required=True)
+    cexport = csub.add_parser("export", parents=[common],
+                              help="write every challenger not yet in DIR")
+    cexport.add_argument("directory", metavar="DIR")
     sub.add_parser("check-config", parents=[common], help="validate and print the config")
     return parser
 
@@ -111,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _import_commands() -> None:
     # Importing registers the commands: run, drain, demo, submit, check-config;
-    # status, quarantine, prune, stats, lineage.
+    # status, quarantine, prune, stats, lineage, challengers.
     import cli.daemon_cmds
     import cli.operator_cmds  # noqa: F401
 
