@@ -3,8 +3,9 @@ socket directory and a free loopback port, started and stopped by the tests.
 
 PostgreSQL refuses to run as root, so when the tests run as root (this machine and
 CI) `initdb` and `pg_ctl` run as the `postgres` user, over a temporary directory
-that user owns. The server is tuned for tests (fsync off: it dies with its data;
-an immediate stop is still a crash it recovers from, since the OS keeps the WAL).
+that user owns. The server is tuned for tests: fsync off (it dies with its data),
+but synchronous_commit on, so an immediate stop is a crash that loses no commit
+(the OS keeps the WAL).
 
 `PgServer.start()` raises `PgUnavailable`, naming the missing binary, where
 PostgreSQL is not installed; the fixtures turn that into a skip.
@@ -24,7 +25,7 @@ import time
 from pathlib import Path
 
 BIN = Path(os.environ.get("REPAIRLAB_PG_BIN", "/usr/lib/postgresql/15/bin"))
-SERVER_OPTIONS = ("-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+SERVER_OPTIONS = ("-c fsync=off -c full_page_writes=off "
                   "-c max_connections=200 -c shared_buffers=32MB")
 
 
