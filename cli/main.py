@@ -15,6 +15,7 @@ from typing import Any
 import msgspec
 
 from config import Config, load_config, resolve_config_path
+from config.loader import masked_dsn
 from errors import ConfigError, RepairlabError, StateRootUnsafe, UsageError
 from state.layout import Layout
 
@@ -134,6 +135,8 @@ def check_config(args: argparse.Namespace) -> int:
     for section, values in data.items():
         print(f"\n[{section}]")
         for key, value in values.items():
+            if (section, key) == ("backend", "dsn"):
+                value = masked_dsn(value)
             print(f"{key} = {_toml_value(value)}")
     layout = Layout.from_config(config)
     isolation = probe_isolation(guards_of([*layout.directories(), layout.metrics.parent]))

@@ -18,6 +18,7 @@ from errors import ConfigError
 
 DEFAULT_FILE = Path(__file__).with_name("default.toml")
 SCHEDULES = ("hourly", "daily", "weekly")
+BACKENDS = ("filesystem", "postgres")
 LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL")
 KNOWN_STRATEGIES = (
     "noop", "signature_adapter", "pattern_transplant", "heuristic_microfix", "llm",
@@ -53,7 +54,7 @@ def _show(value: Any) -> str:
 
 # Values of these keys are never echoed in an error: a key pasted where its variable's
 # name belongs, or a URL with a password in it, must not reach a log line.
-_SECRET_PRONE = {("llm", "api_key_env"), ("llm", "base_url")}
+_SECRET_PRONE = {("llm", "api_key_env"), ("llm", "base_url"), ("backend", "dsn")}
 
 
 def _shown(section: str, key: str, value: Any) -> str:
@@ -124,6 +125,12 @@ _RULES: dict[tuple[str, str], tuple[Any, str]] = {
     ("supervisor", "period_seconds"): (lambda v: _number(v) and v > 0, "a number > 0"),
     ("watch", "rescan_seconds"): (lambda v: _number(v) and v > 0, "a number > 0"),
     ("watch", "heartbeat_seconds"): (lambda v: _number(v) and v > 0, "a number > 0"),
+    ("backend", "kind"): (lambda v: v in BACKENDS, "one of " + ", ".join(BACKENDS)),
+    ("backend", "dsn"): (lambda v: isinstance(v, str) and len(v) <= 4096,
+                         "a libpq connection string or postgresql:// URL"),
+    ("web", "listen"): (lambda v: isinstance(v, str) and _host_port(v), "HOST:PORT, e.g. "
+                        "127.0.0.1:8470 or [::1]:8470"),
+    ("web", "token_file"): (lambda v: isinstance(v, str), "a path string (\"\" = read-only)"),
     ("llm", "enabled"): (lambda v: isinstance(v, bool), "true or false"),
     ("llm", "base_url"): (lambda v: isinstance(v, str) and (v == "" or _http_url(v)),
                           "empty, or an http:// or https:// URL without user:password"),
@@ -153,6 +160,26 @@ _RULES: dict[tuple[str, str], tuple[Any, str]] = {
         "a table of point = \"crash|enospc|eio|einval|hang|slow[:seconds][@probability|#nth]\"",
     ),
 }
+
+
+_URL_PASSWORD = re.compile(r"(://[^:/?#@]*):[^@/?#]*@")
+_KV_PASSWORD = re.compile(r"(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
+
+
+def masked_dsn(dsn: str) -> str:
+    """`dsn` with any password replaced by `***` (URL or key=value form), for
+    `check-config`, `status` and log lines."""
+    return _KV_PASSWORD.sub(r"\1***", _URL_PASSWORD.sub(r"\1:***@", dsn))
+
+
+def _host_port(value: str) -> bool:
+    """HOST:PORT with a port from 1 to 65535 (an IPv6 host in brackets)."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        return False
+    if host.startswith("["):
+        return host.endswith("]") and len(host) > 2
+    return ":" not in host
 
 
 def _http_url(value: str) -> bool:
@@ -221,6 +248,14 @@ def load_config(path: Path | None, *, overrides: dict[str, dict[str, Any]] | Non
                 raise ConfigError(f"config: bad value [llm] {key} = {_show(llm[key])}: "
                                   "must be set when [llm] enabled = true")
     merged["paths"] = {k: _resolve(base, v) for k, v in merged["paths"].items()}
+    if merged["web"]["token_file"]:
+        merged["web"]["token_file"] = _resolve(base, merged["web"]["token_file"])
+    env_dsn = os.environ.get("REPAIRLAB_DSN")
+    if env_dsn:
+        merged["backend"]["dsn"] = env_dsn
+    if merged["backend"]["kind"] == "postgres" and not merged["backend"]["dsn"]:
+        raise ConfigError("config: bad value [backend] dsn = '': must be set (or $REPAIRLAB_DSN) "
+                          "when [backend] kind = \"postgres\"")
     if not merged["instance"]["id"]:
         merged["instance"]["id"] = default_instance_id()
     merged["source"] = str(Path(path).absolute()) if path is not None else None

@@ -132,6 +132,21 @@ class Llm(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True)
     reserve_seconds: float = 60.0
 
 
+class Backend(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """`[backend]`: where the state lives (SPEC §6, §9). `dsn` may hold a
+    password: it is never shown (`check-config` prints it masked) nor logged."""
+
+    kind: str = "filesystem"
+    dsn: str = ""
+
+
+class Web(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """`[web]`: `run.py web` (SPEC §10). Without a `token_file` it is read-only."""
+
+    listen: str = "127.0.0.1:8470"
+    token_file: str = ""
+
+
 class Config(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """The whole configuration, paths already resolved to absolute ones.
 
@@ -151,6 +166,8 @@ class Config(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     log: Log
     faults: Faults
     llm: Llm = msgspec.field(default_factory=Llm)
+    backend: Backend = Backend()
+    web: Web = Web()
     source: str | None = None
 
     @property

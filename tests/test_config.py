@@ -34,6 +34,10 @@ SPEC_DEFAULTS = {
     ("instance", "lease_seconds"): 30,
     ("supervisor", "max_restarts"): 5,
     ("supervisor", "period_seconds"): 60,
+    ("backend", "kind"): "filesystem",
+    ("backend", "dsn"): "",
+    ("web", "listen"): "127.0.0.1:8470",
+    ("web", "token_file"): "",
 }
 
 
@@ -127,3 +131,39 @@ def test_unknown_command_is_a_usage_error(tmp_path):
                           capture_output=True, text=True, timeout=60, env=_clean_env(),
                           cwd=tmp_path)
     assert proc.returncode == 2
+
+
+@pytest.mark.parametrize("body, needle", [
+    ('[backend]\nkind = "mysql"\n', "[backend] kind = 'mysql'"),
+    ('[backend]\nkind = "postgres"\n', "[backend] dsn = ''"),
+    ('[web]\nlisten = "localhost"\n', "[web] listen = 'localhost'"),
+    ('[web]\nlisten = "127.0.0.1:99999"\n', "[web] listen = '127.0.0.1:99999'"),
+])
+def test_bad_backend_and_web_keys_are_refused_naming_key_and_value(tmp_path, monkeypatch,
+                                                                   body, needle):
+    monkeypatch.delenv("REPAIRLAB_DSN", raising=False)
+    path = tmp_path / "r.toml"
+    path.write_text(body)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert needle in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_the_dsn_comes_from_the_environment_and_its_password_is_never_shown(tmp_path):
+    path = tmp_path / "r.toml"
+    path.write_text('[backend]\nkind = "postgres"\ndsn = "host=a password=file-secret"\n'
+                    '[web]\ntoken_file = "token"\n')
+    env = _clean_env() | {"REPAIRLAB_DSN": "postgresql://rl:env-secret@db.example/rl"}
+    proc = subprocess.run([sys.executable, str(REPO / "run.py"), "check-config", "--config",
+                           str(path)], capture_output=True, text=True, timeout=60,
+                          env=env, cwd=tmp_path)
+    assert 'dsn = "postgresql://rl:***@db.example/rl"' in proc.stdout, proc.stdout
+    assert "secret" not in proc.stdout + proc.stderr
+    assert f'token_file = "{tmp_path / "token"}"' in proc.stdout
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[backend]\ndsn = 7\n')
+    proc = subprocess.run([sys.executable, str(REPO / "run.py"), "check-config", "--config",
+                           str(bad)], capture_output=True, text=True, timeout=60,
+                          env=_clean_env(), cwd=tmp_path)
+    assert proc.returncode == 2 and "[backend] dsn = <not shown>" in proc.stderr
