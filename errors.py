@@ -48,11 +48,6 @@ class SandboxUnavailable(RepairlabError):
     """The warm test server cannot be started (neither under bwrap nor without it)."""
 
 
-class DatabaseUnavailable(RepairlabError):
-    """The PostgreSQL database cannot be reached now (down, restarting, failing
-    over, a dropped connection). Whoever gets it keeps what it holds and retries."""
-
-
 class SchemaMismatch(RepairlabError):
     """The database's schema is missing or of a version this code does not know;
     the message says which and what to run (`run.py migrate`)."""

@@ -5,6 +5,7 @@ restarted in the middle of work."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -14,19 +15,21 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from config import Config
 from conftest import FAILING, PASSING, spec_sha256, variant
-from errors import DatabaseUnavailable, SchemaMismatch
-from messages.records import Challenger, MetricLine, TestCounts, rfc3339
+from errors import SchemaMismatch
+from messages.records import Challenger, FailureRecord, MetricLine, TestCounts, rfc3339
 
 psycopg = pytest.importorskip("psycopg",
                               reason="psycopg is not installed (pip install -e '.[test]')")
 
 from cli.submit import build_handoff  # noqa: E402
+from state.backend import BackendUnavailable, Claim, Failure, Finish, Vanished  # noqa: E402
 from state.pg import migrate as migrations  # noqa: E402
-from state.pg.backend import PgClaim, PostgresBackend  # noqa: E402
+from state.pg.backend import PostgresBackend  # noqa: E402
 from state.pg.connector import PgConnector, redact  # noqa: E402
 from state.pg.listener import WakeListener  # noqa: E402
 from state.pg.queries import queries  # noqa: E402
@@ -36,47 +39,66 @@ pytestmark = pytest.mark.timeout(120)
 
 
 @pytest.fixture
-def connect(pg_dsn: str) -> Iterator[Callable[..., PgConnector]]:
-    """Opens connectors to the test's database, closed after the test."""
-    opened: list[PgConnector] = []
+def backend_for(pg_dsn: str, make_config: Callable[..., Config]
+                ) -> Iterator[Callable[..., PostgresBackend]]:
+    """`backend_for("a", config=..., **connector options)`: instance a's backend on
+    the test's database; closed after the test."""
+    made: list[PostgresBackend] = []
 
-    def make(dsn: str = pg_dsn, **kwargs: Any) -> PgConnector:
-        connector = PgConnector(dsn, **kwargs).open()
-        opened.append(connector)
-        return connector
-    yield make
-    for connector in opened:
-        connector.close()
-
-
-@pytest.fixture
-def backend_for(connect: Callable[..., PgConnector], make_config: Callable[..., Config]
-                ) -> Callable[..., PostgresBackend]:
-    """`backend_for("a", lease_seconds=...)`: an instance's backend on the test database."""
     def make(instance: str, *, config: Config | None = None, **kwargs: Any) -> PostgresBackend:
-        return PostgresBackend(connect(**kwargs), config or make_config(), instance)
-    return make
+        config = config or make_config()
+        config = msgspec.structs.replace(config, backend=msgspec.structs.replace(
+            config.backend, kind="postgres", dsn=pg_dsn))
+        backend = PostgresBackend(config, instance, connector=PgConnector(pg_dsn, **kwargs).open())
+        made.append(backend)
+        return backend
+    yield make
+    for backend in made:
+        backend.close()
 
 
 def handoff(files: dict[str, str] = PASSING) -> bytes:
     return build_handoff(files, "calc", "calc.py", "calc-line")
 
 
-def challenger_for(claim: PgClaim, files: dict[str, str], instance: str) -> Challenger:
-    sha = claim.bundle_sha256 or ""
-    return Challenger(tool="calc", lineage="calc-line", handoff_id=None, bundle_sha256=sha,
-                      repaired_sha256=spec_sha256(files), repair_strategy="noop",
-                      repair_pattern_id=None, repair_attempts=0,
+def claim(backend: PostgresBackend) -> Claim:
+    got = backend.claim_next()
+    assert got is not None
+    return got
+
+
+def challenger_of(backend: PostgresBackend, held: Claim, files: dict[str, str]) -> Challenger:
+    return Challenger(tool="calc", lineage="calc-line", handoff_id=None,
+                      bundle_sha256=spec_sha256(files), repaired_sha256=spec_sha256(files),
+                      repair_strategy="noop", repair_pattern_id=None, repair_attempts=0,
                       repair_details={"note": "already passing"}, files=files, diff="",
-                      tests=TestCounts(passed=2, failed=0, duration_s=0.1), instance=instance,
-                      created_at=rfc3339(time.time()), handoff_name=claim.name)
+                      tests=TestCounts(passed=2, failed=0, duration_s=0.1),
+                      instance=backend.instance, created_at=rfc3339(time.time()),
+                      handoff_name=held.name)
 
 
-def repaired_line(claim: PgClaim, instance: str) -> MetricLine:
-    return MetricLine(ts=rfc3339(time.time()), event="repaired", instance=instance,
-                      meta_repair=True, bundle_sha256=claim.bundle_sha256, tool="calc",
+def finish(backend: PostgresBackend, held: Claim, files: dict[str, str] = PASSING) -> Finish:
+    line = MetricLine(ts=rfc3339(time.time()), event="repaired", instance=backend.instance,
+                      meta_repair=True, bundle_sha256=spec_sha256(files), tool="calc",
                       lineage="calc-line", repair_strategy="noop", repair_attempts=0,
-                      duration_s=0.1, handoff=claim.name)
+                      duration_s=0.1, handoff=held.name)
+    return Finish(claim=held, line=line, challenger=challenger_of(backend, held, files))
+
+
+def settle(backend: PostgresBackend, held: Claim, files: dict[str, str] = PASSING) -> Any:
+    [settled] = backend.settle([finish(backend, held, files)])
+    return settled
+
+
+def failure(backend: PostgresBackend, held: Claim, files: dict[str, str] = FAILING) -> Failure:
+    key = backend.open(held, 1 << 20).key
+    record = FailureRecord(ts=rfc3339(time.time()), instance=backend.instance,
+                           reason="tests failed", key=key, handoff=held.name)
+    line = MetricLine(ts=rfc3339(time.time()), event="repair_failed",
+                      instance=backend.instance, meta_repair=False,
+                      bundle_sha256=spec_sha256(files), tool="calc", handoff=held.name)
+    return Failure(claim=held, bundle_sha256=spec_sha256(files), record=record, line=line,
+                   tool="calc", lineage="calc-line", last_test_output="1 failed")
 
 
 def scalar(dsn: str, sql: str, *params: Any) -> Any:
@@ -161,39 +183,40 @@ def test_claiming_reads_only_the_partial_index_of_claimable_rows(pg_dsn: str) ->
 
 
 def test_two_connections_claiming_at_once_never_take_the_same_handoff(
-        backend_for: Callable[..., PostgresBackend]) -> None:
+        pg_dsn: str, backend_for: Callable[..., PostgresBackend]) -> None:
     a, b = backend_for("a"), backend_for("b")
     for n in range(60):
         a.submit(f"h{n}.json", handoff(variant(PASSING, n)))
-    taken: dict[str, list[int]] = {"a": [], "b": []}
+    taken: dict[str, list[str]] = {"a": [], "b": []}
     start = threading.Barrier(2)
 
     def drain(backend: PostgresBackend) -> None:
         start.wait()
-        while claims := backend.claim(1):
-            taken[backend.instance] += [c.id for c in claims]
+        while (got := backend.claim_next()) is not None:
+            taken[backend.instance].append(got.ref)
     threads = [threading.Thread(target=drain, args=(x,)) for x in (a, b)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(60)
-    assert sorted(taken["a"] + taken["b"]) == sorted(set(taken["a"] + taken["b"]))
-    assert len(taken["a"]) + len(taken["b"]) == 60
-    assert a.counts().claimed == 60
+    rows = [ref.split(":")[1] for ref in taken["a"] + taken["b"]]
+    assert len(rows) == len(set(rows)) == 60
+    assert taken["a"] and taken["b"]
+    assert scalar(pg_dsn, "SELECT count(*) FROM handoffs WHERE state = 'claimed'") == 60
 
 
 def test_a_claim_skips_a_row_another_transaction_holds_locked_without_waiting(
         pg_dsn: str, backend_for: Callable[..., PostgresBackend]) -> None:
     a = backend_for("a")
-    first = a.submit("first.json", handoff(variant(PASSING, 1)))
+    a.submit("first.json", handoff(variant(PASSING, 1)))
     a.submit("second.json", handoff(variant(PASSING, 2)))
     with psycopg.connect(pg_dsn) as locker:
-        locker.execute("SELECT id FROM handoffs WHERE id = %s FOR UPDATE", (first.id,))
+        locker.execute("SELECT id FROM handoffs WHERE name = 'first.json' FOR UPDATE")
         began = time.monotonic()
-        claims = backend_for("b").claim(2)
+        got = backend_for("b").claim_next()
         assert time.monotonic() - began < 2
         locker.rollback()
-    assert [c.name for c in claims] == ["second.json"]
+    assert got is not None and got.name == "second.json"
 
 
 def test_a_late_settle_from_a_lapsed_lease_changes_nothing(
@@ -202,23 +225,36 @@ def test_a_late_settle_from_a_lapsed_lease_changes_nothing(
     config = make_config(instance={"lease_seconds": 0.5})
     a, b = backend_for("a", config=config), backend_for("b", config=config)
     a.submit("h.json", handoff())
-    [held] = a.claim(1)
+    held = claim(a)
     time.sleep(0.7)  # the lease lapses by the database's clock
-    assert a.renew([held]) == set()  # a lapsed lease is not renewed
-    late = a.settle(held, challenger_for(held, PASSING, "a"), repaired_line(held, "a"))
-    assert (late.applied, late.state) == (False, "lost")
-    assert a.record_failure(held, "late failure").state == "lost"
-    assert b.take_back_lapsed() == 1
-    [again] = b.claim(1)
-    assert again.id == held.id and again.token != held.token
-    assert a.settle(held, challenger_for(held, PASSING, "a"), repaired_line(held, "a")).state \
-        == "lost"
-    settled = b.settle(again, challenger_for(again, PASSING, "b"), repaired_line(again, "b"))
-    assert (settled.applied, settled.state, settled.duplicate) == (True, "done", False)
+    a.renew()  # a lapsed lease is not renewed
+    late = settle(a, held)
+    assert late.vanished and late.line is None
+    with pytest.raises(Vanished):
+        a.fail(failure(a, held))
+    assert b.recover_stale(lambda line: None) == 1
+    again = claim(b)
+    assert again.name == held.name and again.ref != held.ref
+    assert settle(a, held).vanished
+    settled = settle(b, again)
+    assert not settled.vanished and settled.line.duplicate is False
     assert scalar(pg_dsn, "SELECT count(*) FROM challengers") == 1
     assert scalar(pg_dsn, "SELECT count(*) FROM failures") == 0
     assert scalar(pg_dsn, "SELECT count(*) FROM events WHERE event = 'repaired'") == 1
     assert scalar(pg_dsn, "SELECT line->>'instance' FROM events WHERE event = 'repaired'") == "b"
+
+
+def test_a_lease_renewed_by_the_heartbeat_outlives_its_first_term(
+        backend_for: Callable[..., PostgresBackend], make_config: Callable[..., Config]) -> None:
+    config = make_config(instance={"lease_seconds": 0.6})
+    a, b = backend_for("a", config=config), backend_for("b", config=config)
+    a.submit("h.json", handoff())
+    held = claim(a)
+    for _ in range(4):
+        time.sleep(0.3)
+        a.renew()
+    assert b.recover_stale(lambda line: None) == 0
+    assert not settle(a, held).vanished
 
 
 def test_challenger_done_state_and_event_commit_together_and_a_redo_does_nothing_twice(
@@ -226,73 +262,86 @@ def test_challenger_done_state_and_event_commit_together_and_a_redo_does_nothing
     a = backend_for("a")
     a.submit("one.json", handoff())
     a.submit("two.json", handoff())  # same files, another name: a duplicate
-    one, two = a.claim(2)
-    first = a.settle(one, challenger_for(one, PASSING, "a"), repaired_line(one, "a"))
-    redo = a.settle(one, challenger_for(one, PASSING, "a"), repaired_line(one, "a"))
-    second = a.settle(two, challenger_for(two, PASSING, "a"), repaired_line(two, "a"))
-    assert (first.applied, first.duplicate) == (True, False)
-    assert (redo.applied, redo.state) == (False, "done")
-    assert (second.applied, second.duplicate, second.challenger) == (True, True,
-                                                                       first.challenger)
+    one, two = claim(a), claim(a)
+    first = settle(a, one)
+    redo = settle(a, one)  # as after a commit whose acknowledgement was lost
+    second = settle(a, two)
+    assert first.line.duplicate is False and not first.vanished
+    assert not redo.vanished and redo.line.challenger == first.line.challenger
+    assert second.line.duplicate is True and second.line.challenger == first.line.challenger
     assert scalar(pg_dsn, "SELECT count(*) FROM challengers") == 1
     assert scalar(pg_dsn, "SELECT count(*) FROM handoffs WHERE state = 'done' "
                           "AND challenger_id IS NOT NULL") == 2
-    lines = [line for _, line in a.events()]
+    lines = [line for batch in a.event_batches() for line in batch]
     assert [(x.event, x.duplicate, x.challenger) for x in lines] == [
-        ("repaired", False, first.challenger), ("repaired", True, first.challenger)]
+        ("repaired", False, first.line.challenger), ("repaired", True, first.line.challenger)]
+    assert a.repaired_before(spec_sha256(PASSING)).name == first.line.challenger
+    [(name, body)] = list(a.challengers())
+    assert name == first.line.challenger and b'"schema":"repairlab.challenger/1"' in body
 
 
 def test_a_settle_that_fails_midway_leaves_no_challenger_and_no_event(
         pg_dsn: str, backend_for: Callable[..., PostgresBackend]) -> None:
     a = backend_for("a")
     a.submit("h.json", handoff())
-    [held] = a.claim(1)
-    broken = repaired_line(held, "a")
-    broken.event = None  # type: ignore[assignment]  # the event insert violates NOT NULL
+    held = claim(a)
+    broken = finish(a, held)
+    broken.line.event = None  # type: ignore[assignment]  # the event insert violates NOT NULL
     with pytest.raises(psycopg.errors.NotNullViolation):
-        a.settle(held, challenger_for(held, PASSING, "a"), broken)
+        a.settle([broken])
     assert scalar(pg_dsn, "SELECT count(*) FROM challengers") == 0
     assert scalar(pg_dsn, "SELECT state FROM handoffs") == "claimed"
-    assert a.settle(held, challenger_for(held, PASSING, "a"), repaired_line(held, "a")).applied
+    assert not settle(a, held).vanished
 
 
 # -- failures: window, backoff, quarantine ------------------------------------------------------
 
 
-def test_failures_back_off_then_quarantine_by_the_window(
+def test_failures_back_off_then_quarantine_by_the_window_and_a_release_clears_them(
         pg_dsn: str, backend_for: Callable[..., PostgresBackend],
         make_config: Callable[..., Config]) -> None:
     config = make_config(failure_window={"max_failures": 3, "window_seconds": 600},
                          backoff={"base_seconds": 0.0, "max_seconds": 0.0})
     a = backend_for("a", config=config)
     a.submit("bad.json", handoff(FAILING))
-    states = []
+    decided, keys = [], set()
     for _ in range(3):
-        [held] = a.claim(1)
-        result = a.record_failure(held, "tests failed")
-        assert a.record_failure(held, "tests failed").applied is False  # a redo counts once
-        states.append((result.state, len(result.verdict.failures)))  # type: ignore[union-attr]
-    assert states == [("deferred", 1), ("deferred", 2), ("hard_fail", 3)]
+        held = claim(a)
+        failed = failure(a, held)
+        keys.add(failed.record.key)
+        verdict = a.fail(failed)
+        decided.append((verdict.quarantine, len(verdict.failures)))
+        again = a.fail(failed)  # a redo of the same attempt counts once
+        assert len(again.failures) == len(verdict.failures)
+    assert decided == [(False, 1), (False, 2), (True, 3)]
+    assert len(keys) == 3  # each deferral starts a new attempt
     reason = scalar(pg_dsn, "SELECT reason FROM handoffs")
     assert reason["bundle_sha256"] == spec_sha256(FAILING)
     assert len(reason["failures"]) == 3 and reason["quarantined_at"]
-    assert a.claim(1) == []
-    assert a.release("bad.json") == (spec_sha256(FAILING), 3)
+    assert reason["last_test_output"] == "1 failed"
+    assert a.claim_next() is None
+    [entry] = a.quarantined()
+    assert (entry.name, entry.failures, entry.last_reason) == ("bad.json", 3, "tests failed")
+    assert a.quarantine_detail("bad.json").last_test_output == "1 failed"
+    released = a.release("bad.json")
+    assert (released.failures_cleared, released.bundle_sha256) == (3, spec_sha256(FAILING))
     assert scalar(pg_dsn, "SELECT count(*) FROM failures") == 0
-    assert [c.name for c in a.claim(1)] == ["bad.json"]
+    assert claim(a).name == "bad.json"
+    events = [line.event for batch in a.event_batches() for line in batch]
+    assert events == ["repair_failed"] * 3 + ["quarantined", "released"]
 
 
 def test_the_backoff_is_counted_on_the_database_clock(
-        backend_for: Callable[..., PostgresBackend], make_config: Callable[..., Config]) -> None:
+        pg_dsn: str, backend_for: Callable[..., PostgresBackend],
+        make_config: Callable[..., Config]) -> None:
     config = make_config(backoff={"base_seconds": 30, "max_seconds": 600})
     a = backend_for("a", config=config)
     a.submit("bad.json", handoff(FAILING))
-    [held] = a.claim(1)
-    verdict = a.record_failure(held, "tests failed").verdict
-    assert verdict is not None
-    waited = a.next_due()
-    assert waited is not None and 29 < waited <= 30
-    assert a.claim(1) == []
+    verdict = a.fail(failure(a, claim(a)))
+    db_now = scalar(pg_dsn, "SELECT extract(epoch FROM now())::float8")
+    assert 29 < verdict.not_before - db_now <= 30
+    assert a.claim_next() is None
+    assert 29 < a.status().next_retry_in_s <= 30
 
 
 def test_two_instances_failing_one_bundle_at_once_decide_once_and_the_same_way(
@@ -305,24 +354,25 @@ def test_two_instances_failing_one_bundle_at_once_decide_once_and_the_same_way(
         files = variant(FAILING, round_)
         a.submit(f"r{round_}-a.json", handoff(files))
         b.submit(f"r{round_}-b.json", handoff(files))
-        [held_a], [held_b] = a.claim(1), b.claim(1)
+        held_a, held_b = claim(a), claim(b)
         barrier = threading.Barrier(2)
-        results: dict[str, str] = {}
-        threads = [threading.Thread(target=_fail_together, args=(*x, barrier, results))
-                   for x in ((a, held_a), (b, held_b))]
+        results: dict[str, bool] = {}
+        threads = [threading.Thread(target=_fail_together,
+                                    args=(x, failure(x, held, files), barrier, results))
+                   for x, held in ((a, held_a), (b, held_b))]
         for t in threads:
             t.start()
         for t in threads:
             t.join(30)
-        assert sorted(results.values()) == ["deferred", "hard_fail"], round_
+        assert sorted(results.values()) == [False, True], round_
     assert scalar(pg_dsn, "SELECT count(*) FROM events WHERE event = 'quarantined'") == 5
     assert scalar(pg_dsn, "SELECT count(*) FROM failures") == 10
 
 
-def _fail_together(backend: PostgresBackend, claim: PgClaim, barrier: threading.Barrier,
-                   results: dict[str, str]) -> None:
+def _fail_together(backend: PostgresBackend, failed: Failure, barrier: threading.Barrier,
+                   results: dict[str, bool]) -> None:
     barrier.wait()
-    results[backend.instance] = backend.record_failure(claim, "tests failed").state
+    results[backend.instance] = backend.fail(failed).quarantine
 
 
 # -- ingest ------------------------------------------------------------------------------------
@@ -331,42 +381,53 @@ def _fail_together(backend: PostgresBackend, claim: PgClaim, barrier: threading.
 INGEST_THEN_DIE = """
 import os, signal, sys
 sys.path.insert(0, {repo!r})
+import msgspec
 from config import load_config
-from state.pg.backend import PostgresBackend
 import state.pg.backend as backend_module
 from state.pg.connector import PgConnector
 backend_module.os.unlink = lambda path: os.kill(os.getpid(), signal.SIGKILL)
-with PgConnector({dsn!r}) as connector:
-    PostgresBackend(connector, load_config(None), "crasher").ingest_file(
-        __import__("pathlib").Path({path!r}))
+config = load_config(None, overrides={{"paths": {{"root": {root!r}}},
+                                       "backend": {{"kind": "postgres", "dsn": {dsn!r}}}}})
+backend = backend_module.PostgresBackend(config, "crasher")
+backend.rescan()
 """
 
 
 def test_an_ingest_redone_after_a_crash_between_commit_and_unlink_makes_one_handoff(
-        tmp_path: Path, pg_dsn: str, backend_for: Callable[..., PostgresBackend]) -> None:
-    queued = tmp_path / "queue" / "h.json"
-    queued.parent.mkdir()
+        tmp_path: Path, pg_dsn: str, backend_for: Callable[..., PostgresBackend],
+        make_config: Callable[..., Config]) -> None:
+    config = make_config()
+    queued = config.root / "queue" / "h.json"
+    queued.parent.mkdir(parents=True)
     queued.write_bytes(handoff())
     child = subprocess.run([sys.executable, "-c", INGEST_THEN_DIE.format(
-        repo=str(REPO), dsn=pg_dsn, path=str(queued))], capture_output=True, text=True,
+        repo=str(REPO), dsn=pg_dsn, root=str(config.root))], capture_output=True, text=True,
         timeout=60, cwd=tmp_path)
     assert child.returncode == -9, child.stderr  # killed after the commit, before the unlink
     assert queued.exists()
     assert scalar(pg_dsn, "SELECT count(*) FROM handoffs") == 1
-    redone = backend_for("a").ingest_file(queued)
-    assert redone is not None and redone.created is False
+    a = backend_for("a", config=config)
+    assert a.rescan() == 1
     assert not queued.exists()
     assert scalar(pg_dsn, "SELECT count(*) FROM handoffs") == 1
+    assert a.claim_next() is not None and a.claim_next() is None
 
 
 def test_an_invalid_handoff_is_recorded_as_corrupt_with_its_reason(
-        tmp_path: Path, pg_dsn: str, backend_for: Callable[..., PostgresBackend]) -> None:
-    bad = tmp_path / "bad.json"
+        pg_dsn: str, backend_for: Callable[..., PostgresBackend],
+        make_config: Callable[..., Config]) -> None:
+    a = backend_for("a")
+    bad = a.layout.queue / "bad.json"
+    bad.parent.mkdir(parents=True, exist_ok=True)
     bad.write_bytes(b'{"schema": "repairlab.handoff/1", "tool": "x"')
-    ingested = backend_for("a").ingest_file(bad)
-    assert ingested is not None and ingested.state == "corrupt" and not bad.exists()
+    a.noticed("bad.json")
+    assert not bad.exists()
+    assert scalar(pg_dsn, "SELECT state FROM handoffs") == "corrupt"
     assert scalar(pg_dsn, "SELECT reason->>'handoff' FROM handoffs") == "bad.json"
     assert scalar(pg_dsn, "SELECT count(*) FROM events WHERE event = 'corrupt'") == 1
+    assert a.status().corrupt == 1
+    assert [json.loads(x)["event"] for x in a.layout.metrics.read_text().splitlines()] \
+        == ["corrupt"]
 
 
 # -- the database going away ---------------------------------------------------------------------
@@ -381,27 +442,24 @@ def test_the_database_restarted_mid_work_loses_nothing_and_doubles_nothing(
         a = backend_for("a", backoff_base=0.2, backoff_max=1.0, timeout=2.0)
         for n in range(6):
             a.submit(f"h{n}.json", handoff(variant(PASSING, n)))
-        held = a.claim(3)
+        held = [claim(a) for _ in range(3)]
         pg_server.restart("immediate")  # a crash: every connection is cut
-        outcomes = []
         deadline = time.monotonic() + 60
-        for claim in held:
+        outcomes = []
+        for each in held:
             while True:
                 try:
-                    outcomes.append(a.settle(claim, challenger_for(claim, PASSING, "a"),
-                                             repaired_line(claim, "a")))
+                    outcomes.append(a.settle([finish(a, each, variant(PASSING, int(
+                        each.name[1:-5])))])[0])
                     break
-                except DatabaseUnavailable:
+                except BackendUnavailable:
                     assert time.monotonic() < deadline
                     time.sleep(0.1)
-        rest = []
-        while len(rest) < 3:
-            rest += a.claim(3)
-        for claim in rest:
-            a.settle(claim, challenger_for(claim, PASSING, "a"), repaired_line(claim, "a"))
+        while (more := a.claim_next()) is not None:
+            settle(a, more, variant(PASSING, int(more.name[1:-5])))
     finally:
         logger.remove(sink)
-    assert all(o.applied for o in outcomes)
+    assert not any(o.vanished or o.error for o in outcomes)
     assert scalar(pg_dsn, "SELECT count(*) FROM handoffs WHERE state = 'done'") == 6
     assert scalar(pg_dsn, "SELECT count(*) FROM challengers") == 6
     assert scalar(pg_dsn, "SELECT count(*) FROM events WHERE event = 'repaired'") == 6
@@ -411,20 +469,20 @@ def test_the_database_restarted_mid_work_loses_nothing_and_doubles_nothing(
     assert len(down) <= 1 and len(back) == len(down)
 
 
-def test_while_the_database_is_down_calls_fail_fast_and_health_says_since_when(
+def test_while_the_database_is_down_calls_fail_fast_and_status_says_since_when(
         pg_server: Any, pg_dsn: str, backend_for: Callable[..., PostgresBackend]) -> None:
     a = backend_for("a", backoff_base=5.0, timeout=1.0)
     a.submit("h.json", handoff())
     pg_server.stop("fast")
     try:
-        with pytest.raises(DatabaseUnavailable):
-            a.claim(1)
+        with pytest.raises(BackendUnavailable):
+            a.claim_next()
         began = time.monotonic()
-        with pytest.raises(DatabaseUnavailable, match="unreachable since"):
-            a.claim(1)  # within the back-off: refused without touching the network
+        with pytest.raises(BackendUnavailable, match="unreachable since"):
+            a.claim_next()  # within the back-off: refused without touching the network
         assert time.monotonic() - began < 0.5
-        health = a.db.health()
-        assert not health.ok and health.line().startswith("unreachable since ")
+        assert a.status().database.startswith("unreachable since ")  # type: ignore[union-attr]
+        assert isinstance(BackendUnavailable("x"), OSError)  # callers that retry OSError
     finally:
         pg_server._pg_ctl_start()
     assert scalar(pg_dsn, "SELECT count(*) FROM handoffs WHERE state = 'queued'") == 1
@@ -435,26 +493,47 @@ def test_the_password_of_the_dsn_is_never_shown(pg_server: Any) -> None:
     shown = redact(dsn)
     assert "hunter2" not in shown and "password=***" in shown
     with PgConnector(dsn, timeout=2.0) as connector, \
-            pytest.raises(DatabaseUnavailable) as refused:
+            pytest.raises(BackendUnavailable) as refused:
         connector.one("ping")
     assert "hunter2" not in str(refused.value)
     assert "hunter2" not in connector.health().line()
 
 
-# -- wake-ups --------------------------------------------------------------------------------------
+# -- wake-ups, reads, pruning ------------------------------------------------------------------
 
 
 def test_an_idle_listener_wakes_at_once_on_a_submit_and_polls_without_one(
         pg_dsn: str, backend_for: Callable[..., PostgresBackend]) -> None:
     listener = WakeListener(pg_dsn, poll_seconds=0.3)
+    a = backend_for("a")
     try:
         assert listener.wait(0.1) is False  # nothing: the poll bound
-        threading.Timer(0.2, lambda: backend_for("a").submit("h.json", handoff())).start()
+        threading.Timer(0.2, lambda: a.submit("h.json", handoff())).start()
         began = time.monotonic()
-        assert listener.wait(5.0) is True or listener.wait(5.0) is True
-        assert time.monotonic() - began < 3
+        woke = any(listener.wait(5.0) for _ in range(10))
+        assert woke and time.monotonic() - began < 3
     finally:
         listener.close()
+
+
+def test_an_event_reader_reads_on_from_its_cursor_and_misses_none(
+        pg_dsn: str, backend_for: Callable[..., PostgresBackend]) -> None:
+    a = backend_for("a")
+    a.record_event(MetricLine(ts=rfc3339(time.time()), event="actor_restarted",
+                              instance="a", meta_repair=False, actor="x"))
+    first, cursor = a.events(None)
+    assert [x.event for x in first] == ["actor_restarted"]
+    with psycopg.connect(pg_dsn) as slow:  # takes an event id, commits later
+        slow.execute("INSERT INTO events (event, instance, line) VALUES ('late', 'z', "
+                     "'{\"ts\": \"2026-01-01T00:00:00Z\", \"event\": \"late\", "
+                     "\"instance\": \"z\", \"meta_repair\": false}')")
+        a.record_event(MetricLine(ts=rfc3339(time.time()), event="pruned", instance="a",
+                                  meta_repair=False))
+        during, cursor = a.events(cursor)
+        assert during == []  # a transaction older than the pruned line is still open
+    after, cursor = a.events(cursor)
+    assert sorted(x.event for x in after) == ["late", "pruned"]
+    assert a.events(cursor)[0] == []
 
 
 def test_pruning_deletes_old_finished_handoffs_in_batches(
@@ -466,5 +545,22 @@ def test_pruning_deletes_old_finished_handoffs_in_batches(
             "SELECT 'h' || g || '.json', 'k' || g, '\\x00', 'done', now() - interval '8 days' "
             "FROM generate_series(1, 2500) g")
     a.submit("fresh.json", handoff())
-    assert a.prune(batch=1000) == {"handoffs": 2500, "challengers": 0, "failures": 0}
+    assert len(a.prune(7 * 86400, dry_run=True).removed) == 2500
+    assert scalar(pg_dsn, "SELECT count(*) FROM handoffs") == 2501
+    report = a.prune(7 * 86400)
+    assert len(report.removed) == 2500 and report.bytes_freed == 2500
     assert scalar(pg_dsn, "SELECT count(*) FROM handoffs") == 1
+
+
+def test_patterns_learned_on_one_host_are_offered_on_another(
+        backend_for: Callable[..., PostgresBackend]) -> None:
+    from repair.bundle import Bundle
+    a, b = backend_for("a"), backend_for("b")
+    library_a, library_b = a.pattern_library(), b.pattern_library()
+    assert library_a is not None and library_b is not None
+    bundle = Bundle(PASSING, ("test_calc.py",), "calc.py", "calc")
+    learned = library_a.learn(bundle, source_sha256=spec_sha256(PASSING))
+    assert [p.id for p in learned] == ["calc:c0001"]
+    assert library_b.learn(bundle, source_sha256=spec_sha256(PASSING)) == []  # known already
+    offered = library_b.candidates(None, "add", "a, b", "calc", 5)
+    assert [p.id for p in offered] == ["calc:c0001"]

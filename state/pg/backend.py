@@ -1,26 +1,35 @@
-"""The handoff's transitions on PostgreSQL: each one short transaction.
+"""The handoff's transitions on PostgreSQL (`state/backend.py`'s `Backend`), each
+one short transaction against a database that any number of hosts share.
 
-Every transition of a claimed handoff (renew, record a failure and defer or
-quarantine, settle done, mark corrupt, hand back) names the claim's token in its
-fence (`hold` in queries.sql: the row, only while the token is current and the
-lease unexpired by the database's clock). A claim whose lease lapsed, or that was
-taken back and claimed again, changes nothing: the call returns a `Result` with
-`applied=False, state="lost"`. A redo of a transition whose commit went through
-but whose acknowledgement was lost (the connection dropped at COMMIT) finds its
-own token on the settled row and reports what was done, without doing it twice.
+**Fencing.** A claim's `ref` carries its row id and its claim token. Every
+transition of a claimed handoff first takes the row through `hold` (queries.sql):
+only while that token is the current one and the lease has not lapsed by the
+database's clock. Otherwise nothing changes and the call raises `Vanished` (or
+reports the finish `vanished`): a late settle or failure from a lapsed lease
+never makes a second challenger or a doubled failure. A redo of a transition
+whose commit went through but whose acknowledgement was lost (the connection
+dropped at COMMIT) finds its own token on the settled row and reports what was
+done, without doing it twice.
 
-No row lock is held outside these calls: a claim is one statement that locks the
-rows it takes (`FOR UPDATE SKIP LOCKED`) and commits at once; a repair runs with
-nothing locked, protected by its token and its lease alone.
+**No lock during a repair.** A claim is one statement that locks the rows it
+takes (`FOR UPDATE SKIP LOCKED`) and commits at once; the repair runs with
+nothing locked, protected by its token and lease alone.
 
-Decisions are made in the transaction that records them, from what the database
-holds, so that they are the same whichever instance makes them and made once:
-the failure window (counted by the database's clock), the backoff and the
-quarantine; the challenger, the done state and the `repaired` event; a release
-and the clearing of the bundle's failures.
+**Decisions where they are recorded.** The failure window (counted by the
+database's clock), the backoff and the quarantine are decided in the
+transaction that records the failure, with the bundle's decisions serialized by
+an advisory lock: the same whichever instance makes them, and made once. The
+challenger, the done state and the `repaired` event commit together; so do a
+release and the clearing of the bundle's failures.
 
-`DatabaseUnavailable` (state/pg/connector.py) propagates out of every method:
-nothing was decided that the caller must know of, and the call can be repeated.
+**Input.** Each instance watches its own local `queue/` and ingests each file
+(key: its name and the SHA-256 of its bytes, unique), unlinking it only after
+the commit: an ingest redone after a crash between the two makes no second
+handoff. `submit` inserts directly.
+
+**The database going away.** `BackendUnavailable` (an OSError) comes out of any
+method: nothing of that transition happened, or all of it did (then a redo is
+recognised, see above). The connector says so once in the log and backs off.
 """
 
 from __future__ import annotations
@@ -28,89 +37,64 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from loguru import logger
 from psycopg.types.json import Jsonb
 
 from config.schema import Config
-from errors import HandoffInvalid
+from errors import HandoffInvalid, SchemaMismatch, UsageError
 from messages.commands import FailureVerdict
 from messages.handoff import decode_handoff
-from messages.records import (
-    Challenger,
-    FailureRecord,
-    MetricLine,
-    ReasonFile,
-    RepairAttempt,
-    parse_rfc3339,
-    rfc3339,
+from messages.records import Challenger, FailureRecord, MetricLine, ReasonFile, rfc3339
+from state.backend import (
+    Backend,
+    BackendUnavailable,
+    ChallengerRef,
+    Claim,
+    Corrupt,
+    EventCursor,
+    Failure,
+    Finish,
+    Opened,
+    PatternStore,
+    Settled,
+    Vanished,
+    Wake,
 )
 from state.challengers import challenger_name
+from state.claims import is_handoff_name
 from state.fsops import NotARegularFile, read_regular_file
+from state.layout import Layout
 from state.metrics import MetricsLog
+from state.pg import reports
 from state.pg.connector import PgConnector, Row, Tx
+from state.pg.listener import WakeListener
+from state.pg.migrate import check as check_schema
+
+if TYPE_CHECKING:
+    from messages.reports import (
+        LineageEntry,
+        QuarantineDetail,
+        QuarantineEntry,
+        ReleaseResult,
+        StatusReport,
+    )
+    from state.prune import PruneReport
 
 _json = msgspec.json.Encoder()
 PRUNE_BATCH = 1000
+EVENTS_PAGE = 10000
+SILENT_LEASES = 10  # a heartbeat silent for this many leases is dropped from `instances`
 
 
-class PgClaim(msgspec.Struct, frozen=True, kw_only=True):
-    """A handoff this instance holds: its row, the token that fences every
-    transition of this claim, and which attempt (claim) of the handoff it is."""
-
-    id: int
-    name: str
-    body: bytes
-    token: str
-    attempt: int
-    bundle_sha256: str | None = None
-    tool: str | None = None
-    lineage: str | None = None
-    lease_expires: float = 0.0  # the database's clock
-
-    @property
-    def attempt_key(self) -> str:
-        """Identifies this attempt: a failure recorded twice for it counts once."""
-        return f"{self.id}:{self.attempt}"
-
-
-class Result(msgspec.Struct, frozen=True, kw_only=True):
-    """What a transition of a claim did. `applied`: this call changed the
-    handoff (False with `state="lost"`: fenced out, nothing changed; False with
-    another state: an earlier call for this claim had already done it)."""
-
-    applied: bool
-    state: str
-    challenger: str | None = None
-    duplicate: bool = False
-    verdict: FailureVerdict | None = None
-    line: MetricLine | None = None
-
-
-class Ingested(msgspec.Struct, frozen=True, kw_only=True):
-    """An ingest: the handoff's id, and whether this call made it (False: the same
-    file, by name and bytes, was ingested before, e.g. before a crash)."""
-
-    id: int
-    created: bool
-    state: str
-
-
-class Counts(msgspec.Struct, frozen=True, kw_only=True):
-    """Handoffs by state (`due`: claimable now)."""
-
-    due: int
-    queued: int
-    deferred: int
-    claimed: int
-    done: int
-    hard_fail: int
-    corrupt: int
+class _Head(msgspec.Struct):
+    repair_strategy: str | None = None
 
 
 def ingest_key(name: str, data: bytes) -> str:
@@ -118,51 +102,151 @@ def ingest_key(name: str, data: bytes) -> str:
     return f"{name}:{hashlib.sha256(data).hexdigest()}"
 
 
-class PostgresBackend:
-    """Every transition of a handoff, against one database shared by all hosts.
+def make_ref(row_id: int, token: str) -> str:
+    """A claim's handle: the row and the token that fences it."""
+    return f"pg:{row_id}:{token}"
 
-    `local_metrics`, when given, gets a copy of each of this instance's events
-    after its commit (SPEC §9: each instance keeps its own `metrics.jsonl` too);
-    a local write that fails is logged and dropped, the database keeps the event.
-    """
 
-    def __init__(self, connector: PgConnector, config: Config, instance: str, *,
-                 local_metrics: MetricsLog | None = None, isolation: str = "") -> None:
-        self.db = connector
+def parse_ref(ref: str) -> tuple[int, str]:
+    """(row id, token) of a ref; ValueError for one this backend did not make."""
+    kind, row_id, token = ref.split(":", 2)
+    if kind != "pg":
+        raise ValueError(f"not a postgres claim: {ref!r}")
+    return int(row_id), token
+
+
+class PostgresBackend(Backend):
+    """Every transition of a handoff for instance `instance`, in the database of
+    `[backend] dsn` (`$REPAIRLAB_DSN` overrides it; the loader applies that)."""
+
+    kind = "postgres"
+
+    def __init__(self, config: Config, instance: str, *, isolation: str = "",
+                 connector: PgConnector | None = None) -> None:
         self.config = config
         self.instance = instance
-        self.local_metrics = local_metrics
         self.isolation = isolation
+        self.db = connector or PgConnector(config.backend.dsn).open()
+        self.layout = Layout.from_config(config)
+        self.local_metrics: MetricsLog | None = None
+        self._bodies: dict[str, tuple[bytes, int]] = {}  # ref -> (bytes, attempt)
+        self._stops: list[Callable[[], None]] = []
         self.log = logger.bind(instance=instance, backend="postgres")
 
-    # -- input ---------------------------------------------------------------------------------
+    # -- life ----------------------------------------------------------------------------------
 
-    def submit(self, name: str, data: bytes) -> Ingested:
-        """A handoff straight into the database (`run.py submit`). An invalid one is
-        recorded as corrupt with its reason, as if it had come through `queue/`."""
-        return self.db.run(lambda tx: self._ingest(tx, name, data))
+    def configure(self, config: Config) -> None:
+        self.config = config
 
-    def ingest_file(self, path: Path) -> Ingested | None:
-        """Ingest `queue/NAME` and then unlink it, only once the handoff is committed.
-        A crash between the two leaves the file, whose next ingest finds its key and
-        only unlinks it: never a second handoff. Returns None when the file is gone
-        or is no regular file (it is left to the queue's own checks). OSError of the
-        read propagates; the file stays."""
+    def check(self) -> str | None:
+        """None when the database has the schema this code speaks; else the line
+        `run` refuses to start with."""
         try:
-            data, _ = read_regular_file(path, self.config.limits.max_handoff_bytes)
+            check_schema(self.db)
+        except SchemaMismatch as exc:
+            return str(exc)
+        except BackendUnavailable as exc:
+            return str(exc)
+        return None
+
+    def watch(self, wake: Wake, overflow: Callable[[], None]) -> Callable[[], None]:
+        """inotify on the local `queue/` (when it can be had) and a thread that
+        LISTENs for the database's wake-ups; the returned function stops both."""
+        from state.queue_events import QueueNotifier
+
+        self.layout.queue.mkdir(mode=0o700, parents=True, exist_ok=True)
+        notifier = QueueNotifier(self.layout.queue, wake, overflow)
+        try:
+            notifier.start()
+        except OSError as exc:
+            self.log.info("no inotify on {} ({}): rescans only", self.layout.queue, exc)
+        stopped = threading.Event()
+        listener = WakeListener(self.config.backend.dsn,
+                                poll_seconds=max(0.2, self.config.watch.rescan_seconds))
+
+        def listen() -> None:
+            while not stopped.is_set():
+                if listener.wait() and not stopped.is_set():
+                    wake(None)
+            listener.close()
+        thread = threading.Thread(target=listen, name=f"pg-listen-{self.instance}", daemon=True)
+        thread.start()
+
+        def stop() -> None:
+            stopped.set()
+            notifier.stop()
+            thread.join(listener.poll_seconds + 5)
+        self._stops.append(stop)
+        return stop
+
+    def close(self) -> None:
+        for stop in self._stops:
+            stop()
+        self._stops.clear()
+        if self.local_metrics is not None:
+            self.local_metrics.close()
+        self.db.close()
+
+    # -- intake --------------------------------------------------------------------------------
+
+    def noticed(self, name: str) -> None:
+        """Ingest `queue/NAME` now; with the database away it waits for a rescan."""
+        if not is_handoff_name(name):
+            return
+        try:
+            self.ingest_file(self.layout.queue / name)
+        except BackendUnavailable:
+            pass  # the file stays; the next rescan ingests it
+        except OSError as exc:
+            self.log.warning("cannot read queue/{} ({}); the next rescan tries again", name, exc)
+
+    def rescan(self) -> int:
+        """Ingest every complete handoff in the local `queue/`, then count what is
+        claimable in the whole database. BackendUnavailable propagates."""
+        try:
+            with os.scandir(self.layout.queue) as entries:
+                names = sorted(e.name for e in entries if is_handoff_name(e.name))
+        except FileNotFoundError:
+            names = []
+        for name in names:
+            try:
+                self.ingest_file(self.layout.queue / name)
+            except BackendUnavailable:
+                raise
+            except OSError as exc:
+                self.log.warning("cannot read queue/{} ({}); trying again later", name, exc)
+        return int(self._counts()["due"])
+
+    def submit(self, name: str, data: bytes) -> str:
+        """Straight into the database (`run.py submit`); an invalid handoff is
+        recorded as corrupt with its reason."""
+        self._ingested(self.db.run(lambda tx: self._ingest(tx, name, data)))
+        return name
+
+    def ingest_file(self, path: Path) -> bool | None:
+        """Ingest one local queue file, then unlink it (see the module doc).
+        True: a new handoff; False: the same file was ingested before; None: it is
+        gone or is no regular file (left to the filesystem's own handling)."""
+        limit = self.config.limits.max_handoff_bytes
+        try:
+            data, _ = read_regular_file(path, limit)
         except (FileNotFoundError, NotARegularFile):
             return None
-        if len(data) > self.config.limits.max_handoff_bytes:
-            # Recorded as corrupt (too large) with the whole file, as on the filesystem.
-            data = path.read_bytes()
-        ingested = self.db.run(lambda tx: self._ingest(tx, path.name, data))
+        if len(data) > limit:
+            data = path.read_bytes()  # kept whole, recorded as corrupt (too large)
+        created = self.db.run(lambda tx: self._ingest(tx, path.name, data))
         try:
             os.unlink(path)
         except FileNotFoundError:
             pass
-        return ingested
+        return self._ingested(created)
 
-    def _ingest(self, tx: Tx, name: str, data: bytes) -> Ingested:
+    def _ingested(self, made: tuple[bool, MetricLine | None]) -> bool:
+        if made[1] is not None:
+            self._local(made[1])
+        return made[0]
+
+    def _ingest(self, tx: Tx, name: str, data: bytes) -> tuple[bool, MetricLine | None]:
         key = ingest_key(name, data)
         limits = self.config.limits
         fields: dict[str, Any] = {"bundle_sha256": None, "tool": None, "lineage": None,
@@ -174,276 +258,387 @@ class PostgresBackend:
             fields.update(bundle_sha256=handoff.sha256, tool=handoff.tool,
                           lineage=handoff.lineage)
         except HandoffInvalid as exc:
-            now = time.time()
             reason = ReasonFile(handoff=name, rule="not a valid repairlab.handoff/1",
-                                reason=str(exc), field=exc.field, instance=self.instance,
-                                corrupt_at=rfc3339(now))
+                                reason=exc.reason, field=exc.field, instance=self.instance,
+                                corrupt_at=rfc3339(time.time()))
             fields.update(state="corrupt", reason=_jsonb(reason))
             line = self._line("corrupt", handoff=name, reason=str(exc)[:500])
-        row = tx.one("ingest", name=name, ingest_key=key, body=data, **fields)
-        if row is None:
-            found = tx.one("find_ingested", ingest_key=key)
-            assert found is not None  # the conflict that suppressed the insert
-            return Ingested(id=found["id"], created=False, state=found["state"])
+        if tx.one("ingest", name=name, ingest_key=key, body=data, **fields) is None:
+            return False, None
         if line is not None:
             self._event(tx, line)
         else:
             tx.execute("wake", why="queued")
-        return Ingested(id=row["id"], created=True, state=fields["state"])
+        return True, line
 
     # -- claims --------------------------------------------------------------------------------
 
-    def claim(self, limit: int = 1) -> list[PgClaim]:
-        """Up to `limit` handoffs due now, each under a fresh lease and token."""
-        if limit <= 0:
-            return []
-        rows = self.db.all("claim", limit=limit, instance=self.instance,
+    def claim_next(self) -> Claim | None:
+        rows = self.db.all("claim", limit=1, instance=self.instance,
                            lease_seconds=self.config.instance.lease_seconds)
-        return [_claim(row) for row in sorted(rows, key=lambda r: r["id"])]
+        if not rows:
+            return None
+        row = rows[0]
+        ref = make_ref(row["id"], str(row["claim_token"]))
+        self._bodies[ref] = (bytes(row["body"]), int(row["attempt"]))
+        return Claim(ref=ref, name=row["name"])
 
-    def renew(self, claims: list[PgClaim] | None = None) -> set[int]:
-        """The heartbeat: this instance is alive, and its leases are extended.
-        Returns the ids of the handoffs still held (a lapsed or lost claim is not
-        among them, and must not be settled: it would be refused)."""
+    def held(self) -> list[Claim]:
+        return [Claim(ref=make_ref(r["id"], str(r["claim_token"])), name=r["name"])
+                for r in self.db.all("held_by", instance=self.instance)]
+
+    def renew(self) -> None:
+        """The heartbeat row (stamped by the database) and every live lease of
+        this instance, in one transaction. A lapsed lease is not renewed."""
         lease = self.config.instance.lease_seconds
 
-        def work(tx: Tx) -> set[int]:
+        def work(tx: Tx) -> None:
             tx.execute("heartbeat", instance=self.instance, host=socket.gethostname(),
                        pid=os.getpid(), isolation=self.isolation)
-            rows = tx.all("renew_claims", instance=self.instance, lease_seconds=lease)
-            return {row["id"] for row in rows}
-        held = self.db.run(work)
-        if claims is not None:
-            return held & {c.id for c in claims}
-        return held
+            tx.execute("renew_claims", instance=self.instance, lease_seconds=lease)
+        self.db.run(work)
 
-    def take_back_lapsed(self, limit: int = 1000) -> int:
-        """Claims whose lease lapsed (their instance died or lost the database)
-        become claimable again. Any instance may run it; each row goes back once."""
-        rows = self.db.all("take_back_lapsed", limit=limit)
+    def recover_stale(self, record_event: Callable[[MetricLine], None]) -> int:
+        """Claims whose lease lapsed by the database's clock go back (to `deferred`
+        if their wait is not over), their tokens cleared; heartbeats silent for
+        many leases are dropped. Any instance may run it; each row goes back once."""
+        rows = self.db.all("take_back_lapsed", limit=1000)
         if rows:
             self.db.execute("wake", why="lapsed")
             self.log.info("took back {} handoffs whose lease lapsed", len(rows))
+        self.db.execute("forget_silent_instances",
+                        seconds=SILENT_LEASES * self.config.instance.lease_seconds)
         return len(rows)
 
-    def held(self) -> list[Row]:
-        """What this instance holds, by the database."""
-        return self.db.all("held_by", instance=self.instance)
-
-    def hand_back(self, claim: PgClaim) -> bool:
-        """Give a held handoff back untouched (shutdown, a restarting actor): no
-        failure is counted. False when it was no longer held by this claim."""
-        return self.db.one("hand_back", id=claim.id, token=claim.token) is not None
+    def hand_back(self, claim: Claim) -> bool:
+        row_id, token = parse_ref(claim.ref)
+        self._bodies.pop(claim.ref, None)
+        back = self.db.run(lambda tx: tx.one("hand_back", id=row_id, token=token) is not None
+                           and tx.execute("wake", why="handed back") >= 0)
+        return bool(back)
 
     def hand_back_all(self) -> int:
-        """Everything this instance id holds goes back (at start: a previous run
-        with the same id died holding it)."""
-        rows = self.db.all("hand_back_all", instance=self.instance)
-        if rows:
-            self.db.execute("wake", why="handed back")
-        return len(rows)
+        def work(tx: Tx) -> int:
+            rows = tx.all("hand_back_all", instance=self.instance)
+            tx.execute("forget_instance", instance=self.instance)
+            if rows:
+                tx.execute("wake", why="handed back")
+            return len(rows)
+        self._bodies.clear()
+        return self.db.run(work)
 
-    def forget_instance(self) -> None:
-        """A clean exit: hand everything back, drop the heartbeat."""
-        self.hand_back_all()
-        self.db.execute("forget_instance", instance=self.instance)
+    def idle(self) -> bool:
+        counts = self._counts()
+        if counts["queued"] or counts["deferred"] or counts["claimed"]:
+            return False
+        try:
+            with os.scandir(self.layout.queue) as entries:
+                return not any(is_handoff_name(e.name) for e in entries)
+        except FileNotFoundError:
+            return True
 
-    # -- outcomes --------------------------------------------------------------------------------
+    def settling(self, claim: Claim) -> bool:
+        return False  # a settle is one transaction: never cut short half-way
 
-    def record_failure(self, claim: PgClaim, reason: str, *,
-                       last_attempt: RepairAttempt | None = None,
-                       duration_s: float | None = None) -> Result:
-        """Record a failed attempt and decide, in one transaction: quarantine once
-        `max_failures` failures of the bundle fall within `window_seconds` (the
-        database's clock), else back off `config.backoff.delay(count)`. The
-        decisions about one bundle are serialized (an advisory lock), so two
-        instances failing it at once decide once, the same way.
+    # -- outcomes ------------------------------------------------------------------------------
 
-        A handoff never decoded (no bundle_sha256) is keyed by its bytes' SHA-256."""
+    def open(self, claim: Claim, max_bytes: int) -> Opened:
+        row_id, token = parse_ref(claim.ref)
+        cached = self._bodies.pop(claim.ref, None)
+        if cached is None:
+            row = self.db.one("open_claim", id=row_id, token=token)
+            if row is None:
+                raise Vanished(f"{claim.name} is no longer held by {self.instance}")
+            cached = (bytes(row["body"]), int(row["attempt"]))
+        data, attempt = cached
+        return Opened(data=data[:max_bytes + 1], key=f"{row_id}:{attempt}")
+
+    def repaired_before(self, bundle_sha256: str) -> ChallengerRef | None:
+        row = self.db.one("find_challenger", bundle_sha256=bundle_sha256, repaired_sha256=None)
+        if row is None:
+            return None
+        head = msgspec.json.decode(bytes(row["body"]), type=_Head)
+        return ChallengerRef(name=row["file_name"], strategy=head.repair_strategy)
+
+    def settle(self, finishes: list[Finish]) -> list[Settled]:
+        """Each finish in a transaction of its own (see the module doc). A finish
+        the database could not take is reported with `error`, still claimed; when
+        none could be settled, BackendUnavailable propagates."""
+        settled: list[Settled] = []
+        failed: BackendUnavailable | None = None
+        for finish in finishes:
+            try:
+                result = self.db.run(lambda tx, f=finish: self._settle(tx, f))  # type: ignore[misc]
+            except BackendUnavailable as exc:
+                failed = exc
+                settled.append(Settled(claim=finish.claim, line=None, error=str(exc)))
+                continue
+            settled.append(result)
+            if result.line is not None and not result.vanished:
+                self._local(result.line)
+        if failed is not None and all(s.error for s in settled):
+            raise failed
+        return settled
+
+    def _settle(self, tx: Tx, finish: Finish) -> Settled:
+        row_id, token = parse_ref(finish.claim.ref)
+        row = tx.one("hold", id=row_id, token=token)
+        if row is None:
+            before = tx.one("applied_before", id=row_id, token=token)
+            if before is not None and before["state"] == "done":
+                return Settled(claim=finish.claim, line=msgspec.structs.replace(
+                    finish.line, challenger=before["challenger"]))
+            self._refused(finish.claim, "settle")
+            return Settled(claim=finish.claim, line=None, vanished=True)
+        challenger = finish.challenger
+        if challenger is not None:
+            made = tx.one("insert_challenger", bundle_sha256=challenger.bundle_sha256,
+                          repaired_sha256=challenger.repaired_sha256, tool=challenger.tool,
+                          file_name=challenger_name(challenger.bundle_sha256, time.time()),
+                          body=_json.encode(challenger))
+            existing = made or tx.one("find_challenger", bundle_sha256=challenger.bundle_sha256,
+                                      repaired_sha256=challenger.repaired_sha256)
+            duplicate = made is None
+        else:
+            existing = None
+            if finish.line.challenger:
+                existing = tx.one("challenger_by_name", file_name=finish.line.challenger)
+            existing = existing or tx.one("find_challenger", bundle_sha256=row["bundle_sha256"],
+                                          repaired_sha256=None)
+            duplicate = True
+        if existing is None:
+            raise ValueError(f"no challenger to point {finish.claim.name} at")
+        tx.execute("mark_done", id=row_id, challenger_id=existing["id"], duplicate=duplicate)
+        line = msgspec.structs.replace(finish.line, challenger=existing["file_name"],
+                                       duplicate=duplicate)
+        self._event(tx, line)
+        return Settled(claim=finish.claim, line=line)
+
+    def fail(self, failure: Failure) -> FailureVerdict:
         window = self.config.failure_window
         rule = (f"{window.max_failures} failures of the same bundle_sha256 within "
                 f"{window.window_seconds:g} seconds")
+        row_id, token = parse_ref(failure.claim.ref)
+        sha = failure.bundle_sha256
 
-        def work(tx: Tx) -> Result:
-            row = tx.one("hold", id=claim.id, token=claim.token)
+        def work(tx: Tx) -> tuple[FailureVerdict, list[MetricLine]] | None:
+            row = tx.one("hold", id=row_id, token=token)
             if row is None:
-                return self._fenced(tx, claim, "failure record")
-            sha = row["bundle_sha256"] or hashlib.sha256(row["body"]).hexdigest()
+                before = tx.one("applied_before", id=row_id, token=token)
+                if before is None or before["state"] not in ("deferred", "hard_fail"):
+                    return None
+                recent = self._window(tx, sha)
+                quarantined = before["state"] == "hard_fail"
+                return FailureVerdict(quarantine=quarantined, failures=recent,
+                                      not_before=float(before["not_before"]), rule=rule), []
             tx.execute("lock_bundle", bundle_sha256=sha)
-            tx.execute("insert_failure", bundle_sha256=sha, attempt_key=claim.attempt_key,
-                       instance=self.instance, reason=reason[:2000], handoff=row["name"])
-            recent = [FailureRecord(ts=rfc3339(r["ts"]), instance=r["instance"],
-                                    reason=r["reason"], key=r["attempt_key"],
-                                    handoff=r["handoff"])
-                      for r in tx.all("failures_in_window", bundle_sha256=sha,
-                                      window_seconds=window.window_seconds)]
+            tx.execute("insert_failure", bundle_sha256=sha, attempt_key=failure.record.key,
+                       instance=failure.record.instance or self.instance,
+                       reason=failure.record.reason[:2000],
+                       handoff=failure.record.handoff or row["name"])
+            recent = self._window(tx, sha)
             now = float(tx.one("db_now")["now"])  # type: ignore[index]
-            common = {"bundle_sha256": sha, "tool": row["tool"], "lineage": row["lineage"],
-                      "handoff": row["name"], "failures": len(recent),
-                      "reason": reason[:500], "duration_s": duration_s}
-            self._event(tx, self._line("repair_failed", **common))
+            line = msgspec.structs.replace(failure.line, failures=len(recent))
+            lines = [line]
             if len(recent) >= window.max_failures:
-                reason_file = ReasonFile(
+                reason = ReasonFile(
                     handoff=row["name"], rule=rule, bundle_sha256=sha, failures=recent,
-                    quarantined_at=rfc3339(now), tool=row["tool"], lineage=row["lineage"],
-                    reason=reason[:2000], instance=self.instance, last_attempt=last_attempt)
-                tx.execute("quarantine", id=claim.id, reason=_jsonb(reason_file))
-                self._event(tx, self._line("quarantined", **common))
+                    quarantined_at=rfc3339(now), tool=failure.tool, lineage=failure.lineage,
+                    reason=failure.record.reason[:2000], instance=self.instance,
+                    last_test_output=failure.last_test_output or None,
+                    last_attempt=failure.last_attempt)
+                tx.execute("quarantine", id=row_id, reason=_jsonb(reason))
+                lines.append(msgspec.structs.replace(line, event="quarantined"))
                 verdict = FailureVerdict(quarantine=True, failures=recent, not_before=now,
                                          rule=rule)
-                return Result(applied=True, state="hard_fail", verdict=verdict)
-            delay = self.config.backoff.delay(len(recent))
-            deferred = tx.one("defer", id=claim.id, delay_seconds=delay)
-            assert deferred is not None  # the row is held by this transaction
-            verdict = FailureVerdict(quarantine=False, failures=recent,
-                                     not_before=float(deferred["not_before"]), rule=rule)
-            return Result(applied=True, state="deferred", verdict=verdict)
-        return self._after(self.db.run(work), claim)
-
-    def settle(self, claim: PgClaim, challenger: Challenger | None, line: MetricLine) -> Result:
-        """The repair's result, committed together: the challenger (at most one per
-        bundle and result: another instance's equal result makes this a duplicate
-        pointing at it), the handoff's done state, and `line` (its `repaired` event,
-        completed with the challenger's name and `duplicate`).
-
-        With `challenger=None` the handoff is a duplicate of a bundle repaired before
-        (SPEC §7) and points at the bundle's newest challenger; ValueError if the
-        bundle has none (a bug of the caller)."""
-        def work(tx: Tx) -> Result:
-            row = tx.one("hold", id=claim.id, token=claim.token)
-            if row is None:
-                return self._fenced(tx, claim, "settle")
-            if challenger is not None:
-                created = parse_rfc3339(challenger.created_at)
-                made = tx.one("insert_challenger", bundle_sha256=challenger.bundle_sha256,
-                              repaired_sha256=challenger.repaired_sha256,
-                              file_name=challenger_name(challenger.bundle_sha256, created),
-                              body=_json.encode(challenger))
-                existing = made or tx.one("find_challenger",
-                                          bundle_sha256=challenger.bundle_sha256,
-                                          repaired_sha256=challenger.repaired_sha256)
-                duplicate = made is None
             else:
-                existing = tx.one("find_challenger", bundle_sha256=row["bundle_sha256"],
-                                  repaired_sha256=None)
-                duplicate = True
-            if existing is None:
-                raise ValueError(f"no challenger for bundle {row['bundle_sha256']}")
-            tx.execute("mark_done", id=claim.id, challenger_id=existing["id"],
-                       duplicate=duplicate)
-            final = msgspec.structs.replace(line, challenger=existing["file_name"],
-                                            duplicate=duplicate)
-            self._event(tx, final)
-            return Result(applied=True, state="done", challenger=existing["file_name"],
-                          duplicate=duplicate, line=final)
-        return self._after(self.db.run(work), claim)
+                deferred = tx.one("defer", id=row_id,
+                                  delay_seconds=self.config.backoff.delay(len(recent)))
+                assert deferred is not None  # the row is held by this transaction
+                verdict = FailureVerdict(quarantine=False, failures=recent,
+                                         not_before=float(deferred["not_before"]), rule=rule)
+            for each in lines:
+                self._event(tx, each)
+            return verdict, lines
+        self._bodies.pop(failure.claim.ref, None)
+        done = self.db.run(work)
+        if done is None:
+            self._refused(failure.claim, "failure record")
+            raise Vanished(f"{failure.claim.name} is no longer held by {self.instance}")
+        for line in done[1]:
+            self._local(line)
+        return done[0]
 
-    def mark_corrupt(self, claim: PgClaim, error: HandoffInvalid) -> Result:
-        """A held handoff that is not valid input goes to corrupt with its reason."""
-        def work(tx: Tx) -> Result:
-            row = tx.one("hold", id=claim.id, token=claim.token)
+    def _window(self, tx: Tx, sha: str) -> list[FailureRecord]:
+        return [FailureRecord(ts=rfc3339(r["ts"]), instance=r["instance"], reason=r["reason"],
+                              key=r["attempt_key"], handoff=r["handoff"])
+                for r in tx.all("failures_in_window", bundle_sha256=sha,
+                                window_seconds=self.config.failure_window.window_seconds)]
+
+    def mark_corrupt(self, corrupt: Corrupt) -> str:
+        row_id, token = parse_ref(corrupt.claim.ref)
+
+        def work(tx: Tx) -> MetricLine | None:
+            row = tx.one("hold", id=row_id, token=token)
             if row is None:
-                return self._fenced(tx, claim, "corrupt")
+                before = tx.one("applied_before", id=row_id, token=token)
+                if before is not None and before["state"] == "corrupt":
+                    return self._line("corrupt", handoff=before["name"])
+                return None
             reason = ReasonFile(handoff=row["name"], rule="not a valid repairlab.handoff/1",
-                                reason=str(error), field=error.field, instance=self.instance,
-                                corrupt_at=rfc3339(time.time()))
-            tx.execute("mark_corrupt", id=claim.id, reason=_jsonb(reason))
-            line = self._line("corrupt", handoff=row["name"], reason=str(error)[:500])
+                                reason=corrupt.reason, field=corrupt.field,
+                                instance=self.instance, corrupt_at=rfc3339(time.time()),
+                                last_test_output=corrupt.message)
+            tx.execute("mark_corrupt", id=row_id, reason=_jsonb(reason))
+            line = self._line("corrupt", handoff=row["name"], reason=corrupt.message[:500])
             self._event(tx, line)
-            return Result(applied=True, state="corrupt", line=line)
-        return self._after(self.db.run(work), claim)
+            return line
+        self._bodies.pop(corrupt.claim.ref, None)
+        line = self.db.run(work)
+        if line is None:
+            self._refused(corrupt.claim, "corrupt")
+            raise Vanished(f"{corrupt.claim.name} is no longer held by {self.instance}")
+        self._local(line)
+        return corrupt.claim.name
 
-    def _fenced(self, tx: Tx, claim: PgClaim, what: str) -> Result:
-        before = tx.one("applied_before", id=claim.id, token=claim.token)
-        if before is not None:  # this claim's own earlier commit: report it, do nothing
-            return Result(applied=False, state=before["state"])
-        self.log.bind(handoff=claim.name).info(
-            "{} of {!r} refused: its lease lapsed or another instance holds it", what,
-            claim.name)
-        return Result(applied=False, state="lost")
+    def record_event(self, line: MetricLine) -> None:
+        self.db.run(lambda tx: self._event(tx, line))
+        self._local(line)
 
-    def _after(self, result: Result, claim: PgClaim) -> Result:
-        if result.applied and result.line is not None:
-            self._local(result.line)
-        return result
+    def pattern_library(self) -> PatternStore | None:
+        from state.pg.patterns import PgPatternLibrary
 
-    # -- operator ------------------------------------------------------------------------------
+        try:
+            return PgPatternLibrary(self.db)
+        except BackendUnavailable as exc:
+            self.log.info("pattern library unavailable now ({}): repairing without it", exc)
+            return None
 
-    def release(self, name: str) -> tuple[str, int] | None:
-        """Move the quarantined handoff `name` back to the queue and forget its
-        bundle's failures, in one transaction. Returns (bundle_sha256, failures
-        cleared), or None when no quarantined handoff has that name."""
-        def work(tx: Tx) -> tuple[str, int, MetricLine] | None:
+    # -- the operator's ------------------------------------------------------------------------
+
+    def release(self, name: str) -> ReleaseResult:
+        from messages.reports import ReleaseResult
+
+        def work(tx: Tx) -> tuple[ReleaseResult, MetricLine] | None:
             row = tx.one("quarantined_by_name", name=name)
             if row is None:
                 return None
             tx.execute("release", id=row["id"])
-            sha = row["bundle_sha256"] or hashlib.sha256(name.encode()).hexdigest()
-            cleared = tx.execute("clear_failures", bundle_sha256=sha)
-            line = self._line("released", handoff=name, bundle_sha256=sha)
+            sha = row["bundle_sha256"]
+            cleared = tx.execute("clear_failures", bundle_sha256=sha) if sha else 0
+            line = self._line("released", handoff=name, bundle_sha256=sha,
+                              failures=cleared)
             self._event(tx, line)
             tx.execute("wake", why="released")
-            return sha, cleared, line
+            return ReleaseResult(name=name, queued_as=name, bundle_sha256=sha,
+                                 failures_cleared=cleared), line
         done = self.db.run(work)
         if done is None:
-            return None
-        self._local(done[2])
-        return done[0], done[1]
+            raise UsageError(f"no quarantined handoff named {name!r}")
+        self._local(done[1])
+        return done[0]
 
-    def prune(self, ttl_seconds: float | None = None, batch: int = PRUNE_BATCH) -> dict[str, int]:
-        """Delete what is older than the TTL, in batches of `batch` rows, each its
-        own short transaction (a million old rows never hold a long lock).
-        Returns how many of each kind went."""
-        ttl = self.config.prune.ttl_seconds if ttl_seconds is None else ttl_seconds
-        counts = {"handoffs": 0, "challengers": 0, "failures": 0}
-        for kind, statement in (("handoffs", "prune_handoffs"),
-                                ("challengers", "prune_challengers"),
-                                ("failures", "prune_failures")):
+    def release_all(self) -> tuple[list[ReleaseResult], list[str]]:
+        released, errors = [], []
+        for entry in self.quarantined():
+            try:
+                released.append(self.release(entry.name))
+            except (UsageError, OSError) as exc:
+                errors.append(f"{entry.name}: {exc}")
+        return released, errors
+
+    def prune(self, ttl_seconds: float, *, now: float | None = None,
+              dry_run: bool = False) -> PruneReport:
+        """Rows older than the TTL by the database's clock (`now` is not used: no
+        host's clock decides), deleted in batches of PRUNE_BATCH, each batch its
+        own short transaction."""
+        from state.prune import PruneReport
+
+        report = PruneReport(dry_run=dry_run)
+        if dry_run:
+            report.removed = [(Path(r["path"]), int(r["size"]))
+                              for r in self.db.all("prune_preview", ttl_seconds=ttl_seconds)]
+            return report
+        for statement in ("prune_handoffs", "prune_challengers", "prune_failures"):
             while True:
-                gone = len(self.db.all(statement, ttl_seconds=ttl, batch=batch))
-                counts[kind] += gone
-                if gone < batch:
+                rows = self.db.all(statement, ttl_seconds=ttl_seconds, batch=PRUNE_BATCH)
+                report.removed += [(Path(r["path"]), int(r["size"])) for r in rows
+                                   if statement != "prune_failures"]
+                if len(rows) < PRUNE_BATCH:
                     break
-        if any(counts.values()):
-            line = self._line("pruned", reason=", ".join(f"{k} {v}" for k, v in counts.items()))
-            self.db.run(lambda tx: self._event(tx, line))
-        return counts
+        return report
 
-    # -- reading ---------------------------------------------------------------------------------
+    def status(self) -> StatusReport:
+        return reports.status(self.db, self.config)
 
-    def counts(self) -> Counts:
-        """Handoffs by state."""
+    def quarantined(self) -> list[QuarantineEntry]:
+        return reports.quarantined(self.db)
+
+    def quarantine_detail(self, name: str) -> QuarantineDetail:
+        return reports.quarantine_detail(self.db, name)
+
+    def lineage(self, tool: str) -> list[LineageEntry]:
+        return reports.lineage(self.db, tool)
+
+    def challengers(self) -> Iterator[tuple[str, bytes]]:
+        after = 0
+        while True:
+            rows = self.db.all("challengers_after", after=after, limit=500)
+            for row in rows:
+                after = row["id"]
+                yield row["file_name"], bytes(row["body"])
+            if len(rows) < 500:
+                return
+
+    def recent_challengers(self, limit: int) -> list[Challenger]:
+        decoder = msgspec.json.Decoder(Challenger)
+        return [decoder.decode(bytes(r["body"]))
+                for r in self.db.all("recent_challengers", limit=limit)]
+
+    def event_batches(self) -> Iterator[list[MetricLine]]:
+        cursor: EventCursor | None = None
+        while True:
+            lines, after = self.events(cursor)
+            if lines:
+                yield lines
+            if cursor is not None and after.position == cursor.position:
+                return
+            if not lines:
+                return
+            cursor = after
+
+    def events(self, cursor: EventCursor | None) -> tuple[list[MetricLine], EventCursor]:
+        """The events after the cursor, at most EVENTS_PAGE at a time.
+
+        The cursor is a transaction id, not an event id: event ids are taken at
+        insert and seen at commit, so a reader going by ids could pass over an
+        event that commits late under a low id. Events are read up to the oldest
+        transaction still running (every one before it is over) and the cursor
+        moves to it; a full page stops before its last transaction, which the
+        next call reads whole."""
+        after = 0 if cursor is None else cursor.position
+        rows = self.db.all("events_after", after=after, limit=EVENTS_PAGE)
+        position = int(rows[0]["upto"]) if rows else after
+        rows = [r for r in rows if r["id"] is not None]
+        if len(rows) == EVENTS_PAGE:
+            last = rows[-1]["xid"]
+            whole = [r for r in rows if r["xid"] != last]
+            rows, position = (whole, int(last)) if whole else (rows, int(last) + 1)
+        decoder = msgspec.json.Decoder(MetricLine)
+        lines = [decoder.decode(_json.encode(r["line"])) for r in rows]
+        return lines, EventCursor(source="postgres", position=position)
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _counts(self) -> Row:
         row = self.db.one("counts")
         assert row is not None
-        return Counts(**{k: int(v) for k, v in row.items()})
+        return row
 
-    def next_due(self) -> float | None:
-        """Seconds until a handoff becomes claimable (<= 0: now), None if none waits."""
-        row = self.db.one("next_due")
-        return None if row is None or row["wait"] is None else float(row["wait"])
-
-    def events(self, after: int = 0, limit: int = 10000) -> Iterator[tuple[int, MetricLine]]:
-        """Every event after id `after`, in id order, read in pages."""
-        decoder = msgspec.json.Decoder(MetricLine)
-        while True:
-            rows = self.db.all("events_after", after=after, limit=limit)
-            for row in rows:
-                after = row["id"]
-                yield row["id"], decoder.decode(_json.encode(row["line"]))
-            if len(rows) < limit:
-                return
-
-    def challengers(self, after: int = 0, limit: int = 500) -> Iterator[tuple[int, str, bytes]]:
-        """Every challenger after id `after` as (id, §3 file name, §3 JSON bytes)."""
-        while True:
-            rows = self.db.all("challengers_after", after=after, limit=limit)
-            for row in rows:
-                after = row["id"]
-                yield row["id"], row["file_name"], bytes(row["body"])
-            if len(rows) < limit:
-                return
-
-    # -- events ----------------------------------------------------------------------------------
+    def _refused(self, claim: Claim, what: str) -> None:
+        self.log.bind(handoff=claim.name).info(
+            "{} of {!r} refused: its lease lapsed or another instance holds it", what,
+            claim.name)
 
     def _line(self, event: str, **fields: Any) -> MetricLine:
         return MetricLine(ts=rfc3339(time.time()), event=event, instance=self.instance,
@@ -454,22 +649,19 @@ class PostgresBackend:
                    line=Jsonb(msgspec.to_builtins(line)))
 
     def _local(self, line: MetricLine) -> None:
-        if self.local_metrics is None:
+        """This instance's copy of its event in its own `metrics.jsonl` (SPEC §9);
+        a write that fails is logged and dropped: the database has the event."""
+        if line.instance != self.instance:
             return
         try:
+            if self.local_metrics is None:
+                self.layout.metrics.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                self.local_metrics = MetricsLog(self.layout.metrics, self.instance)
             self.local_metrics.append(line)
         except OSError as exc:
             self.log.warning("local metrics line {} not written ({}); the database has it",
                              line.event, exc)
 
 
-def _claim(row: Row) -> PgClaim:
-    return PgClaim(id=row["id"], name=row["name"], body=bytes(row["body"]),
-                   token=str(row["claim_token"]), attempt=row["attempt"],
-                   bundle_sha256=row["bundle_sha256"], tool=row["tool"],
-                   lineage=row["lineage"], lease_expires=float(row["lease_expires"]))
-
-
 def _jsonb(obj: msgspec.Struct) -> Jsonb:
     return Jsonb(msgspec.to_builtins(obj))
-

@@ -6,7 +6,7 @@ and `transaction()` for several statements in one transaction), every statement
 named in queries.sql.
 
 The database going away (a restart, a failover, a dropped connection) surfaces as
-`DatabaseUnavailable`, never as a driver exception. The connector then says so
+`BackendUnavailable`, never as a driver exception. The connector then says so
 once in the log, and for a back-off (doubling from `backoff_base` up to
 `backoff_max` seconds) refuses further calls at once, without touching the
 network, so that a claim loop stops claiming instead of hammering a dead server;
@@ -36,8 +36,8 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from errors import DatabaseUnavailable
 from messages.records import rfc3339
+from state.backend import BackendUnavailable
 from state.pg.queries import query
 
 T = TypeVar("T")
@@ -139,7 +139,7 @@ class PgConnector:
     @contextmanager
     def transaction(self) -> Iterator[Tx]:
         """One transaction: committed when the block ends, rolled back when it
-        raises. Loss of the database raises DatabaseUnavailable (see module doc)."""
+        raises. Loss of the database raises BackendUnavailable (see module doc)."""
         self._gate()
         try:
             with self.pool.connection(timeout=self.timeout) as conn, conn.transaction():
@@ -148,7 +148,7 @@ class PgConnector:
             if isinstance(exc, RETRYABLE):
                 raise
             self._went_down(exc)
-            raise DatabaseUnavailable(f"database {self.shown} unreachable: "
+            raise BackendUnavailable(f"database {self.shown} unreachable: "
                                       f"{_first_line(exc)}") from None
         self._came_back()
 
@@ -194,7 +194,7 @@ class PgConnector:
     def _gate(self) -> None:
         with self._lock:
             if self._down_since is not None and time.monotonic() < self._next_try:
-                raise DatabaseUnavailable(
+                raise BackendUnavailable(
                     f"database {self.shown} unreachable since {rfc3339(self._down_since)}; "
                     f"next try in {self._next_try - time.monotonic():.1f}s")
 

@@ -65,8 +65,7 @@ WITH picked AS (
 )
 UPDATE handoffs AS h
 SET state = 'claimed', claimed_by = %(instance)s, claim_token = gen_random_uuid(),
-    lease_expires = now() + make_interval(secs => %(lease_seconds)s),
-    attempt = h.attempt + 1, state_since = now()
+    lease_expires = now() + make_interval(secs => %(lease_seconds)s), state_since = now()
 FROM picked
 WHERE h.id = picked.id
 RETURNING h.id, h.name, h.body, h.claim_token, h.attempt, h.bundle_sha256, h.tool, h.lineage,
@@ -110,8 +109,15 @@ FOR UPDATE;
 -- name: applied_before
 -- After a refused fence: whether this very claim already settled (a commit whose
 -- acknowledgement was lost to a dropped connection), and how.
-SELECT state, challenger_id FROM handoffs
-WHERE id = %(id)s AND claim_token = %(token)s AND state <> 'claimed';
+SELECT h.state, h.name, h.bundle_sha256, h.reason, c.file_name AS challenger,
+       extract(epoch FROM h.not_before)::float8 AS not_before
+FROM handoffs h LEFT JOIN challengers c ON c.id = h.challenger_id
+WHERE h.id = %(id)s AND h.claim_token = %(token)s AND h.state <> 'claimed';
+
+-- name: open_claim
+-- A held handoff's bytes and attempt, while the claim is the current one.
+SELECT body, attempt FROM handoffs
+WHERE id = %(id)s AND claim_token = %(token)s AND state = 'claimed';
 
 -- name: lock_bundle
 -- Serialize the decisions about one bundle_sha256 (its failure window), across
@@ -133,10 +139,10 @@ WHERE bundle_sha256 = %(bundle_sha256)s
 ORDER BY ts, id;
 
 -- name: defer
--- Back off: claimable again after `delay_seconds`.
+-- Back off: claimable again after `delay_seconds`, as a new attempt.
 UPDATE handoffs
 SET state = 'deferred', not_before = now() + make_interval(secs => %(delay_seconds)s),
-    claimed_by = NULL, lease_expires = NULL, state_since = now()
+    attempt = attempt + 1, claimed_by = NULL, lease_expires = NULL, state_since = now()
 WHERE id = %(id)s
 RETURNING extract(epoch FROM not_before)::float8 AS not_before;
 
@@ -156,8 +162,8 @@ WHERE id = %(id)s;
 
 -- name: insert_challenger
 -- A challenger, unless one for the same bundle and result exists (then nothing).
-INSERT INTO challengers (bundle_sha256, repaired_sha256, file_name, body)
-VALUES (%(bundle_sha256)s, %(repaired_sha256)s, %(file_name)s, %(body)s)
+INSERT INTO challengers (bundle_sha256, repaired_sha256, tool, file_name, body)
+VALUES (%(bundle_sha256)s, %(repaired_sha256)s, %(tool)s, %(file_name)s, %(body)s)
 ON CONFLICT (bundle_sha256, repaired_sha256) DO NOTHING
 RETURNING id, file_name;
 
@@ -212,14 +218,15 @@ FOR UPDATE;
 
 -- name: quarantined
 -- Every quarantined handoff, oldest quarantine first.
-SELECT id, name, bundle_sha256, tool, lineage, reason,
+SELECT id, name, bundle_sha256, tool, lineage, reason, octet_length(body) AS size,
        extract(epoch FROM state_since)::float8 AS since
 FROM handoffs WHERE state = 'hard_fail' ORDER BY state_since, id;
 
 -- name: release
--- Back to the queue, claimable now, its reason dropped.
+-- Back to the queue, claimable now, its reason dropped, as a new attempt.
 UPDATE handoffs
 SET state = 'queued', not_before = now(), reason = NULL, claim_token = NULL,
+    attempt = attempt + 1,
     claimed_by = NULL, lease_expires = NULL, state_since = now()
 WHERE id = %(id)s;
 
@@ -275,7 +282,7 @@ WHERE id IN (SELECT id FROM handoffs
                AND state_since < now() - make_interval(secs => %(ttl_seconds)s)
              LIMIT %(batch)s
              FOR UPDATE SKIP LOCKED)
-RETURNING name, state;
+RETURNING 'handoffs/' || state || '/' || name AS path, octet_length(body) AS size;
 
 -- name: prune_challengers
 -- One batch of challengers past their TTL.
@@ -283,7 +290,7 @@ DELETE FROM challengers
 WHERE id IN (SELECT id FROM challengers
              WHERE created_at < now() - make_interval(secs => %(ttl_seconds)s)
              LIMIT %(batch)s)
-RETURNING file_name;
+RETURNING 'challengers/' || file_name AS path, octet_length(body) AS size;
 
 -- name: prune_failures
 -- One batch of failure records past their TTL.
@@ -291,11 +298,18 @@ DELETE FROM failures
 WHERE id IN (SELECT id FROM failures
              WHERE ts < now() - make_interval(secs => %(ttl_seconds)s)
              LIMIT %(batch)s)
-RETURNING id;
+RETURNING 'failures/' || bundle_sha256 AS path, 0 AS size;
 
 -- name: events_after
--- Metrics lines after id `after`, in id order.
-SELECT id, line FROM events WHERE id > %(after)s ORDER BY id LIMIT %(limit)s;
+-- Metrics lines of the transactions from `after` (an xid) up to the oldest still
+-- running (all those before it are over: none of their events can appear later),
+-- by transaction then id; `upto` is that bound.
+SELECT e.id, e.line, e.xid::text::bigint AS xid, b.upto
+FROM (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS upto) b
+LEFT JOIN events e
+  ON e.xid >= %(after)s::bigint::text::xid8 AND e.xid < pg_snapshot_xmin(pg_current_snapshot())
+ORDER BY e.xid, e.id
+LIMIT %(limit)s;
 
 -- name: challengers_after
 -- Challengers after id `after`, in id order (for `challengers export`).
@@ -308,14 +322,82 @@ SELECT id, name, state, bundle_sha256, attempt, claimed_by, claim_token, challen
 FROM handoffs WHERE id = %(id)s;
 
 -- name: insert_pattern
--- One pattern, unless the tool already has the same code (then nothing).
-INSERT INTO patterns (tool, pattern_id, code_sha256, body)
-VALUES (%(tool)s, %(pattern_id)s, %(code_sha256)s, %(body)s)
-ON CONFLICT DO NOTHING
+-- One pattern, unless its content is stored already (then nothing); a taken id
+-- (another host's concurrent learn) raises, and the next number is tried.
+INSERT INTO patterns (tool, pattern_id, content_sha256, body)
+VALUES (%(tool)s, %(pattern_id)s, %(content_sha256)s, %(body)s)
+ON CONFLICT (content_sha256) DO NOTHING
 RETURNING id;
 
--- name: patterns_of_tool
--- A tool's patterns (every tool's when `tool` is null), oldest first.
-SELECT pattern_id, body FROM patterns
-WHERE %(tool)s::text IS NULL OR tool = %(tool)s::text
-ORDER BY id;
+-- name: patterns_after
+-- Patterns stored after id `after` (a library reads only what is new).
+SELECT id, pattern_id, body FROM patterns WHERE id > %(after)s ORDER BY id;
+
+-- name: pattern_ids
+-- Every pattern's row id, to drop the ones pruned by another host.
+SELECT id FROM patterns;
+
+-- name: next_pattern_number
+-- The next free number of a tool's pattern ids.
+SELECT coalesce(max(substring(pattern_id FROM ':c([0-9]+)$')::int), 0) + 1 AS number
+FROM patterns WHERE tool = %(tool)s;
+
+-- name: delete_pattern
+-- Remove one pattern (pruning the library).
+DELETE FROM patterns WHERE pattern_id = %(pattern_id)s;
+
+-- name: challenger_by_name
+-- A challenger by its §3 file name.
+SELECT id, file_name, body FROM challengers WHERE file_name = %(file_name)s;
+
+-- name: recent_challengers
+-- The newest challengers, newest first.
+SELECT file_name, body FROM challengers ORDER BY id DESC LIMIT %(limit)s;
+
+-- name: challengers_of_tool
+-- Every challenger of a tool, oldest first (lineage).
+SELECT file_name, body FROM challengers WHERE tool = %(tool)s ORDER BY id;
+
+-- name: quarantined_of_tool
+-- Every quarantined handoff of a tool, with its bytes (lineage reads the parent).
+SELECT name, body, reason FROM handoffs WHERE state = 'hard_fail' AND tool = %(tool)s
+ORDER BY state_since, id;
+
+-- name: quarantined_one
+-- A quarantined handoff by name, with its reason and size.
+SELECT name, bundle_sha256, tool, lineage, reason, octet_length(body) AS size
+FROM handoffs WHERE name = %(name)s AND state = 'hard_fail' ORDER BY id LIMIT 1;
+
+-- name: status_extra
+-- What `status` shows beyond the counts: the oldest queued handoff's age, the next
+-- retry, the number of challengers.
+SELECT
+    (SELECT extract(epoch FROM now() - min(state_since))::float8 FROM handoffs
+      WHERE state = 'queued') AS oldest_queued_age,
+    (SELECT extract(epoch FROM min(not_before) - now())::float8 FROM handoffs
+      WHERE state = 'deferred') AS next_retry_in,
+    (SELECT count(*) FROM challengers) AS challengers,
+    extract(epoch FROM now())::float8 AS now;
+
+-- name: in_flight_by_instance
+-- How many handoffs each instance holds.
+SELECT claimed_by AS instance, count(*) AS held FROM handoffs
+WHERE state = 'claimed' GROUP BY claimed_by;
+
+-- name: prune_preview
+-- What pruning would remove now (a dry run): names and sizes.
+SELECT 'handoffs/' || state || '/' || name AS path, octet_length(body) AS size FROM handoffs
+WHERE state IN ('done', 'hard_fail', 'corrupt', 'queued', 'deferred')
+  AND state_since < now() - make_interval(secs => %(ttl_seconds)s)
+UNION ALL
+SELECT 'challengers/' || file_name, octet_length(body) FROM challengers
+WHERE created_at < now() - make_interval(secs => %(ttl_seconds)s);
+
+-- name: get_setting
+-- One shared fact.
+SELECT value FROM settings WHERE key = %(key)s;
+
+-- name: put_setting
+-- Set one shared fact.
+INSERT INTO settings (key, value) VALUES (%(key)s, %(value)s)
+ON CONFLICT (key) DO UPDATE SET value = excluded.value;

@@ -13,7 +13,8 @@ CREATE TABLE handoffs (
     state          text NOT NULL DEFAULT 'queued'
                    CHECK (state IN ('queued', 'claimed', 'deferred', 'done', 'hard_fail', 'corrupt')),
     not_before     timestamptz NOT NULL DEFAULT now(),   -- claimable from (backoff)
-    attempt        integer NOT NULL DEFAULT 0,            -- claims so far: the attempt key
+    attempt        integer NOT NULL DEFAULT 0,            -- deferrals and releases so far:
+                                                          -- the attempt key, kept by a hand-back
     claimed_by     text,
     claim_token    uuid,                     -- fencing: every transition of a claim names it
     lease_expires  timestamptz,              -- judged by the database's clock only
@@ -51,30 +52,35 @@ CREATE TABLE challengers (
     id               bigserial PRIMARY KEY,
     bundle_sha256    text NOT NULL,
     repaired_sha256  text NOT NULL,
+    tool             text NOT NULL,
     file_name        text NOT NULL,          -- its §3 file name, for `challengers export`
     body             bytea NOT NULL,         -- the §3 object, encoded
     created_at       timestamptz NOT NULL DEFAULT now(),
     UNIQUE (bundle_sha256, repaired_sha256)  -- at most one per bundle and result
 );
 CREATE INDEX challengers_created ON challengers (created_at);
+CREATE INDEX challengers_tool ON challengers (tool);
 
 CREATE TABLE events (
-    id        bigserial PRIMARY KEY,         -- a reader reads on from the last id it saw
+    id        bigserial PRIMARY KEY,
+    -- The writing transaction: a reader reads on by transaction, up to the oldest
+    -- one still running, so an event committed late under a low id is never passed over.
+    xid       xid8 NOT NULL DEFAULT pg_current_xact_id(),
     ts        timestamptz NOT NULL DEFAULT now(),
     event     text NOT NULL,
     instance  text NOT NULL,
     line      jsonb NOT NULL                 -- the §4 metrics line
 );
 CREATE INDEX events_ts ON events (ts);
+CREATE INDEX events_xid ON events (xid, id);
 
 CREATE TABLE patterns (
     id          bigserial PRIMARY KEY,
     tool        text NOT NULL,
     pattern_id  text NOT NULL UNIQUE,        -- <tool>:c<NNNN>
-    code_sha256 text NOT NULL,
-    body        jsonb NOT NULL,
-    created_at  timestamptz NOT NULL DEFAULT now(),
-    UNIQUE (tool, code_sha256)
+    content_sha256 text NOT NULL UNIQUE,     -- tool, kind and normalized source: learned once
+    body        bytea NOT NULL,              -- the repairlab.pattern/1 object, encoded
+    learned_at  timestamptz NOT NULL DEFAULT now()
 );
 
 CREATE TABLE instances (
