@@ -77,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     lineage.add_argument("tool")
     lineage.add_argument("--json", action="store_true")
     sub.add_parser("check-config", parents=[common], help="validate and print the config")
+    sub.add_parser("migrate", parents=[common],
+                   help="create or upgrade the database schema (postgres backend)")
     return parser
 
 
@@ -112,6 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _import_commands() -> None:
     # Importing registers the commands: run, drain, demo, submit, check-config;
     # status, quarantine, prune, stats, lineage.
+    import cli.backend_cmds
     import cli.daemon_cmds
     import cli.operator_cmds  # noqa: F401
 

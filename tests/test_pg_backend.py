@@ -154,6 +154,52 @@ def test_migrate_creates_the_schema_once_and_a_second_run_changes_nothing(
     assert scalar(dsn, "SELECT count(*) FROM handoffs") == 0
 
 
+def _run_py(tmp_path: Path, *argv: str, dsn: str) -> subprocess.CompletedProcess[str]:
+    config = tmp_path / "r.toml"
+    config.write_text(f'[paths]\nroot = "{tmp_path / "state"}"\n[backend]\nkind = "postgres"\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REPAIRLAB_")}
+    env["REPAIRLAB_DSN"] = dsn
+    return subprocess.run([sys.executable, str(REPO / "run.py"), *argv, "--config", str(config)],
+                          capture_output=True, text=True, timeout=60, env=env, cwd=tmp_path,
+                          stdin=subprocess.DEVNULL)
+
+
+def test_run_py_migrate_creates_then_finds_the_schema_up_to_date(
+        tmp_path: Path, pg_database: Callable[..., str]) -> None:
+    dsn = pg_database(migrated=False) + " password=hunter2"
+    first = _run_py(tmp_path, "migrate", dsn=dsn)
+    assert first.returncode == 0, first.stderr
+    assert "applied 0001_initial" in first.stdout
+    second = _run_py(tmp_path, "migrate", dsn=dsn)
+    assert second.returncode == 0 and "up to date" in second.stdout
+    assert "hunter2" not in first.stdout + first.stderr + second.stdout + second.stderr
+    assert scalar(dsn, "SELECT max(version) FROM schema_version") == migrations.latest()
+
+
+def test_run_py_migrate_says_so_in_one_line_when_the_database_is_unreachable(
+        tmp_path: Path) -> None:
+    from pg_server import free_port
+    dsn = f"host=127.0.0.1 port={free_port()} user=postgres password=hunter2 connect_timeout=2"
+    done = _run_py(tmp_path, "migrate", dsn=dsn)
+    assert done.returncode == 1
+    assert done.stderr.startswith("run.py migrate: database ") and "unreachable" in done.stderr
+    assert "hunter2" not in done.stderr + done.stdout
+
+
+def test_the_backend_refuses_to_run_on_a_schema_it_does_not_know(
+        pg_database: Callable[..., str], make_config: Callable[..., Config]) -> None:
+    dsn = pg_database(migrated=False)
+    config = make_config(backend={"kind": "postgres", "dsn": dsn})
+    backend = PostgresBackend(config, "a")
+    try:
+        assert backend.check() == ("the database has no repairlab schema: run `run.py migrate` "
+                                   "first")
+        migrations.migrate(backend.db)
+        assert backend.check() is None
+    finally:
+        backend.close()
+
+
 def test_a_database_newer_than_the_code_is_refused_with_one_line(pg_dsn: str) -> None:
     with psycopg.connect(pg_dsn) as conn:
         conn.execute("INSERT INTO schema_version (version, name) VALUES (999, 'future')")

@@ -22,6 +22,7 @@ The password of the DSN is never logged: every log line and error shows
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -147,9 +148,9 @@ class PgConnector:
         except (psycopg.OperationalError, PoolTimeout) as exc:
             if isinstance(exc, RETRYABLE):
                 raise
-            self._went_down(exc)
-            raise BackendUnavailable(f"database {self.shown} unreachable: "
-                                      f"{_first_line(exc)}") from None
+            reason = self._why(exc)
+            self._went_down(reason)
+            raise BackendUnavailable(f"database {self.shown} unreachable: {reason}") from None
         self._came_back()
 
     def run(self, work: Callable[[Tx], T], *, attempts: int = 5) -> T:
@@ -198,7 +199,18 @@ class PgConnector:
                     f"database {self.shown} unreachable since {rfc3339(self._down_since)}; "
                     f"next try in {self._next_try - time.monotonic():.1f}s")
 
-    def _went_down(self, exc: BaseException) -> None:
+    def _why(self, exc: BaseException) -> str:
+        """The reason in one line. A pool timeout says only that no connection came:
+        one direct attempt tells why (refused, unknown host, authentication)."""
+        if isinstance(exc, PoolTimeout):
+            try:
+                psycopg.connect(self.dsn, connect_timeout=max(1, int(min(self.timeout, 3)))
+                                ).close()
+            except psycopg.Error as direct:
+                return _first_line(direct)
+        return _first_line(exc)
+
+    def _went_down(self, reason: str) -> None:
         with self._lock:
             first = self._down_since is None
             if first:
@@ -206,7 +218,7 @@ class PgConnector:
                 self._delay = self.backoff_base
             else:
                 self._delay = min(self.backoff_max, self._delay * 2)
-            self._error = _first_line(exc)
+            self._error = reason
             self._next_try = time.monotonic() + self._delay
         if first:
             self.log.warning("database unreachable ({}): holding what is held, not claiming, "
@@ -220,6 +232,19 @@ class PgConnector:
             self._down_since = None
             self._error = ""
         self.log.info("database reachable again after {:.1f}s", time.time() - since)
+
+
+class _ToLoguru(logging.Handler):
+    """psycopg_pool's own log (a warning for every failed reconnection attempt)
+    goes to loguru at DEBUG: the connector says once, at WARNING, what matters."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        logger.bind(database="pool").debug("{}: {}", record.name, record.getMessage())
+
+
+_pool_log = logging.getLogger("psycopg.pool")
+_pool_log.addHandler(_ToLoguru())
+_pool_log.propagate = False
 
 
 def _first_line(exc: BaseException) -> str:
