@@ -8,8 +8,9 @@ database's clock. Otherwise nothing changes and the call raises `Vanished` (or
 reports the finish `vanished`): a late settle or failure from a lapsed lease
 never makes a second challenger or a doubled failure. A redo of a transition
 whose commit went through but whose acknowledgement was lost (the connection
-dropped at COMMIT) finds its own token on the settled row and reports what was
-done, without doing it twice.
+dropped at COMMIT) is fenced out the same way: the claim is no longer held, as on
+the filesystem once the claim's file has moved; the caller drops it, and the
+database holds the outcome once.
 
 **No lock during a repair.** A claim is one statement that locks the rows it
 takes (`FOR UPDATE SKIP LOCKED`) and commits at once; the repair runs with
@@ -29,7 +30,7 @@ handoff. `submit` inserts directly.
 
 **The database going away.** `BackendUnavailable` (an OSError) comes out of any
 method: nothing of that transition happened, or all of it did (then a redo is
-recognised, see above). The connector says so once in the log and backs off.
+fenced out, see above). The connector says so once in the log and backs off.
 """
 
 from __future__ import annotations
@@ -384,10 +385,6 @@ class PostgresBackend(Backend):
         row_id, token = parse_ref(finish.claim.ref)
         row = tx.one("hold", id=row_id, token=token)
         if row is None:
-            before = tx.one("applied_before", id=row_id, token=token)
-            if before is not None and before["state"] == "done":
-                return Settled(claim=finish.claim, line=msgspec.structs.replace(
-                    finish.line, challenger=before["challenger"]))
             self._refused(finish.claim, "settle")
             return Settled(claim=finish.claim, line=None, vanished=True)
         challenger = finish.challenger
@@ -424,13 +421,7 @@ class PostgresBackend(Backend):
         def work(tx: Tx) -> tuple[FailureVerdict, list[MetricLine]] | None:
             row = tx.one("hold", id=row_id, token=token)
             if row is None:
-                before = tx.one("applied_before", id=row_id, token=token)
-                if before is None or before["state"] not in ("deferred", "hard_fail"):
-                    return None
-                recent = self._window(tx, sha)
-                quarantined = before["state"] == "hard_fail"
-                return FailureVerdict(quarantine=quarantined, failures=recent,
-                                      not_before=float(before["not_before"]), rule=rule), []
+                return None
             tx.execute("lock_bundle", bundle_sha256=sha)
             tx.execute("insert_failure", bundle_sha256=sha, attempt_key=failure.record.key,
                        instance=failure.record.instance or self.instance,
@@ -481,9 +472,6 @@ class PostgresBackend(Backend):
         def work(tx: Tx) -> MetricLine | None:
             row = tx.one("hold", id=row_id, token=token)
             if row is None:
-                before = tx.one("applied_before", id=row_id, token=token)
-                if before is not None and before["state"] == "corrupt":
-                    return self._line("corrupt", handoff=before["name"])
                 return None
             reason = ReasonFile(handoff=row["name"], rule="not a valid repairlab.handoff/1",
                                 reason=corrupt.reason, field=corrupt.field,

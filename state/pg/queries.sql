@@ -106,14 +106,6 @@ FROM handoffs
 WHERE id = %(id)s AND claim_token = %(token)s AND state = 'claimed' AND lease_expires > now()
 FOR UPDATE;
 
--- name: applied_before
--- After a refused fence: whether this very claim already settled (a commit whose
--- acknowledgement was lost to a dropped connection), and how.
-SELECT h.state, h.name, h.bundle_sha256, h.reason, c.file_name AS challenger,
-       extract(epoch FROM h.not_before)::float8 AS not_before
-FROM handoffs h LEFT JOIN challengers c ON c.id = h.challenger_id
-WHERE h.id = %(id)s AND h.claim_token = %(token)s AND h.state <> 'claimed';
-
 -- name: open_claim
 -- A held handoff's bytes and attempt, while the claim is the current one.
 SELECT body, attempt FROM handoffs
