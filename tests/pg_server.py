@@ -43,8 +43,9 @@ def free_port() -> int:
 class PgServer:
     """One PostgreSQL cluster under a temporary directory."""
 
-    def __init__(self, bin_dir: Path = BIN) -> None:
+    def __init__(self, bin_dir: Path = BIN, options: str = SERVER_OPTIONS) -> None:
         self.bin_dir = bin_dir
+        self.options = options
         self.base: Path | None = None
         self.port = 0
         self.pid: int | None = None
@@ -123,7 +124,7 @@ class PgServer:
         raise RuntimeError(f"PostgreSQL would not start: {last}")
 
     def _pg_ctl_start(self) -> None:
-        options = f"-k {self.sockets} -h 127.0.0.1 -p {self.port} {SERVER_OPTIONS}"
+        options = f"-k {self.sockets} -h 127.0.0.1 -p {self.port} {self.options}"
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.base / "server.log"),  # type: ignore[operator]
                   "-o", options, "-w", "-t", "60", "start", timeout=90)
         self.pid = self._postmaster_pid()
