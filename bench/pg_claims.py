@@ -35,9 +35,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from _common import Row, percentile, run_main, say  # noqa: E402
+from _common import Row, percentile, run_main, say
 
-from config import Config, load_config  # noqa: E402
+from config import Config, load_config
 
 
 def _config(root: Path, kind: str, dsn: str) -> Config:
@@ -48,7 +48,8 @@ def _config(root: Path, kind: str, dsn: str) -> Config:
 
 def _files(n: int) -> dict[str, str]:
     return {"calc.py": f"def add(a, b):\n    return a + b  # {n}\n",
-            "test_calc.py": "from calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n"}
+            "test_calc.py": ("from calc import add\n\n\n"
+                             "def test_add():\n    assert add(2, 3) == 5\n")}
 
 
 def _finish(instance: str, claim: Any, data: bytes) -> Any:
@@ -113,7 +114,7 @@ def _drain_renames(root: str, instance: str, start: Any, out: Any) -> None:
             if path is None:
                 continue
             finish = _finish(instance, type("C", (), {"name": name})(), path.read_bytes())
-            _, written = store.write(finish.challenger)
+            store.write(finish.challenger)
             move_unique(path, layout.done, name)
             metrics.append(finish.line)
             done += 1
