@@ -83,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
                               help="write every challenger not yet in DIR")
     cexport.add_argument("directory", metavar="DIR")
     sub.add_parser("check-config", parents=[common], help="validate and print the config")
+    sub.add_parser("migrate", parents=[common],
+                   help="create or upgrade the database schema (postgres backend)")
     return parser
 
 
@@ -117,7 +119,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _import_commands() -> None:
     # Importing registers the commands: run, drain, demo, submit, check-config;
-    # status, quarantine, prune, stats, lineage, challengers.
+    # status, quarantine, prune, stats, lineage, challengers; migrate.
+    import cli.backend_cmds
     import cli.daemon_cmds
     import cli.operator_cmds  # noqa: F401
 

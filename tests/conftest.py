@@ -307,3 +307,62 @@ def workdir_as(tmp_path: Path) -> Iterator[Callable[[AsUser], Path]]:
 def daemon_dir(daemon_user: AsUser, workdir_as: Callable[[AsUser], Path]) -> Path:
     """The directory an end-to-end test runs the daemon in, owned by `daemon_user`."""
     return workdir_as(daemon_user)
+
+
+# -- PostgreSQL: one throwaway server per session, a fresh database per test --------------
+# (tests/pg_server.py; skips naming the binary where PostgreSQL is not installed)
+
+PG_TEMPLATE = "repairlab_template"
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[Any]:
+    """A PostgreSQL 15 server for the whole session, with a migrated template database."""
+    from pg_server import PgServer, PgUnavailable
+    try:
+        import psycopg
+    except ImportError:
+        pytest.skip("psycopg is not installed (pip install -e '.[test]')")
+    server = PgServer()
+    try:
+        server.start()
+    except PgUnavailable as exc:
+        pytest.skip(str(exc))
+    try:
+        from state.pg.connector import PgConnector
+        from state.pg.migrate import migrate
+        with psycopg.connect(server.dsn(), autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {PG_TEMPLATE}")
+        with PgConnector(server.dsn(PG_TEMPLATE)) as connector:
+            migrate(connector)
+        yield server
+    finally:
+        server.destroy()
+
+
+@pytest.fixture
+def pg_database(pg_server: Any) -> Iterator[Callable[..., str]]:
+    """Makes fresh databases (`migrated=False`: empty) and returns their DSNs;
+    drops them after the test."""
+    import uuid
+
+    import psycopg
+    made: list[str] = []
+
+    def make(*, migrated: bool = True) -> str:
+        name = f"t_{uuid.uuid4().hex[:16]}"
+        template = f" TEMPLATE {PG_TEMPLATE}" if migrated else ""
+        with psycopg.connect(pg_server.dsn(), autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name}{template}")
+        made.append(name)
+        return str(pg_server.dsn(name))
+    yield make
+    with psycopg.connect(pg_server.dsn(), autocommit=True) as conn:
+        for name in made:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def pg_dsn(pg_database: Callable[..., str]) -> str:
+    """The DSN of a fresh, migrated database."""
+    return pg_database()
