@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import msgspec
+import psycopg
 from loguru import logger
 from psycopg.types.json import Jsonb
 
@@ -275,8 +276,14 @@ class PostgresBackend(Backend):
     # -- claims --------------------------------------------------------------------------------
 
     def claim_next(self) -> Claim | None:
-        rows = self.db.all("claim", limit=1, instance=self.instance,
-                           lease_seconds=self.config.instance.lease_seconds)
+        """One statement in a transaction whose commit does not wait for the disk:
+        a claim lost in a crash of the database leaves the row claimable, and the
+        instance that thought it held it is fenced off when it settles."""
+        def work(tx: Tx) -> list[Row]:
+            tx.execute("relaxed_commit")
+            return tx.all("claim", limit=1, instance=self.instance,
+                          lease_seconds=self.config.instance.lease_seconds)
+        rows = self.db.run(work)
         if not rows:
             return None
         row = rows[0]
@@ -294,6 +301,7 @@ class PostgresBackend(Backend):
         lease = self.config.instance.lease_seconds
 
         def work(tx: Tx) -> None:
+            tx.execute("relaxed_commit")  # a renewal lost in a crash: a shorter lease
             tx.execute("heartbeat", instance=self.instance, host=socket.gethostname(),
                        pid=os.getpid(), isolation=self.isolation)
             tx.execute("renew_claims", instance=self.instance, lease_seconds=lease)
@@ -362,24 +370,30 @@ class PostgresBackend(Backend):
         return ChallengerRef(name=row["file_name"], strategy=head.repair_strategy)
 
     def settle(self, finishes: list[Finish]) -> list[Settled]:
-        """Each finish in a transaction of its own (see the module doc). A finish
-        the database could not take is reported with `error`, still claimed; when
-        none could be settled, BackendUnavailable propagates."""
-        settled: list[Settled] = []
-        failed: BackendUnavailable | None = None
+        """The whole batch in one transaction (one commit, one WAL flush: the group
+        commit of the filesystem's telemetry), each finish under a savepoint of its
+        own: a finish the database refuses (its statement fails) is reported with
+        `error`, still claimed, and the others settle. The database going away
+        settles none (BackendUnavailable): the caller hands them back or retries."""
+        def work(tx: Tx) -> list[Settled]:
+            settled = []
+            for finish in finishes:
+                try:
+                    with tx.conn.transaction():
+                        settled.append(self._settle(tx, finish))
+                except psycopg.OperationalError:
+                    raise
+                except psycopg.Error as exc:
+                    settled.append(Settled(claim=finish.claim, line=None,
+                                           error=f"{type(exc).__name__}: {exc}"[:500]))
+            return settled
         for finish in finishes:
-            try:
-                result = self.db.run(lambda tx, f=finish: self._settle(tx, f))  # type: ignore[misc]
-            except BackendUnavailable as exc:
-                failed = exc
-                settled.append(Settled(claim=finish.claim, line=None, error=str(exc)))
-                continue
-            settled.append(result)
-            if result.line is not None and not result.vanished:
-                self._local(result.line)
-        if failed is not None and all(s.error for s in settled):
-            raise failed
-        return settled
+            self._bodies.pop(finish.claim.ref, None)
+        done = self.db.run(work)
+        for each in done:
+            if each.line is not None and not each.vanished:
+                self._local(each.line)
+        return done
 
     def _settle(self, tx: Tx, finish: Finish) -> Settled:
         row_id, token = parse_ref(finish.claim.ref)

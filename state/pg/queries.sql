@@ -31,6 +31,12 @@ INSERT INTO schema_version (version, name) VALUES (%(version)s, %(name)s);
 -- The database's clock, as POSIX seconds.
 SELECT extract(epoch FROM now())::float8 AS now;
 
+-- name: relaxed_commit
+-- This transaction's commit need not wait for its WAL to reach disk. Only for
+-- transactions whose loss in a crash is harmless: a claim or a lease renewal
+-- lost with the database's crash is fenced off like a lapsed one.
+SET LOCAL synchronous_commit TO OFF;
+
 -- name: ping
 -- Whether a connection works at all.
 SELECT 1 AS ok;
