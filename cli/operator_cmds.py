@@ -165,6 +165,8 @@ def status(args: argparse.Namespace) -> int:
         ("prune", f"{report.prune_schedule}; last {report.last_prune or 'never'}, "
                   f"next {prune_next}"),
     ]
+    if report.database is not None:  # PostgreSQL (SPEC §9): ok, or unreachable since when
+        rows.insert(1, ("database", report.database))
     if report.llm is not None:
         rows.append(("llm", _llm_status(report.llm)))
     for label, value in rows:
