@@ -1,10 +1,12 @@
 """The contract of the seam (`state/backend.py`), the same for every backend.
 
 One suite, parametrized over the `make_backend` fixture: each test gets a fresh
-store (a state root under tmp_path; for PostgreSQL a fresh database) and makes
-one or more instances on it. Only the backend's methods are used, never a file
-or a table, so what passes here holds for every implementation. To add a
-backend: one entry in `STORES` (how to make a fresh store's config sections).
+store (a state root under tmp_path; for PostgreSQL a fresh database on the
+throwaway server of `tests/pg_server.py`, skipped naming the binary where
+PostgreSQL is not installed) and makes one or more instances on it. Only the
+backend's methods are used, never a file or a table, so what passes here holds
+for every implementation. To add a backend: one entry in `STORES` (how to make
+a fresh store and its config sections).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import pytest
 
 from cli.submit import build_handoff
 from conftest import PASSING, spec_sha256, variant
+from errors import UsageError
 from messages.records import Challenger, MetricLine, TestCounts, rfc3339
 from state.backend import (
     Backend,
@@ -38,15 +41,27 @@ pytestmark = pytest.mark.timeout(120)
 MakeBackend = Callable[..., Backend]
 
 
-def _filesystem_store(tmp_path: Path, make_config: Callable[..., Any]) -> dict[str, Any]:
+def _filesystem_store(request: pytest.FixtureRequest, tmp_path: Path,
+                      make_config: Callable[..., Any]) -> dict[str, Any]:
     """A fresh state root (the daemon makes its directories at start)."""
     Layout.from_config(make_config()).ensure()
     return {}
 
 
+def _postgres_store(request: pytest.FixtureRequest, tmp_path: Path,
+                    make_config: Callable[..., Any]) -> dict[str, Any]:
+    """A fresh migrated database (conftest's `pg_database`), and the local root
+    each instance keeps its `queue/` and `metrics.jsonl` in."""
+    pytest.importorskip("psycopg", reason="psycopg is not installed (pip install -e '.[test]')")
+    dsn = request.getfixturevalue("pg_database")()
+    Layout.from_config(make_config()).ensure()
+    return {"backend": {"dsn": dsn}}
+
+
 # kind -> a function that makes a fresh store and returns its config sections
-STORES: dict[str, Callable[[Path, Callable[..., Any]], dict[str, Any]]] = {
+STORES: dict[str, Callable[[pytest.FixtureRequest, Path, Callable[..., Any]], dict[str, Any]]] = {
     "filesystem": _filesystem_store,
+    "postgres": _postgres_store,
 }
 
 
@@ -55,7 +70,7 @@ def make_backend(request: pytest.FixtureRequest, tmp_path: Path,
                  make_config: Callable[..., Any]) -> Iterator[MakeBackend]:
     """`make_backend(instance_id, **sections)`: an instance on one fresh store
     of the parametrized kind (several calls: several instances, one store)."""
-    store = STORES[request.param](tmp_path, make_config)
+    store = STORES[request.param](request, tmp_path, make_config)
     made: list[Backend] = []
 
     def make(instance_id: str = "inst-a", /, **sections: dict[str, Any]) -> Backend:
@@ -118,6 +133,10 @@ def _finish(backend: Backend, claim: Claim, n: int = 0) -> Finish:
                       meta_repair=True, bundle_sha256=sha, handoff=claim.name,
                       repair_strategy="noop", duplicate=False)
     return Finish(claim=claim, line=line, challenger=challenger)
+
+
+def _events(backend: Backend) -> list[str]:
+    return [line.event for batch in backend.event_batches() for line in batch]
 
 
 def _wait_claimable(backend: Backend, timeout: float = 10.0) -> Claim:
@@ -185,6 +204,20 @@ def test_a_hand_back_keeps_the_attempt_key(backend: Backend) -> None:
     assert backend.hand_back(again) is False  # no longer ours: nothing to give back
 
 
+def test_a_handoff_given_back_is_claimed_by_another_instance_and_the_old_claim_settles_nothing(
+        make_backend: MakeBackend) -> None:
+    a, b = make_backend("inst-a"), make_backend("inst-b")
+    a.submit("h.json", _handoff()[0])
+    held = _claim(a)
+    key = a.open(held, 1 << 20).key
+    assert a.hand_back(held)
+    again = _claim(b)
+    assert again.name == "h.json" and b.open(again, 1 << 20).key == key
+    [settled] = a.settle([_finish(a, held)])
+    assert settled.vanished and settled.line is None  # the old claim settles nothing
+    assert a.status().done == 0 and [c.name for c in b.held()] == ["h.json"]
+
+
 def test_a_restarted_instance_holds_what_it_held_before_and_a_clean_stop_gives_it_back(
         make_backend: MakeBackend) -> None:
     first = make_backend("inst-a")
@@ -222,16 +255,22 @@ def test_a_failure_defers_with_backoff_then_quarantines_at_max_failures_with_a_r
         backend.rescan()
         assert backend.claim_next() is None, "claimable before its backoff passed"
         assert not backend.idle()
+        assert backend.status().waiting == 1
     assert keys[0] != keys[1], "a deferral starts a new attempt"
     claim = _wait_claimable(backend)
-    verdict = backend.fail(_failure(backend, claim, sha))
+    last = _failure(backend, claim, sha)
+    verdict = backend.fail(last)
     assert verdict.quarantine and len(verdict.failures) == 3
+    with pytest.raises(Vanished):
+        backend.fail(last)  # no longer held: nothing is recorded twice
     assert backend.held() == [] and backend.idle()
     [entry] = backend.quarantined()
     assert entry.bundle_sha256 == sha and entry.failures == 3
     detail = backend.quarantine_detail(entry.name)
     assert detail.reason is not None and "3 failures" in detail.reason.rule
     assert detail.reason.last_test_output == "F"
+    events = _events(backend)
+    assert events.count("repair_failed") == 3 and events.count("quarantined") == 1
 
 
 def test_a_redo_of_the_same_attempt_is_not_counted_twice(make_backend: MakeBackend) -> None:
@@ -289,6 +328,8 @@ def test_settle_writes_one_challenger_and_a_duplicate_points_at_it(backend: Back
         backend.submit(name, data)
     assert backend.repaired_before(sha) is None
     first = _claim(backend)
+    assert [c.name for c in backend.held()] == [first.name]
+    assert msgspec.json.decode(backend.open(first, 1 << 20).data)["files"] == variant(PASSING, 0)
     [settled] = backend.settle([_finish(backend, first)])
     assert settled.line is not None and not settled.vanished and settled.error is None
     assert not settled.line.duplicate and settled.line.challenger
@@ -306,7 +347,12 @@ def test_settle_writes_one_challenger_and_a_duplicate_points_at_it(backend: Back
     [done] = backend.settle([Finish(claim=third, line=dup)])
     assert done.line is not None and done.line.challenger == ref.name
     assert backend.held() == [] and backend.idle()
-    assert backend.status().done == 3
+    status = backend.status()
+    assert (status.queue, status.in_flight, status.done, status.challengers) == (0, 0, 3, 1)
+    [(name, body)] = list(backend.challengers())
+    assert name == ref.name
+    assert msgspec.json.decode(body, type=Challenger).bundle_sha256 == sha
+    assert _events(backend) == ["repaired"] * 3
 
 
 def test_settling_a_batch_settles_each_finish(backend: Backend) -> None:
@@ -320,14 +366,16 @@ def test_settling_a_batch_settles_each_finish(backend: Backend) -> None:
     assert backend.held() == []
 
 
-def test_mark_corrupt_moves_the_handoff_out_with_its_reason(backend: Backend) -> None:
-    backend.submit("bad.json", b"{not json")
+def test_mark_corrupt_moves_the_handoff_out_with_its_reason_and_its_event(
+        backend: Backend) -> None:
+    backend.submit("bad.json", _handoff()[0])  # the repairer finds it invalid (a limit)
     claim = _claim(backend)
-    placed = backend.mark_corrupt(Corrupt(claim=claim, reason="json",
-                                          message="not JSON", field=None))
+    placed = backend.mark_corrupt(Corrupt(claim=claim, reason="field",
+                                          message="files: too many", field="files"))
     assert placed.endswith(".json")
     assert backend.held() == [] and backend.idle()
     assert backend.status().corrupt == 1
+    assert _events(backend) == ["corrupt"]
     with pytest.raises(Vanished):
         backend.mark_corrupt(Corrupt(claim=claim, reason="json", message="again"))
 
@@ -377,6 +425,9 @@ def test_release_brings_a_quarantined_handoff_back_with_a_fresh_window(
     released = backend.release(entry.name)
     assert released.failures_cleared == 2 and released.bundle_sha256 == sha
     assert backend.quarantined() == []
+    with pytest.raises(UsageError):
+        backend.release(entry.name)  # not quarantined any more
+    assert "released" in _events(backend)
     claim = _wait_claimable(backend)
     verdict = backend.fail(_failure(backend, claim, sha))
     assert not verdict.quarantine and len(verdict.failures) == 1
@@ -388,7 +439,32 @@ def test_prune_removes_what_is_past_the_ttl_and_nothing_younger(backend: Backend
     kept = backend.prune(3600.0)
     assert kept.removed == []
     assert backend.status().done == 1
-    dry = backend.prune(3600.0, now=time.time() + 7200, dry_run=True)
+    time.sleep(1.2)  # older than a TTL of one second by the store's clock (no `now`:
+    # PostgreSQL judges by the database's)
+    dry = backend.prune(1.0, dry_run=True)
     assert dry.removed and backend.status().done == 1
-    gone = backend.prune(3600.0, now=time.time() + 7200)
+    gone = backend.prune(1.0)
     assert gone.removed and backend.status().done == 0
+
+
+def test_an_event_reader_reads_on_from_its_cursor(backend: Backend) -> None:
+    backend.record_event(MetricLine(ts=rfc3339(time.time()), event="actor_restarted",
+                                    instance=backend.instance, meta_repair=False,
+                                    actor="watcher"))
+    lines, cursor = backend.events(None)
+    assert [x.event for x in lines] == ["actor_restarted"]
+    assert backend.events(cursor)[0] == []
+    backend.record_event(MetricLine(ts=rfc3339(time.time()), event="pruned",
+                                    instance=backend.instance, meta_repair=False))
+    assert [x.event for x in backend.events(cursor)[0]] == ["pruned"]
+
+
+def test_lineage_lists_a_repaired_bundle_of_the_tool(backend: Backend) -> None:
+    data, sha = _handoff()
+    backend.submit("h.json", data)
+    [settled] = backend.settle([_finish(backend, _claim(backend))])
+    [entry] = backend.lineage("calc")
+    assert (entry.status, entry.bundle_sha256) == ("repaired", sha)
+    assert settled.line is not None and entry.challenger == settled.line.challenger
+    with pytest.raises(UsageError):
+        backend.lineage("nope")
