@@ -29,7 +29,7 @@ from config.schema import Config
 from errors import RepairlabError
 from faults import inject
 from messages.commands import Msg, Ping, Reconfigure, Settled, StateRootUnwritable, Tick
-from state.backend import Backend, open_backend
+from state.backend import Backend, BackendUnavailable, open_backend
 from state.disk import disk_condition
 from state.layout import Layout
 
@@ -291,7 +291,13 @@ class SupervisedActor(pykka.ThreadingActor):
     def report_disk(self, exc: BaseException) -> bool:
         """If `exc` says the state root is full, over quota or read-only, tell the
         watcher (which pauses claiming and probes until it can write again) and
-        return True. Any other error: False, nothing told."""
+        return True. The store unreachable (`BackendUnavailable`: the database is
+        restarting or failing over) is the store's condition too, not the
+        handoff's: True, nothing told (the connector says so once in the log, and
+        the watcher finds it out by its own calls); the caller keeps what it holds.
+        Any other error: False, nothing told."""
+        if isinstance(exc, BackendUnavailable):
+            return True
         problem = disk_condition(exc)
         if problem is None:
             return False

@@ -43,7 +43,7 @@ from messages.commands import (
     WorkerFree,
 )
 from messages.records import MetricLine
-from state.backend import Claim
+from state.backend import BackendUnavailable, Claim
 from state.disk import describe, disk_condition, looks_unwritable, probe
 from supervision.work_board import Job
 
@@ -86,6 +86,9 @@ class Watcher(SupervisedActor):
         self.last_scan = self.last_beat = self.last_stale = 0.0
         self.unwatch: Any = None
         self.disk_problem: str | None = None  # claiming paused while the root is unwritable
+        # Claiming paused while the store cannot be reached (the database is away):
+        # what is held is kept; the first heartbeat that goes through resumes.
+        self.store_away = False
         self.last_probe = 0.0
         # Claims dispatched and not yet settled (the work board, as this watcher
         # hears of it): what a resume after a full disk must not hand back.
@@ -142,7 +145,11 @@ class Watcher(SupervisedActor):
                 self.dispatch()
             case ActorRestarted(actor=actor, released=released, board=board):
                 self.assigned = set(board)
-                self._take_back(actor, released, board)
+                try:
+                    self._take_back(actor, released, board)
+                except OSError as exc:  # kept claimed: handed back once the store is back
+                    if not self._pause_for(exc):
+                        raise
                 self.dispatch()
             case StopClaiming():
                 self.claiming = False
@@ -154,7 +161,8 @@ class Watcher(SupervisedActor):
                 self.dispatch()
             case GetStatus():
                 return WatcherStatus(pending=self.pending, in_flight=len(self.inflight),
-                                     claiming=self.claiming and self.disk_problem is None,
+                                     claiming=self.claiming and self.disk_problem is None
+                                     and not self.store_away,
                                      scans=self.scans, first_scan_done=self.first_scan_done,
                                      disk_problem=self.disk_problem)
             case _:
@@ -180,10 +188,13 @@ class Watcher(SupervisedActor):
             except OSError as exc:
                 if not self._pause_for(exc):
                     self.log.warning("heartbeat not written: {}", exc)
+            else:
+                if self.store_away:
+                    self._store_back()
         if now - self.last_scan >= config.watch.rescan_seconds:
             self.scan()
-        if self.disk_problem is not None:
-            return  # nothing can move; a probe that succeeds resumes everything
+        if self.disk_problem is not None or self.store_away:
+            return  # nothing can move; a probe (or heartbeat) that succeeds resumes
         if now - self.last_stale >= max(1.0, config.instance.lease_seconds / 3):
             self._recover_stale()
         self.dispatch()
@@ -201,7 +212,7 @@ class Watcher(SupervisedActor):
     def dispatch(self) -> None:
         """Claim handoffs for every idle repairer (none while the root cannot be
         written: a claim could not be written up)."""
-        if not self.claiming or self.disk_problem is not None:
+        if not self.claiming or self.disk_problem is not None or self.store_away:
             return
         idle = [w for w in self.workers if w not in self.inflight]
         while idle:
@@ -284,7 +295,15 @@ class Watcher(SupervisedActor):
 
     def _pause_for(self, exc: BaseException) -> bool:
         """If `exc` says the root is full or read-only, pause (once) and return
-        True; any other error: False."""
+        True; if it says the store cannot be reached (`BackendUnavailable`),
+        stop claiming until a heartbeat goes through again (`_store_back`) and
+        return True; any other error: False."""
+        if isinstance(exc, BackendUnavailable):
+            if not self.store_away:
+                self.store_away = True
+                self.log.info("store unreachable: claiming paused, holding {} in flight",
+                              len(self.inflight))
+            return True
         problem = disk_condition(exc)
         if problem is None:
             return False
@@ -319,6 +338,18 @@ class Watcher(SupervisedActor):
         self.disk_problem = None
         self._hand_back_stranded()
         if self.disk_problem is None:
+            self.scan()
+            self.dispatch()
+
+    def _store_back(self) -> None:
+        """The store answers again: claims of ours that no worker holds (their
+        results could not be recorded while it was away) go back to be redone,
+        then claiming resumes."""
+        self.store_away = False
+        self.log.info("store reachable again: claiming resumed")
+        self._hand_back_stranded()
+        if not self.store_away:
+            self._recover_stale()
             self.scan()
             self.dispatch()
 

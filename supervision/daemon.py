@@ -33,7 +33,7 @@ from messages.commands import (
 )
 from messages.records import MetricLine, rfc3339
 from repair.isolation import enforce, guards_of
-from state.backend import Claim, open_backend
+from state.backend import BackendUnavailable, Claim, open_backend
 from state.disk import disk_condition
 from state.layout import Layout
 from supervision.child_spec import ChildSpec
@@ -327,15 +327,18 @@ class Daemon:
         try:
             returned = backend.hand_back_all()
         except OSError as exc:
-            problem = disk_condition(exc)
+            problem = "unreachable" if isinstance(exc, BackendUnavailable) \
+                else disk_condition(exc)
             if problem is None:
                 raise
             try:
                 held = len(backend.held())
             except OSError:
                 held = 0
-            log.warning("state root is {}: {} handoffs stay claimed until this instance "
-                        "starts again or a peer's lease runs out", problem, held)
+            log.warning("{} is {}: {} handoffs stay claimed until this instance "
+                        "starts again or a peer's lease runs out",
+                        "the database" if problem == "unreachable" else "state root", problem,
+                        held)
             return
         if returned:
             log.info("handed {} claims back to the queue", returned)
