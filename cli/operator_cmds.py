@@ -235,6 +235,10 @@ def _release(backend: OperatorBackend, layout: Layout, args: argparse.Namespace)
 
 
 def _rel(layout: Layout, path: str) -> str:
+    """`path` relative to the state root; a relative one (a backend's §1 place,
+    e.g. PostgreSQL's `processed/done/NAME`) as it is."""
+    if not os.path.isabs(path):
+        return path
     try:
         return os.path.relpath(path, layout.root)
     except ValueError:

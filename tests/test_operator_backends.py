@@ -114,8 +114,77 @@ class FilesystemWorld:
         """Everything lives under the test's directories."""
 
 
-WORLDS: dict[str, Callable[[], World]] = {
-    "filesystem": FilesystemWorld,
+class PostgresWorld:
+    """A database per state (on the session's throwaway server, conftest's
+    `pg_server`, from its migrated template), plus the local root each instance
+    keeps its `queue/` and `metrics.jsonl` in. A copy is a database made with
+    the original as its template, and the local root copied."""
+
+    kind = "postgres"
+
+    def __init__(self, request: pytest.FixtureRequest) -> None:
+        pytest.importorskip("psycopg",
+                            reason="psycopg is not installed (pip install -e '.[test]')")
+        from conftest import PG_TEMPLATE
+
+        self.server = request.getfixturevalue("pg_server")
+        self.template = PG_TEMPLATE
+        self.databases: dict[Path, str] = {}
+
+    def _admin(self, sql: str) -> None:
+        import psycopg
+
+        with psycopg.connect(self.server.dsn(), autocommit=True) as conn:
+            conn.execute(sql)
+
+    def _database(self, root: Path, template: str | None = None) -> str:
+        if root not in self.databases:
+            name = f"ops_{len(self.databases)}_{os.getpid()}"
+            self._admin(f"CREATE DATABASE {name} TEMPLATE {template or self.template}")
+            self.databases[root] = name
+        return self.databases[root]
+
+    def dsn(self, root: Path) -> str:
+        return str(self.server.dsn(self._database(root)))
+
+    def sections(self, root: Path) -> dict[str, dict[str, Any]]:
+        return {"backend": {"kind": "postgres", "dsn": self.dsn(root)}}
+
+    def toml(self, root: Path) -> str:
+        return f'[backend]\nkind = "postgres"\ndsn = "{self.dsn(root)}"\n'
+
+    def clone(self, src: Path, dst: Path) -> None:
+        source = self._database(src)
+        self._admin("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    f"WHERE datname = '{source}'")  # a template must have no sessions
+        self._database(dst, template=source)
+        subprocess.run(["cp", "-a", str(src), str(dst)], check=True, timeout=60)
+
+    def age(self, root: Path, paths: list[str], seconds: float) -> None:
+        import psycopg
+
+        with psycopg.connect(self.dsn(root), autocommit=True) as conn:
+            for rel in paths:
+                place, name = rel.rsplit("/", 1)
+                if place == "challengers":
+                    conn.execute("UPDATE challengers SET created_at = created_at - "
+                                 "make_interval(secs => %s) WHERE file_name = %s",
+                                 (seconds, name))
+                else:
+                    state = {"processed/done": "done", "processed/hard_fail": "hard_fail",
+                             "processed/corrupt": "corrupt"}[place]
+                    conn.execute("UPDATE handoffs SET state_since = state_since - "
+                                 "make_interval(secs => %s) WHERE name = %s AND state = %s",
+                                 (seconds, name, state))
+
+    def close(self) -> None:
+        for name in self.databases.values():
+            self._admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+WORLDS: dict[str, Callable[[pytest.FixtureRequest], World]] = {
+    "filesystem": lambda request: FilesystemWorld(),
+    "postgres": PostgresWorld,
 }
 
 
@@ -174,7 +243,7 @@ def _make_history(config: Config) -> None:
 def history(request: pytest.FixtureRequest,
             tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World, Path]]:
     """(the world, the root of its state holding the history), made once per backend."""
-    world = WORLDS[request.param]()
+    world = WORLDS[request.param](request)
     try:
         root = tmp_path_factory.mktemp(f"history-{world.kind}") / "state"
         _make_history(_config(world, root))
@@ -235,6 +304,7 @@ _MASKS = [
     (re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z"), "<time>"),
     (re.compile(r"challenger_\d{8}T\d{12}Z_"), "challenger_<time>_"),
     (re.compile(r"\d+(\.\d+)? ?(ms|s|min|h|d|B|KiB|MiB|GiB)\b"), "<n>"),
+    (re.compile(r"config digests? [0-9a-f, ]+"), "config digests <digests>"),  # [backend] differs
     (re.compile(r" +"), " "),
 ]
 
@@ -323,7 +393,8 @@ def test_quarantine_show_gives_the_reason_its_failures_and_the_test_output(ops: 
     assert "RuntimeError: no" in detail.last_test_output
     text = _printed_alike(ops, "quarantine show",
                           ops.ok("quarantine", "show", "c-bad.json").replace(
-                              str(ops.layout.hard_fail), "<hard_fail>"))
+                              str(ops.layout.hard_fail), "<hard_fail>").replace(
+                                  "postgres:hard_fail", "<hard_fail>"))  # its place in the store
     assert f"bundle_sha256 {SHA['c-bad']}" in text and "failures (1)" in text
     assert "RuntimeError: no" in text
     missing = ops.run("quarantine", "show", "a0")
@@ -357,6 +428,12 @@ def test_quarantine_release_all_queues_every_one(own_ops: Ops) -> None:
 # -- prune --------------------------------------------------------------------------------
 
 
+def _place(path: str, root: Path) -> str:
+    """A pruned entry's place relative to the state root (a backend that keeps
+    no files, PostgreSQL, names the §1 place it would have: already relative)."""
+    return path if not os.path.isabs(path) else os.path.relpath(path, root)
+
+
 def test_prune_dry_run_lists_what_is_past_the_ttl_and_prune_removes_it(own_ops: Ops) -> None:
     challengers = own_ops.json(StatusReport, "status").challengers
     [oldest] = [name for name, _ in sorted(_exported(own_ops).items())][:1]
@@ -364,9 +441,9 @@ def test_prune_dry_run_lists_what_is_past_the_ttl_and_prune_removes_it(own_ops: 
     own_ops.world.age(own_ops.root, aged, 7200)
 
     dry = own_ops.json(PruneResult, "prune", "--dry-run")
-    rel = sorted(os.path.relpath(e.path, own_ops.root) for e in dry.removed)
+    rel = sorted(_place(e.path, own_ops.root) for e in dry.removed)
     assert dry.dry_run and rel == sorted(aged)
-    sizes = {os.path.relpath(e.path, own_ops.root): e.bytes for e in dry.removed}
+    sizes = {_place(e.path, own_ops.root): e.bytes for e in dry.removed}
     assert sizes["processed/done/a0.json"] == SIZES["a0.json"]
     assert sizes["processed/hard_fail/w-bad.json"] == SIZES["w-bad.json"]
     assert dry.bytes_freed == sum(sizes.values())
@@ -375,7 +452,7 @@ def test_prune_dry_run_lists_what_is_past_the_ttl_and_prune_removes_it(own_ops: 
     assert own_ops.json(StatusReport, "status").done == 4  # a dry run removes nothing
 
     done = own_ops.json(PruneResult, "prune")
-    assert sorted(os.path.relpath(e.path, own_ops.root) for e in done.removed) == sorted(aged)
+    assert sorted(_place(e.path, own_ops.root) for e in done.removed) == sorted(aged)
     assert done.bytes_freed == dry.bytes_freed and not done.dry_run
     report = own_ops.json(StatusReport, "status")
     assert (report.done, report.quarantined, report.challengers) == (3, 1, challengers - 1)

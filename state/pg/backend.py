@@ -519,7 +519,11 @@ class PostgresBackend(Backend):
     # -- the operator's ------------------------------------------------------------------------
 
     def release(self, name: str) -> ReleaseResult:
+        """`name` or `name.json`, as on the filesystem; queued as the same name
+        (`queue/NAME` in what is printed: where it is on the filesystem)."""
         from messages.reports import ReleaseResult
+
+        name = _json_name(name)
 
         def work(tx: Tx) -> tuple[ReleaseResult, MetricLine] | None:
             row = tx.one("quarantined_by_name", name=name)
@@ -532,7 +536,7 @@ class PostgresBackend(Backend):
                               failures=cleared)
             self._event(tx, line)
             tx.execute("wake", why="released")
-            return ReleaseResult(name=name, queued_as=name, bundle_sha256=sha,
+            return ReleaseResult(name=name, queued_as=f"queue/{name}", bundle_sha256=sha,
                                  failures_cleared=cleared), line
         done = self.db.run(work)
         if done is None:
@@ -560,11 +564,12 @@ class PostgresBackend(Backend):
         if dry_run:
             report.removed = [(Path(r["path"]), int(r["size"]))
                               for r in self.db.all("prune_preview", ttl_seconds=ttl_seconds)]
+            report.removed = [(_place(p), n) for p, n in report.removed]
             return report
         for statement in ("prune_handoffs", "prune_challengers", "prune_failures"):
             while True:
                 rows = self.db.all(statement, ttl_seconds=ttl_seconds, batch=PRUNE_BATCH)
-                report.removed += [(Path(r["path"]), int(r["size"])) for r in rows
+                report.removed += [(_place(Path(r["path"])), int(r["size"])) for r in rows
                                    if statement != "prune_failures"]
                 if len(rows) < PRUNE_BATCH:
                     break
@@ -577,7 +582,7 @@ class PostgresBackend(Backend):
         return reports.quarantined(self.db)
 
     def quarantine_detail(self, name: str) -> QuarantineDetail:
-        return reports.quarantine_detail(self.db, name)
+        return reports.quarantine_detail(self.db, _json_name(name))
 
     def lineage(self, tool: str) -> list[LineageEntry]:
         return reports.lineage(self.db, tool)
@@ -663,6 +668,25 @@ class PostgresBackend(Backend):
         except OSError as exc:
             self.log.warning("local metrics line {} not written ({}); the database has it",
                              line.event, exc)
+
+
+_PLACES = {"done": "processed/done", "hard_fail": "processed/hard_fail",
+           "corrupt": "processed/corrupt", "queued": "queue", "deferred": "deferred"}
+
+
+def _place(path: Path) -> Path:
+    """A pruned row's path as the place it has on the filesystem (SPEC §1), so
+    `prune` prints the same on both backends: `handoffs/done/x.json` ->
+    `processed/done/x.json`; a challenger's path is already `challengers/NAME`."""
+    parts = path.parts
+    if len(parts) == 3 and parts[0] == "handoffs" and parts[1] in _PLACES:
+        return Path(_PLACES[parts[1]]) / parts[2]
+    return path
+
+
+def _json_name(name: str) -> str:
+    """`NAME` or `NAME.json` -> `NAME.json` (what the operator may type)."""
+    return name if name.endswith(".json") else name + ".json"
 
 
 def _jsonb(obj: msgspec.Struct) -> Jsonb:
