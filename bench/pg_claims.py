@@ -81,7 +81,13 @@ def _drain_backend(kind: str, root: str, dsn: str, instance: str, start: Any,
     backend = open_backend(_config(Path(root), kind, dsn), instance)
     start.wait()
     began, done = time.time(), 0
-    while (claim := backend.claim_next()) is not None:
+    backend.rescan()  # the filesystem backend claims among the names a scan found
+    while True:
+        claim = backend.claim_next()
+        if claim is None:
+            if backend.rescan() == 0:
+                break
+            continue
         opened = backend.open(claim, 1 << 20)
         backend.settle([_finish(instance, claim, opened.data)])
         done += 1
