@@ -155,6 +155,25 @@ def test_migrate_creates_the_schema_once_and_a_second_run_changes_nothing(
     assert scalar(dsn, "SELECT count(*) FROM handoffs") == 0
 
 
+def test_two_hosts_migrating_at_once_apply_each_migration_once(
+        pg_database: Callable[..., str]) -> None:
+    dsn = pg_database(migrated=False)
+    applied: list[int] = []
+    barrier = threading.Barrier(2)
+
+    def host() -> None:
+        with PgConnector(dsn) as connector:
+            barrier.wait()
+            applied.extend(m.version for m in migrations.migrate(connector))
+    threads = [threading.Thread(target=host) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(applied) == list(range(1, migrations.latest() + 1))
+    assert scalar(dsn, "SELECT count(*) FROM schema_version") == migrations.latest()
+
+
 def _run_py(tmp_path: Path, *argv: str, dsn: str) -> subprocess.CompletedProcess[str]:
     config = tmp_path / "r.toml"
     config.write_text(f'[paths]\nroot = "{tmp_path / "state"}"\n[backend]\nkind = "postgres"\n')

@@ -128,7 +128,10 @@ class PostgresBackend(Backend):
         self.config = config
         self.instance = instance
         self.isolation = isolation
-        self.db = connector or PgConnector(config.backend.dsn).open()
+        # One connection per thread that may use it at once: the repairers, the
+        # watcher, telemetry, failure window, quarantine and pruner.
+        self.db = connector or PgConnector(config.backend.dsn,
+                                           max_size=config.repair.workers + 5).open()
         self.layout = Layout.from_config(config)
         self.local_metrics: MetricsLog | None = None
         self._bodies: dict[str, tuple[bytes, int]] = {}  # ref -> (bytes, attempt)
