@@ -731,3 +731,21 @@ def test_three_instances_with_one_killed_midway_settle_every_handoff_exactly_onc
     assert scalar(pg_dsn, "SELECT count(DISTINCT bundle_sha256) FROM challengers") == 200
     assert scalar(pg_dsn, "SELECT count(*) FROM events WHERE event = 'repaired' "
                           "AND NOT (line->>'duplicate')::boolean") == 200
+
+
+def test_status_shows_each_instance_with_what_it_holds_until_a_clean_stop(
+        backend_for: Callable[..., PostgresBackend]) -> None:
+    a, b = backend_for("a"), backend_for("b")
+    a.submit("h.json", handoff())
+    a.renew()
+    held = claim(a)
+    b.renew()
+    report = b.status()
+    assert report.database == "ok" and report.root.startswith("host=127.0.0.1")
+    assert [(i.instance, i.alive, i.in_flight) for i in report.instances] == [
+        ("a", True, 1), ("b", True, 0)]
+    assert report.in_flight == 1 and report.queue == 0
+    assert a.hand_back_all() == 1
+    report = b.status()
+    assert [i.instance for i in report.instances] == ["b"] and report.queue == 1
+    assert settle(a, held).vanished
