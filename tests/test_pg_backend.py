@@ -498,6 +498,20 @@ def test_an_invalid_handoff_is_recorded_as_corrupt_with_its_reason(
         == ["corrupt"]
 
 
+def test_a_symlink_in_the_queue_is_recorded_as_corrupt_and_its_target_kept(
+        tmp_path: Path, pg_dsn: str, backend_for: Callable[..., PostgresBackend]) -> None:
+    a = backend_for("a")
+    target = tmp_path / "secret.json"
+    target.write_bytes(handoff())
+    a.layout.queue.mkdir(parents=True, exist_ok=True)
+    (a.layout.queue / "link.json").symlink_to(target)
+    a.rescan()
+    assert not (a.layout.queue / "link.json").is_symlink() and target.exists()
+    assert scalar(pg_dsn, "SELECT state || ' ' || (reason->>'reason') FROM handoffs") \
+        == "corrupt file_type"
+    assert scalar(pg_dsn, "SELECT octet_length(body) FROM handoffs") == 0
+
+
 # -- the database going away ---------------------------------------------------------------------
 
 

@@ -71,7 +71,7 @@ from state.backend import (
 )
 from state.challengers import challenger_name
 from state.claims import is_handoff_name
-from state.fsops import NotARegularFile, read_regular_file
+from state.fsops import FileChanged, NotARegularFile, read_regular_file
 from state.layout import Layout
 from state.metrics import MetricsLog
 from state.pg import reports
@@ -166,13 +166,17 @@ class PostgresBackend(Backend):
         except OSError as exc:
             self.log.info("no inotify on {} ({}): rescans only", self.layout.queue, exc)
         stopped = threading.Event()
+        # The wait is short so that stopping is quick; a notification ends it at once.
         listener = WakeListener(self.config.backend.dsn,
-                                poll_seconds=max(0.2, self.config.watch.rescan_seconds))
+                                poll_seconds=min(1.0, self.config.watch.rescan_seconds))
 
         def listen() -> None:
             while not stopped.is_set():
                 if listener.wait() and not stopped.is_set():
-                    wake(None)
+                    try:
+                        wake(None)
+                    except Exception:  # the receiver is restarting: the rescan catches up
+                        self.log.opt(exception=True).debug("wake-up not delivered")
             listener.close()
         thread = threading.Thread(target=listen, name=f"pg-listen-{self.instance}", daemon=True)
         thread.start()
@@ -231,15 +235,24 @@ class PostgresBackend(Backend):
     def ingest_file(self, path: Path) -> bool | None:
         """Ingest one local queue file, then unlink it (see the module doc).
         True: a new handoff; False: the same file was ingested before; None: it is
-        gone or is no regular file (left to the filesystem's own handling)."""
+        gone. A special file (symlink, FIFO...) or one written in place while read
+        is recorded as corrupt with that reason (empty bytes), and its entry goes."""
         limit = self.config.limits.max_handoff_bytes
         try:
             data, _ = read_regular_file(path, limit)
-        except (FileNotFoundError, NotARegularFile):
+            if len(data) > limit:
+                data = path.read_bytes()  # kept whole, recorded as corrupt (too large)
+            created = self.db.run(lambda tx: self._ingest(tx, path.name, data))
+        except FileNotFoundError:
             return None
-        if len(data) > limit:
-            data = path.read_bytes()  # kept whole, recorded as corrupt (too large)
-        created = self.db.run(lambda tx: self._ingest(tx, path.name, data))
+        except (NotARegularFile, FileChanged) as exc:
+            # As the filesystem backend does at its read: corrupt, with the reason.
+            # A special file is not read at all; its entry goes (never its target).
+            code = "file_type" if isinstance(exc, NotARegularFile) else "changed"
+            message = f"the handoff is {exc}" if code == "file_type" else str(exc)
+            created = self.db.run(lambda tx: self._ingest(
+                tx, path.name, b"", invalid=HandoffInvalid(code, message),
+                key=f"{path.name}:{code}:{time.time_ns()}"))
         try:
             os.unlink(path)
         except FileNotFoundError:
@@ -251,13 +264,16 @@ class PostgresBackend(Backend):
             self._local(made[1])
         return made[0]
 
-    def _ingest(self, tx: Tx, name: str, data: bytes) -> tuple[bool, MetricLine | None]:
-        key = ingest_key(name, data)
+    def _ingest(self, tx: Tx, name: str, data: bytes, *, invalid: HandoffInvalid | None = None,
+                key: str | None = None) -> tuple[bool, MetricLine | None]:
+        key = key or ingest_key(name, data)
         limits = self.config.limits
         fields: dict[str, Any] = {"bundle_sha256": None, "tool": None, "lineage": None,
                                   "state": "queued", "reason": None}
         line = None
         try:
+            if invalid is not None:
+                raise invalid
             handoff = decode_handoff(data, max_bytes=limits.max_handoff_bytes,
                                      max_files=limits.max_files)
             fields.update(bundle_sha256=handoff.sha256, tool=handoff.tool,
