@@ -91,6 +91,7 @@ if TYPE_CHECKING:
 
 _json = msgspec.json.Encoder()
 PRUNE_BATCH = 1000
+CORRUPT_RULE = "the handoff is not valid repairlab.handoff/1 input"  # as actors/quarantine.py
 EVENTS_PAGE = 10000
 SILENT_LEASES = 10  # a heartbeat silent for this many leases is dropped from `instances`
 
@@ -279,8 +280,8 @@ class PostgresBackend(Backend):
             fields.update(bundle_sha256=handoff.sha256, tool=handoff.tool,
                           lineage=handoff.lineage)
         except HandoffInvalid as exc:
-            reason = ReasonFile(handoff=name, rule="not a valid repairlab.handoff/1",
-                                reason=exc.reason, field=exc.field, instance=self.instance,
+            reason = ReasonFile(handoff=name, rule=CORRUPT_RULE, reason=f"{exc.reason}: {exc}",
+                                field=exc.field, instance=self.instance,
                                 corrupt_at=rfc3339(time.time()))
             fields.update(state="corrupt", reason=_jsonb(reason))
             line = self._line("corrupt", handoff=name, reason=str(exc)[:500])
@@ -506,10 +507,10 @@ class PostgresBackend(Backend):
             row = tx.one("hold", id=row_id, token=token)
             if row is None:
                 return None
-            reason = ReasonFile(handoff=row["name"], rule="not a valid repairlab.handoff/1",
-                                reason=corrupt.reason, field=corrupt.field,
-                                instance=self.instance, corrupt_at=rfc3339(time.time()),
-                                last_test_output=corrupt.message)
+            reason = ReasonFile(handoff=row["name"], rule=CORRUPT_RULE,
+                                reason=f"{corrupt.reason}: {corrupt.message}",
+                                field=corrupt.field, instance=self.instance,
+                                corrupt_at=rfc3339(time.time()))
             tx.execute("mark_corrupt", id=row_id, reason=_jsonb(reason))
             line = self._line("corrupt", handoff=row["name"], reason=corrupt.message[:500])
             self._event(tx, line)
