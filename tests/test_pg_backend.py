@@ -636,9 +636,13 @@ def test_pruning_deletes_old_finished_handoffs_in_batches(
     a.submit("fresh.json", handoff())
     assert len(a.prune(7 * 86400, dry_run=True).removed) == 2500
     assert scalar(pg_dsn, "SELECT count(*) FROM handoffs") == 2501
+    with psycopg.connect(pg_dsn) as conn:
+        conn.execute("INSERT INTO events (event, instance, line, ts) SELECT 'old', 'z', "
+                     "'{}', now() - interval '8 days' FROM generate_series(1, 1500)")
     report = a.prune(7 * 86400)
     assert len(report.removed) == 2500 and report.bytes_freed == 2500
     assert scalar(pg_dsn, "SELECT count(*) FROM handoffs") == 1
+    assert scalar(pg_dsn, "SELECT count(*) FROM events WHERE event = 'old'") == 0
 
 
 def test_patterns_learned_on_one_host_are_offered_on_another(

@@ -581,11 +581,12 @@ class PostgresBackend(Backend):
             report.removed = [(Path(r["path"]), int(r["size"]))
                               for r in self.db.all("prune_preview", ttl_seconds=ttl_seconds)]
             return report
-        for statement in ("prune_handoffs", "prune_challengers", "prune_failures"):
+        for statement in ("prune_handoffs", "prune_challengers", "prune_failures",
+                          "prune_events"):
             while True:
                 rows = self.db.all(statement, ttl_seconds=ttl_seconds, batch=PRUNE_BATCH)
                 report.removed += [(Path(r["path"]), int(r["size"])) for r in rows
-                                   if statement != "prune_failures"]
+                                   if statement in ("prune_handoffs", "prune_challengers")]
                 if len(rows) < PRUNE_BATCH:
                     break
         return report

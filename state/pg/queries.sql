@@ -298,6 +298,14 @@ WHERE id IN (SELECT id FROM failures
              LIMIT %(batch)s)
 RETURNING 'failures/' || bundle_sha256 AS path, 0 AS size;
 
+-- name: prune_events
+-- One batch of events past their TTL (as rotated metrics files go on the filesystem).
+DELETE FROM events
+WHERE id IN (SELECT id FROM events
+             WHERE ts < now() - make_interval(secs => %(ttl_seconds)s)
+             ORDER BY ts LIMIT %(batch)s)
+RETURNING 'events/' || event AS path, octet_length(line::text) AS size;
+
 -- name: events_after
 -- Metrics lines of the transactions from `after` (an xid) up to the oldest still
 -- running (all those before it are over: none of their events can appear later),
