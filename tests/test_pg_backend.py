@@ -767,3 +767,14 @@ def test_status_shows_each_instance_with_what_it_holds_until_a_clean_stop(
     report = b.status()
     assert [i.instance for i in report.instances] == ["b"] and report.queue == 1
     assert settle(a, held).vanished
+
+
+def test_run_py_migrate_on_the_filesystem_backend_has_nothing_to_do(tmp_path: Path) -> None:
+    config = tmp_path / "r.toml"
+    config.write_text(f'[paths]\nroot = "{tmp_path / "state"}"\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REPAIRLAB_")}
+    done = subprocess.run([sys.executable, str(REPO / "run.py"), "migrate", "--config",
+                           str(config)], capture_output=True, text=True, timeout=60, env=env,
+                          cwd=tmp_path, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr
+    assert "no database schema to migrate" in done.stdout
