@@ -54,10 +54,6 @@ VALUES (%(name)s, %(ingest_key)s, %(body)s, %(bundle_sha256)s, %(tool)s, %(linea
 ON CONFLICT (ingest_key) DO NOTHING
 RETURNING id;
 
--- name: find_ingested
--- The handoff an ingest key made.
-SELECT id, state FROM handoffs WHERE ingest_key = %(ingest_key)s;
-
 -- name: claim
 -- Up to `limit` due handoffs, oldest due first, skipping rows another claimer holds
 -- locked: each gets a fresh claim token and a lease on the database's clock. The
@@ -84,13 +80,6 @@ UPDATE handoffs
 SET lease_expires = now() + make_interval(secs => %(lease_seconds)s)
 WHERE state = 'claimed' AND claimed_by = %(instance)s AND lease_expires > now()
 RETURNING id, claim_token;
-
--- name: renew_claim
--- Extend one lease, fenced by its token.
-UPDATE handoffs
-SET lease_expires = now() + make_interval(secs => %(lease_seconds)s)
-WHERE id = %(id)s AND claim_token = %(token)s AND state = 'claimed' AND lease_expires > now()
-RETURNING extract(epoch FROM lease_expires)::float8 AS lease_expires;
 
 -- name: take_back_lapsed
 -- Claims whose lease lapsed go back to be claimed again (to `deferred` if their
@@ -267,11 +256,6 @@ SELECT
     count(*) FILTER (WHERE state = 'corrupt') AS corrupt
 FROM handoffs;
 
--- name: next_due
--- Seconds until the next handoff becomes claimable (negative: one is due; null: none).
-SELECT extract(epoch FROM min(not_before) - now())::float8 AS wait
-FROM handoffs WHERE state IN ('queued', 'deferred');
-
 -- name: prune_handoffs
 -- One batch of finished or long-waiting handoffs past their TTL (never a claimed one).
 DELETE FROM handoffs
@@ -320,12 +304,6 @@ LIMIT %(limit)s;
 -- name: challengers_after
 -- Challengers after id `after`, in id order (for `challengers export`).
 SELECT id, file_name, body FROM challengers WHERE id > %(after)s ORDER BY id LIMIT %(limit)s;
-
--- name: handoff_by_id
--- One handoff, whatever its state.
-SELECT id, name, state, bundle_sha256, attempt, claimed_by, claim_token, challenger_id,
-       duplicate, reason, extract(epoch FROM not_before)::float8 AS not_before
-FROM handoffs WHERE id = %(id)s;
 
 -- name: insert_pattern
 -- One pattern, unless its content is stored already (then nothing); a taken id
@@ -398,12 +376,3 @@ WHERE state IN ('done', 'hard_fail', 'corrupt', 'queued', 'deferred')
 UNION ALL
 SELECT 'challengers/' || file_name, octet_length(body) FROM challengers
 WHERE created_at < now() - make_interval(secs => %(ttl_seconds)s);
-
--- name: get_setting
--- One shared fact.
-SELECT value FROM settings WHERE key = %(key)s;
-
--- name: put_setting
--- Set one shared fact.
-INSERT INTO settings (key, value) VALUES (%(key)s, %(value)s)
-ON CONFLICT (key) DO UPDATE SET value = excluded.value;
