@@ -37,10 +37,6 @@ SELECT extract(epoch FROM now())::float8 AS now;
 -- lost with the database's crash is fenced off like a lapsed one.
 SET LOCAL synchronous_commit TO OFF;
 
--- name: ping
--- Whether a connection works at all.
-SELECT 1 AS ok;
-
 -- name: wake
 -- Wake idle instances (delivered at commit; lost if nobody listens: instances poll too).
 SELECT pg_notify('repairlab_wake', %(why)s);
