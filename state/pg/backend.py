@@ -619,16 +619,17 @@ class PostgresBackend(Backend):
                 for r in self.db.all("recent_challengers", limit=limit)]
 
     def event_batches(self) -> Iterator[list[MetricLine]]:
-        cursor: EventCursor | None = None
+        """Every event visible now, oldest first, in pages (`stats`: a one-shot
+        read, which needs no cursor that survives it)."""
+        decoder = msgspec.json.Decoder(MetricLine)
+        after = 0
         while True:
-            lines, after = self.events(cursor)
-            if lines:
-                yield lines
-            if cursor is not None and after.position == cursor.position:
+            rows = self.db.all("events_page", after=after, limit=EVENTS_PAGE)
+            if rows:
+                after = rows[-1]["id"]
+                yield [decoder.decode(_json.encode(r["line"])) for r in rows]
+            if len(rows) < EVENTS_PAGE:
                 return
-            if not lines:
-                return
-            cursor = after
 
     def events(self, cursor: EventCursor | None) -> tuple[list[MetricLine], EventCursor]:
         """The events after the cursor, at most EVENTS_PAGE at a time.

@@ -286,6 +286,10 @@ WHERE id IN (SELECT id FROM events
              ORDER BY ts LIMIT %(batch)s)
 RETURNING 'events/' || event AS path, octet_length(line::text) AS size;
 
+-- name: events_page
+-- Every event visible now after id `after`, in id order (a one-shot full read).
+SELECT id, line FROM events WHERE id > %(after)s ORDER BY id LIMIT %(limit)s;
+
 -- name: events_after
 -- Metrics lines of the transactions from `after` (an xid) up to the oldest still
 -- running (all those before it are over: none of their events can appear later),
