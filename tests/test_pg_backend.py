@@ -28,7 +28,14 @@ psycopg = pytest.importorskip("psycopg",
                               reason="psycopg is not installed (pip install -e '.[test]')")
 
 from cli.submit import build_handoff  # noqa: E402
-from state.backend import BackendUnavailable, Claim, Failure, Finish, Vanished  # noqa: E402
+from state.backend import (  # noqa: E402
+    BackendUnavailable,
+    Claim,
+    Corrupt,
+    Failure,
+    Finish,
+    Vanished,
+)
 from state.pg import migrate as migrations  # noqa: E402
 from state.pg.backend import PostgresBackend  # noqa: E402
 from state.pg.connector import PgConnector, redact  # noqa: E402
@@ -482,17 +489,19 @@ def test_an_ingest_redone_after_a_crash_between_commit_and_unlink_makes_one_hand
     assert a.claim_next() is not None and a.claim_next() is None
 
 
-def test_an_invalid_handoff_is_recorded_as_corrupt_with_its_reason(
-        pg_dsn: str, backend_for: Callable[..., PostgresBackend],
-        make_config: Callable[..., Config]) -> None:
+def test_an_invalid_handoff_is_queued_then_marked_corrupt_with_its_reason(
+        pg_dsn: str, backend_for: Callable[..., PostgresBackend]) -> None:
     a = backend_for("a")
     bad = a.layout.queue / "bad.json"
     bad.parent.mkdir(parents=True, exist_ok=True)
     bad.write_bytes(b'{"schema": "repairlab.handoff/1", "tool": "x"')
     a.noticed("bad.json")
     assert not bad.exists()
+    held = claim(a)  # the repairer finds it invalid, as on the filesystem
+    assert a.open(held, 1 << 20).data == b'{"schema": "repairlab.handoff/1", "tool": "x"'
+    a.mark_corrupt(Corrupt(claim=held, reason="json", message="not one JSON object"))
     assert scalar(pg_dsn, "SELECT state FROM handoffs") == "corrupt"
-    assert scalar(pg_dsn, "SELECT reason->>'handoff' FROM handoffs") == "bad.json"
+    assert scalar(pg_dsn, "SELECT reason->>'reason' FROM handoffs") == "json: not one JSON object"
     assert scalar(pg_dsn, "SELECT count(*) FROM events WHERE event = 'corrupt'") == 1
     assert a.status().corrupt == 1
     assert [json.loads(x)["event"] for x in a.layout.metrics.read_text().splitlines()] \

@@ -228,8 +228,7 @@ class PostgresBackend(Backend):
         return int(self._counts()["due"])
 
     def submit(self, name: str, data: bytes) -> str:
-        """Straight into the database (`run.py submit`); an invalid handoff is
-        recorded as corrupt with its reason."""
+        """Straight into the database (`run.py submit`), as if through `queue/`."""
         self._ingested(self.db.run(lambda tx: self._ingest(tx, name, data)))
         return name
 
@@ -267,24 +266,30 @@ class PostgresBackend(Backend):
 
     def _ingest(self, tx: Tx, name: str, data: bytes, *, invalid: HandoffInvalid | None = None,
                 key: str | None = None) -> tuple[bool, MetricLine | None]:
+        """One handoff row. A handoff that does not decode is queued all the same
+        (without bundle_sha256): the repairer that claims it finds it invalid and
+        marks it corrupt, as on the filesystem (one owner per transition). Only
+        what cannot be carried at all (`invalid`: a special file, a file written
+        in place) is recorded as corrupt here, with its reason."""
         key = key or ingest_key(name, data)
-        limits = self.config.limits
         fields: dict[str, Any] = {"bundle_sha256": None, "tool": None, "lineage": None,
                                   "state": "queued", "reason": None}
         line = None
-        try:
-            if invalid is not None:
-                raise invalid
-            handoff = decode_handoff(data, max_bytes=limits.max_handoff_bytes,
-                                     max_files=limits.max_files)
-            fields.update(bundle_sha256=handoff.sha256, tool=handoff.tool,
-                          lineage=handoff.lineage)
-        except HandoffInvalid as exc:
-            reason = ReasonFile(handoff=name, rule=CORRUPT_RULE, reason=f"{exc.reason}: {exc}",
-                                field=exc.field, instance=self.instance,
-                                corrupt_at=rfc3339(time.time()))
+        if invalid is not None:
+            reason = ReasonFile(handoff=name, rule=CORRUPT_RULE,
+                                reason=f"{invalid.reason}: {invalid}", field=invalid.field,
+                                instance=self.instance, corrupt_at=rfc3339(time.time()))
             fields.update(state="corrupt", reason=_jsonb(reason))
-            line = self._line("corrupt", handoff=name, reason=str(exc)[:500])
+            line = self._line("corrupt", handoff=name, reason=str(invalid)[:500])
+        else:
+            limits = self.config.limits
+            try:
+                handoff = decode_handoff(data, max_bytes=limits.max_handoff_bytes,
+                                         max_files=limits.max_files)
+                fields.update(bundle_sha256=handoff.sha256, tool=handoff.tool,
+                              lineage=handoff.lineage)
+            except HandoffInvalid:
+                pass  # queued as it is; see above
         if tx.one("ingest", name=name, ingest_key=key, body=data, **fields) is None:
             return False, None
         if line is not None:
@@ -571,20 +576,23 @@ class PostgresBackend(Backend):
 
     def prune(self, ttl_seconds: float, *, now: float | None = None,
               dry_run: bool = False) -> PruneReport:
-        """Rows older than the TTL by the database's clock (`now` is not used: no
-        host's clock decides), deleted in batches of PRUNE_BATCH, each batch its
-        own short transaction."""
+        """Rows older than the TTL before `now` (default: the database's clock,
+        no host's), deleted in batches of PRUNE_BATCH, each batch its own short
+        transaction."""
         from state.prune import PruneReport
 
+        if now is None:
+            now = float(self.db.one("db_now")["now"])  # type: ignore[index]
+        cutoff = now - ttl_seconds
         report = PruneReport(dry_run=dry_run)
         if dry_run:
             report.removed = [(Path(r["path"]), int(r["size"]))
-                              for r in self.db.all("prune_preview", ttl_seconds=ttl_seconds)]
+                              for r in self.db.all("prune_preview", cutoff=cutoff)]
             return report
         for statement in ("prune_handoffs", "prune_challengers", "prune_failures",
                           "prune_events"):
             while True:
-                rows = self.db.all(statement, ttl_seconds=ttl_seconds, batch=PRUNE_BATCH)
+                rows = self.db.all(statement, cutoff=cutoff, batch=PRUNE_BATCH)
                 report.removed += [(Path(r["path"]), int(r["size"])) for r in rows
                                    if statement in ("prune_handoffs", "prune_challengers")]
                 if len(rows) < PRUNE_BATCH:

@@ -253,11 +253,12 @@ SELECT
 FROM handoffs;
 
 -- name: prune_handoffs
--- One batch of finished or long-waiting handoffs past their TTL (never a claimed one).
+-- One batch of finished or long-waiting handoffs older than `cutoff` (POSIX time;
+-- never a claimed one).
 DELETE FROM handoffs
 WHERE id IN (SELECT id FROM handoffs
              WHERE state IN ('done', 'hard_fail', 'corrupt', 'queued', 'deferred')
-               AND state_since < now() - make_interval(secs => %(ttl_seconds)s)
+               AND state_since < to_timestamp(%(cutoff)s)
              LIMIT %(batch)s
              FOR UPDATE SKIP LOCKED)
 RETURNING 'handoffs/' || state || '/' || name AS path, octet_length(body) AS size;
@@ -266,7 +267,7 @@ RETURNING 'handoffs/' || state || '/' || name AS path, octet_length(body) AS siz
 -- One batch of challengers past their TTL.
 DELETE FROM challengers
 WHERE id IN (SELECT id FROM challengers
-             WHERE created_at < now() - make_interval(secs => %(ttl_seconds)s)
+             WHERE created_at < to_timestamp(%(cutoff)s)
              LIMIT %(batch)s)
 RETURNING 'challengers/' || file_name AS path, octet_length(body) AS size;
 
@@ -274,7 +275,7 @@ RETURNING 'challengers/' || file_name AS path, octet_length(body) AS size;
 -- One batch of failure records past their TTL.
 DELETE FROM failures
 WHERE id IN (SELECT id FROM failures
-             WHERE ts < now() - make_interval(secs => %(ttl_seconds)s)
+             WHERE ts < to_timestamp(%(cutoff)s)
              LIMIT %(batch)s)
 RETURNING 'failures/' || bundle_sha256 AS path, 0 AS size;
 
@@ -282,7 +283,7 @@ RETURNING 'failures/' || bundle_sha256 AS path, 0 AS size;
 -- One batch of events past their TTL (as rotated metrics files go on the filesystem).
 DELETE FROM events
 WHERE id IN (SELECT id FROM events
-             WHERE ts < now() - make_interval(secs => %(ttl_seconds)s)
+             WHERE ts < to_timestamp(%(cutoff)s)
              ORDER BY ts LIMIT %(batch)s)
 RETURNING 'events/' || event AS path, octet_length(line::text) AS size;
 
@@ -372,7 +373,7 @@ WHERE state = 'claimed' GROUP BY claimed_by;
 -- What pruning would remove now (a dry run): names and sizes.
 SELECT 'handoffs/' || state || '/' || name AS path, octet_length(body) AS size FROM handoffs
 WHERE state IN ('done', 'hard_fail', 'corrupt', 'queued', 'deferred')
-  AND state_since < now() - make_interval(secs => %(ttl_seconds)s)
+  AND state_since < to_timestamp(%(cutoff)s)
 UNION ALL
 SELECT 'challengers/' || file_name, octet_length(body) FROM challengers
-WHERE created_at < now() - make_interval(secs => %(ttl_seconds)s);
+WHERE created_at < to_timestamp(%(cutoff)s);
