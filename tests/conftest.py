@@ -351,7 +351,7 @@ def pg_database(pg_server: Any) -> Iterator[Callable[..., str]]:
 
     def make(*, migrated: bool = True) -> str:
         name = f"t_{uuid.uuid4().hex[:16]}"
-        template = f" TEMPLATE {PG_TEMPLATE}" if migrated else ""
+        template = f" TEMPLATE {PG_TEMPLATE} STRATEGY FILE_COPY" if migrated else ""
         with psycopg.connect(pg_server.dsn(), autocommit=True) as conn:
             conn.execute(f"CREATE DATABASE {name}{template}")
         made.append(name)

@@ -28,7 +28,14 @@ psycopg = pytest.importorskip("psycopg",
                               reason="psycopg is not installed (pip install -e '.[test]')")
 
 from cli.submit import build_handoff  # noqa: E402
-from state.backend import BackendUnavailable, Claim, Failure, Finish, Vanished  # noqa: E402
+from state.backend import (  # noqa: E402
+    BackendUnavailable,
+    Claim,
+    Corrupt,
+    Failure,
+    Finish,
+    Vanished,
+)
 from state.pg import migrate as migrations  # noqa: E402
 from state.pg.backend import PostgresBackend  # noqa: E402
 from state.pg.connector import PgConnector, redact  # noqa: E402
@@ -122,8 +129,9 @@ def test_the_throwaway_server_runs_as_the_postgres_user_on_loopback(pg_server: A
 
 def test_every_statement_of_queries_sql_is_named_once_and_prepares(pg_dsn: str) -> None:
     statements = queries()
-    assert {"claim", "hold", "renew_claims", "take_back_lapsed", "insert_failure",
-            "insert_challenger", "mark_done", "insert_event"} <= set(statements)
+    code = "".join(p.read_text() for p in (REPO / "state" / "pg").glob("*.py"))
+    unused = [name for name in statements if f'"{name}"' not in code]
+    assert unused == [], f"statements no code names: {unused}"
     with psycopg.connect(pg_dsn) as conn:
         for name, sql in statements.items():
             if name in ("create_schema_version", "lock_migrations", "relaxed_commit"):
@@ -153,6 +161,25 @@ def test_migrate_creates_the_schema_once_and_a_second_run_changes_nothing(
         assert migrations.check(connector) == migrations.latest()
     assert scalar(dsn, "SELECT count(*) FROM schema_version") == migrations.latest()
     assert scalar(dsn, "SELECT count(*) FROM handoffs") == 0
+
+
+def test_two_hosts_migrating_at_once_apply_each_migration_once(
+        pg_database: Callable[..., str]) -> None:
+    dsn = pg_database(migrated=False)
+    applied: list[int] = []
+    barrier = threading.Barrier(2)
+
+    def host() -> None:
+        with PgConnector(dsn) as connector:
+            barrier.wait()
+            applied.extend(m.version for m in migrations.migrate(connector))
+    threads = [threading.Thread(target=host) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(applied) == list(range(1, migrations.latest() + 1))
+    assert scalar(dsn, "SELECT count(*) FROM schema_version") == migrations.latest()
 
 
 def _run_py(tmp_path: Path, *argv: str, dsn: str) -> subprocess.CompletedProcess[str]:
@@ -462,21 +489,37 @@ def test_an_ingest_redone_after_a_crash_between_commit_and_unlink_makes_one_hand
     assert a.claim_next() is not None and a.claim_next() is None
 
 
-def test_an_invalid_handoff_is_recorded_as_corrupt_with_its_reason(
-        pg_dsn: str, backend_for: Callable[..., PostgresBackend],
-        make_config: Callable[..., Config]) -> None:
+def test_an_invalid_handoff_is_queued_then_marked_corrupt_with_its_reason(
+        pg_dsn: str, backend_for: Callable[..., PostgresBackend]) -> None:
     a = backend_for("a")
     bad = a.layout.queue / "bad.json"
     bad.parent.mkdir(parents=True, exist_ok=True)
     bad.write_bytes(b'{"schema": "repairlab.handoff/1", "tool": "x"')
     a.noticed("bad.json")
     assert not bad.exists()
+    held = claim(a)  # the repairer finds it invalid, as on the filesystem
+    assert a.open(held, 1 << 20).data == b'{"schema": "repairlab.handoff/1", "tool": "x"'
+    a.mark_corrupt(Corrupt(claim=held, reason="json", message="not one JSON object"))
     assert scalar(pg_dsn, "SELECT state FROM handoffs") == "corrupt"
-    assert scalar(pg_dsn, "SELECT reason->>'handoff' FROM handoffs") == "bad.json"
+    assert scalar(pg_dsn, "SELECT reason->>'reason' FROM handoffs") == "json: not one JSON object"
     assert scalar(pg_dsn, "SELECT count(*) FROM events WHERE event = 'corrupt'") == 1
     assert a.status().corrupt == 1
     assert [json.loads(x)["event"] for x in a.layout.metrics.read_text().splitlines()] \
         == ["corrupt"]
+
+
+def test_a_symlink_in_the_queue_is_recorded_as_corrupt_and_its_target_kept(
+        tmp_path: Path, pg_dsn: str, backend_for: Callable[..., PostgresBackend]) -> None:
+    a = backend_for("a")
+    target = tmp_path / "secret.json"
+    target.write_bytes(handoff())
+    a.layout.queue.mkdir(parents=True, exist_ok=True)
+    (a.layout.queue / "link.json").symlink_to(target)
+    a.rescan()
+    assert not (a.layout.queue / "link.json").is_symlink() and target.exists()
+    assert scalar(pg_dsn, "SELECT state || ' ' || (reason->>'reason') FROM handoffs") \
+        .startswith("corrupt file_type: the handoff is a symbolic link")
+    assert scalar(pg_dsn, "SELECT octet_length(body) FROM handoffs") == 0
 
 
 # -- the database going away ---------------------------------------------------------------------
@@ -550,7 +593,7 @@ def test_the_password_of_the_dsn_is_never_shown(pg_server: Any) -> None:
     assert "hunter2" not in shown and "password=***" in shown
     with PgConnector(dsn, timeout=2.0) as connector, \
             pytest.raises(BackendUnavailable) as refused:
-        connector.one("ping")
+        connector.one("db_now")
     assert "hunter2" not in str(refused.value)
     assert "hunter2" not in connector.health().line()
 
@@ -603,9 +646,13 @@ def test_pruning_deletes_old_finished_handoffs_in_batches(
     a.submit("fresh.json", handoff())
     assert len(a.prune(7 * 86400, dry_run=True).removed) == 2500
     assert scalar(pg_dsn, "SELECT count(*) FROM handoffs") == 2501
+    with psycopg.connect(pg_dsn) as conn:
+        conn.execute("INSERT INTO events (event, instance, line, ts) SELECT 'old', 'z', "
+                     "'{}', now() - interval '8 days' FROM generate_series(1, 1500)")
     report = a.prune(7 * 86400)
     assert len(report.removed) == 2500 and report.bytes_freed == 2500
     assert scalar(pg_dsn, "SELECT count(*) FROM handoffs") == 1
+    assert scalar(pg_dsn, "SELECT count(*) FROM events WHERE event = 'old'") == 0
 
 
 def test_patterns_learned_on_one_host_are_offered_on_another(
@@ -712,3 +759,32 @@ def test_three_instances_with_one_killed_midway_settle_every_handoff_exactly_onc
     assert scalar(pg_dsn, "SELECT count(DISTINCT bundle_sha256) FROM challengers") == 200
     assert scalar(pg_dsn, "SELECT count(*) FROM events WHERE event = 'repaired' "
                           "AND NOT (line->>'duplicate')::boolean") == 200
+
+
+def test_status_shows_each_instance_with_what_it_holds_until_a_clean_stop(
+        backend_for: Callable[..., PostgresBackend]) -> None:
+    a, b = backend_for("a"), backend_for("b")
+    a.submit("h.json", handoff())
+    a.renew()
+    held = claim(a)
+    b.renew()
+    report = b.status()
+    assert report.database == "ok" and report.root.startswith("host=127.0.0.1")
+    assert [(i.instance, i.alive, i.in_flight) for i in report.instances] == [
+        ("a", True, 1), ("b", True, 0)]
+    assert report.in_flight == 1 and report.queue == 0
+    assert a.hand_back_all() == 1
+    report = b.status()
+    assert [i.instance for i in report.instances] == ["b"] and report.queue == 1
+    assert settle(a, held).vanished
+
+
+def test_run_py_migrate_on_the_filesystem_backend_has_nothing_to_do(tmp_path: Path) -> None:
+    config = tmp_path / "r.toml"
+    config.write_text(f'[paths]\nroot = "{tmp_path / "state"}"\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REPAIRLAB_")}
+    done = subprocess.run([sys.executable, str(REPO / "run.py"), "migrate", "--config",
+                           str(config)], capture_output=True, text=True, timeout=60, env=env,
+                          cwd=tmp_path, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr
+    assert "no database schema to migrate" in done.stdout

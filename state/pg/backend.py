@@ -71,7 +71,7 @@ from state.backend import (
 )
 from state.challengers import challenger_name
 from state.claims import is_handoff_name
-from state.fsops import NotARegularFile, read_regular_file
+from state.fsops import FileChanged, NotARegularFile, read_regular_file
 from state.layout import Layout
 from state.metrics import MetricsLog
 from state.pg import reports
@@ -91,6 +91,7 @@ if TYPE_CHECKING:
 
 _json = msgspec.json.Encoder()
 PRUNE_BATCH = 1000
+CORRUPT_RULE = "the handoff is not valid repairlab.handoff/1 input"  # as actors/quarantine.py
 EVENTS_PAGE = 10000
 SILENT_LEASES = 10  # a heartbeat silent for this many leases is dropped from `instances`
 
@@ -128,7 +129,10 @@ class PostgresBackend(Backend):
         self.config = config
         self.instance = instance
         self.isolation = isolation
-        self.db = connector or PgConnector(config.backend.dsn).open()
+        # One connection per thread that may use it at once: the repairers, the
+        # watcher, telemetry, failure window, quarantine and pruner.
+        self.db = connector or PgConnector(config.backend.dsn,
+                                           max_size=config.repair.workers + 5).open()
         self.layout = Layout.from_config(config)
         self.local_metrics: MetricsLog | None = None
         self._bodies: dict[str, tuple[bytes, int]] = {}  # ref -> (bytes, attempt)
@@ -163,13 +167,17 @@ class PostgresBackend(Backend):
         except OSError as exc:
             self.log.info("no inotify on {} ({}): rescans only", self.layout.queue, exc)
         stopped = threading.Event()
+        # The wait is short so that stopping is quick; a notification ends it at once.
         listener = WakeListener(self.config.backend.dsn,
-                                poll_seconds=max(0.2, self.config.watch.rescan_seconds))
+                                poll_seconds=min(1.0, self.config.watch.rescan_seconds))
 
         def listen() -> None:
             while not stopped.is_set():
                 if listener.wait() and not stopped.is_set():
-                    wake(None)
+                    try:
+                        wake(None)
+                    except Exception:  # the receiver is restarting: the rescan catches up
+                        self.log.opt(exception=True).debug("wake-up not delivered")
             listener.close()
         thread = threading.Thread(target=listen, name=f"pg-listen-{self.instance}", daemon=True)
         thread.start()
@@ -220,23 +228,31 @@ class PostgresBackend(Backend):
         return int(self._counts()["due"])
 
     def submit(self, name: str, data: bytes) -> str:
-        """Straight into the database (`run.py submit`); an invalid handoff is
-        recorded as corrupt with its reason."""
+        """Straight into the database (`run.py submit`), as if through `queue/`."""
         self._ingested(self.db.run(lambda tx: self._ingest(tx, name, data)))
         return name
 
     def ingest_file(self, path: Path) -> bool | None:
         """Ingest one local queue file, then unlink it (see the module doc).
         True: a new handoff; False: the same file was ingested before; None: it is
-        gone or is no regular file (left to the filesystem's own handling)."""
+        gone. A special file (symlink, FIFO...) or one written in place while read
+        is recorded as corrupt with that reason (empty bytes), and its entry goes."""
         limit = self.config.limits.max_handoff_bytes
         try:
             data, _ = read_regular_file(path, limit)
-        except (FileNotFoundError, NotARegularFile):
+            if len(data) > limit:
+                data = path.read_bytes()  # kept whole, recorded as corrupt (too large)
+            created = self.db.run(lambda tx: self._ingest(tx, path.name, data))
+        except FileNotFoundError:
             return None
-        if len(data) > limit:
-            data = path.read_bytes()  # kept whole, recorded as corrupt (too large)
-        created = self.db.run(lambda tx: self._ingest(tx, path.name, data))
+        except (NotARegularFile, FileChanged) as exc:
+            # As the filesystem backend does at its read: corrupt, with the reason.
+            # A special file is not read at all; its entry goes (never its target).
+            code = "file_type" if isinstance(exc, NotARegularFile) else "changed"
+            message = f"the handoff is {exc}" if code == "file_type" else str(exc)
+            created = self.db.run(lambda tx: self._ingest(
+                tx, path.name, b"", invalid=HandoffInvalid(code, message),
+                key=f"{path.name}:{code}:{time.time_ns()}"))
         try:
             os.unlink(path)
         except FileNotFoundError:
@@ -248,23 +264,32 @@ class PostgresBackend(Backend):
             self._local(made[1])
         return made[0]
 
-    def _ingest(self, tx: Tx, name: str, data: bytes) -> tuple[bool, MetricLine | None]:
-        key = ingest_key(name, data)
-        limits = self.config.limits
+    def _ingest(self, tx: Tx, name: str, data: bytes, *, invalid: HandoffInvalid | None = None,
+                key: str | None = None) -> tuple[bool, MetricLine | None]:
+        """One handoff row. A handoff that does not decode is queued all the same
+        (without bundle_sha256): the repairer that claims it finds it invalid and
+        marks it corrupt, as on the filesystem (one owner per transition). Only
+        what cannot be carried at all (`invalid`: a special file, a file written
+        in place) is recorded as corrupt here, with its reason."""
+        key = key or ingest_key(name, data)
         fields: dict[str, Any] = {"bundle_sha256": None, "tool": None, "lineage": None,
                                   "state": "queued", "reason": None}
         line = None
-        try:
-            handoff = decode_handoff(data, max_bytes=limits.max_handoff_bytes,
-                                     max_files=limits.max_files)
-            fields.update(bundle_sha256=handoff.sha256, tool=handoff.tool,
-                          lineage=handoff.lineage)
-        except HandoffInvalid as exc:
-            reason = ReasonFile(handoff=name, rule="not a valid repairlab.handoff/1",
-                                reason=exc.reason, field=exc.field, instance=self.instance,
-                                corrupt_at=rfc3339(time.time()))
+        if invalid is not None:
+            reason = ReasonFile(handoff=name, rule=CORRUPT_RULE,
+                                reason=f"{invalid.reason}: {invalid}", field=invalid.field,
+                                instance=self.instance, corrupt_at=rfc3339(time.time()))
             fields.update(state="corrupt", reason=_jsonb(reason))
-            line = self._line("corrupt", handoff=name, reason=str(exc)[:500])
+            line = self._line("corrupt", handoff=name, reason=str(invalid)[:500])
+        else:
+            limits = self.config.limits
+            try:
+                handoff = decode_handoff(data, max_bytes=limits.max_handoff_bytes,
+                                         max_files=limits.max_files)
+                fields.update(bundle_sha256=handoff.sha256, tool=handoff.tool,
+                              lineage=handoff.lineage)
+            except HandoffInvalid:
+                pass  # queued as it is; see above
         if tx.one("ingest", name=name, ingest_key=key, body=data, **fields) is None:
             return False, None
         if line is not None:
@@ -487,10 +512,10 @@ class PostgresBackend(Backend):
             row = tx.one("hold", id=row_id, token=token)
             if row is None:
                 return None
-            reason = ReasonFile(handoff=row["name"], rule="not a valid repairlab.handoff/1",
-                                reason=corrupt.reason, field=corrupt.field,
-                                instance=self.instance, corrupt_at=rfc3339(time.time()),
-                                last_test_output=corrupt.message)
+            reason = ReasonFile(handoff=row["name"], rule=CORRUPT_RULE,
+                                reason=f"{corrupt.reason}: {corrupt.message}",
+                                field=corrupt.field, instance=self.instance,
+                                corrupt_at=rfc3339(time.time()))
             tx.execute("mark_corrupt", id=row_id, reason=_jsonb(reason))
             line = self._line("corrupt", handoff=row["name"], reason=corrupt.message[:500])
             self._event(tx, line)
@@ -555,22 +580,26 @@ class PostgresBackend(Backend):
 
     def prune(self, ttl_seconds: float, *, now: float | None = None,
               dry_run: bool = False) -> PruneReport:
-        """Rows older than the TTL by the database's clock (`now` is not used: no
-        host's clock decides), deleted in batches of PRUNE_BATCH, each batch its
-        own short transaction."""
+        """Rows older than the TTL before `now` (default: the database's clock,
+        no host's), deleted in batches of PRUNE_BATCH, each batch its own short
+        transaction."""
         from state.prune import PruneReport
 
+        if now is None:
+            now = float(self.db.one("db_now")["now"])  # type: ignore[index]
+        cutoff = now - ttl_seconds
         report = PruneReport(dry_run=dry_run)
         if dry_run:
             report.removed = [(Path(r["path"]), int(r["size"]))
-                              for r in self.db.all("prune_preview", ttl_seconds=ttl_seconds)]
+                              for r in self.db.all("prune_preview", cutoff=cutoff)]
             report.removed = [(_place(p), n) for p, n in report.removed]
             return report
-        for statement in ("prune_handoffs", "prune_challengers", "prune_failures"):
+        for statement in ("prune_handoffs", "prune_challengers", "prune_failures",
+                          "prune_events"):
             while True:
-                rows = self.db.all(statement, ttl_seconds=ttl_seconds, batch=PRUNE_BATCH)
+                rows = self.db.all(statement, cutoff=cutoff, batch=PRUNE_BATCH)
                 report.removed += [(_place(Path(r["path"])), int(r["size"])) for r in rows
-                                   if statement != "prune_failures"]
+                                   if statement in ("prune_handoffs", "prune_challengers")]
                 if len(rows) < PRUNE_BATCH:
                     break
         return report
@@ -603,16 +632,17 @@ class PostgresBackend(Backend):
                 for r in self.db.all("recent_challengers", limit=limit)]
 
     def event_batches(self) -> Iterator[list[MetricLine]]:
-        cursor: EventCursor | None = None
+        """Every event visible now, oldest first, in pages (`stats`: a one-shot
+        read, which needs no cursor that survives it)."""
+        decoder = msgspec.json.Decoder(MetricLine)
+        after = 0
         while True:
-            lines, after = self.events(cursor)
-            if lines:
-                yield lines
-            if cursor is not None and after.position == cursor.position:
+            rows = self.db.all("events_page", after=after, limit=EVENTS_PAGE)
+            if rows:
+                after = rows[-1]["id"]
+                yield [decoder.decode(_json.encode(r["line"])) for r in rows]
+            if len(rows) < EVENTS_PAGE:
                 return
-            if not lines:
-                return
-            cursor = after
 
     def events(self, cursor: EventCursor | None) -> tuple[list[MetricLine], EventCursor]:
         """The events after the cursor, at most EVENTS_PAGE at a time.

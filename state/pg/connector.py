@@ -33,10 +33,10 @@ import msgspec
 import psycopg
 import psycopg.errors
 from loguru import logger
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from config.loader import masked_dsn
 from messages.records import rfc3339
 from state.backend import BackendUnavailable
 from state.pg.queries import query
@@ -48,14 +48,9 @@ RETRYABLE = (psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetecte
 
 
 def redact(dsn: str) -> str:
-    """The DSN with its password (if any) replaced by `***`, for logs and errors."""
-    try:
-        params = conninfo_to_dict(dsn)
-    except psycopg.ProgrammingError:
-        return "<a DSN that does not parse>"
-    if "password" in params:
-        params["password"] = "***"
-    return make_conninfo("", **{k: v for k, v in params.items() if v is not None})
+    """The DSN as written, with its password (if any) replaced by `***`, for logs,
+    errors and `status` (`config.loader.masked_dsn`: key=value and URL forms)."""
+    return masked_dsn(dsn)
 
 
 class Health(msgspec.Struct, frozen=True, kw_only=True):

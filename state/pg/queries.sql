@@ -37,10 +37,6 @@ SELECT extract(epoch FROM now())::float8 AS now;
 -- lost with the database's crash is fenced off like a lapsed one.
 SET LOCAL synchronous_commit TO OFF;
 
--- name: ping
--- Whether a connection works at all.
-SELECT 1 AS ok;
-
 -- name: wake
 -- Wake idle instances (delivered at commit; lost if nobody listens: instances poll too).
 SELECT pg_notify('repairlab_wake', %(why)s);
@@ -53,10 +49,6 @@ VALUES (%(name)s, %(ingest_key)s, %(body)s, %(bundle_sha256)s, %(tool)s, %(linea
         %(state)s, %(reason)s)
 ON CONFLICT (ingest_key) DO NOTHING
 RETURNING id;
-
--- name: find_ingested
--- The handoff an ingest key made.
-SELECT id, state FROM handoffs WHERE ingest_key = %(ingest_key)s;
 
 -- name: claim
 -- Up to `limit` due handoffs, oldest due first, skipping rows another claimer holds
@@ -84,13 +76,6 @@ UPDATE handoffs
 SET lease_expires = now() + make_interval(secs => %(lease_seconds)s)
 WHERE state = 'claimed' AND claimed_by = %(instance)s AND lease_expires > now()
 RETURNING id, claim_token;
-
--- name: renew_claim
--- Extend one lease, fenced by its token.
-UPDATE handoffs
-SET lease_expires = now() + make_interval(secs => %(lease_seconds)s)
-WHERE id = %(id)s AND claim_token = %(token)s AND state = 'claimed' AND lease_expires > now()
-RETURNING extract(epoch FROM lease_expires)::float8 AS lease_expires;
 
 -- name: take_back_lapsed
 -- Claims whose lease lapsed go back to be claimed again (to `deferred` if their
@@ -267,17 +252,13 @@ SELECT
     count(*) FILTER (WHERE state = 'corrupt') AS corrupt
 FROM handoffs;
 
--- name: next_due
--- Seconds until the next handoff becomes claimable (negative: one is due; null: none).
-SELECT extract(epoch FROM min(not_before) - now())::float8 AS wait
-FROM handoffs WHERE state IN ('queued', 'deferred');
-
 -- name: prune_handoffs
--- One batch of finished or long-waiting handoffs past their TTL (never a claimed one).
+-- One batch of finished or long-waiting handoffs older than `cutoff` (POSIX time;
+-- never a claimed one).
 DELETE FROM handoffs
 WHERE id IN (SELECT id FROM handoffs
              WHERE state IN ('done', 'hard_fail', 'corrupt', 'queued', 'deferred')
-               AND state_since < now() - make_interval(secs => %(ttl_seconds)s)
+               AND state_since < to_timestamp(%(cutoff)s)
              LIMIT %(batch)s
              FOR UPDATE SKIP LOCKED)
 RETURNING 'handoffs/' || state || '/' || name AS path, octet_length(body) AS size;
@@ -286,7 +267,7 @@ RETURNING 'handoffs/' || state || '/' || name AS path, octet_length(body) AS siz
 -- One batch of challengers past their TTL.
 DELETE FROM challengers
 WHERE id IN (SELECT id FROM challengers
-             WHERE created_at < now() - make_interval(secs => %(ttl_seconds)s)
+             WHERE created_at < to_timestamp(%(cutoff)s)
              LIMIT %(batch)s)
 RETURNING 'challengers/' || file_name AS path, octet_length(body) AS size;
 
@@ -294,9 +275,21 @@ RETURNING 'challengers/' || file_name AS path, octet_length(body) AS size;
 -- One batch of failure records past their TTL.
 DELETE FROM failures
 WHERE id IN (SELECT id FROM failures
-             WHERE ts < now() - make_interval(secs => %(ttl_seconds)s)
+             WHERE ts < to_timestamp(%(cutoff)s)
              LIMIT %(batch)s)
 RETURNING 'failures/' || bundle_sha256 AS path, 0 AS size;
+
+-- name: prune_events
+-- One batch of events past their TTL (as rotated metrics files go on the filesystem).
+DELETE FROM events
+WHERE id IN (SELECT id FROM events
+             WHERE ts < to_timestamp(%(cutoff)s)
+             ORDER BY ts LIMIT %(batch)s)
+RETURNING 'events/' || event AS path, octet_length(line::text) AS size;
+
+-- name: events_page
+-- Every event visible now after id `after`, in id order (a one-shot full read).
+SELECT id, line FROM events WHERE id > %(after)s ORDER BY id LIMIT %(limit)s;
 
 -- name: events_after
 -- Metrics lines of the transactions from `after` (an xid) up to the oldest still
@@ -312,12 +305,6 @@ LIMIT %(limit)s;
 -- name: challengers_after
 -- Challengers after id `after`, in id order (for `challengers export`).
 SELECT id, file_name, body FROM challengers WHERE id > %(after)s ORDER BY id LIMIT %(limit)s;
-
--- name: handoff_by_id
--- One handoff, whatever its state.
-SELECT id, name, state, bundle_sha256, attempt, claimed_by, claim_token, challenger_id,
-       duplicate, reason, extract(epoch FROM not_before)::float8 AS not_before
-FROM handoffs WHERE id = %(id)s;
 
 -- name: insert_pattern
 -- One pattern, unless its content is stored already (then nothing); a taken id
@@ -386,16 +373,7 @@ WHERE state = 'claimed' GROUP BY claimed_by;
 -- What pruning would remove now (a dry run): names and sizes.
 SELECT 'handoffs/' || state || '/' || name AS path, octet_length(body) AS size FROM handoffs
 WHERE state IN ('done', 'hard_fail', 'corrupt', 'queued', 'deferred')
-  AND state_since < now() - make_interval(secs => %(ttl_seconds)s)
+  AND state_since < to_timestamp(%(cutoff)s)
 UNION ALL
 SELECT 'challengers/' || file_name, octet_length(body) FROM challengers
-WHERE created_at < now() - make_interval(secs => %(ttl_seconds)s);
-
--- name: get_setting
--- One shared fact.
-SELECT value FROM settings WHERE key = %(key)s;
-
--- name: put_setting
--- Set one shared fact.
-INSERT INTO settings (key, value) VALUES (%(key)s, %(value)s)
-ON CONFLICT (key) DO UPDATE SET value = excluded.value;
+WHERE created_at < to_timestamp(%(cutoff)s);

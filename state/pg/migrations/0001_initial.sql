@@ -91,9 +91,3 @@ CREATE TABLE instances (
     started_at  timestamptz NOT NULL DEFAULT now(),
     last_beat   timestamptz NOT NULL DEFAULT now()
 );
-
--- Shared small facts (the prune schedule's last run, LLM budgets, ...).
-CREATE TABLE settings (
-    key    text PRIMARY KEY,
-    value  jsonb NOT NULL
-);
