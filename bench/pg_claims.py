@@ -81,7 +81,14 @@ def _drain_backend(kind: str, root: str, dsn: str, instance: str, start: Any,
     backend = open_backend(_config(Path(root), kind, dsn), instance)
     start.wait()
     began, done = time.time(), 0
-    while (claim := backend.claim_next()) is not None:
+    backend.rescan()  # the watcher's first scan (the filesystem learns its queue here)
+    while True:
+        claim = backend.claim_next()
+        if claim is None:
+            backend.rescan()
+            claim = backend.claim_next()
+            if claim is None:
+                break
         opened = backend.open(claim, 1 << 20)
         backend.settle([_finish(instance, claim, opened.data)])
         done += 1
