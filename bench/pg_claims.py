@@ -81,13 +81,14 @@ def _drain_backend(kind: str, root: str, dsn: str, instance: str, start: Any,
     backend = open_backend(_config(Path(root), kind, dsn), instance)
     start.wait()
     began, done = time.time(), 0
-    backend.rescan()  # the filesystem backend claims among the names a scan found
+    backend.rescan()  # the watcher's first scan (the filesystem learns its queue here)
     while True:
         claim = backend.claim_next()
         if claim is None:
-            if backend.rescan() == 0:
+            backend.rescan()
+            claim = backend.claim_next()
+            if claim is None:
                 break
-            continue
         opened = backend.open(claim, 1 << 20)
         backend.settle([_finish(instance, claim, opened.data)])
         done += 1

@@ -349,7 +349,8 @@ def test_challenger_done_state_and_event_commit_together_and_a_redo_does_nothing
     lines = [line for batch in a.event_batches() for line in batch]
     assert [(x.event, x.duplicate, x.challenger) for x in lines] == [
         ("repaired", False, first.line.challenger), ("repaired", True, first.line.challenger)]
-    assert a.repaired_before(spec_sha256(PASSING)).name == first.line.challenger
+    before = a.repaired_before(spec_sha256(PASSING))
+    assert before is not None and before.name == first.line.challenger
     [(name, body)] = list(a.challengers())
     assert name == first.line.challenger and b'"schema":"repairlab.challenger/1"' in body
 
@@ -417,7 +418,8 @@ def test_the_backoff_is_counted_on_the_database_clock(
     db_now = scalar(pg_dsn, "SELECT extract(epoch FROM now())::float8")
     assert 29 < verdict.not_before - db_now <= 30
     assert a.claim_next() is None
-    assert 29 < a.status().next_retry_in_s <= 30
+    retry = a.status().next_retry_in_s
+    assert retry is not None and 29 < retry <= 30
 
 
 def test_two_instances_failing_one_bundle_at_once_decide_once_and_the_same_way(
