@@ -592,8 +592,8 @@ class PostgresBackend(Backend):
         if dry_run:
             report.removed = [(Path(r["path"]), int(r["size"]))
                               for r in self.db.all("prune_preview", cutoff=cutoff)]
-            report.removed = [(_place(p), n) for p, n in report.removed]
-            return report
+            report.removed = sorted((_place(p), n) for p, n in report.removed)
+            return report  # in path order, as the filesystem lists them
         for statement in ("prune_handoffs", "prune_challengers", "prune_failures",
                           "prune_events"):
             while True:
@@ -602,6 +602,7 @@ class PostgresBackend(Backend):
                                    if statement in ("prune_handoffs", "prune_challengers")]
                 if len(rows) < PRUNE_BATCH:
                     break
+        report.removed.sort()  # in path order, as the filesystem lists them
         return report
 
     def status(self) -> StatusReport:
