@@ -149,6 +149,12 @@ def test_instances_on_one_database_with_sigkills_settle_every_handoff_once(
 
     _wait_terminal(fleet, dsn, len(submitted), timeout=300, during=kill_some)
     assert fleet.kills >= 1, "no instance was killed while work was left"
+    # Every instance up (its heartbeat row names the pid it runs as now), so that
+    # one just started again has its signal handlers when it is told to stop.
+    wait_for(lambda: all(proc is not None and scalar(
+        dsn, "SELECT count(*) FROM instances WHERE instance = %s AND pid = %s",
+        f"pge2e{k}", proc.pid) == 1 for k, proc in enumerate(fleet.procs)),
+        timeout=60, what="every instance up")
     codes = fleet.stop_all()
     figures = verdict(dsn, submitted, fleet.layouts)
     assert ok(figures), figures
