@@ -249,7 +249,9 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     def held(self) -> list[Claim]:
-        """Every claim this instance holds now (after a restart: from before)."""
+        """Every claim this instance holds now (after a restart: from before),
+        each with the very `ref` that `claim_next` gave it: the watcher matches
+        them against the refs on the work board."""
 
     @abc.abstractmethod
     def renew(self) -> None:
