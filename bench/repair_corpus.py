@@ -133,8 +133,10 @@ def msgspec_replace(settings: RepairSettings, **changes: Any) -> RepairSettings:
 
 def runner_cost(runner: Runner, cases: Sequence[Case], rounds: int) -> tuple[float, float]:
     """Median seconds per test run of `runner` and of a fresh pytest per run, on the
-    same passing-or-not bundles, interleaved so both see the same machine load."""
+    same passing-or-not bundles, interleaved so both see the same machine load (one
+    round at least, whatever `rounds` says)."""
     fresh = SubprocessRunner()
+    rounds = max(1, rounds)  # the medians need one run of each at least
     warm_times: list[float] = []
     fresh_times: list[float] = []
     for case in cases:

@@ -143,16 +143,21 @@ class PytestHost:
         """Decide, once, the import machinery every candidate gets (`clean_import_path`)."""
         self.child_path, self.child_meta, self.child_hooks = clean_import_path(self.repo_root)
 
-    def prepare(self, work: Path, tmp: Path, files: Mapping[str, str]) -> None:
-        """Write `files` under `work` and make this process a bundle's: its cwd, a
-        scrubbed environment (HOME and TMPDIR in `tmp`), and the import path a bundle
-        gets. Runs in a child, as the candidate's uid; raises on an unsafe path."""
+    @staticmethod
+    def write_files(work: Path, files: Mapping[str, str]) -> None:
+        """Write `files` under `work`; raises ValueError on an unsafe path."""
         for rel, text in files.items():
             if Path(rel).is_absolute() or ".." in Path(rel).parts:
                 raise ValueError(f"unsafe path in candidate: {rel!r}")
             target = work / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text, encoding="utf-8")
+
+    def prepare(self, work: Path, tmp: Path, files: Mapping[str, str]) -> None:
+        """Write `files` under `work` and make this process a bundle's: its cwd, a
+        scrubbed environment (HOME and TMPDIR in `tmp`), and the import path a bundle
+        gets. Runs in a child, as the candidate's uid; raises on an unsafe path."""
+        self.write_files(work, files)
         os.chdir(work)
         os.environ.clear()
         os.environ.update(CHILD_ENV)

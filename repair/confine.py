@@ -34,6 +34,9 @@ PR_SET_DUMPABLE = 4
 _PR_SET_KEEPCAPS = 8
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
+_PR_SET_PDEATHSIG = 1
+_CLONE_NEWUSER = 0x10000000
+_CLONE_NEWPID = 0x20000000
 _PR_CAP_AMBIENT = 47
 _PR_CAP_AMBIENT_RAISE = 2
 _CAP_DAC_READ_SEARCH = 2
@@ -77,6 +80,96 @@ def drop_to(uid: int, *, keep_read_search: bool = False) -> None:
         libc = _libc()
         libc.prctl(_PR_CAP_AMBIENT, ctypes.c_ulong(_PR_CAP_AMBIENT_RAISE),
                    ctypes.c_ulong(_CAP_DAC_READ_SEARCH), ctypes.c_ulong(0), ctypes.c_ulong(0))
+
+
+def drop_capabilities() -> None:
+    """Give up every capability (effective, permitted, inheritable, hence ambient):
+    what a process holds in a user namespace it made, which it must not pass on.
+    Raises OSError when the kernel refuses."""
+    header = (ctypes.c_uint32 * 2)(_CAP_VERSION_3, 0)
+    data = (ctypes.c_uint32 * 6)(0, 0, 0, 0, 0, 0)
+    if _libc().capset(header, data) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+
+
+def enter_pid_namespace() -> None:
+    """Make this (single-threaded, unprivileged) process's own user and pid
+    namespaces and return as pid 1 of the pid namespace, in a child; this process
+    stays behind only to wait for it and exit with its status, and never returns.
+
+    Killing the process left behind kills the child (its parent-death signal is
+    SIGKILL), and the death of a pid namespace's first process kills everything in
+    the namespace: one SIGKILL from outside ends all that ever ran in it. Inside, a
+    process cannot see, let alone signal, any process outside, nor send pid 1 a
+    signal it does not handle (SIGKILL, SIGSTOP above all). The user namespace maps
+    only this process's own uid and gid onto themselves, and the capabilities it
+    gives are dropped in both processes before this returns. Raises OSError (and
+    nothing changed) when the system refuses the namespaces; any later failure ends
+    the process with status 70.
+    """
+    uid, gid = os.geteuid(), os.getegid()
+    if _libc().unshare(ctypes.c_int(_CLONE_NEWUSER | _CLONE_NEWPID)) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"unshare(CLONE_NEWUSER|CLONE_NEWPID): {os.strerror(err)}")
+    # Only a dumpable process may write its own maps (nothing but our own code runs
+    # in the meantime, and it is not dumpable again before anything else does).
+    prctl(PR_SET_DUMPABLE, 1)
+    for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1\n"),
+                       ("gid_map", f"{gid} {gid} 1\n")):
+        with open(f"/proc/self/{name}", "w", encoding="ascii") as fh:
+            fh.write(text)
+    prctl(PR_SET_DUMPABLE, 0)
+    lifeline_r, lifeline_w = os.pipe()
+    child = os.fork()
+    if child == 0:
+        os.close(lifeline_w)
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        # The waiter may have died before the line above: then the pipe is at EOF.
+        os.set_blocking(lifeline_r, False)
+        try:
+            if os.read(lifeline_r, 1) == b"":
+                os._exit(70)
+        except BlockingIOError:
+            pass
+        os.close(lifeline_r)
+        drop_capabilities()
+        prctl(PR_SET_DUMPABLE, 0)
+        return
+    code = 70
+    try:
+        # The waiter holds nothing of its child's but the lifeline.
+        os.closerange(0, lifeline_w)
+        os.closerange(lifeline_w + 1, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+        drop_capabilities()
+        prctl(PR_SET_DUMPABLE, 0)
+        while True:
+            try:
+                _, status = os.waitpid(child, 0)
+            except InterruptedError:
+                continue
+            code = os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 70
+            break
+    finally:
+        os._exit(code)
+
+
+def sweep_as_init(rounds: int = SWEEP_ROUNDS) -> bool:
+    """As pid 1 of a pid namespace of our own (`enter_pid_namespace`): SIGKILL every
+    other process in it and reap them, until ``kill(-1)`` finds none (every one of
+    them has this uid and no capability, so each one found is signalled). False if
+    some survived `rounds` tries."""
+    for _ in range(rounds):
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except ProcessLookupError:
+            reap_nohang()
+            return True
+        except OSError:
+            pass
+        reap_nohang()
+        time.sleep(0.0005)
+    return False
 
 
 def isolate_network() -> bool:
@@ -228,11 +321,14 @@ def limit_resources(timeout: float, *, processes: bool) -> bool:
     return nproc
 
 
-def sweep_namespace(rounds: int = SWEEP_ROUNDS) -> bool:
+def sweep_namespace(rounds: int = SWEEP_ROUNDS, *, spare: int = 0) -> bool:
     """In a pid namespace of the sandbox's own (bwrap run by a non-root daemon,
     where every candidate runs as the server's uid): SIGKILL every process but
     pid 1 (bwrap's init) and this one, reaping what is reparented here, until none
-    is left. False if some survived `rounds` tries."""
+    is left. With `spare`, that process and all its descendants live on too (an
+    open session: the waiter of `enter_pid_namespace`, the pid 1 of its namespace
+    and what that one forked, which it sweeps itself). False if some survived
+    `rounds` tries."""
     me = os.getpid()
     for _ in range(rounds):
         reap_nohang()
@@ -240,6 +336,17 @@ def sweep_namespace(rounds: int = SWEEP_ROUNDS) -> bool:
             others = [int(n) for n in os.listdir("/proc") if n.isdigit() and int(n) not in (1, me)]
         except OSError:
             return False
+        if spare:
+            parents = {pid: _parent(pid) for pid in others}
+            kept = {spare}
+            grew = True
+            while grew:
+                grew = False
+                for pid, parent in parents.items():
+                    if parent in kept and pid not in kept:
+                        kept.add(pid)
+                        grew = True
+            others = [pid for pid in others if pid not in kept]
         if not others:
             return True
         for pid in others:
@@ -249,6 +356,19 @@ def sweep_namespace(rounds: int = SWEEP_ROUNDS) -> bool:
                 pass
         time.sleep(0.001)
     return False
+
+
+def _parent(pid: int) -> int:
+    """The parent pid of `pid` (0 if it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            stat = fh.read()
+    except OSError:
+        return 0
+    try:
+        return int(stat[stat.rindex(b")") + 2:].split()[1])
+    except (ValueError, IndexError):
+        return 0
 
 
 def namespace_inode(kind: str) -> int:

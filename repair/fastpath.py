@@ -1,7 +1,9 @@
 """The fast path inside the sandbox: a bundle's collected pytest session, forked per candidate.
 
 The fork server (repair/sandbox.py) forks one confined *session process* per bundle
-(its own ephemeral uid, rlimits, no_new_privs, not dumpable). That process writes
+(rlimits, no_new_privs, not dumpable, and either an ephemeral uid of its own, for a
+root daemon, or, for a non-root one, pid 1 of a user and pid namespace of its own,
+which its candidates cannot see out of and whose death kills them all). That process writes
 the bundle's files as the handoff holds them, runs ``pytest.main`` over them with
 `SessionPlugin`, and once collection is over serves candidates from inside
 ``pytest_runtestloop`` instead of running tests itself: for each one it forks a
@@ -26,6 +28,15 @@ In the child, `Session.enter` makes the candidate's code the code that runs:
   any of them, the candidate is *refused* (`Stale`) and the caller judges it the
   ordinary way.
 
+Per candidate, the session process keeps one child forked ahead (a *spare*, see
+repair/sandbox.py), which has written the handoff's files and taken the bundle's
+environment before the request comes; it then writes only what the candidate
+changes. When screening (`enter` with ``stop``), the child runs the tests itself
+(`_run_items`: no session finish) and plain test functions without pytest's
+per-phase hooks (`direct_items`, `_run_direct`) unless a hook around a test comes
+from outside pytest; anything else goes pytest's way, its failures reported without
+a formatted traceback (`_lean_report`).
+
 A candidate that changes a test file, a conftest, a pytest config file, or removes a
 module that was loaded, is refused before any fork (`Session.refuses`). Refused
 candidates cost one round trip; the caller runs them through a fresh session.
@@ -48,6 +59,7 @@ import inspect
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -131,6 +143,15 @@ class Session:
         self.deps: dict[str, set[str]] = {}
         self.code: dict[str, Any] = {}
         self.test_limit = 0.0
+        # Screening the lean way (`enter` with `stop`): the child runs the tests
+        # itself, reports a failure without formatting its traceback, and hands its
+        # record to `finish` (which never returns) instead of ending the session.
+        self.lean = False
+        self.finish: Callable[[int], None] | None = None
+        # Node ids of the items a lean child may run without pytest's per-phase
+        # hooks (`direct_items`); decided once, in `freeze`.
+        self.direct: set[str] = set()
+        self.record: Any = None  # the ReportPlugin a lean child records into
 
     # -- in the session process ------------------------------------------------------
 
@@ -148,7 +169,18 @@ class Session:
                 outer.session = session
                 outer.collection_errors = int(session.testsfailed)
                 serve(outer)
-                return None  # only a candidate child gets here: pytest's loop runs
+                # Only a candidate child gets here.
+                if outer.lean and outer.finish is not None:
+                    outer.finish(_run_items(session, outer.direct, outer.record,
+                                            outer.test_limit))
+                return None  # pytest's own loop runs
+
+            def pytest_runtest_makereport(self, item: Any, call: Any) -> Any:
+                # A plain hook: unittest's (tryfirst) has made call.excinfo pytest's
+                # own by now, and pytest's default comes after this one.
+                if outer.lean:
+                    return _lean_report(item, call)
+                return None
 
             def pytest_runtest_protocol(self, item: Any, nextitem: Any) -> Any:
                 if outer.test_limit > 0:
@@ -188,6 +220,7 @@ class Session:
                     self.code[rel] = self._compile(module, rel, self.files[rel], True)
                 except (SyntaxError, ValueError, RecursionError):
                     pass  # it was imported, so this cannot happen; the child compiles it then
+        self.direct = direct_items(self.session, self.work)
         # A failure's report looks modules up by file (inspect.getmodule), which maps
         # every loaded module's path once per process: map them here, once for all.
         inspect.getmodule(sys._getframe().f_code)
@@ -217,6 +250,7 @@ class Session:
             session.config.option.maxfail = 1
             session.config.option.tbstyle = "no"
             session.config.option.reportchars = ""
+            self.lean = not self.collection_errors
         self.test_limit = test_limit
 
     def _loaded(self, rel: str) -> Any:
@@ -309,6 +343,173 @@ class Session:
             rewrite_asserts(tree, text.encode("utf-8"), module.__file__, loader.config)
             return compile(tree, module.__file__, "exec", dont_inherit=True)
         return compile(text, module.__file__, "exec", dont_inherit=True)
+
+
+def _run_items(session: Any, direct: set[str] = frozenset(),  # type: ignore[assignment]
+               record: Any = None, limit: float = 0.0) -> int:
+    """pytest's own test loop (`_pytest.main.pytest_runtestloop`), run by a lean
+    screening child, and the exit status pytest would give: the session's finish
+    (terminal summary, unconfigure, its garbage collection) is left out, since the
+    child's record is all that is wanted of it. Items of `direct` (with a
+    `record`) are run by `_run_direct`, the others through pytest's protocol."""
+    items = session.items
+    hook = session.config.hook
+    for i, item in enumerate(items):
+        nextitem = items[i + 1] if i + 1 < len(items) else None
+        if record is not None and item.nodeid in direct:
+            _run_direct(session, item, nextitem, record, limit)
+        else:
+            hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
+        if session.shouldfail or session.shouldstop:
+            break
+    if session.testsfailed:
+        return 1
+    return 0 if items else 5
+
+
+# Fixtures of pytest's own that work without its per-phase hooks around a test
+# (capsys, capfd and caplog need them, and tmp_path and tmpdir read what a
+# makereport hook stored: a test using them goes pytest's way).
+_DIRECT_FIXTURES = frozenset({
+    "request", "tmp_path_factory", "tmpdir_factory", "monkeypatch", "recwarn",
+    "pytestconfig", "doctest_namespace", "record_property", "record_xml_attribute",
+    "record_testsuite_property",
+})
+_DIRECT_HOOKS = ("pytest_runtest_protocol", "pytest_runtest_setup", "pytest_runtest_call",
+                 "pytest_runtest_teardown", "pytest_runtest_makereport",
+                 "pytest_runtest_logreport", "pytest_pyfunc_call", "pytest_fixture_setup",
+                 "pytest_fixture_post_finalizer", "pytest_runtest_logstart",
+                 "pytest_runtest_logfinish")
+_MARKS_OF_HOOKS = frozenset({"skip", "skipif", "xfail"})
+
+
+def direct_items(session: Any, work: Path) -> set[str]:
+    """Node ids of the collected items a lean child may run directly (`_run_direct`):
+    none if any hook around a test comes from outside pytest and repairlab (a
+    conftest's, a plugin a test module asked for); else the plain test functions
+    with no skip or xfail mark whose every fixture is the bundle's own, one of
+    `_DIRECT_FIXTURES` or a parameter. Empty when pytest is not as expected."""
+    try:
+        from _pytest.python import Function
+
+        pm = session.config.pluginmanager
+        for name in _DIRECT_HOOKS:
+            for impl in getattr(pm.hook, name).get_hookimpls():
+                plugin = impl.plugin
+                origin = getattr(plugin, "__name__", None) if inspect.ismodule(plugin) \
+                    else type(plugin).__module__
+                if not str(origin).startswith(("_pytest", "_repairlab")):
+                    return set()
+        root = os.path.realpath(work) + os.sep
+        found: set[str] = set()
+        for item in session.items:
+            if type(item) is not Function:
+                continue
+            if any(mark.name in _MARKS_OF_HOOKS for mark in item.iter_markers()):
+                continue
+            defs = item._fixtureinfo.name2fixturedefs
+            params = getattr(getattr(item, "callspec", None), "params", {})
+            ok = True
+            for name in item.fixturenames:
+                if name in _DIRECT_FIXTURES or name in params:
+                    continue
+                fixturedefs = defs.get(name)
+                code = getattr(getattr(fixturedefs[-1], "func", None), "__code__", None) \
+                    if fixturedefs else None
+                if code is None or not os.path.realpath(code.co_filename).startswith(root):
+                    ok = False
+                    break
+            if ok:
+                found.add(item.nodeid)
+        return found
+    except Exception:  # pytest's internals differ: everything goes pytest's way
+        return set()
+
+
+def _run_direct(session: Any, item: Any, nextitem: Any, record: Any, limit: float) -> None:
+    """Run one test as pytest's runner does (set up, call, and tear down up to
+    `nextitem` when it passed), without the per-phase hooks around it, recording
+    its outcome into `record` (a ReportPlugin) and into the session's failure
+    count. A skip (``pytest.skip``, ``pytest.xfail``) leaves it out, as pytest
+    does; any other exception fails it (in set-up or tear-down: an error too).
+    The per-test limit (`_arm`) holds from set-up to tear-down."""
+    from _pytest.outcomes import Exit, Skipped, XFailed
+
+    nodeid = item.nodeid
+    setupstate = session._setupstate
+    started = time.perf_counter()
+    passed: bool | None = None
+    error = False
+    if limit > 0:
+        _arm(nodeid, limit)
+    try:
+        try:
+            setupstate.setup(item)
+        except (Skipped, XFailed):
+            pass
+        except (Exit, KeyboardInterrupt):
+            raise
+        except BaseException:
+            passed, error = False, True
+        else:
+            try:
+                item.runtest()
+                passed = True
+            except (Skipped, XFailed):
+                pass
+            except (Exit, KeyboardInterrupt):
+                raise
+            except BaseException:
+                passed = False
+        if passed is not False and nextitem is not None:
+            try:
+                setupstate.teardown_exact(nextitem)
+            except (Exit, KeyboardInterrupt):
+                raise
+            except BaseException:
+                passed, error = False, True
+    finally:
+        if limit > 0:
+            _disarm()
+    record.durations[nodeid] = time.perf_counter() - started
+    if passed is None:
+        return
+    record.outcomes[nodeid] = passed
+    if not passed:
+        if error:
+            record.errors.add(nodeid)
+        session.testsfailed += 1
+        maxfail = session.config.getvalue("maxfail")
+        if maxfail and session.testsfailed >= maxfail:
+            session.shouldfail = f"stopping after {session.testsfailed} failures"
+
+
+def _lean_report(item: Any, call: Any) -> Any:
+    """The report of a test phase as pytest's default makes it, but a failure's
+    traceback is never formatted (its long representation is the exception's one
+    line, bounded); skips, exception groups and anything unusual go to pytest's
+    default (None)."""
+    from _pytest.outcomes import skip
+    from _pytest.reports import TestReport
+
+    excinfo = call.excinfo
+    outcome: Any
+    if excinfo is None:
+        outcome, longrepr = "passed", None
+    else:
+        value = getattr(excinfo, "value", None)
+        if value is None or isinstance(value, (skip.Exception, BaseExceptionGroup)):
+            return None
+        outcome = "failed"
+        try:
+            longrepr = f"{type(value).__name__}: {value}"[:2000]
+        except Exception:  # a __str__ of the bundle's that raises
+            longrepr = type(value).__name__
+    sections = [(f"Captured {key} {rwhen}", content)
+                for rwhen, key, content in item._report_sections]
+    return TestReport(item.nodeid, item.location, dict.fromkeys(item.keywords, 1), outcome,
+                      longrepr, call.when, sections, call.duration, call.start, call.stop,
+                      user_properties=item.user_properties)
 
 
 def files_text(work: Path, rel: str) -> str:

@@ -65,6 +65,8 @@ _SIBLING_ATTRS = (
     ("appendleft", "append"), ("sort", "reverse"), ("isupper", "islower"),
     ("isdigit", "isalpha", "isalnum", "isspace"), ("partition", "rpartition"),
     ("index", "rindex"), ("get", "setdefault"), ("update", "setdefault"),
+    # strip's argument is a set of characters, not a suffix or prefix.
+    ("rstrip", "removesuffix"), ("lstrip", "removeprefix"),
 )
 _GUARD_RESULTS = ("None", "0", "[]", "''", "False")
 SMALL_ATTR_POOL = 12  # a file using at most this many attribute names offers them all
@@ -119,6 +121,7 @@ class _Builder:
         self.attrs_plain: set[str] = set()
         self.attrs_by_base: dict[tuple[bool, str], set[str]] = {}
         self.locals: dict[ast.AST | None, list[str]] = {}
+        self.twins: dict[ast.AST | None, set[frozenset[str]]] = {}
         self.facts = ModuleFacts.of(model.tree)
         self.first_use: dict[str, ast.Name | None] = {}
         self.ints: list[int] = []
@@ -174,10 +177,11 @@ class _Builder:
 
     def body_edit(self, stmt: ast.stmt, cost: int, label: str,
                   start: int, end: int, text: str, mutate: Callable[[], Undo],
-                  kind: str = "", deletes: bool = False, informed: bool = False) -> None:
+                  kind: str = "", deletes: bool = False, informed: bool = False,
+                  pairable: bool = False) -> None:
         self.add(Edit(path=self.m.path, line=stmt.lineno, anchor=stmt.lineno, cost=cost,
                       label=label, spans=((start, end, text, text),), mutate=mutate,
-                      kind=kind, deletes=deletes, informed=informed))
+                      kind=kind, deletes=deletes, informed=informed, pairable=pairable))
 
 
 def _scope_names(scope: ast.AST | None) -> list[str]:
@@ -193,6 +197,27 @@ def _scope_names(scope: ast.AST | None) -> list[str]:
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store) and node.id not in names:
             names.append(node.id)
     return names
+
+
+def _twin_names(scope: ast.AST | None) -> set[frozenset[str]]:
+    """Pairs of names a function binds in one statement (``lo, hi = ...``,
+    ``for k, v in ...``) or takes as neighbouring parameters."""
+    if not isinstance(scope, ast.FunctionDef | ast.AsyncFunctionDef):
+        return set()
+    twins: set[frozenset[str]] = set()
+    params = [a.arg for a in [*scope.args.posonlyargs, *scope.args.args]]
+    twins.update(frozenset(p) for p in itertools.pairwise(params))
+    for node in ast.walk(scope):
+        targets: list[ast.expr] = []
+        if isinstance(node, ast.Assign):
+            targets = node.targets
+        elif isinstance(node, ast.For | ast.comprehension):
+            targets = [node.target]
+        for target in targets:
+            if isinstance(target, ast.Tuple | ast.List):
+                bound = [e.id for e in target.elts if isinstance(e, ast.Name)]
+                twins.update(frozenset(p) for p in itertools.combinations(bound, 2))
+    return twins
 
 
 def generate(model: FileModel) -> list[Edit]:
@@ -276,6 +301,8 @@ def _op_group(op: ast.operator) -> tuple[type[ast.operator], ...]:
 
 def _expression_edits(b: _Builder, node: ast.AST) -> None:
     m = b.m
+    if isinstance(node, ast.Constant) and type(node.value) in (int, float):
+        _function_constants(b, node)
     if isinstance(node, ast.Compare):
         for i, op in enumerate(node.ops):
             alternatives: list[tuple[type[ast.cmpop], int]] = []
@@ -346,9 +373,13 @@ def _expression_edits(b: _Builder, node: ast.AST) -> None:
         scope = m.scopes.get(node)
         names = b.locals.setdefault(scope, _scope_names(scope))
         if node.id in names:
+            twins = b.twins.setdefault(scope, _twin_names(scope))
             for name in names:
                 if name != node.id:
-                    b.replace(node, ast.Name(id=name, ctx=ast.Load()), 2,
+                    # A name bound in the same statement (lo, hi = ...) is the likeliest
+                    # mix-up: it comes first.
+                    twin = frozenset((name, node.id)) in twins
+                    b.replace(node, ast.Name(id=name, ctx=ast.Load()), 1 if twin else 2,
                               f"name {node.id} -> {name}", "name")
     elif isinstance(node, ast.Attribute):
         parent = m.parents.get(node)
@@ -492,6 +523,8 @@ def _statement_edits(b: _Builder, stmt: ast.stmt) -> None:
         if owner is scope and index == first:
             # Guards go where a missing one belongs: first thing in the function.
             _guards(b, stmt, body, index, scope, start, indent)
+        if index > 0:
+            _value_guards(b, stmt, body, index, start, indent)
 
 
 def _replace_stmt(b: _Builder, stmt: ast.stmt, new: ast.stmt, cost: int, label: str,
@@ -506,8 +539,11 @@ def _replace_stmt(b: _Builder, stmt: ast.stmt, new: ast.stmt, cost: int, label: 
         text = "".join(indent + ln + "\n" for ln in ast.unparse(new).split("\n"))
     except (ValueError, TypeError, AttributeError):
         return
+    # One simple statement rewritten in place: it combines with an edit elsewhere
+    # (a two-place fix) as any one-expression edit does.
     b.body_edit(stmt, cost, label, start, end, text,
-                lambda: set_field(owner, fieldname, index, new), kind)
+                lambda: set_field(owner, fieldname, index, new), kind,
+                pairable=not isinstance(stmt, ast.If | ast.For | ast.While | ast.With | ast.Try))
 
 
 def _delete(b: _Builder, stmt: ast.stmt, body: list[ast.stmt], index: int,
@@ -630,6 +666,33 @@ def _guards(b: _Builder, stmt: ast.stmt, body: list[ast.stmt], index: int,
                             mutate, "guard")
 
 
+def _value_guards(b: _Builder, stmt: ast.stmt, body: list[ast.stmt], index: int,
+                  start: int, indent: str) -> None:
+    """A guard for a value computed just before `stmt` (``words = text.split()``)
+    that `stmt` or a later statement of the block indexes (``words[-1]``): ``if not
+    words: return R`` in front of `stmt`, for the empty input the code forgets."""
+    before = body[index - 1]
+    if not (isinstance(before, ast.Assign) and len(before.targets) == 1
+            and isinstance(before.targets[0], ast.Name)):
+        return
+    name = before.targets[0].id
+    indexed = any(isinstance(n, ast.Subscript) and isinstance(n.value, ast.Name)
+                  and n.value.id == name and isinstance(n.ctx, ast.Load)
+                  for later in body[index:] for n in ast.walk(later))
+    if not indexed:
+        return
+    for result in _GUARD_RESULTS:
+        guard = ast.parse(f"if not {name}:\n    return {result}\n").body[0]
+        text = f"{indent}if not {name}:\n{indent}    return {result}\n"
+
+        def mutate(guard: ast.stmt = guard) -> Undo:
+            body.insert(index, guard)
+            return lambda: _pop(body, index)
+
+        b.body_edit(stmt, 3, f"guard: if not {name}: return {result}", start, start, text,
+                    mutate, "guard")
+
+
 # -- edits that reshape an expression: wrap, extend, convert, look up with a default ----
 
 # Calls the builtins offer, tried around a value: conversions first (a TypeError's fix).
@@ -727,6 +790,24 @@ def _reshape_edits(b: _Builder, node: ast.AST) -> None:
             # A count or limit the call was meant to have (`split(":", 1)`).
             b.replace(node, _with(node, args=[*node.args, ast.Constant(1)]), 3,
                       f"{_short(node)} with a last argument 1", "call")
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+            and node.func.attr == "join" and len(node.args) == 1 and not node.keywords:
+        _join_conversions(b, node)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div) \
+            and _value_role(b, node) in ("argument", "return", "assign"):
+        # A ratio where a percentage is meant, or the reverse.
+        for op in (ast.Mult(), ast.Div()):
+            scaled = ast.BinOp(left=node, op=op, right=ast.Constant(100))
+            b.replace(node, scaled, 3, f"{_short(node)} {_SYMBOL[type(op)]} 100", "constant")
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+            and isinstance(node.func.value, ast.Name) and not node.args \
+            and node.func.value.id not in b.facts.modules:
+        # The method meant for a part of its receiver: its first item, or all but it.
+        receiver = node.func.value
+        for sl in (ast.Slice(lower=None, upper=ast.Constant(1), step=None),
+                   ast.Slice(lower=ast.Constant(1), upper=None, step=None)):
+            new = ast.Subscript(value=receiver, slice=sl, ctx=ast.Load())
+            b.replace(receiver, new, 4, f"receiver {_short(new)}", "index")
     if isinstance(node, ast.Return) and isinstance(node.value, ast.List):
         b.replace(node.value, ast.Tuple(elts=node.value.elts, ctx=ast.Load()), 2,
                   "return a tuple, not a list", "convert")
@@ -751,6 +832,41 @@ def _reshape_edits(b: _Builder, node: ast.AST) -> None:
     if isinstance(node, ast.List | ast.Tuple) and not node.elts \
             and isinstance(node.ctx, ast.Load) and _value_role(b, node) in ("assign", "return"):
         _fill_empty(b, node)
+
+
+def _join_conversions(b: _Builder, call: ast.Call) -> None:
+    """``sep.join(...)`` of values that are not all strings: each element of a
+    literal list or tuple that is not already a string made one with ``str()``, or
+    ``map(str, ...)`` around any other iterable."""
+    arg = call.args[0]
+    if isinstance(arg, ast.List | ast.Tuple) and arg.elts:
+        elts: list[ast.expr] = []
+        said: list[str] = []
+        for elt in arg.elts:
+            span = b.m.span(elt)
+            if span is None:
+                return
+            source = b.m.text[span[0]:span[1]]
+            if isinstance(elt, ast.Starred) or (isinstance(elt, ast.Constant)
+                                                and isinstance(elt.value, str)) \
+                    or (isinstance(elt, ast.Call) and isinstance(elt.func, ast.Name)
+                        and elt.func.id == "str"):
+                elts.append(elt)
+                said.append(source)
+            else:
+                elts.append(_call("str", elt))
+                said.append(f"str({source})")
+        if any(new is not old for new, old in zip(elts, arg.elts, strict=True)):
+            inner = ", ".join(said)
+            text = f"[{inner}]" if isinstance(arg, ast.List) else \
+                f"({inner}{',' if len(said) == 1 else ''})"
+            b.replace(arg, _with(arg, elts=elts), 2,
+                      "str() around each joined element that is not a string", "convert",
+                      text=text)
+    elif not (isinstance(arg, ast.Call) and isinstance(arg.func, ast.Name)
+              and arg.func.id == "map"):
+        b.replace(arg, _call("map", ast.Name(id="str", ctx=ast.Load()), arg), 3,
+                  f"join map(str, {_short(arg, 20)})", "convert")
 
 
 def _near_names(b: _Builder, node: ast.AST, limit: int = 4) -> list[str]:
@@ -1066,6 +1182,7 @@ def _growth_edits(b: _Builder, stmt: ast.stmt) -> None:
         _widen_narrow(b, stmt, stmt.test)
     if isinstance(stmt, ast.For) and stmt.body:
         _loop_guards(b, stmt)
+        _guard_into_loop(b, stmt)
     if isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Subscript) \
             and isinstance(stmt.op, ast.Add | ast.Sub):
         target = stmt.target
@@ -1130,6 +1247,171 @@ def _loop_guards(b: _Builder, loop: ast.For) -> None:
 
             b.body_edit(first, 3, f"guard in loop: if {test}: continue", start, start, text,
                         mutate, "guard")
+
+
+SIBLING_CONSTANTS = 4  # other numbers of the same function offered for a number
+
+
+def _function_constants(b: _Builder, node: ast.Constant) -> None:
+    """A number replaced by another number the same function uses (nearest first, in
+    the number's own type: ``0.0`` may become ``100.0`` where ``* 100`` is written):
+    the constant a slip put in place of the one the code means elsewhere."""
+    anchor = b.m.anchors.get(node)
+    scope = b.m.scopes.get(anchor) if anchor is not None else None
+    if not isinstance(scope, ast.FunctionDef | ast.AsyncFunctionDef):
+        return
+    line = getattr(node, "lineno", 0)
+    others: dict[float | int, int] = {}
+    for other in ast.walk(scope):
+        if (isinstance(other, ast.Constant) and isinstance(other.value, int | float)
+                and not isinstance(other.value, bool)
+                and other is not node and other.value != node.value):
+            value: int | float = float(other.value) if type(node.value) is float \
+                else other.value
+            if type(value) is not type(node.value) or value == node.value:
+                continue  # an int site is not given a float (nor 2 for 2.0)
+            distance = abs(getattr(other, "lineno", 0) - line)
+            others[value] = min(others.get(value, distance), distance)
+    for value in sorted(others, key=lambda v: (others[v], str(v)))[:SIBLING_CONSTANTS]:
+        b.replace(node, ast.Constant(value=value), 2,
+                  f"constant {node.value!r} -> {value!r} (used in this function)", "constant")
+
+
+def _guard_into_loop(b: _Builder, loop: ast.For) -> None:
+    """A guard that returns early for the whole input (``if any(x is None for x in xs):
+    return ...``, ``if None in xs``, ``if not text.strip()`` before ``for line in
+    text.splitlines()``) moved into the loop that follows it, as ``continue`` for the
+    one item it is about: its condition said per item (`_per_item`)."""
+    parent = b.m.parents.get(loop)
+    if parent is None or not isinstance(loop.target, ast.Name):
+        return
+    owner, fieldname, index = parent
+    if index is None:
+        return
+    body: list[ast.stmt] = getattr(owner, fieldname)
+    first = loop.body[0]
+    inside = b.m.whole_lines(first)
+    if inside is None:
+        return
+    at, _, indent = inside
+    for i in range(index):
+        guard = body[i]
+        if not (isinstance(guard, ast.If) and not guard.orelse and len(guard.body) == 1
+                and isinstance(guard.body[0], ast.Return)):
+            continue
+        where = b.m.whole_lines(guard)
+        if where is None:
+            continue
+        seen: set[str] = set()
+        for test in _per_item(guard.test, loop):
+            try:
+                said = ast.unparse(test)
+            except (ValueError, TypeError, AttributeError, RecursionError):
+                continue
+            if said in seen:
+                continue
+            seen.add(said)
+            moved = ast.If(test=test, body=[ast.Continue()], orelse=[])
+            text = f"{indent}if {said}:\n{indent}    continue\n"
+
+            def mutate(g: ast.stmt = guard, moved: ast.stmt = moved) -> Undo:
+                at_guard = body.index(g)
+                del body[at_guard]
+                loop.body.insert(0, moved)
+
+                def undo() -> None:
+                    del loop.body[0]
+                    body.insert(at_guard, g)
+
+                return undo
+
+            b.add(Edit(path=b.m.path, line=guard.lineno, anchor=guard.lineno, cost=3,
+                       label=f"move the guard of line {guard.lineno} into the loop: "
+                             f"if {_short(test)}: continue",
+                       spans=((where[0], where[1], "", ""), (at, at, text, text)),
+                       mutate=mutate, kind="guard"))
+
+
+def _per_item(test: ast.expr, loop: ast.For) -> list[ast.expr]:
+    """`test`, a condition on a loop's whole iterable, said of one item (the loop's
+    target): ``any(p(x) for x in ITER)`` becomes ``p(item)``, ``ITER[k]`` becomes
+    ``item``, ``v in ITER`` becomes ``item == v`` (``is`` for None, True, False), and
+    the name ITER is computed from (``text`` of ``text.splitlines()``) becomes
+    ``item``; also the variant where only the first three apply and the clauses
+    still about the whole iterable are dropped. Only variants about the item and no
+    longer about the iterable are returned."""
+    assert isinstance(loop.target, ast.Name)
+    var = loop.target.id
+    whole = ast.dump(loop.iter)
+    root = loop.iter
+    while isinstance(root, ast.Attribute | ast.Call | ast.Subscript):
+        root = root.func if isinstance(root, ast.Call) else root.value
+    root_name = root.id if isinstance(root, ast.Name) else None
+
+    def item() -> ast.Name:
+        return ast.Name(id=var, ctx=ast.Load())
+
+    class PerItem(ast.NodeTransformer):
+        def __init__(self, rename_root: bool) -> None:
+            self.rename_root = rename_root
+
+        def visit_Call(self, node: ast.Call) -> ast.AST:
+            if (isinstance(node.func, ast.Name) and node.func.id in ("any", "all")
+                    and len(node.args) == 1 and not node.keywords
+                    and isinstance(node.args[0], ast.GeneratorExp)):
+                gen = node.args[0]
+                comp = gen.generators[0]
+                if (len(gen.generators) == 1 and not comp.ifs and not comp.is_async
+                        and isinstance(comp.target, ast.Name)
+                        and ast.dump(comp.iter) == whole):
+                    return _renamed(gen.elt, comp.target.id, var)
+            return self.generic_visit(node)
+
+        def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
+            if ast.dump(node.value) == whole and _int_value(node.slice) is not None:
+                return item()
+            return self.generic_visit(node)
+
+        def visit_Compare(self, node: ast.Compare) -> ast.AST:
+            if (len(node.ops) == 1 and isinstance(node.ops[0], ast.In | ast.NotIn)
+                    and ast.dump(node.comparators[0]) == whole):
+                single = isinstance(node.left, ast.Constant) and node.left.value in (
+                    None, True, False)
+                positive = isinstance(node.ops[0], ast.In)
+                op: ast.cmpop = ((ast.Is() if positive else ast.IsNot()) if single
+                                 else (ast.Eq() if positive else ast.NotEq()))
+                return ast.Compare(left=item(), ops=[op], comparators=[node.left])
+            return self.generic_visit(node)
+
+        def visit_Name(self, node: ast.Name) -> ast.AST:
+            if self.rename_root and node.id == root_name:
+                return item()
+            return node
+
+    def about(node: ast.AST, name: str | None) -> bool:
+        return name is not None and any(isinstance(n, ast.Name) and n.id == name
+                                        for n in ast.walk(node))
+
+    found: list[ast.expr] = []
+    for rename in (True, False):
+        new = PerItem(rename).visit(copy.deepcopy(test))
+        if not rename and isinstance(new, ast.BoolOp):
+            kept = [v for v in new.values if not about(v, root_name)]
+            if not kept:
+                continue
+            new = kept[0] if len(kept) == 1 else ast.BoolOp(op=new.op, values=kept)
+        if about(new, var) and not about(new, root_name) and ast.dump(new) != ast.dump(test):
+            found.append(ast.fix_missing_locations(new))
+    return found
+
+
+def _renamed(node: ast.expr, old: str, new: str) -> ast.expr:
+    """A copy of `node` with every name `old` read as `new`."""
+    out = copy.deepcopy(node)
+    for n in ast.walk(out):
+        if isinstance(n, ast.Name) and n.id == old:
+            n.id = new
+    return out
 
 
 def _missing_statements(b: _Builder, func: ast.FunctionDef | ast.AsyncFunctionDef) -> None:

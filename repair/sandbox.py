@@ -468,8 +468,9 @@ class Server:
         shutil.rmtree(run_dir, ignore_errors=True)
         if not dropping:
             # The candidate had this server's uid, so it could write anywhere in the
-            # scratch dir: nothing it left there may reach the next candidate.
-            _empty(self.scratch)
+            # scratch dir: nothing it left there may reach the next candidate (an
+            # open session's directory is emptied before each of its own).
+            _empty(self.scratch, keep=self.zygote["dir"] if self.zygote else None)
         parsed = None
         if result:
             try:
@@ -485,10 +486,12 @@ class Server:
             "cpu": cpu,
         }
 
-    def _watch(self, pid: int, out_r: int, res_r: int,
-               deadline: float) -> tuple[int | None, bool, bytes, bytes]:
+    def _watch(self, pid: int, out_r: int, res_r: int, deadline: float, *,
+               until_result: bool = False) -> tuple[int | None, bool, bytes, bytes]:
         """Collect output (its tail) and the result until the child exits or the
-        deadline passes; a result over RESULT_LIMIT is dropped (counts as a crash)."""
+        deadline passes (with `until_result`, also once the result pipe is closed:
+        the child has said all it will); a result over RESULT_LIMIT is dropped
+        (counts as a crash)."""
         sel = selectors.DefaultSelector()
         for fd in (out_r, res_r):
             os.set_blocking(fd, False)
@@ -506,7 +509,9 @@ class Server:
         self.cpu = 0.0
         timed_out = False
         try:
-            while status is None:
+            # (A child that dies without a record is waited for: its status says how.)
+            while status is None and not (until_result and result
+                                          and res_r not in sel.get_map()):
                 left = deadline - time.monotonic()
                 if left <= 0:
                     timed_out = True
@@ -566,8 +571,12 @@ class Server:
             status = self._wait(pid)
         if uid is None:
             # Same uid as this server: in a pid namespace of our own everything but
-            # us and bwrap's init is the candidate's; outside one nothing can tell.
-            return status, confine.sweep_namespace() if self.own_pidns else True
+            # us, bwrap's init and an open session is the candidate's; outside one
+            # nothing can tell.
+            if not self.own_pidns:
+                return status, True
+            spare = self.zygote["pid"] if self.zygote is not None else 0
+            return status, confine.sweep_namespace(spare=spare)
         # Usually nothing is left, and looking costs far less than the sweeper's fork.
         if confine.uid_alive(uid) is False:
             return status, True
@@ -604,9 +613,25 @@ class Server:
     # ------------------------------------------------------------ the fast path
 
     zygote: dict[str, Any] | None = None
+    deferred_cpu = 0.0  # a session process's CPU seconds after its last reply
+    session_init = False  # in a session process that is pid 1 of its own namespace
 
     def _fresh_dirs(self, work: Path, tmp: Path, uid: int) -> None:
-        """`work` and `tmp` empty, owned by `uid` (whatever a candidate left there goes)."""
+        """`work` and `tmp` empty, owned by `uid` (whatever a candidate left there
+        goes). Without uids to hand out, candidates have this server's uid and could
+        write anywhere in the scratch dir, and change modes there: all of it but the
+        session's directory is emptied, and that directory too, whatever the modes."""
+        if self.uid_mode == "none":
+            sdir = work.parent
+            if os.path.islink(sdir) or not sdir.is_dir():
+                self.close_session()
+                raise OSError(errno.ENOENT, "a candidate took the session's directory away")
+            os.chmod(sdir, 0o755)
+            _empty(self.scratch, keep=sdir)
+            _empty(sdir)
+            for d in (work, tmp):
+                d.mkdir(mode=0o755)
+            return
         for d in (work, tmp):
             shutil.rmtree(d, ignore_errors=True)
             d.mkdir(mode=0o755)
@@ -614,17 +639,16 @@ class Server:
 
     def open_session(self, req: Mapping[str, Any]) -> dict[str, Any]:
         """Fork a bundle's session process (repair/fastpath.py) for ``files`` and
-        ``tests``: confined like a candidate, with an ephemeral uid of its own, it
-        collects the tests and then waits for "screen" requests. Replaces any open
-        session. Replies ``{"session": true, "collected": N}``, or ``{"session":
-        false, "output": ...}`` when collection could not finish within ``timeout``
-        (the process and its uid are gone then), or when this server cannot hand
-        out uids (a non-root daemon: its candidates would share the server's uid,
-        and sweeping one candidate's leftovers would take the session with them)."""
+        ``tests``: confined like a candidate, with an ephemeral uid of its own (a
+        root daemon), or, where this server cannot hand out uids (a non-root daemon),
+        as pid 1 of a user and pid namespace of its own (`confine.enter_pid_namespace`:
+        its candidates cannot see or signal anything outside it, it sweeps them with
+        ``kill(-1)``, and its death kills all of them), it collects the tests and
+        then waits for "screen" requests. Replaces any open session. Replies
+        ``{"session": true, "collected": N}``, or ``{"session": false, "output":
+        ...}`` when collection could not finish within ``timeout`` or the system
+        refuses the namespaces (the process and everything it started are gone then)."""
         self.close_session()
-        if self.uid_mode == "none":
-            return {"session": False, "output": "the fast path needs uids of its own for "
-                    "candidates (a root daemon); candidates run the ordinary way"}
         self.seq += 1
         own_cpu = time.process_time()
         sdir = self.scratch / f"s{self.seq}"
@@ -660,6 +684,7 @@ class Server:
         zygote["out"] = out_r
         hello = _receive_within(rep_r, time.monotonic() + float(req["timeout"]), out_r, output)
         if not isinstance(hello, dict) or not hello.get("ready"):
+            _drain_for(out_r, output, time.monotonic() + 0.5)
             self.zygote = zygote
             self.close_session()
             return {"session": False, "output": bytes(output[-OUTPUT_LIMIT:]).decode(
@@ -680,8 +705,10 @@ class Server:
             return {"refused": "no session is open"}
         own_cpu = time.process_time()
         start = time.monotonic()
-        self._fresh_dirs(zygote["work"], zygote["tmp"], zygote["uid"] if zygote["uid"]
-                         is not None else os.geteuid())
+        if self.uid_mode == "none":
+            # Candidates have this server's uid: whatever they left elsewhere in the
+            # scratch dir goes (the session empties its own dirs after each one).
+            _empty(self.scratch, keep=zygote["dir"])
         deadline = start + float(req["timeout"]) + SESSION_GRACE
         said = bytearray()  # what the session process itself wrote meanwhile
         if not _send_within(zygote["req"], req, deadline):
@@ -712,7 +739,6 @@ class Server:
             "duration": duration,
             "output": output[-OUTPUT_LIMIT:] if isinstance(output, str) else "",
             "result": result if isinstance(result, dict) else None,
-            "swept": reply.get("swept") is True,
             "cpu": (float(cpu) if isinstance(cpu, (int, float)) else 0.0)
             + time.process_time() - own_cpu,
         }
@@ -742,6 +768,10 @@ class Server:
         try:
             _child_descriptors(out_w, req_r, rep_w)
             self._confine(uid, SESSION_CPU_SECONDS)
+            if self.uid_mode == "none":
+                # No uid of its own to sweep by: a pid namespace of its own instead.
+                confine.enter_pid_namespace()
+                self.session_init = True
             # Candidates share this uid: none may read or write this process's memory.
             confine.prctl(confine.PR_SET_DUMPABLE, 0)
             # Orphans of candidates come to us, and are reaped and swept here.
@@ -763,10 +793,22 @@ class Server:
             os._exit(code)
 
     def _serve_session(self, session: Any) -> None:  # pragma: no cover - session process
-        """Say ready, then fork a child per "screen" request; returns only in a child."""
+        """Say ready, then judge each "screen" request in a child forked from here;
+        returns only in a child (then pytest's loop, or `_run_items`, runs its tests).
+
+        Each child is forked *before* its request comes (a spare: `_fork_spare`), and
+        it writes the handoff's files and takes the bundle's environment meanwhile;
+        once a candidate's record is read and its process group killed, the reply
+        goes out at once, and what is left to do (reap it, sweep whatever of it
+        survived, empty the scratch dirs, fork the next spare) is done before the
+        next request is read. A sweep that fails ends this process: the server then
+        refuses the next candidate and kills everything of the session."""
         write_frame(4, {"ready": True, "collected": len(session.session.items),
                         "errors": session.collection_errors})
         session.freeze()
+        spare = self._fork_spare(session)
+        if spare is None:
+            return
         while True:
             request = read_frame(3)
             if request is None:
@@ -775,66 +817,134 @@ class Server:
             if refused is not None:
                 write_frame(4, {"refused": refused})
                 continue
-            reply = self._session_candidate(session, request)
-            if reply is None:
-                return  # the candidate child: pytest's loop runs its tests
+            reply, status = self._session_candidate(spare, request)
+            # What the previous candidate cost after its reply (reaping, sweeping,
+            # emptying, forking this one's child) counts in this one's cost.
+            if "cpu" in reply:
+                reply["cpu"] += self.deferred_cpu
             write_frame(4, reply)
+            began = time.process_time()
+            child_cpu = self._after_candidate(session, spare["pid"], status)
+            result = reply.get("result")
+            own = result.get("cpu_self") if isinstance(result, dict) else None
+            spare = self._fork_spare(session)
+            if spare is None:
+                return
+            # The child's own CPU it did not report (its exit, above all), and ours.
+            self.deferred_cpu = time.process_time() - began + (
+                max(0.0, child_cpu - float(own)) if status is None
+                and isinstance(own, (int, float)) else 0.0)
 
-    def _session_candidate(self, session: Any,
-                           req: Mapping[str, Any]) -> dict[str, Any] | None:  # pragma: no cover
-        """Fork one candidate from the collected session and watch it (as `run` does);
-        None in the child."""
-        timeout = float(req["timeout"])
-        own_cpu = time.process_time()
+    def _fork_spare(self, session: Any) -> dict[str, Any] | None:  # pragma: no cover
+        """Fork the child that will run the next candidate; it waits for its request
+        on a pipe of its own (`_spare_child`). None in the child."""
+        req_r, req_w = os.pipe()
         out_r, out_w = os.pipe()
         res_r, res_w = os.pipe()
         _flush_std_streams()
-        start = time.monotonic()
         pid = os.fork()
         if pid == 0:
-            os.close(out_r)
-            os.close(res_r)
-            self._enter_candidate(session, req, out_w, res_w)
+            for fd in (req_w, out_r, res_r):
+                os.close(fd)
+            self._spare_child(session, req_r, out_w, res_w)
             return None
-        os.close(out_w)
-        os.close(res_w)
+        for fd in (req_r, out_w, res_w):
+            os.close(fd)
         try:
             os.setpgid(pid, pid)
         except OSError:
             pass
-        status, timed_out, output, result = self._watch(pid, out_r, res_r, start + timeout)
+        return {"pid": pid, "req": req_w, "out": out_r, "res": res_r}
+
+    def _session_candidate(self, spare: Mapping[str, Any], req: Mapping[str, Any]
+                           ) -> tuple[dict[str, Any], int | None]:  # pragma: no cover
+        """Give one candidate to the spare child and watch it (as `run` does), until
+        it has written its record (or exits, or runs out of time); its process group
+        is killed before this returns. Returns the reply and the child's wait status
+        (None: not reaped yet)."""
+        timeout = float(req["timeout"])
+        own_cpu = time.process_time()
+        start = time.monotonic()
+        pid = spare["pid"]
+        try:
+            write_frame(spare["req"], req)
+        except OSError:
+            pass  # the spare is gone: its exit status and output say why
+        finally:
+            os.close(spare["req"])
+        status, timed_out, output, result = self._watch(pid, spare["out"], spare["res"],
+                                                        start + timeout, until_result=True)
         duration = time.monotonic() - start
         try:
             os.killpg(pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
-        if status is None:
-            status = self._wait(pid)
-        swept = True
-        # Usually nothing of the candidate is left, and looking costs less than the
-        # sweep's probe fork.
-        if self.session_sweeps and confine.uid_alive(os.getuid(), but=os.getpid()) is not False:
-            swept = confine.sweep_peers()
         parsed = None
         if result:
             try:
                 parsed = json.loads(result)
             except ValueError:
                 parsed = None
+        reaped = status
+        cpu = self.cpu if status is not None else 0.0
         if isinstance(parsed, dict) and isinstance(parsed.get("stale"), str):
-            return {"refused": parsed["stale"]}
+            return {"refused": parsed["stale"]}, reaped
+        if status is None and isinstance(parsed, dict) and not timed_out:
+            # It wrote its whole record and closed it: its exit status is the one
+            # that record gives (`_candidate_done`), and it dies of SIGKILL meanwhile.
+            code = parsed.get("exit")
+            status = (int(code) & 0xFF) << 8 if isinstance(code, int) else None
+            own = parsed.get("cpu_self")
+            cpu = float(own) if isinstance(own, (int, float)) else 0.0
         if status is not None and os.WIFEXITED(status) \
                 and os.WEXITSTATUS(status) == fastpath.EXIT_TEST_LIMIT:
             timed_out = True
         return {"status": status, "timed_out": timed_out, "duration": duration,
                 "output": output.decode("utf-8", "replace"), "result": parsed,
-                "swept": swept, "cpu": self.cpu + time.process_time() - own_cpu}
+                "swept": True, "cpu": cpu + time.process_time() - own_cpu}, reaped
 
-    def _enter_candidate(self, session: Any, req: Mapping[str, Any], out_w: int,
-                         res_w: int) -> None:  # pragma: no cover - the candidate child
-        """Confine this child further, write the candidate's files and make its code
-        current; any failure here ends the child as a crash (or, for Stale, a refusal)."""
-        began = time.perf_counter()
+    def _after_candidate(self, session: Any, pid: int,
+                         status: int | None) -> float:  # pragma: no cover - session process
+        """What is left of a candidate once its reply is out: reap its child, sweep
+        whatever else of it lives, and empty the scratch dirs (whatever modes it
+        left there); a sweep that fails ends this process (see `_serve_session`).
+        Returns the CPU seconds of the child reaped here (0 if it was reaped before)."""
+        child_cpu = 0.0
+        if status is None:
+            self._wait(pid)
+            child_cpu = self.cpu
+        swept = True
+        if self.session_init:
+            swept = confine.sweep_as_init()
+        # Usually nothing of the candidate is left, and looking costs less than the
+        # sweep's probe fork.
+        elif self.session_sweeps and confine.uid_alive(os.getuid(), but=os.getpid()) is not False:
+            swept = confine.sweep_peers()
+        if not swept:
+            sys.stderr.write("processes of a candidate could not all be killed\n")
+            sys.stderr.flush()
+            os._exit(_EXIT_SETUP)
+        for d in (session.work, session.tmp):
+            if os.path.islink(d) or not d.is_dir():
+                # Only where the session's own directory is its uid's (no uid of its
+                # own): a candidate replaced it.
+                try:
+                    os.unlink(d)
+                except OSError:
+                    shutil.rmtree(d, ignore_errors=True)
+                d.mkdir(mode=0o755)
+            else:
+                os.chmod(d, 0o755)
+                _empty(d)
+        return child_cpu
+
+    def _spare_child(self, session: Any, req_r: int, out_w: int,
+                     res_w: int) -> None:  # pragma: no cover - the candidate child
+        """Become the next candidate's child: take the bundle's files, cwd and
+        environment as the handoff holds them, wait for the request, then confine
+        this child, write what the candidate changes and make its code current
+        (`_enter_candidate`). Returns only to run the tests; any failure ends the
+        child as a crash (or, for Stale, a refusal)."""
         try:
             os.setpgid(0, 0)
             os.dup2(out_w, 1)
@@ -850,8 +960,38 @@ class Server:
             os.close(4)
             if isinstance(handler_fd, int) and handler_fd > 4:
                 os.dup2(2, handler_fd)
-            confine.limit_resources(float(req["timeout"]), processes=self.uid_mode != "none")
-            self.host.prepare(session.work, session.tmp, req["files"])
+            for fd in (out_w, res_w):
+                if fd > 4 and fd != handler_fd:
+                    os.close(fd)
+            self.host.prepare(session.work, session.tmp, session.files)
+            req = read_frame(req_r)
+            os.close(req_r)
+            if not isinstance(req, dict):
+                os._exit(0)  # the session closed: nothing to run
+        except BaseException:
+            try:
+                sys.stderr.write(traceback.format_exc())
+                sys.stderr.flush()
+            finally:
+                os._exit(_EXIT_SETUP)
+        self._enter_candidate(session, req)
+
+    def _enter_candidate(self, session: Any,
+                         req: Mapping[str, Any]) -> None:  # pragma: no cover - the child
+        """Confine this child further, write the candidate's files and make its code
+        current; any failure here ends the child as a crash (or, for Stale, a refusal)."""
+        began = time.perf_counter()
+        try:
+            confine.limit_resources(float(req["timeout"]),
+                                    processes=self.uid_mode != "none" or self.session_init)
+            files = req["files"]
+            for rel in set(session.files) - set(files):
+                try:
+                    os.unlink(session.work / rel)
+                except FileNotFoundError:
+                    pass
+            self.host.write_files(session.work, {rel: text for rel, text in files.items()
+                                                 if session.files.get(rel) != text})
             plugin = self.host.session_plugin
             plugin.outcomes = {}
             plugin.durations = {}
@@ -865,9 +1005,12 @@ class Server:
                                 "module-not-imported", "no-ctracer"])
             plugin._coverage = cov
             plugin._measuring = False
-            self.cand = {"coverage": cov, "files": dict(req["files"]),
-                         "tests": session.tests, "began": began}
-            session.enter(req["files"], first=list(req.get("first") or ()),
+            # Per-test coverage needs pytest's hooks around each test.
+            session.record = plugin if cov is None else None
+            self.cand = {"coverage": cov, "files": dict(files),
+                         "tests": session.tests, "began": began, "pid": os.getpid()}
+            session.finish = self._lean_finish
+            session.enter(files, first=list(req.get("first") or ()),
                           stop=bool(req.get("stop")), test_limit=float(req.get("test_limit") or 0))
             self.cand["entered"] = time.perf_counter()
         except fastpath.Stale as exc:
@@ -879,6 +1022,26 @@ class Server:
                 sys.stderr.flush()
             finally:
                 os._exit(_EXIT_SETUP)
+
+    def _lean_finish(self, exit_code: int) -> None:  # pragma: no cover - the candidate child
+        """A lean screening child's end (see `fastpath.Session.lean`): its record
+        to fd 3, and exit; a process a test forked that came back here just exits."""
+        code = _EXIT_SETUP
+        try:
+            if os.getpid() != self.cand["pid"]:
+                code = 0
+                return
+            data: dict[str, Any] = self.host.session_plugin.data()
+            data["exit"] = exit_code
+            code = self._candidate_done(data)
+        except BaseException:
+            try:
+                sys.stderr.write(traceback.format_exc())
+                sys.stderr.flush()
+            except BaseException:
+                pass
+        finally:
+            os._exit(code)
 
     def _candidate_done(self, data: dict[str, Any]) -> int:  # pragma: no cover - child
         """A session's candidate child, back from pytest: its record to fd 3."""
@@ -893,6 +1056,7 @@ class Server:
         data["timing"] = {"setup": cand["entered"] - cand["began"],
                           "pytest": ended - cand["entered"],
                           "after": time.perf_counter() - ended}
+        data["cpu_self"] = time.process_time()
         sys.stdout.flush()
         sys.stderr.flush()
         _write_all(3, json.dumps(data, separators=(",", ":")).encode("utf-8"))
@@ -946,21 +1110,63 @@ class Server:
             os._exit(code)
 
 
-def _empty(directory: Path) -> None:
-    """Remove everything inside `directory`, whatever it is; errors are ignored."""
+def _empty(directory: Path, keep: Path | None = None) -> None:
+    """Remove everything inside `directory` but `keep`, whatever it is and whatever
+    its modes (a directory its owner made unreadable is opened up first); other
+    errors are ignored."""
     try:
         entries = os.listdir(directory)
     except OSError:
         return
     for name in entries:
         path = directory / name
+        if keep is not None and path == keep:
+            continue
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path, ignore_errors=True)
+            if os.path.lexists(path):
+                _open_tree(str(path))
+                shutil.rmtree(path, ignore_errors=True)
         else:
             try:
                 path.unlink()
             except OSError:
                 pass
+
+
+def _drain_for(fd: int, buf: bytearray, deadline: float) -> None:
+    """Read what is left in pipe `fd` into `buf` (its tail kept) until end of stream
+    or `deadline`: what a process wrote just before it died."""
+    os.set_blocking(fd, False)
+    with selectors.DefaultSelector() as sel:
+        sel.register(fd, selectors.EVENT_READ)
+        while (left := deadline - time.monotonic()) > 0 and sel.select(left):
+            try:
+                chunk = os.read(fd, 1 << 16)
+            except BlockingIOError:
+                continue
+            except OSError:
+                return
+            if not chunk:
+                return
+            buf += chunk
+            if len(buf) > 2 * OUTPUT_LIMIT:
+                del buf[:-OUTPUT_LIMIT]
+
+
+def _open_tree(top: str) -> None:
+    """Give the owner every right on `top` and each directory under it (a candidate
+    of this server's uid may have taken them away); errors are ignored."""
+    stack = [top]
+    while stack:
+        d = stack.pop()
+        try:
+            os.chmod(d, 0o700)
+            with os.scandir(d) as entries:
+                stack.extend(e.path for e in entries if e.is_dir(follow_symlinks=False))
+        except OSError:
+            continue
+
 
 def _child_descriptors(out_w: int, *keep: int) -> None:  # pragma: no cover - in a child
     """In a child just forked by the server: its own process group, SIGPIPE ignored,

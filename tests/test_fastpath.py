@@ -371,3 +371,63 @@ def test_the_engine_screens_candidates_and_rests_its_verdict_on_a_complete_run(
     assert ("screen:True", "run:True") in pairs
     assert calls[-1] == "close_session:None"
     assert runner.screen(CALC, TESTS, timeout=30) is None  # closed
+
+
+# -- the lean screening child: tests run without pytest's per-phase hooks -----------
+
+ODD = {
+    "m.py": "def f(x):\n    return x + 1\n",
+    "test_odd.py": (
+        "import pytest\nimport m\n\n\n"
+        "@pytest.fixture\ndef base():\n    return m.f(0)\n\n\n"
+        "def test_plain():\n    assert m.f(1) == 2\n\n\n"
+        "def test_fixture(base, tmp_path, monkeypatch):\n"
+        "    monkeypatch.setenv('X', '1')\n    (tmp_path / 'a').write_text('x')\n"
+        "    assert base == 1\n\n\n"
+        "@pytest.mark.parametrize('x,y', [(1, 2), (2, 3)])\n"
+        "def test_param(x, y):\n    assert m.f(x) == y\n\n\n"
+        "@pytest.mark.skip(reason='never')\ndef test_skipped():\n    assert False\n\n\n"
+        "@pytest.mark.skipif(True, reason='never')\ndef test_skipped_if():\n    assert False\n\n\n"
+        "@pytest.mark.xfail(reason='known')\ndef test_xfail():\n    assert m.f(0) == 5\n\n\n"
+        "def test_skips_itself():\n    pytest.skip('not here')\n\n\n"
+        "def test_xfails_itself():\n    pytest.xfail('not yet')\n\n\n"
+        "def test_capsys(capsys):\n    print(m.f(1))\n"
+        "    assert capsys.readouterr().out == '2\\n'\n"
+    ),
+}
+
+
+def test_lean_screening_never_fails_a_test_pytest_passes_or_skips(runner: WarmRunner) -> None:
+    tests = ["test_odd.py"]
+    full = runner.run(ODD, tests, timeout=30)
+    assert full.ok, full.output
+    assert runner.open_session(ODD, tests, timeout=30)
+    try:
+        fast = screened(runner, ODD, tests, stop=True, first=["test_odd.py::test_param[2-3]"])
+    finally:
+        runner.close_session()
+    assert fast.ok, fast.output
+    assert fast.outcomes == full.outcomes
+    assert "test_odd.py::test_skipped" not in fast.outcomes
+
+
+def test_lean_screening_fails_a_fixture_error_and_a_failing_call_as_pytest_does(
+    runner: WarmRunner,
+) -> None:
+    tests = ["test_odd.py"]
+    assert runner.open_session(ODD, tests, timeout=30)
+    try:
+        # f(0) raises: the fixture's set-up fails (an error); test_plain still passes.
+        raising = {**ODD, "m.py": "def f(x):\n    if not x:\n        raise ValueError(x)\n"
+                   "    return x + 1\n"}
+        report = screened(runner, raising, tests, stop=True,
+                          first=["test_odd.py::test_fixture"])
+        assert not report.ok
+        assert report.outcomes == {"test_odd.py::test_fixture": False}
+        assert report.errors == 1
+        wrong = {**ODD, "m.py": "def f(x):\n    return x + 2\n"}
+        report = screened(runner, wrong, tests, stop=True)
+        assert not report.ok and report.failed == 1 and report.errors == 0
+        assert list(report.outcomes.values()) == [False]
+    finally:
+        runner.close_session()

@@ -28,8 +28,12 @@ from repair.strategies.base import Budget, Context
 from repair.strategies.microfix import (
     ESCALATE_AFTER,
     FIRST_TIMEOUT,
+    PAIR_PER_LINE,
     TIMEOUT_FLOOR,
     HeuristicMicrofix,
+    _complementary,
+    _pair_pool,
+    _split_lines,
 )
 
 # -- fault localization on hand-made spectra -------------------------------------------
@@ -417,3 +421,37 @@ def test_a_passing_run_is_accepted_when_the_first_run_could_not_count_the_tests(
     counted = context(bundle, TestReport(passed=2, failed=1, exit_code=1))
     assert not counted.accepts(TestReport(passed=2, exit_code=0))  # a test went missing
     assert counted.accepts(TestReport(passed=3, exit_code=0))
+
+
+# -- two-place fixes: the pair pool -----------------------------------------------------
+
+
+def test_the_pair_pool_gives_each_expression_of_a_line_a_place_before_a_second_edit() -> None:
+    model = FileModel("m.py", "def f(a, b, c, d):\n    return (a + b) * (c - d) / 100\n")
+    edits = sorted((e for e in generate(model) if e.pairable),
+                   key=lambda e: (e.cost, e.seq))
+    places = {(e.spans[0][0], e.spans[0][1]) for e in edits}
+    pool = _pair_pool(edits)
+    assert len(pool) == min(PAIR_PER_LINE, len(edits))
+    first_round = pool[:min(len(places), PAIR_PER_LINE)]
+    assert len({(e.spans[0][0], e.spans[0][1]) for e in first_round}) == len(first_round)
+
+
+def test_lines_reached_by_different_failing_tests_are_complementary_for_a_pair() -> None:
+    coverage = {"t::one": {"m.py": [2, 3]}, "t::two": {"m.py": [2, 5]},
+                "t::ok": {"m.py": [2]}}
+    split = _split_lines({"t::one": False, "t::two": False, "t::ok": True}, coverage)
+    assert split == {("m.py", 3): {"t::one"}, ("m.py", 5): {"t::two"}}
+    model = FileModel("m.py", "def f(a):\n    x = a\n    y = a + 1\n    z = 2\n    return y - 1\n")
+    at = {e.anchor: e for e in generate(model) if e.pairable}
+    assert _complementary(split, at[3], at[5])
+    assert not _complementary(split, at[3], at[3])
+    assert not _complementary(split, at[2], at[5])  # line 2: every failing test reaches it
+
+
+def test_a_name_bound_in_the_same_statement_is_the_cheapest_replacement() -> None:
+    model = FileModel("m.py", "def f(xs, k):\n    lo, hi = min(xs), max(xs)\n"
+                              "    n = len(xs)\n    return hi - k\n")
+    costs = {e.label: e.cost for e in generate(model) if e.line == 4}
+    assert costs["name hi -> lo"] == 1
+    assert costs["name hi -> n"] == 2

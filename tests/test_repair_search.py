@@ -640,6 +640,188 @@ KIND_CASES = [
         "assert lengths([None]) == []\nassert lengths(['', 'x']) == [0, 1]\n",
     ),
     KindCase(
+        "a guard at the top of the function that belongs inside the loop that follows",
+        """
+        def total_length(words):
+            total = 0
+            if any(w is None for w in words):
+                return 0
+            for w in words:
+                total += len(w)
+            return total
+        """,
+        """
+        def test_total_length():
+            assert total_length(["ab", "c"]) == 3
+            assert total_length(["ab", None, "c"]) == 3
+        """,
+        """
+        def total_length(words):
+            total = 0
+            for w in words:
+                if w is None:
+                    continue
+                total += len(w)
+            return total
+        """,
+        "assert total_length([None]) == 0\nassert total_length([]) == 0\n"
+        "assert total_length([None, 'abcd']) == 4\n",
+    ),
+    KindCase(
+        "a number that should be another number the function uses",
+        """
+        def clamp_percent(x):
+            if x > 100:
+                return 1
+            if x < 0:
+                return 0
+            return x
+        """,
+        """
+        def test_clamp_percent():
+            assert clamp_percent(150) == 100
+            assert clamp_percent(-3) == 0
+            assert clamp_percent(42) == 42
+        """,
+        """
+        def clamp_percent(x):
+            if x > 100:
+                return 100
+            if x < 0:
+                return 0
+            return x
+        """,
+        "assert clamp_percent(101) == 100\nassert clamp_percent(100) == 100\n",
+    ),
+    KindCase(
+        "two slips in two methods: an augmented operator and a comparison",
+        """
+        class Counter:
+            def __init__(self):
+                self.n = 0
+
+            def add(self, k):
+                self.n -= k
+
+            def over(self, limit):
+                return self.n < limit
+        """,
+        """
+        def test_add():
+            c = Counter()
+            c.add(3)
+            c.add(2)
+            assert c.n == 5
+
+
+        def test_over():
+            c = Counter()
+            c.add(5)
+            assert c.over(4)
+            assert not c.over(6)
+        """,
+        """
+        class Counter:
+            def __init__(self):
+                self.n = 0
+
+            def add(self, k):
+                self.n += k
+
+            def over(self, limit):
+                return self.n > limit
+        """,
+        "c = Counter()\nc.add(7)\nassert not c.over(7) and c.over(6) and c.n == 7\n",
+    ),
+    KindCase(
+        "numbers joined with strings: each element made a string",
+        """
+        def label(name, n):
+            return "-".join([name, "v", n])
+        """,
+        """
+        def test_label():
+            assert label("pkg", 3) == "pkg-v-3"
+        """,
+        """
+        def label(name, n):
+            return "-".join([str(name), "v", str(n)])
+        """,
+        "assert label('a', 10) == 'a-v-10'\n",
+    ),
+    KindCase(
+        "strip given a suffix where removesuffix is meant",
+        """
+        def stem(filename):
+            return filename.rstrip(".csv")
+        """,
+        """
+        def test_stem():
+            assert stem("data.csv") == "data"
+            assert stem("notes.csv") == "notes"
+        """,
+        """
+        def stem(filename):
+            return filename.removesuffix(".csv")
+        """,
+        "assert stem('stats.csv') == 'stats'\nassert stem('x') == 'x'\n",
+    ),
+    KindCase(
+        "a ratio where a percentage is meant",
+        """
+        def share(part, whole):
+            return round(part / whole, 1)
+        """,
+        """
+        def test_share():
+            assert share(1, 4) == 25.0
+        """,
+        """
+        def share(part, whole):
+            return round(part / whole * 100, 1)
+        """,
+        "assert share(1, 3) == 33.3\nassert share(2, 2) == 100.0\n",
+    ),
+    KindCase(
+        "a method meant for the first character of its receiver",
+        """
+        def initials(name):
+            return "".join(word.upper() for word in name.split())
+        """,
+        """
+        def test_initials():
+            assert initials("ada lovelace") == "AL"
+        """,
+        """
+        def initials(name):
+            return "".join(word[:1].upper() for word in name.split())
+        """,
+        "assert initials('grace brewster hopper') == 'GBH'\nassert initials('') == ''\n",
+    ),
+    KindCase(
+        "a value computed in the function, indexed without a guard for when it is empty",
+        """
+        def first_field(line):
+            fields = line.split(",")
+            parts = [f for f in fields if f]
+            return parts[0]
+        """,
+        """
+        def test_first_field():
+            assert first_field("a,b") == "a"
+            assert first_field(",,") is None
+        """,
+        """
+        def first_field(line):
+            fields = line.split(",")
+            parts = [f for f in fields if f]
+            if not parts:
+                return None
+            return parts[0]
+        """,
+        "assert first_field('') is None\nassert first_field(',x') == 'x'\n",
+    ),
+    KindCase(
         "a list returned where a tuple is expected",
         """
         def bounds(xs):
@@ -712,6 +894,17 @@ PROPOSALS = [
      "def f(v, i, k):\n    return v[i:k]\n", "def f(v, i, k):\n    return v[i:i + k]\n"),
     ("a lookup falling back to the key itself",
      "def f(d, k):\n    return d[k]\n", "def f(d, k):\n    return d.get(k, k)\n"),
+    ("a whole-text guard that belongs to each line of it",
+     "def f(text):\n    out = []\n    if not text.strip():\n        return out\n"
+     "    for line in text.splitlines():\n        out.append(line)\n    return out\n",
+     "def f(text):\n    out = []\n    for line in text.splitlines():\n"
+     "        if not line.strip():\n            continue\n        out.append(line)\n"
+     "    return out\n"),
+    ("a membership guard on the whole list that belongs to each item",
+     "def f(xs):\n    if None in xs:\n        return 0\n    t = 0\n    for x in xs:\n"
+     "        t += x\n    return t\n",
+     "def f(xs):\n    t = 0\n    for x in xs:\n        if x is None:\n            continue\n"
+     "        t += x\n    return t\n"),
     ("a conversion inside a comprehension",
      "def f(ids):\n    return ':'.join([i for i in ids])\n",
      "def f(ids):\n    return ':'.join([str(i) for i in ids])\n"),

@@ -39,7 +39,10 @@ from repair.symptoms import PREFERRED_KINDS, Symptom, symptoms
 
 # How much a bigger edit is discounted against a smaller one at an equally suspicious line.
 COST_WEIGHT = {1: 1.0, 2: 0.85, 3: 0.7, 4: 0.55}
-PAIR_POOL = 40          # best pairable single edits combined into pairs
+PAIR_POOL = 64          # best pairable single edits combined into pairs ...
+PAIR_PER_LINE = 8       # ... at most this many of one line: two places get their share
+SPLIT_PER_LINE = 16     # ... or this many at a line only some failing tests reach
+SPLIT_BONUS = 2.0       # a pair of lines whose failing tests split between them
 PAIR_FACTOR = 0.9       # a pair's priority: its weaker member's at the pair's cost, times this
 KIND_BONUS = 0.5        # an edit of a kind the exception at its line calls for
 FUNCTION_KIND_BONUS = 0.25  # ... of a kind the exception in its function calls for
@@ -132,6 +135,7 @@ class HeuristicMicrofix:
         tried = 0
         passed: list[_Passed] = []
         extra_until: tuple[int, float, float] | None = None  # (max tried, deadline, priority)
+        self._split = _split_lines(spectrum.outcomes, spectrum.coverage)
         stream = self._candidates(informed + edits, scores, cold)
         try:
             for cand in stream:
@@ -211,6 +215,8 @@ class HeuristicMicrofix:
     # -- candidate order ---------------------------------------------------------------
 
     _prefer: _Preferences | None = None
+    # Per line reached by some but not all failing tests: which of them (see `_split_lines`).
+    _split: Mapping[tuple[str, int], frozenset[str]] = {}
 
     def _candidates(
         self, edits: list[Edit], scores: Mapping[tuple[str, int], float],
@@ -232,11 +238,14 @@ class HeuristicMicrofix:
         ranked = sorted(edits, key=lambda e: (-priority(e), e.cost, e.path, e.line, e.seq))
         suspicious = [e for e in ranked if priority(e) > 0]
         singles = (_Candidate((e,), score(e), priority(e)) for e in suspicious)
-        cheap = [e for e in suspicious if e.cost <= 2 and not e.deletes]
+        split = self._split
+        cheap = _pair_pool([e for e in suspicious if e.cost <= 2 and not e.deletes], split)
         def pair_priority(a: Edit, b: Edit) -> float:
             # A pair of two cheap edits weighs like one single edit one cost unit dearer
             # than both together, a little behind it.
             base = min(score(a) + prefer.bonus(a), score(b) + prefer.bonus(b))
+            if _complementary(split, a, b):
+                base *= SPLIT_BONUS
             return PAIR_FACTOR * base * COST_WEIGHT.get(min(4, a.cost + b.cost + 1), 0.4)
 
         pair_list = sorted(
@@ -294,6 +303,64 @@ class HeuristicMicrofix:
             "suspiciousness": round(cand.score, 4),
             "localization": "coverage" if coverage else "static",
         }
+
+
+def _split_lines(outcomes: Mapping[str, bool],
+                 coverage: Mapping[str, Mapping[str, list[int]]] | None,
+                 ) -> dict[tuple[str, int], frozenset[str]]:
+    """Lines that some failing tests reach and others do not, with the failing tests
+    that reach each: where two slips each fail their own tests, a line of one and a
+    line of the other together account for every failure (`_complementary`). Empty
+    without per-test coverage or with fewer than two failing tests."""
+    failing = frozenset(t for t, ok in outcomes.items() if not ok)
+    if coverage is None or len(failing) < 2:
+        return {}
+    reached: dict[tuple[str, int], set[str]] = {}
+    for test in failing:
+        for path, lines in (coverage.get(test) or {}).items():
+            for line in lines:
+                reached.setdefault((path, line), set()).add(test)
+    return {key: frozenset(tests) for key, tests in reached.items() if tests != failing}
+
+
+def _complementary(split: Mapping[tuple[str, int], frozenset[str]], a: Edit, b: Edit) -> bool:
+    """Whether `a` and `b` sit at two lines each reached by only some failing tests,
+    different ones, which between them reach all the failing tests `split` knows of."""
+    one = split.get((a.path, a.anchor)) or split.get((a.path, a.line))
+    two = split.get((b.path, b.anchor)) or split.get((b.path, b.line))
+    if not one or not two or one == two:
+        return False
+    every = frozenset().union(*split.values())
+    return one | two == every
+
+
+def _pair_pool(ranked: list[Edit],
+               split: Mapping[tuple[str, int], frozenset[str]] | None = None) -> list[Edit]:
+    """The pairable edits that pairs are made of: at most PAIR_PER_LINE of one line
+    (SPLIT_PER_LINE of a line only some failing tests reach), so that a fix needing
+    one edit at each of two lines (two slips, each failing its own tests) is not
+    crowded out by the many edits of the single most suspicious line; and within a
+    line, the best edit of each expression before a second one of any (every place
+    of the line gets its share). Lines come in the order of their best edit."""
+    split = split or {}
+    lines: dict[tuple[str, int], dict[tuple[int, int], list[Edit]]] = {}
+    for edit in ranked:
+        if edit.pairable:
+            at = (edit.spans[0][0], edit.spans[0][1])
+            lines.setdefault((edit.path, edit.anchor), {}).setdefault(at, []).append(edit)
+    pool: list[Edit] = []
+    for key, places in lines.items():
+        most = SPLIT_PER_LINE if key in split else PAIR_PER_LINE
+        taken: list[Edit] = []
+        rounds = max(len(v) for v in places.values())
+        for depth in range(rounds):
+            for edits in places.values():
+                if depth < len(edits) and len(taken) < most:
+                    taken.append(edits[depth])
+        pool.extend(taken)
+        if len(pool) >= PAIR_POOL:
+            break
+    return pool[:PAIR_POOL]
 
 
 def _edit_detail(edit: Edit) -> dict[str, Any]:
