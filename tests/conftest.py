@@ -6,6 +6,7 @@ through the `[faults]` config table, exactly as an operator would.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -251,21 +252,28 @@ def _unprivileged_user() -> AsUser:
     if os.geteuid() != 0:
         me = pwd.getpwuid(os.geteuid())
         return AsUser(me.pw_name, me.pw_uid, me.pw_gid)
-    try:
-        entry = pwd.getpwnam(TEST_USER)
-    except KeyError:
-        useradd = shutil.which("useradd")
-        if useradd is None:
-            pytest.skip("useradd (Debian package passwd) is needed to make a test user")
-        # Two sessions may race to make it: the loser finds it made.
-        subprocess.run([useradd, "--system", "--no-create-home", "--shell",
-                        "/usr/sbin/nologin", TEST_USER], capture_output=True, timeout=60)
-        entry = pwd.getpwnam(TEST_USER)
-    user = AsUser(entry.pw_name, entry.pw_uid, entry.pw_gid)
-    for needed in {os.path.realpath(sys.executable), os.path.abspath(sys.executable),
-                   sys.prefix, sys.base_prefix, str(Path(__file__).resolve().parent.parent)}:
-        _grant_traverse(user.name, Path(needed) if os.path.isdir(needed)
-                        else Path(needed).parent)
+    # Sessions and xdist workers make it under one lock: useradd run by two at once
+    # fails for the one that finds /etc/passwd locked, before the other has written it.
+    with open(Path(tempfile.gettempdir()) / f"{TEST_USER}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            entry = pwd.getpwnam(TEST_USER)
+        except KeyError:
+            useradd = shutil.which("useradd")
+            if useradd is None:
+                pytest.skip("useradd (Debian package passwd) is needed to make a test user")
+            made = subprocess.run([useradd, "--system", "--no-create-home", "--shell",
+                                   "/usr/sbin/nologin", TEST_USER],
+                                  capture_output=True, text=True, timeout=60)
+            try:
+                entry = pwd.getpwnam(TEST_USER)
+            except KeyError:
+                raise AssertionError(f"useradd {TEST_USER} failed: {made.stderr}") from None
+        user = AsUser(entry.pw_name, entry.pw_uid, entry.pw_gid)
+        for needed in {os.path.realpath(sys.executable), os.path.abspath(sys.executable),
+                       sys.prefix, sys.base_prefix, str(Path(__file__).resolve().parent.parent)}:
+            _grant_traverse(user.name, Path(needed) if os.path.isdir(needed)
+                            else Path(needed).parent)
     probe = subprocess.run([sys.executable, "-c", "import pytest, msgspec, repair"],
                            capture_output=True, text=True, timeout=60,
                            cwd="/", **user.popen)
