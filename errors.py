@@ -46,3 +46,8 @@ class UsageError(RepairlabError):
 
 class SandboxUnavailable(RepairlabError):
     """The warm test server cannot be started (neither under bwrap nor without it)."""
+
+
+class SchemaMismatch(RepairlabError):
+    """The database's schema is missing or of a version this code does not know;
+    the message says which and what to run (`run.py migrate`)."""

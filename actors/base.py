@@ -29,6 +29,7 @@ from config.schema import Config
 from errors import RepairlabError
 from faults import inject
 from messages.commands import Msg, Ping, Reconfigure, Settled, StateRootUnwritable, Tick
+from state.backend import Backend, BackendUnavailable, open_backend
 from state.disk import disk_condition
 from state.layout import Layout
 
@@ -122,6 +123,26 @@ class Runtime:
     isolation: str = ""
     require_isolation: bool = True
     guards: tuple[str, ...] = ()
+    # The one backend of this process (`state/backend.py`): every actor's way to
+    # the state. Set by `Daemon.start` (`open_backend`) before any actor starts;
+    # a Runtime made without one (tests of one actor) opens the one its config
+    # names on first use (`layout` is the config's).
+    _backend: Backend | None = field(default=None, repr=False)
+    _backend_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def backend(self) -> Backend:
+        """The backend every actor of this runtime uses."""
+        with self._backend_lock:
+            if self._backend is None:
+                self._backend = open_backend(self.config, self.instance,
+                                             isolation=self.isolation)
+            return self._backend
+
+    @backend.setter
+    def backend(self, backend: Backend) -> None:
+        with self._backend_lock:
+            self._backend = backend
 
 
 class ActorDied(RuntimeError):
@@ -270,7 +291,13 @@ class SupervisedActor(pykka.ThreadingActor):
     def report_disk(self, exc: BaseException) -> bool:
         """If `exc` says the state root is full, over quota or read-only, tell the
         watcher (which pauses claiming and probes until it can write again) and
-        return True. Any other error: False, nothing told."""
+        return True. The store unreachable (`BackendUnavailable`: the database is
+        restarting or failing over) is the store's condition too, not the
+        handoff's: True, nothing told (the connector says so once in the log, and
+        the watcher finds it out by its own calls); the caller keeps what it holds.
+        Any other error: False, nothing told."""
+        if isinstance(exc, BackendUnavailable):
+            return True
         problem = disk_condition(exc)
         if problem is None:
             return False

@@ -11,7 +11,7 @@ from messages.records import MetricLine, rfc3339
 from state.clock import StateClock
 from state.janitor import Janitor
 from state.metrics import rotate_metrics
-from state.prune import PruneReport, PruneSchedule, next_boundary, prune
+from state.prune import PruneReport, PruneSchedule, next_boundary
 
 
 class Pruner(SupervisedActor):
@@ -69,8 +69,8 @@ class Pruner(SupervisedActor):
         config = self.config
         now = self.clock.now() if now is None else now
         try:
-            report: PruneReport = prune(self.runtime.layout, config.prune.ttl_seconds, now=now,
-                                        dry_run=dry_run)
+            report: PruneReport = self.runtime.backend.prune(config.prune.ttl_seconds, now=now,
+                                                             dry_run=dry_run)
         except OSError as exc:
             if not self.report_disk(exc):  # a full root: the watcher says so, once
                 self.log.warning("prune failed, will retry: {}", exc)

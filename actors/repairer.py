@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import msgspec
 import pykka
 
 from actors.base import SupervisedActor
@@ -23,7 +22,6 @@ from faults import inject
 from messages.commands import (
     FinishRepair,
     MarkCorrupt,
-    QuarantineBundle,
     RecordFailure,
     RecordMetric,
     RepairBundle,
@@ -36,10 +34,9 @@ from repair.bundle import bundle_sha256
 from repair.engine import Engine, RepairOutcome, RepairSettings, unified_diff
 from repair.runner import make_runner
 from repair.strategies.llm import with_llm
-from state.challengers import ChallengerStore
-from state.claims import Claims, attempt_key
+from state.backend import ChallengerRef, Claim, Failure
 from state.failures import new_record
-from state.fsops import FileChanged, NotARegularFile, move_unique, read_regular_file
+from state.fsops import FileChanged, NotARegularFile
 
 ASK_TIMEOUT = 30.0
 
@@ -86,8 +83,7 @@ class Repairer(SupervisedActor):
 
     def start_up(self) -> None:
         runtime = self.runtime
-        self.claims = Claims(runtime.layout, runtime.instance)
-        self.store = ChallengerStore(runtime.layout.challengers)
+        self.backend = runtime.backend
         # No fallback below the isolation the daemon started with when it is required:
         # a runner that cannot give it raises, and this actor does not start.
         self.runner = make_runner(require=runtime.require_isolation, guards=runtime.guards)
@@ -97,11 +93,12 @@ class Repairer(SupervisedActor):
         self._free_sent = False
 
     def _load_patterns(self) -> None:
-        """Open the pattern library. On a full or read-only root that cannot
-        create it, repair goes on without it and it is tried again for the next
-        handoff (a crash here would only restart into the same error)."""
+        """Open the pattern library (`Backend.pattern_library`). On a full or
+        read-only root that cannot create it, repair goes on without it and it is
+        tried again for the next handoff (a crash here would only restart into the
+        same error)."""
         try:
-            self.patterns = make_patterns(self.runtime.layout.patterns)
+            self.patterns = self.backend.pattern_library()
             self._patterns_loaded = True
         except OSError as exc:
             if not self.report_disk(exc):
@@ -114,16 +111,17 @@ class Repairer(SupervisedActor):
 
     def handle(self, message: Any) -> Any:
         match message:
-            case RepairBundle(claim=claim, name=name):
+            case RepairBundle(claim=ref, name=name):
                 self._free_sent = False
+                claim = Claim(ref=ref, name=name)
                 if self.runtime.stopping.is_set():
                     # Given just before shutdown began and not begun: back as it is.
-                    outcome = self.give_back(Path(claim))
+                    outcome = self.give_back(claim)
                 else:
                     # On a crash the claim stays on the work board and no WorkerFree
                     # goes out: the supervisor settles it before the restart.
-                    outcome = self.process(Path(claim), name)
-                self.settled(claim)
+                    outcome = self.process(claim)
+                self.settled(ref)
                 self.free(name)
                 return outcome
         raise TypeError(f"repairer cannot handle {type(message).__name__}")
@@ -136,43 +134,43 @@ class Repairer(SupervisedActor):
 
     # -- one handoff -------------------------------------------------------------
 
-    def process(self, claimed: Path, name: str) -> str:
+    def process(self, claim: Claim) -> str:
         """Take one claimed handoff to its next place; returns which place."""
         config = self.config
+        name = claim.name
         if not _is_utf8(name):
             # Such a name cannot appear in a metrics line, a reason file or a challenger
             # (all UTF-8 JSON): the file goes to corrupt/ under a readable name.
             shown = os.fsencode(name).decode("utf-8", "backslashreplace")
-            return self.corrupt(claimed, shown, "name",
+            return self.corrupt(Claim(ref=claim.ref, name=shown), "name",
                                 f"the file name {json.dumps(shown)} is not UTF-8", None)
         log = self.log.bind(handoff=name)
-        self.report(WorkBegun(worker=self.name, claim=str(claimed), name=name))
+        self.report(WorkBegun(worker=self.name, claim=claim.ref, name=name))
         try:
-            data, _ = read_regular_file(claimed, config.limits.max_handoff_bytes)
-            key = attempt_key(claimed)
-            handoff = decode_handoff(data, max_bytes=config.limits.max_handoff_bytes,
+            opened = self.backend.open(claim, config.limits.max_handoff_bytes)
+            handoff = decode_handoff(opened.data, max_bytes=config.limits.max_handoff_bytes,
                                      max_files=config.limits.max_files)
-        except FileNotFoundError:
+        except FileNotFoundError:  # Vanished
             log.info("claim vanished before it was read")
             return "vanished"
         except NotARegularFile as exc:
-            return self.corrupt(claimed, name, "file_type", f"the handoff is {exc}", None)
+            return self.corrupt(claim, "file_type", f"the handoff is {exc}", None)
         except FileChanged as exc:
             # Written in place rather than renamed into the queue: what was read is not
             # one version of the file, and a writer that never stops must not loop us.
-            return self.corrupt(claimed, name, "changed", str(exc), None)
+            return self.corrupt(claim, "changed", str(exc), None)
         except HandoffInvalid as exc:
-            return self.corrupt(claimed, name, exc.reason, str(exc), exc.field)
+            return self.corrupt(claim, exc.reason, str(exc), exc.field)
         except OSError as exc:
-            return self.hand_back(claimed, f"cannot read the claimed handoff: {exc}", exc)
+            return self.hand_back(claim, f"cannot read the claimed handoff: {exc}", exc)
         sha = handoff.sha256
         log = log.bind(bundle=sha[:12])
-        self.report(WorkBegun(worker=self.name, claim=str(claimed), name=name,
+        self.report(WorkBegun(worker=self.name, claim=claim.ref, name=name,
                               bundle_sha256=sha, tool=handoff.tool, lineage=handoff.lineage))
         inject("repairer.handoff", subject=name)
-        existing = self.store.repaired_before(sha)
+        existing = self.backend.repaired_before(sha)
         if existing is not None:
-            return self.done_duplicate(claimed, name, handoff, sha, existing)
+            return self.done_duplicate(claim, handoff, sha, existing)
         started = time.monotonic()
         if not self._patterns_loaded:
             self._load_patterns()
@@ -180,13 +178,14 @@ class Repairer(SupervisedActor):
         outcome = engine.repair(handoff.bundle())
         self.free(name)  # the next handoff is claimed while this one is written up
         if outcome.repaired:
-            return self.succeed(claimed, name, handoff, sha, outcome, started)
-        return self.fail(claimed, name, handoff, sha, key, outcome)
+            return self.succeed(claim, handoff, sha, outcome, started)
+        return self.fail(claim, handoff, sha, opened.key, outcome)
 
-    def succeed(self, claimed: Path, name: str, handoff: Handoff, sha: str,
+    def succeed(self, claim: Claim, handoff: Handoff, sha: str,
                 outcome: RepairOutcome, started: float) -> str:
-        """Write the challenger durably, then move the handoff to done/."""
+        """Hand the challenger to telemetry, which settles it (`Backend.settle`)."""
         assert outcome.files is not None and outcome.strategy is not None
+        name = claim.name
         repaired_sha = bundle_sha256(outcome.files)
         runtime = self.runtime
         details = dict(outcome.details)
@@ -219,86 +218,69 @@ class Repairer(SupervisedActor):
         # Told, not asked: telemetry makes it durable and moves the handoff while
         # this worker starts its next test run (the fsyncs overlap the CPU work).
         if not runtime.peers.tell("telemetry", FinishRepair(
-                claim=str(claimed), name=name, challenger=challenger, line=line)):
-            return self.hand_back(claimed, "telemetry is restarting")
+                claim=claim.ref, name=name, challenger=challenger, line=line)):
+            return self.hand_back(claim, "telemetry is restarting")
         return "finishing"
 
-    def done_duplicate(self, claimed: Path, name: str, handoff: Handoff, sha: str,
-                       challenger: Path) -> str:
-        """The same files were repaired before: the handoff goes to done/, its
-        metrics line pointing at the existing challenger."""
-        try:
-            move_unique(claimed, self.runtime.layout.done, name)
-        except FileNotFoundError:
-            return "vanished"
-        except OSError as exc:
-            return self.hand_back(claimed, f"cannot move to done/: {exc}", exc)
-        strategy = self._strategy_of(challenger)
-        self.metric(
-            "repaired", meta_repair=True, bundle_sha256=sha, tool=handoff.tool,
-            lineage=handoff.lineage, repair_strategy=strategy, repair_pattern_id=None,
-            repair_attempts=0, duration_s=0.0, handoff=name, challenger=challenger.name,
-            duplicate=True, candidates=0,
+    def done_duplicate(self, claim: Claim, handoff: Handoff, sha: str,
+                       existing: ChallengerRef) -> str:
+        """The same files were repaired before: telemetry settles the handoff to
+        done/ with a line pointing at the existing challenger (nothing written)."""
+        line = MetricLine(
+            ts=rfc3339(time.time()), event="repaired", instance=self.runtime.instance,
+            meta_repair=True, bundle_sha256=sha, tool=handoff.tool, lineage=handoff.lineage,
+            repair_strategy=existing.strategy, repair_pattern_id=None, repair_attempts=0,
+            duration_s=0.0, handoff=claim.name, challenger=existing.name, duplicate=True,
+            candidates=0,
         )
-        self.log.bind(bundle=sha[:12]).info("repaired {!r} with {} (duplicate)", name, strategy)
-        return "done"
+        if not self.runtime.peers.tell("telemetry", FinishRepair(
+                claim=claim.ref, name=claim.name, line=line)):
+            return self.hand_back(claim, "telemetry is restarting")
+        return "finishing"
 
-    def _strategy_of(self, challenger: Path) -> str | None:
-        try:
-            return self.store.load(challenger).repair_strategy
-        except (OSError, msgspec.DecodeError):
-            return None
-
-    def fail(self, claimed: Path, name: str, handoff: Handoff, sha: str, key: str,
+    def fail(self, claim: Claim, handoff: Handoff, sha: str, key: str,
              outcome: RepairOutcome) -> str:
-        """Record the failure; then back off, or quarantine when the window is full."""
+        """The failure_window records it and, in the same step, defers the handoff
+        or quarantines it once the window is full (`Backend.fail`)."""
         runtime = self.runtime
-        record = new_record(key, runtime.instance, outcome.reason, name)
+        name = claim.name
+        line = MetricLine(
+            ts=rfc3339(time.time()), event="repair_failed", instance=runtime.instance,
+            meta_repair=False, bundle_sha256=sha, tool=handoff.tool, lineage=handoff.lineage,
+            repair_strategy=None, repair_pattern_id=None, repair_attempts=outcome.attempts,
+            duration_s=round(outcome.duration_s, 6), handoff=name,
+            reason=outcome.reason[:500], candidates=outcome.candidates,
+            llm_tokens=outcome.llm_tokens or None,
+        )
+        failure = Failure(
+            claim=claim, bundle_sha256=sha,
+            record=new_record(key, runtime.instance, outcome.reason, name), line=line,
+            tool=handoff.tool, lineage=handoff.lineage,
+            last_test_output=outcome.first_run.output, last_attempt=outcome.attempt,
+        )
         try:
-            verdict = self.ask("failure_window", RecordFailure(bundle_sha256=sha, record=record))
+            verdict = self.ask("failure_window", RecordFailure(failure=failure))
+        except FileNotFoundError:  # Vanished: no longer ours, nothing recorded
+            return "vanished"
         except Exception as exc:
-            return self.hand_back(claimed, f"failure not recorded: {exc}", exc)
-        common: dict[str, Any] = dict(bundle_sha256=sha, tool=handoff.tool, lineage=handoff.lineage,
-                      repair_strategy=None, repair_pattern_id=None,
-                      repair_attempts=outcome.attempts, duration_s=round(outcome.duration_s, 6),
-                      handoff=name, failures=len(verdict.failures), reason=outcome.reason[:500],
-                      candidates=outcome.candidates, llm_tokens=outcome.llm_tokens or None)
+            return self.hand_back(claim, f"failure not recorded: {exc}", exc)
         if verdict.quarantine:
-            try:
-                self.ask("quarantine", QuarantineBundle(
-                    claim=str(claimed), name=name, bundle_sha256=sha, tool=handoff.tool,
-                    lineage=handoff.lineage, failures=verdict.failures, rule=verdict.rule,
-                    last_test_output=outcome.first_run.output, last_attempt=outcome.attempt,
-                ))
-            except FileNotFoundError:
-                return "vanished"
-            except Exception as exc:
-                return self.hand_back(claimed, f"quarantine failed: {exc}", exc)
-            self.metric("repair_failed", **common)
-            self.metric("quarantined", **common)
             return "hard_fail"
-        try:
-            self.claims.defer(claimed, verdict.not_before)
-        except OSError as exc:  # recorded: the redo of this attempt counts it once
-            return self.hand_back(claimed, f"cannot defer: {exc}", exc)
-        self.metric("repair_failed", **common)
         self.log.bind(bundle=sha[:12]).info(
             "repair failed ({} in window): {}; retry after {:.1f}s", len(verdict.failures),
-            outcome.reason, max(0.0, verdict.not_before - self.claims.clock.now()))
+            outcome.reason, max(0.0, verdict.not_before - time.time()))
         return "deferred"
 
-    def corrupt(self, claimed: Path, name: str, reason: str, message: str,
-                field: str | None) -> str:
+    def corrupt(self, claim: Claim, reason: str, message: str, field: str | None) -> str:
         """Send an invalid handoff to corrupt/ with its reason."""
         try:
             self.ask("quarantine", MarkCorrupt(
-                claim=str(claimed), name=name, reason=reason, message=message, field=field,
+                claim=claim.ref, name=claim.name, reason=reason, message=message, field=field,
             ))
         except FileNotFoundError:
             return "vanished"
         except Exception as exc:
-            return self.hand_back(claimed, f"cannot move the corrupt handoff: {exc}", exc)
-        self.metric("corrupt", handoff=name, reason=message[:500])
+            return self.hand_back(claim, f"cannot move the corrupt handoff: {exc}", exc)
         return "corrupt"
 
     def ask(self, actor: str, message: Any) -> Any:
@@ -309,7 +291,7 @@ class Repairer(SupervisedActor):
                              retry_on=(OSError, TimeoutError, pykka.ActorDeadError),
                              give_up_on=(FileNotFoundError,))
 
-    def hand_back(self, claimed: Path, why: str, exc: BaseException | None = None) -> str:
+    def hand_back(self, claim: Claim, why: str, exc: BaseException | None = None) -> str:
         """Bookkeeping failed even after retries: give the claim back as it is
         (same attempt key, so nothing is counted twice). The watcher finds it
         again and the handoff is redone; nothing is lost.
@@ -318,22 +300,22 @@ class Repairer(SupervisedActor):
         condition, not this handoff's: the watcher is told (it pauses claiming and
         says so once), and this hand-back is logged at debug only."""
         if exc is not None and self.report_disk(exc):
-            self.log.debug("{}; handing {!r} back to be redone", why, claimed.name)
+            self.log.debug("{}; handing {!r} back to be redone", why, claim.name)
         else:
-            self.log.warning("{}; handing {!r} back to be redone", why, claimed.name)
-        return self.give_back(claimed)
+            self.log.warning("{}; handing {!r} back to be redone", why, claim.name)
+        return self.give_back(claim)
 
-    def give_back(self, claimed: Path) -> str:
-        """Move a claim back to the queue untouched. On a read-only root it cannot
-        move: it stays claimed (off the work board), and the watcher hands it back
-        once the root can be written again."""
+    def give_back(self, claim: Claim) -> str:
+        """Back to the queue untouched. On a read-only root it cannot move: it
+        stays claimed (off the work board), and the watcher hands it back once
+        the root can be written again."""
         try:
-            return "requeued" if self.claims.requeue(claimed) is not None else "vanished"
+            return "requeued" if self.backend.hand_back(claim) else "vanished"
         except OSError as exc:
             if not self.report_disk(exc):
                 raise
             self.log.debug("{!r} stays claimed until the state root can be written",
-                           claimed.name)
+                           claim.name)
             return "held"
 
     def metric(self, event: str, *, meta_repair: bool = False, **fields: Any) -> None:

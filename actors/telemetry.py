@@ -1,57 +1,46 @@
-"""The telemetry writer: challengers (durable, one per result) and metrics lines."""
+"""The telemetry writer: settles repairs (challenger, done, event) and records events."""
 
 from __future__ import annotations
 
 from collections import deque
-from functools import partial
-from pathlib import Path
 from typing import Any
 
-import msgspec
-
 from actors.base import SupervisedActor
-from faults import inject
 from messages.commands import FinishRepair, FlushFinishes, RecordMetric
-from messages.records import Challenger, MetricLine
-from state.challengers import ChallengerStore, Staged
-from state.claims import Claims
-from state.fsops import move_unique
-from state.metrics import MetricsLog
-from state.settle import SettleNotes, finish_settling
+from messages.records import MetricLine
+from state.backend import Claim, Finish
 
-MAX_BATCH = 32  # finishes made durable by one group commit, at most
+MAX_BATCH = 32  # finishes settled by one group commit, at most
 UNSENT_MAX = 10_000  # metrics lines kept while the state root is full (oldest dropped)
 UNSENT_RETRY_SECONDS = 1.0
 
 
 class Telemetry(SupervisedActor):
-    """Owns `challengers/` and `metrics.jsonl` for this instance.
+    """Owns the settling of repairs and the recording of events for this
+    instance, through the backend (`Backend.settle`, `Backend.record_event`).
 
-    `FinishRepair` is told by a repairer whose bundle passed (see `flush`). A
-    finish is committed at once when no other finish waits in the mailbox (an idle
-    daemon pays no wait at all); finishes that arrive while a commit is under way
-    queue up meanwhile and are committed together by the next one, so batches grow
-    exactly with the load (a group commit, as databases do it: no timer). A
-    metrics line that cannot be written is logged and dropped: telemetry never
-    blocks the repair of a bundle. Except on a full or read-only state root: then
-    the lines are kept in memory (up to `UNSENT_MAX`, in order) and written once
-    the root takes writes again; only a stop before that loses them (logged).
+    `FinishRepair` is told by a repairer whose bundle passed (or was repaired
+    before: a duplicate). A finish is settled at once when no other finish waits
+    in the mailbox (an idle daemon pays no wait at all); finishes that arrive
+    while a settle is under way queue up meanwhile and are settled together by
+    the next one, so batches grow exactly with the load (a group commit, as
+    databases do it: no timer; on the filesystem one fsync of the directories
+    for the lot). A metrics line that cannot be written is logged and dropped:
+    telemetry never blocks the repair of a bundle. Except on a full or read-only
+    state root: then the lines are kept in memory (up to `UNSENT_MAX`, in order)
+    and written once the root takes writes again; only a stop before that loses
+    them (logged).
     """
 
     kind = "telemetry"
 
     def start_up(self) -> None:
-        layout = self.runtime.layout
-        self.store = ChallengerStore(layout.challengers)
-        self.metrics = MetricsLog(layout.metrics, self.runtime.instance)
-        self.notes = SettleNotes(layout, self.runtime.instance)
+        self.backend = self.runtime.backend
         self.batch: list[FinishRepair] = []
         self.unsent: deque[MetricLine] = deque(maxlen=UNSENT_MAX)
         self.retry_set = False
-        try:  # a crash (of this actor or the process) between done/ and the line
-            if self.notes.pending():
-                self.store.sync()  # what the notes point at is durable before it settles
-            finished = finish_settling(layout, self.runtime.instance, self.metrics.append)
+        try:  # a crash (of this actor or the process) in the middle of a settle
+            finished = self.backend.resume_settling()
         except OSError as exc:
             if not self.report_disk(exc):
                 self.log.warning("cannot finish the settling of earlier repairs: {}", exc)
@@ -67,9 +56,6 @@ class Telemetry(SupervisedActor):
             if self.unsent:
                 self.log.warning("{} metrics lines not written: the state root still "
                                  "cannot be written", len(self.unsent))
-        metrics = getattr(self, "metrics", None)
-        if metrics is not None:
-            metrics.close()
 
     def handle(self, message: Any) -> Any:
         match message:
@@ -101,15 +87,15 @@ class Telemetry(SupervisedActor):
                        for env in pending)
 
     def append(self, line: MetricLine) -> None:
-        """Append one metrics line after any kept back. On a full or read-only
-        root it is kept for later (see the class doc); any other OSError is
-        logged and the line dropped."""
+        """Record one event after any kept back. On a full or read-only root it
+        is kept for later (see the class doc); any other OSError is logged and
+        the line dropped."""
         if self.unsent:
             self.unsent.append(line)
             self._send_unsent()
             return
         try:
-            self.metrics.append(line)
+            self.backend.record_event(line)
         except OSError as exc:
             if self.report_disk(exc):
                 self.unsent.append(line)
@@ -118,10 +104,10 @@ class Telemetry(SupervisedActor):
                 self.log.warning("metrics line {} not written: {}", line.event, exc)
 
     def _send_unsent(self) -> None:
-        """Write the lines kept back, oldest first, until one fails again."""
+        """Record the lines kept back, oldest first, until one fails again."""
         while self.unsent:
             try:
-                self.metrics.append(self.unsent[0])
+                self.backend.record_event(self.unsent[0])
             except OSError as exc:
                 if not self.report_disk(exc):
                     self.log.warning("metrics line {} not written: {}",
@@ -138,87 +124,51 @@ class Telemetry(SupervisedActor):
             self.later(UNSENT_RETRY_SECONDS, FlushFinishes())
 
     def flush(self) -> None:
-        """Finish the gathered repairs: each challenger written and fsynced, all
-        published, both directories fsynced once for the lot (a group commit);
-        then each handoff to done/ and its metrics line. A write that keeps
-        failing hands its claim back to the queue (same attempt key; the redo
-        finds nothing or this very challenger). If this actor dies with finishes
-        gathered or still in its mailbox, the watcher hands their claims back when
-        it restarts (`ActorRestarted`)."""
+        """Settle the gathered repairs (`Backend.settle`: each challenger durable,
+        then the handoff to done/ and its event). A finish the backend could not
+        settle is handed back to the queue (same attempt key; the redo finds
+        nothing or this very challenger); one no longer ours is dropped. If this
+        actor dies with finishes gathered or still in its mailbox, the watcher
+        hands their claims back when it restarts (`ActorRestarted`)."""
         batch, self.batch = self.batch, []
         if not batch:
             return
-        published: list[tuple[FinishRepair, Any, MetricLine]] = []
-        for finish in batch:
-            log = self.log.bind(bundle=finish.challenger.bundle_sha256[:12], handoff=finish.name)
-            try:
-                path, written = self.retrying(partial(self._write, finish.challenger),
-                                              "challenger write", log=log)
-            except OSError as exc:
-                if self.report_disk(exc):  # the root's condition: the watcher says it once
-                    log.debug("challenger write failed ({}); handing {!r} back", exc, finish.name)
-                else:
-                    log.warning("challenger write failed ({}); handing {!r} back", exc,
-                                finish.name)
-                self._hand_back(finish)
-                continue
-            line = msgspec.structs.replace(finish.line, challenger=path.name,
-                                           duplicate=not written)
-            self._note(finish, line, log)
-            published.append((finish, log, line))
-        if any(not line.duplicate for _, _, line in published):
-            try:
-                self.retrying(self.store.sync, "challenger directory fsync")
-            except OSError as exc:  # public, but not known to be durable
-                if not self.report_disk(exc):
-                    self.log.warning("challenger directory fsync failed ({}); handing back "
-                                     "{} handoffs", exc, len(published))
-                for finish, _, _ in published:
-                    self._hand_back(finish)
-                return
-        for finish, log, line in published:
-            self._settle(finish, log, line)
-
-    def _note(self, finish: FinishRepair, line: MetricLine, log: Any) -> None:
-        """The settle note (`state/settle.py`): a crash from here on no longer
-        loses the line. Without one (OSError), the handoff settles all the same."""
+        finishes = [Finish(claim=Claim(ref=f.claim, name=f.name), line=f.line,
+                           challenger=f.challenger) for f in batch]
         try:
-            self.notes.write(Path(finish.claim), line)
-        except FileNotFoundError:
-            pass  # handed back meanwhile: _settle finds it gone too
-        except OSError as exc:
+            results = self.backend.settle(finishes)
+        except OSError as exc:  # nothing settled: every one goes back
             if not self.report_disk(exc):
-                log.warning("settle note not written ({}); settling without it", exc)
+                self.log.warning("settle failed ({}); handing back {} handoffs", exc,
+                                 len(finishes))
+            for finish in finishes:
+                self._hand_back(finish.claim)
+            return
+        for settled in results:
+            claim = settled.claim
+            line = settled.line
+            log = self.log.bind(handoff=claim.name)
+            if settled.vanished:
+                log.info("{!r} was no longer ours when it settled; dropped", claim.name)
+                continue
+            if settled.error is not None or line is None:
+                error = OSError(settled.errno, settled.error) if settled.errno else \
+                    OSError(str(settled.error))
+                if self.report_disk(error):  # the root's condition: the watcher says it once
+                    log.debug("settle failed ({}); handing {!r} back", error, claim.name)
+                else:
+                    log.warning("settle failed ({}); handing {!r} back", error, claim.name)
+                self._hand_back(claim)
+                continue
+            log.bind(bundle=(line.bundle_sha256 or "")[:12]).info(
+                "repaired {!r} with {}{}", claim.name, line.repair_strategy,
+                " (duplicate)" if line.duplicate else "")
 
-    def _write(self, challenger: Challenger) -> tuple[Path, bool]:
-        staged = self.store.stage(challenger)
-        return self.store.publish(staged) if isinstance(staged, Staged) else (staged, False)
-
-    def _hand_back(self, finish: FinishRepair) -> None:
+    def _hand_back(self, claim: Claim) -> None:
         """Back to the queue untouched; on a read-only root it stays claimed, and
         the watcher hands it back once the root can be written again."""
         try:
-            Claims(self.runtime.layout, self.runtime.instance).requeue(Path(finish.claim))
-            self.notes.clear(finish.name)
+            self.backend.hand_back(claim)
         except OSError as exc:
             if not self.report_disk(exc):
                 raise
-
-    def _settle(self, finish: FinishRepair, log: Any, line: MetricLine) -> None:
-        """The challenger is durable: the handoff goes to done/, then its line,
-        then its settle note goes."""
-        try:
-            move_unique(Path(finish.claim), self.runtime.layout.done, finish.name)
-        except FileNotFoundError:
-            self.notes.clear(finish.name)
-            return  # handed back meanwhile (a restart); the redo ends as a duplicate
-        except OSError as exc:
-            if not self.report_disk(exc):
-                log.warning("cannot move {!r} to done/ ({}); handing it back", finish.name, exc)
-            self._hand_back(finish)
-            return
-        inject("telemetry.settle")
-        self.append(line)
-        self.notes.clear(finish.name)
-        log.info("repaired {!r} with {}{}", finish.name, line.repair_strategy,
-                 " (duplicate)" if line.duplicate else "")

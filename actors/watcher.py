@@ -12,13 +12,17 @@ tells the watcher (`StateRootUnwritable`), and the watcher notices it itself fro
 `statvfs` on its tick. It says so once, probes the root every `PROBE_SECONDS`
 with a small write, and when one succeeds hands back whatever claim of its own
 no repairer holds, rescans and claims again, saying that once too.
+
+Every move is the backend's (`state/backend.py`): the watcher tells it what it
+heard (`noticed`, `rescan`), asks it for the next claim (`claim_next`, due
+deferrals first), renews the lease (`renew`), takes back lapsed peers' claims
+(`recover_stale`) and hands back claims nobody works on (`hand_back`). Claims
+travel as the backend's refs; the watcher never looks at a file itself.
 """
 
 from __future__ import annotations
 
-import os
 import time
-from pathlib import Path
 from typing import Any
 
 from actors.base import Runtime, SupervisedActor
@@ -39,9 +43,8 @@ from messages.commands import (
     WorkerFree,
 )
 from messages.records import MetricLine
-from state.claims import Claims, is_handoff_name
+from state.backend import BackendUnavailable, Claim
 from state.disk import describe, disk_condition, looks_unwritable, probe
-from state.queue_events import QueueNotifier
 from supervision.work_board import Job
 
 TICK_SECONDS = 0.5
@@ -54,8 +57,8 @@ class Watcher(SupervisedActor):
     lease by this instance's monotonic clock; `state/liveness.py`), then removes
     what they left behind.
 
-    If inotify cannot be set up (watch limit reached, odd filesystem), it logs a
-    warning and relies on the rescans alone.
+    If the backend cannot watch (inotify's watch limit reached, odd
+    filesystem), it logs a warning and relies on the rescans alone.
 
     `workers` is the repairer pool when it starts (later: `SetWorkers`); `board`
     the supervisor's work board then (claim path -> job), from which a restarted
@@ -73,53 +76,55 @@ class Watcher(SupervisedActor):
 
     def start_up(self) -> None:
         runtime = self.runtime
-        self.claims = Claims(runtime.layout, runtime.instance, isolation=runtime.isolation)
-        self.queue = runtime.layout.queue
+        self.backend = runtime.backend
         self.workers: list[str] = list(self._start_workers)
-        self.pending: dict[str, None] = {}
-        self.due: list[str] = []
+        self.pending = 0  # claimable as far as the last rescan knew
         self.inflight: dict[str, tuple[str, str]] = {}
         self.claiming = True
         self.scans = 0
         self.first_scan_done = False
         self.last_scan = self.last_beat = self.last_stale = 0.0
-        self.observer: Any = None
+        self.unwatch: Any = None
         self.disk_problem: str | None = None  # claiming paused while the root is unwritable
+        # Claiming paused while the store cannot be reached (the database is away):
+        # what is held is kept; the first heartbeat that goes through resumes.
+        self.store_away = False
         self.last_probe = 0.0
         # Claims dispatched and not yet settled (the work board, as this watcher
         # hears of it): what a resume after a full disk must not hand back.
         self.assigned: set[str] = set(self._start_board)
         try:
             if self.fresh:
-                recovered = self.claims.recover_own()
+                recovered = sum(1 for claim in self.backend.held()
+                                if self.backend.hand_back(claim))
                 if recovered:
                     self.log.info("took back {} handoffs this instance held before", recovered)
             else:
                 self._rebuild_inflight()
-            self.claims.heartbeat()
+            self.backend.renew()
         except OSError as exc:
             if not self._pause_for(exc):
                 raise
         self.last_beat = time.monotonic()
         self._recover_stale()
-        self._start_observer()
+        self._start_watching()
         self.scan()
         self.first_scan_done = True
         self.every(TICK_SECONDS)
         self.dispatch()
 
     def shut_down(self) -> None:
-        observer = getattr(self, "observer", None)
-        if observer is not None:
-            observer.stop()
-            self.observer = None
+        unwatch = getattr(self, "unwatch", None)
+        if unwatch is not None:
+            self.unwatch = None
+            unwatch()
 
     # -- inbox ---------------------------------------------------------------------
 
     def handle(self, message: Any) -> Any:
         match message:
             case QueueChanged(name=name):
-                self.pending[name] = None
+                self.backend.noticed(name)
                 self.dispatch()
             case Tick():
                 self.tick()
@@ -140,7 +145,11 @@ class Watcher(SupervisedActor):
                 self.dispatch()
             case ActorRestarted(actor=actor, released=released, board=board):
                 self.assigned = set(board)
-                self._take_back(actor, released, board)
+                try:
+                    self._take_back(actor, released, board)
+                except OSError as exc:  # kept claimed: handed back once the store is back
+                    if not self._pause_for(exc):
+                        raise
                 self.dispatch()
             case StopClaiming():
                 self.claiming = False
@@ -151,8 +160,9 @@ class Watcher(SupervisedActor):
                 self.workers = list(workers)
                 self.dispatch()
             case GetStatus():
-                return WatcherStatus(pending=len(self.pending), in_flight=len(self.inflight),
-                                     claiming=self.claiming and self.disk_problem is None,
+                return WatcherStatus(pending=self.pending, in_flight=len(self.inflight),
+                                     claiming=self.claiming and self.disk_problem is None
+                                     and not self.store_away,
                                      scans=self.scans, first_scan_done=self.first_scan_done,
                                      disk_problem=self.disk_problem)
             case _:
@@ -162,7 +172,8 @@ class Watcher(SupervisedActor):
     # -- work ------------------------------------------------------------------------
 
     def tick(self) -> None:
-        """Periodic duties: heartbeat, rescan, due deferrals, stale peers."""
+        """Periodic duties: heartbeat, rescan, stale peers, then claims (due
+        deferrals among them: the backend looks for those)."""
         config = self.config
         now = time.monotonic()
         if self.disk_problem is not None:
@@ -172,38 +183,36 @@ class Watcher(SupervisedActor):
             self._check_disk()
         if now - self.last_beat >= config.watch.heartbeat_seconds:
             try:
-                self.claims.heartbeat()
+                self.backend.renew()
                 self.last_beat = now
             except OSError as exc:
                 if not self._pause_for(exc):
                     self.log.warning("heartbeat not written: {}", exc)
+            else:
+                if self.store_away:
+                    self._store_back()
         if now - self.last_scan >= config.watch.rescan_seconds:
             self.scan()
-        if self.disk_problem is not None:
-            return  # nothing can move; a probe that succeeds resumes everything
+        if self.disk_problem is not None or self.store_away:
+            return  # nothing can move; a probe (or heartbeat) that succeeds resumes
         if now - self.last_stale >= max(1.0, config.instance.lease_seconds / 3):
             self._recover_stale()
-        self.due = list(self.claims.claim_due(horizon=config.backoff.max_seconds))
         self.dispatch()
 
     def scan(self) -> None:
-        """Add every handoff name in `queue/` to the pending set (name order)."""
+        """The backend looks at the whole queue (events can be lost)."""
         try:
-            with os.scandir(self.queue) as it:
-                names = sorted(e.name for e in it if is_handoff_name(e.name))
+            self.pending = self.backend.rescan()
         except OSError as exc:
-            self.log.warning("cannot scan {}: {}", self.queue, exc)
+            self.log.warning("cannot scan the queue: {}", exc)
             return
-        fresh = {name: None for name in names}
-        # Keep the event order for names we knew; forget names that are gone.
-        self.pending = {n: None for n in self.pending if n in fresh} | fresh
         self.scans += 1
         self.last_scan = time.monotonic()
 
     def dispatch(self) -> None:
         """Claim handoffs for every idle repairer (none while the root cannot be
         written: a claim could not be written up)."""
-        if not self.claiming or self.disk_problem is not None:
+        if not self.claiming or self.disk_problem is not None or self.store_away:
             return
         idle = [w for w in self.workers if w not in self.inflight]
         while idle:
@@ -216,34 +225,23 @@ class Watcher(SupervisedActor):
             if claimed is None:
                 return
             worker = idle.pop(0)
-            path, name = claimed
-            self.report(Dispatched(worker=worker, claim=str(path), name=name))
-            self.inflight[worker] = (str(path), name)
-            self.assigned.add(str(path))
-            if not self.runtime.peers.tell(worker, RepairBundle(claim=str(path), name=name)):
-                self.report(Settled(worker=worker, claim=str(path)))
+            ref, name = claimed.ref, claimed.name
+            self.report(Dispatched(worker=worker, claim=ref, name=name))
+            self.inflight[worker] = (ref, name)
+            self.assigned.add(ref)
+            if not self.runtime.peers.tell(worker, RepairBundle(claim=ref, name=name)):
+                self.report(Settled(worker=worker, claim=ref))
                 del self.inflight[worker]
-                self.assigned.discard(str(path))
+                self.assigned.discard(ref)
                 try:
-                    self.claims.requeue(path)
+                    self.backend.hand_back(claimed)
                 except OSError as exc:
                     if not self._pause_for(exc):
                         raise
                 return
 
-    def _claim_next(self) -> tuple[Path, str] | None:
-        while self.due:
-            name = self.due.pop(0)
-            path = self.claims.claim(name, source=self.runtime.layout.deferred)
-            if path is not None:
-                return path, name
-        while self.pending:
-            name = next(iter(self.pending))
-            del self.pending[name]
-            path = self.claims.claim(name)
-            if path is not None:
-                return path, name
-        return None
+    def _claim_next(self) -> Claim | None:
+        return self.backend.claim_next()
 
     def _take_back(self, actor: str, released: tuple[str, ...], board: tuple[str, ...]) -> None:
         """`actor` was restarted: the handoffs it held and the supervisor did not
@@ -259,16 +257,19 @@ class Watcher(SupervisedActor):
         if current is not None and current[0] not in held:
             held.append(current[0])
             self.report(Settled(worker=actor, claim=current[0]))
-        for claim in held:
+        ours = {claim.ref: claim for claim in self.backend.held()} if held else {}
+        for ref in held:
+            claim = ours.get(ref)
+            if claim is None:
+                continue  # gone already: it reached its next place
             try:
-                back = self.claims.requeue(Path(claim)) if os.path.lexists(claim) else None
+                back = self.backend.hand_back(claim)
             except OSError as exc:  # stays claimed; handed back when the root is writable
                 if not self._pause_for(exc):
                     raise
                 continue
-            if back is not None:
-                self.pending[back.name] = None
-                self.log.info("handed {!r} back to the queue after {} restarted", back.name,
+            if back:
+                self.log.info("handed {!r} back to the queue after {} restarted", claim.name,
                               actor)
 
     def _rebuild_inflight(self) -> None:
@@ -285,17 +286,24 @@ class Watcher(SupervisedActor):
         now may go too: its move to done/ then finds it gone, and the redo ends as
         a duplicate of the challenger just written.)"""
         busy = {claim for claim, _ in self.inflight.values()} | board
-        for path in self.claims.held():
-            if str(path) in busy or self.claims.settling(path):
+        for claim in self.backend.held():
+            if claim.ref in busy or self.backend.settling(claim):
                 continue  # telemetry is settling it (or will, after its restart)
-            if self.claims.requeue(path) is not None:
-                self.pending[path.name] = None
+            self.backend.hand_back(claim)
 
     # -- an unwritable state root ------------------------------------------------------
 
     def _pause_for(self, exc: BaseException) -> bool:
         """If `exc` says the root is full or read-only, pause (once) and return
-        True; any other error: False."""
+        True; if it says the store cannot be reached (`BackendUnavailable`),
+        stop claiming until a heartbeat goes through again (`_store_back`) and
+        return True; any other error: False."""
+        if isinstance(exc, BackendUnavailable):
+            if not self.store_away:
+                self.store_away = True
+                self.log.info("store unreachable: claiming paused, holding {} in flight",
+                              len(self.inflight))
+            return True
         problem = disk_condition(exc)
         if problem is None:
             return False
@@ -333,6 +341,18 @@ class Watcher(SupervisedActor):
             self.scan()
             self.dispatch()
 
+    def _store_back(self) -> None:
+        """The store answers again: claims of ours that no worker holds (their
+        results could not be recorded while it was away) go back to be redone,
+        then claiming resumes."""
+        self.store_away = False
+        self.log.info("store reachable again: claiming resumed")
+        self._hand_back_stranded()
+        if not self.store_away:
+            self._recover_stale()
+            self.scan()
+            self.dispatch()
+
     def _hand_back_stranded(self) -> None:
         try:
             self._requeue_unheld(set(self.assigned))
@@ -342,8 +362,7 @@ class Watcher(SupervisedActor):
     def _recover_stale(self) -> None:
         self.last_stale = time.monotonic()
         try:
-            recovered = self.claims.recover_stale(self.config.instance.lease_seconds,
-                                                  self._record_metric)
+            recovered = self.backend.recover_stale(self._record_metric)
         except OSError as exc:
             if not self._pause_for(exc):
                 self.log.warning("cannot recover stale claims: {}", exc)
@@ -354,13 +373,14 @@ class Watcher(SupervisedActor):
     def _record_metric(self, line: MetricLine) -> None:
         self.runtime.peers.tell("telemetry", RecordMetric(line=line))
 
-    def _start_observer(self) -> None:
+    def _start_watching(self) -> None:
         ref = self.actor_ref
+
+        def wake(name: str | None) -> None:
+            ref.tell(Rescan() if name is None else QueueChanged(name=name))
+
         try:
-            observer = QueueNotifier(self.queue, lambda name: ref.tell(QueueChanged(name=name)),
-                                     lambda: ref.tell(Rescan()))
-            observer.start()
-            self.observer = observer
+            self.unwatch = self.backend.watch(wake, lambda: ref.tell(Rescan()))
         except OSError as exc:
             self.log.warning("inotify unavailable ({}); relying on rescans", exc)
-            self.observer = None
+            self.unwatch = None

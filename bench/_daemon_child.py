@@ -41,8 +41,6 @@ from actors.base import SupervisedActor
 from actors.repairer import Repairer, make_patterns
 from messages.commands import PruneNow
 from repair.report import TestReport
-from state.challengers import ChallengerStore
-from state.claims import Claims
 from supervision.daemon import Daemon
 
 
@@ -68,8 +66,7 @@ class TrivialEngineRepairer(Repairer):
 
     def start_up(self) -> None:
         runtime = self.runtime
-        self.claims = Claims(runtime.layout, runtime.instance)
-        self.store = ChallengerStore(runtime.layout.challengers)
+        self.backend = runtime.backend
         self.runner = TextRunner()
         self.patterns = make_patterns(runtime.layout.patterns)
 

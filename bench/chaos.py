@@ -1,6 +1,9 @@
 """Chaos run: N instances on one state root, random SIGKILLs, injected faults.
 
     .venv/bin/python bench/chaos.py [--instances 4] [--handoffs 2000] [--seed 1] [--poison 1]
+    .venv/bin/python bench/chaos.py --backend postgres [--instances 3] [--handoffs 2000]
+
+(`--backend postgres`: see bench/chaos_pg.py.)
 
 Starts N `run.py run` instances (ids chaos0..chaosN-1) over one fresh root with M
 handoffs (passing, fixable, hopeless and corrupt mixed), kills a random instance
@@ -249,7 +252,16 @@ def check(layout: Layout, submitted: list[str]) -> dict[str, int]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if ("--backend" in argv and argv[argv.index("--backend") + 1:][:1] == ["postgres"]) \
+            or "--backend=postgres" in argv:
+        from chaos_pg import main as chaos_on_postgres  # bench/chaos_pg.py
+
+        return chaos_on_postgres(argv)
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backend", choices=["filesystem", "postgres"], default="filesystem",
+                        help="postgres: 3 instances with roots of their own on one throwaway "
+                             "database (bench/chaos_pg.py)")
     parser.add_argument("--instances", type=int, default=4)
     parser.add_argument("--handoffs", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=1)

@@ -1,6 +1,7 @@
 """Overhead: the whole daemon against the repair engine alone, same bundles, same workers.
 
     .venv/bin/python bench/overhead.py [--quick] [--reps 3] [--handoffs 2000]
+                                       [--backend filesystem|postgres]
 
 Each repetition, on a fresh state root: N passing handoffs (distinct bundles, two
 tests each) are drained by the in-process daemon (real actors, real repair engine,
@@ -13,6 +14,14 @@ each with its own warm runner and the same pattern library setup. Both clocks
 start after an `os.sync()`, so that neither side pays for writing back the files
 staged before it (or left by the other side). The ratio daemon/loop is taken
 within each repetition; the table gives medians.
+
+`--backend postgres` (SPEC §9): the daemon runs on `[backend] kind = "postgres"`
+against a throwaway PostgreSQL 15 it starts itself (`tests/pg_server.py`, fsync
+on, as `bench/pg_claims.py`), a fresh migrated database per repetition; the
+handoffs are renamed into the local `queue/` as before (the daemon ingests them
+into the database), and the daemon's clock stops at the database's time of the
+last handoff to reach `done` (`state_since`; one host, one clock). The loop is
+the same plain engine loop: what the backend costs is part of the overhead.
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # pg_server.py
 
 from _common import (
     Row,
@@ -52,14 +62,59 @@ from messages.handoff import decode_handoff
 from repair.engine import Engine
 
 WORKERS = 2
+DURABLE = "-c max_connections=200 -c shared_buffers=128MB"  # fsync on (bench/pg_claims.py)
 
 
-def _config(root: Path) -> Config:
-    return bench_config(root, repair={"workers": WORKERS, "strategies": ["noop"]})
+class Postgres:
+    """The throwaway server of `--backend postgres`: a fresh migrated database
+    for each daemon run (`fresh()` returns its DSN)."""
+
+    def __init__(self) -> None:
+        from pg_server import PgServer
+
+        self.server = PgServer(options=DURABLE).start()
+        self.made = 0
+
+    def fresh(self) -> str:
+        import psycopg
+
+        from state.pg.connector import PgConnector
+        from state.pg.migrate import migrate
+
+        self.made += 1
+        name = f"overhead{self.made}"
+        with psycopg.connect(self.server.dsn(), autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+        with PgConnector(self.server.dsn(name)) as connector:
+            migrate(connector)
+        return str(self.server.dsn(name))
+
+    def close(self) -> None:
+        self.server.destroy()
 
 
-def daemon_rate(root: Path, items: list[tuple[str, bytes]]) -> float:
-    """Handoffs per second through the whole daemon."""
+def _db_done(dsn: str) -> tuple[int, float | None, int]:
+    """(handoffs done, the database's time of the last one as POSIX time,
+    challengers)."""
+    import psycopg
+
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute("SELECT count(*), extract(epoch FROM max(state_since)) FROM "
+                           "handoffs WHERE state = 'done'").fetchone()
+        challengers = conn.execute("SELECT count(*) FROM challengers").fetchone()
+    assert row is not None and challengers is not None
+    return int(row[0]), None if row[1] is None else float(row[1]), int(challengers[0])
+
+
+def _config(root: Path, dsn: str | None = None) -> Config:
+    extra = {} if dsn is None else {"backend": {"kind": "postgres", "dsn": dsn}}
+    return bench_config(root, repair={"workers": WORKERS, "strategies": ["noop"]}, **extra)
+
+
+def daemon_rate(root: Path, items: list[tuple[str, bytes]], dsn: str | None = None) -> float:
+    """Handoffs per second through the whole daemon (on the database `dsn` if given)."""
+    if dsn is not None:
+        return _daemon_rate_postgres(root, items, dsn)
     config = _config(root)
     warmup = [(f"warmup{i}.json", handoff_bytes(passing_files(-1 - i))) for i in range(WORKERS)]
     staged = write_files(root / "staging", warmup + items)
@@ -82,6 +137,30 @@ def daemon_rate(root: Path, items: list[tuple[str, bytes]]) -> float:
         finished = newest_ctime(done)
     challengers = count_entries(root / "challengers")
     if challengers != len(staged):
+        raise RuntimeError(f"{challengers} challengers for {len(staged)} handoffs")
+    return len(items) / (finished - started)
+
+
+def _daemon_rate_postgres(root: Path, items: list[tuple[str, bytes]], dsn: str) -> float:
+    config = _config(root, dsn)
+    warmup = [(f"warmup{i}.json", handoff_bytes(passing_files(-1 - i))) for i in range(WORKERS)]
+    staged = write_files(root / "staging", warmup + items)
+    with running_daemon(config) as daemon:
+        if not wait_until(lambda: daemon.healthy(timeout=30), timeout=120, poll=0.2):
+            raise RuntimeError("the daemon did not come up")
+        for path in staged[:WORKERS]:
+            path.rename(root / "queue" / path.name)
+        if not wait_until(lambda: _db_done(dsn)[0] >= WORKERS, timeout=120, poll=0.05):
+            raise RuntimeError("the warm-up handoffs did not reach done")
+        os.sync()
+        started = time.time()
+        for path in staged[WORKERS:]:
+            path.rename(root / "queue" / path.name)
+        total = len(staged)
+        if not wait_until(lambda: _db_done(dsn)[0] >= total, 60 + total, poll=0.25):
+            raise RuntimeError(f"only {_db_done(dsn)[0]} of {total} reached done")
+        _, finished, challengers = _db_done(dsn)
+    if challengers != len(staged) or finished is None:
         raise RuntimeError(f"{challengers} challengers for {len(staged)} handoffs")
     return len(items) / (finished - started)
 
@@ -131,9 +210,20 @@ def measure(args: argparse.Namespace) -> list[Row]:
     daemons: list[float] = []
     loops: list[float] = []
     ratios: list[float] = []
+    postgres = Postgres() if args.backend == "postgres" else None
+    try:
+        return _measure(args, n, daemons, loops, ratios, postgres)
+    finally:
+        if postgres is not None:
+            postgres.close()
+
+
+def _measure(args: argparse.Namespace, n: int, daemons: list[float], loops: list[float],
+             ratios: list[float], postgres: Postgres | None) -> list[Row]:
     with state_dir(args.dir, "overhead") as base:
         say(f"overhead: {n} passing handoffs x {args.reps} repetitions, {WORKERS} workers, "
-            f"strategies [noop], real engine and warm runner")
+            f"strategies [noop], real engine and warm runner, backend {args.backend}"
+            + (" (PostgreSQL 15, fsync on, on this host)" if postgres else ""))
         say(describe(base))
         probe = make_runner()
         say(f"runner: {type(probe).__name__}, sandbox="
@@ -146,13 +236,17 @@ def measure(args: argparse.Namespace) -> list[Row]:
             got: dict[str, float] = {}
             for side in order:
                 root = base / f"{side}{rep}"
-                got[side] = (daemon_rate if side == "daemon" else loop_rate)(root, items)
+                if side == "daemon":
+                    got[side] = daemon_rate(root, items,
+                                            postgres.fresh() if postgres is not None else None)
+                else:
+                    got[side] = loop_rate(root, items)
             daemons.append(got["daemon"])
             loops.append(got["loop"])
             ratios.append(got["daemon"] / got["loop"])
             say(f"  rep {rep + 1}: daemon {got['daemon']:.1f}/s, loop {got['loop']:.1f}/s, "
                 f"ratio {ratios[-1]:.1%}")
-    how = f"{n} handoffs, {WORKERS} workers"
+    how = f"{n} handoffs, {WORKERS} workers, backend {args.backend}"
     ratio = median(ratios)
     return [
         Row("1 overhead: daemon rate", f"{median(daemons):.1f} handoffs/s",
@@ -166,6 +260,8 @@ def measure(args: argparse.Namespace) -> list[Row]:
 
 def _options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--handoffs", type=int, default=2000, help="handoffs per repetition")
+    p.add_argument("--backend", choices=["filesystem", "postgres"], default="filesystem",
+                   help="the daemon's backend (postgres: a throwaway server of its own)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

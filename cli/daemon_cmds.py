@@ -155,12 +155,37 @@ def drain(args: argparse.Namespace) -> int:
 
 @command("submit")
 def submit(args: argparse.Namespace) -> int:
-    """Pack a directory into a handoff and enqueue it atomically."""
+    """Pack a directory into a handoff and enqueue it atomically: into the local
+    `queue/` on the filesystem backend (prints its path), straight into the
+    database on PostgreSQL (SPEC §9; prints the name it is queued as). Exit 1
+    with one line when the database cannot be reached (nothing was queued)."""
     config = load(args)
+    if config.backend.kind == "postgres":
+        return _submit_to_backend(config, args)
     layout = layout_of(config)
     path = submit_dir(layout, Path(args.directory), args.tool, args.entrypoint, args.lineage,
                       config.limits.max_handoff_bytes, config.limits.max_files)
     print(path)
+    return EXIT_OK
+
+
+def _submit_to_backend(config: Config, args: argparse.Namespace) -> int:
+    from cli.submit import handoff_name, pack
+    from state.backend import BackendUnavailable, open_backend
+
+    data = pack(Path(args.directory), args.tool, args.entrypoint, args.lineage,
+                config.limits.max_handoff_bytes, config.limits.max_files)
+    setup_logging("ERROR")  # the outcome is this command's own line
+    try:
+        backend = open_backend(config, config.instance.id)
+        try:
+            name = backend.submit(handoff_name(args.tool), data)
+        finally:
+            backend.close()
+    except BackendUnavailable as exc:
+        print(f"run.py submit: {exc}", file=sys.stderr)
+        return EXIT_FAIL
+    print(name)
     return EXIT_OK
 
 

@@ -76,9 +76,17 @@ def build_parser() -> argparse.ArgumentParser:
     lineage = sub.add_parser("lineage", parents=[common], help="a tool's chain of bundles")
     lineage.add_argument("tool")
     lineage.add_argument("--json", action="store_true")
+    challengers = sub.add_parser("challengers", parents=[common],
+                                 help="export the challengers as their SPEC section 3 files")
+    csub = challengers.add_subparsers(dest="action", metavar="ACTION", required=True)
+    cexport = csub.add_parser("export", parents=[common],
+                              help="write every challenger not yet in DIR")
+    cexport.add_argument("directory", metavar="DIR")
     sub.add_parser("check-config", parents=[common], help="validate and print the config")
     from cli.web_cmd import add_parser as add_web
     add_web(sub, common)
+    sub.add_parser("migrate", parents=[common],
+                   help="create or upgrade the database schema (postgres backend)")
     return parser
 
 
@@ -113,7 +121,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _import_commands() -> None:
     # Importing registers the commands: run, drain, demo, submit, check-config;
-    # status, quarantine, prune, stats, lineage.
+    # status, quarantine, prune, stats, lineage, challengers; migrate.
+    import cli.backend_cmds
     import cli.daemon_cmds
     import cli.operator_cmds
     import cli.web_cmd  # noqa: F401

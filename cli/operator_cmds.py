@@ -1,12 +1,14 @@
-"""The operator's commands (SPEC §7): status, quarantine, prune, stats, lineage.
+"""The operator's commands (SPEC §7): status, quarantine, prune, stats, lineage,
+challengers export.
 
 Each prints an aligned table for people, or with `--json` one document that
-decodes with the Structs of `messages.reports`. The logic lives in `state/`
-(`status`, `quarantine_ops`, `prune`, `stats`, `lineage`); this module only
+decodes with the Structs of `messages.reports`. Every command asks the backend
+that `[backend] kind` names (`state.backend.open_backend`), never `state/` or
+the database itself, so it prints the same on either backend; this module only
 parses, calls and prints. Commands that only read (status, quarantine list and
-show, stats, lineage) never create or change anything under the root and work
-with or without a daemon running; a missing root is a usage error (exit 2), since
-it most likely means the wrong `--config`.
+show, stats, lineage, challengers export) never create or change anything under
+the root and work with or without a daemon running; on the filesystem a missing
+root is a usage error (exit 2), since it most likely means the wrong `--config`.
 """
 
 from __future__ import annotations
@@ -15,7 +17,10 @@ import argparse
 import os
 import sys
 import time
-from typing import Any
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 from cli.logs import setup_logging
 from cli.main import EXIT_FAIL, EXIT_OK, command, layout_of
@@ -34,13 +39,39 @@ from messages.reports import (
     StatsReport,
     StatsRow,
 )
-from state import quarantine_ops
+from state.fsops import fsync_dir, write_temp
 from state.layout import Layout
-from state.lineage import build_lineage
-from state.metrics import MetricsLog, metrics_files, rotate_metrics
-from state.prune import PruneSchedule, prune
-from state.stats import compute_stats, parse_duration
-from state.status import take_status
+from state.metrics import rotate_metrics
+from state.prune import PruneSchedule
+from state.stats import EventBatches, parse_duration, stats_of
+
+if TYPE_CHECKING:
+    from messages.reports import (
+        LineageEntry,
+        QuarantineDetail,
+        QuarantineEntry,
+        ReleaseResult,
+        StatusReport,
+    )
+    from state.prune import PruneReport
+
+
+class OperatorBackend(Protocol):
+    """What these commands ask of a backend (`state.backend.Backend` has it all;
+    so has `FilesystemReads.for_config`)."""
+
+    def release(self, name: str) -> ReleaseResult: ...
+    def release_all(self) -> tuple[list[ReleaseResult], list[str]]: ...
+    def prune(self, ttl_seconds: float, *, now: float | None = None,
+              dry_run: bool = False) -> PruneReport: ...
+    def status(self) -> StatusReport: ...
+    def quarantined(self) -> list[QuarantineEntry]: ...
+    def quarantine_detail(self, name: str) -> QuarantineDetail: ...
+    def lineage(self, tool: str) -> list[LineageEntry]: ...
+    def challengers(self) -> Iterator[tuple[str, bytes]]: ...
+    def event_batches(self) -> Iterator[list[MetricLine]]: ...
+    def record_event(self, line: MetricLine) -> None: ...
+    def close(self) -> None: ...
 
 
 def load(args: argparse.Namespace) -> Config:
@@ -63,6 +94,28 @@ def _reader_layout(config: Config) -> Layout:
     return layout
 
 
+def open_operator_backend(config: Config, *, reading: bool) -> OperatorBackend:
+    """The backend of `config` for this instance id. For a command that only
+    reads (`reading`) on the filesystem, a missing root is a UsageError and
+    nothing is created; on PostgreSQL the database holds the state, so no local
+    root is needed. Raises what `open_backend` raises (ConfigError,
+    BackendUnavailable)."""
+    if reading and config.backend.kind == "filesystem":
+        _reader_layout(config)
+    try:
+        from state.backend import open_backend
+
+        return open_backend(config, config.instance.id)
+    except ModuleNotFoundError as exc:
+        # Until `state/fs_backend.py` (the daemon's side of the filesystem
+        # backend) is on this branch, its read side stands in for it.
+        if exc.name != "state.fs_backend":
+            raise
+        from state.fs_reads import FilesystemReads
+
+        return FilesystemReads.for_config(config, config.instance.id)
+
+
 def _one_line(text: str | None, width: int = 70) -> str:
     if not text:
         return "-"
@@ -77,7 +130,11 @@ def _one_line(text: str | None, width: int = 70) -> str:
 def status(args: argparse.Namespace) -> int:
     """Where every handoff is now, which instances are alive, when pruning runs."""
     config = load(args)
-    report = take_status(Layout.from_config(config), config)
+    backend = open_operator_backend(config, reading=True)
+    try:
+        report = backend.status()
+    finally:
+        backend.close()
     if args.json:
         _print_json(report)
         return EXIT_OK
@@ -107,6 +164,8 @@ def status(args: argparse.Namespace) -> int:
         ("prune", f"{report.prune_schedule}; last {report.last_prune or 'never'}, "
                   f"next {prune_next}"),
     ]
+    if report.database is not None:  # PostgreSQL (SPEC §9): ok, or unreachable since when
+        rows.insert(1, ("database", report.database))
     if report.llm is not None:
         rows.append(("llm", _llm_status(report.llm)))
     for label, value in rows:
@@ -138,15 +197,28 @@ def status(args: argparse.Namespace) -> int:
 def quarantine(args: argparse.Namespace) -> int:
     """`list`, `show NAME` or `release NAME|--all`."""
     config = load(args)
-    if args.action == "list":
-        return _quarantine_list(_reader_layout(config), args.json)
-    if args.action == "show":
-        return _quarantine_show(_reader_layout(config), args.name, args.json)
+    if args.action in ("list", "show"):
+        reader = open_operator_backend(config, reading=True)
+        try:
+            if args.action == "list":
+                return _quarantine_list(reader, args.json)
+            return _quarantine_show(reader, args.name, args.json)
+        finally:
+            reader.close()
     if bool(args.name) == bool(args.all):
         raise UsageError("release: give either a NAME or --all, not both or neither")
-    layout = layout_of(config)
+    layout = layout_of(config) if config.backend.kind == "filesystem" else \
+        Layout.from_config(config)
+    backend = open_operator_backend(config, reading=False)
+    try:
+        return _release(backend, layout, args)
+    finally:
+        backend.close()
+
+
+def _release(backend: OperatorBackend, layout: Layout, args: argparse.Namespace) -> int:
     if args.all:
-        released, errors = quarantine_ops.release_all(layout, config.instance.id)
+        released, errors = backend.release_all()
         for result in released:
             print(f"released {result.name} -> {_rel(layout, result.queued_as)} "
                   f"({result.failures_cleared} failure records cleared)")
@@ -155,21 +227,25 @@ def quarantine(args: argparse.Namespace) -> int:
         if not released and not errors:
             print("nothing to release: no quarantined handoffs")
         return EXIT_FAIL if errors else EXIT_OK
-    result = quarantine_ops.release(layout, args.name, config.instance.id)
+    result = backend.release(args.name)
     print(f"released {result.name} -> {_rel(layout, result.queued_as)} "
           f"({result.failures_cleared} failure records cleared)")
     return EXIT_OK
 
 
 def _rel(layout: Layout, path: str) -> str:
+    """`path` relative to the state root; a relative one (a backend's §1 place,
+    e.g. PostgreSQL's `processed/done/NAME`) as it is."""
+    if not os.path.isabs(path):
+        return path
     try:
         return os.path.relpath(path, layout.root)
     except ValueError:
         return path
 
 
-def _quarantine_list(layout: Layout, as_json: bool) -> int:
-    entries = quarantine_ops.list_quarantined(layout)
+def _quarantine_list(backend: OperatorBackend, as_json: bool) -> int:
+    entries = backend.quarantined()
     if as_json:
         _print_json(QuarantineList(entries=entries))
         return EXIT_OK
@@ -188,8 +264,8 @@ def _quarantine_list(layout: Layout, as_json: bool) -> int:
     return EXIT_OK
 
 
-def _quarantine_show(layout: Layout, name: str, as_json: bool) -> int:
-    detail = quarantine_ops.show_quarantined(layout, name)
+def _quarantine_show(backend: OperatorBackend, name: str, as_json: bool) -> int:
+    detail = backend.quarantine_detail(name)
     if as_json:
         _print_json(detail)
         return EXIT_OK
@@ -235,10 +311,28 @@ def prune_cmd(args: argparse.Namespace) -> int:
     """Prune now by the timed pruner's rules, and rotate `metrics.jsonl` when it
     is over `[prune] metrics_max_bytes`; `--dry-run` only says what would go."""
     config = load(args)
-    layout = _reader_layout(config) if args.dry_run else layout_of(config)
-    now = time.time()  # the calendar's clock; what goes is judged by the state root's (prune)
+    if not args.dry_run:
+        layout = layout_of(config)
+    elif config.backend.kind == "filesystem":
+        layout = _reader_layout(config)
+    else:  # the store is the database; this host's metrics.jsonl may not exist
+        layout = Layout.from_config(config)
+    backend = open_operator_backend(config, reading=args.dry_run)
+    try:
+        return _prune(backend, layout, config, args)
+    finally:
+        backend.close()
+
+
+def _prune(backend: OperatorBackend, layout: Layout, config: Config,
+           args: argparse.Namespace) -> int:
+    """What `run.py prune` does with its backend: the store pruned by the
+    backend's rule and clock; this host's `metrics.jsonl` rotated and the
+    schedule marked here (as the timed pruner does), the `pruned` event recorded
+    through the backend."""
+    now = time.time()  # the calendar's clock; what goes is judged by the store's (prune)
     ttl, limit = config.prune.ttl_seconds, config.prune.metrics_max_bytes
-    report = prune(layout, ttl, dry_run=args.dry_run)
+    report = backend.prune(ttl, dry_run=args.dry_run)
     rotated: str | None = None
     if args.dry_run:
         try:
@@ -250,17 +344,14 @@ def prune_cmd(args: argparse.Namespace) -> int:
         path = rotate_metrics(layout.metrics, limit, now)
         rotated = path.name if path is not None else None
         PruneSchedule(layout).mark(now)
-        metrics = MetricsLog(layout.metrics, config.instance.id)
         try:
-            metrics.append(MetricLine(
+            backend.record_event(MetricLine(
                 ts=rfc3339(time.time()), event="pruned", instance=config.instance.id,
                 meta_repair=False, bytes=report.bytes_freed,
                 reason=f"{len(report.removed)} entries older than {ttl:g}s (run.py prune)"))
         except OSError as exc:
             print(f"run.py prune: pruned, but the metrics line was not written: {exc}",
                   file=sys.stderr)
-        finally:
-            metrics.close()
     result = PruneResult(
         dry_run=args.dry_run, ttl_seconds=ttl, bytes_freed=report.bytes_freed,
         removed=[PrunedEntry(path=str(p), bytes=n) for p, n in report.removed],
@@ -286,23 +377,25 @@ def prune_cmd(args: argparse.Namespace) -> int:
 
 @command("stats")
 def stats(args: argparse.Namespace) -> int:
-    """Success rates and timings per lineage, strategy or tool from the metrics
-    files (rotated ones included), streamed with a progress bar on a terminal."""
+    """Success rates and timings per lineage, strategy or tool from every event
+    the backend holds (on the filesystem: the metrics files, rotated ones
+    included), streamed with a progress bar on a terminal."""
     config = load(args)
-    layout = _reader_layout(config)
     since = parse_duration(args.since) if args.since else None
-    files = metrics_files(layout.metrics)
-    total = 0
-    for path in files:
-        try:
-            total += os.stat(path).st_size
-        except FileNotFoundError:
-            pass
-    progress = Progress("stats: reading metrics", total)
+    backend = open_operator_backend(config, reading=True)
     try:
-        report = compute_stats(files, args.by, since, on_bytes=progress.advance)
+        batches = backend.event_batches()
+        described = batches if isinstance(batches, EventBatches) else None
+        progress = Progress("stats: reading metrics",
+                            described.total_bytes if described is not None else 0)
+        if described is not None:
+            described.on_bytes = progress.advance
+        try:
+            report = stats_of(batches, args.by, since)
+        finally:
+            progress.close()
     finally:
-        progress.close()
+        backend.close()
     if args.json:
         _print_json(report)
         return EXIT_OK
@@ -375,8 +468,11 @@ def lineage(args: argparse.Namespace) -> int:
     """The chain of a tool's bundles and repairs, oldest first, with the hashes
     linking them (parent -> bundle -> repaired)."""
     config = load(args)
-    layout = _reader_layout(config)
-    report = LineageReport(tool=args.tool, entries=build_lineage(layout, args.tool))
+    backend = open_operator_backend(config, reading=True)
+    try:
+        report = LineageReport(tool=args.tool, entries=backend.lineage(args.tool))
+    finally:
+        backend.close()
     if args.json:
         _print_json(report)
         return EXIT_OK
@@ -400,3 +496,61 @@ def lineage(args: argparse.Namespace) -> int:
         print(f"\nrepairlab {', '.join(versions) or '-'}; config digests "
               f"{', '.join(digests) or '-'}")
     return EXIT_OK
+
+
+# -- challengers export -------------------------------------------------------------------
+
+
+def _safe_challenger_name(name: str) -> bool:
+    """A §3 file name that stays inside DIR (a name from a database is checked too)."""
+    return (name.startswith("challenger_") and name.endswith(".json") and "/" not in name
+            and "\0" not in name and len(name.encode()) <= 255)
+
+
+@command("challengers")
+def challengers(args: argparse.Namespace) -> int:
+    """`export DIR`: every challenger not yet in DIR (by file name) as its SPEC §3
+    file, written atomically (a temporary file, fsynced, then linked to its name:
+    a file of that name, there before or made meanwhile, is never overwritten and
+    counts as skipped). DIR is created when missing. Exit 0 when every challenger
+    is in DIR afterwards; 1 when one could not be written (each said on stderr)."""
+    config = load(args)
+    target = Path(args.directory).expanduser()
+    if target.exists() and not target.is_dir():
+        raise UsageError(f"export: {target} is not a directory")
+    backend = open_operator_backend(config, reading=True)
+    written = skipped = failed = 0
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        for name, data in backend.challengers():
+            if not _safe_challenger_name(name):
+                print(f"run.py challengers: not exported: unsafe name {name!r}", file=sys.stderr)
+                failed += 1
+                continue
+            if _export_one(target, name, data):
+                written += 1
+            else:
+                skipped += 1
+        if written:
+            fsync_dir(target)
+    finally:
+        backend.close()
+    print(f"exported {written} challengers to {target}, skipped {skipped} already there"
+          + (f", {failed} not exported" if failed else ""))
+    return EXIT_FAIL if failed else EXIT_OK
+
+
+def _export_one(target: Path, name: str, data: bytes) -> bool:
+    """Write `target/name` whole unless it exists; True when written here."""
+    path = target / name
+    if os.path.lexists(path):
+        return False
+    tmp = target / f".{name}.{uuid.uuid4().hex[:12]}.tmp"
+    write_temp(tmp, data, point="challengers.export")
+    try:
+        os.link(tmp, path, follow_symlinks=False)  # link() never replaces a file
+    except FileExistsError:
+        return False
+    finally:
+        os.unlink(tmp)
+    return True

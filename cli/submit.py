@@ -56,12 +56,17 @@ def build_handoff(files: dict[str, str], tool: str, entrypoint: str,
     return msgspec.json.encode(doc)
 
 
+def handoff_name(tool: str) -> str:
+    """A fresh queue name for a handoff of `tool`: `<tool>-<UTC time>-<8 hex>.json`."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    return f"{tool}-{stamp}-{uuid.uuid4().hex[:8]}.json"
+
+
 def enqueue(layout: Layout, data: bytes, tool: str, name: str | None = None) -> Path:
     """Write `queue/.NAME.tmp`, fsync, rename to `queue/NAME.json` (SPEC §1).
     Never overwrites: a taken name gets a fresh one."""
     layout.queue.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    name = name or f"{tool}-{stamp}-{uuid.uuid4().hex[:8]}.json"
+    name = name or handoff_name(tool)
     tmp = layout.queue / f".{name}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     try:
@@ -78,14 +83,22 @@ def enqueue(layout: Layout, data: bytes, tool: str, name: str | None = None) -> 
     return target
 
 
-def submit(layout: Layout, directory: Path, tool: str, entrypoint: str, lineage: str | None,
-           max_bytes: int, max_files: int) -> Path:
-    """Pack, validate as the daemon would, and enqueue. Raises UsageError
-    naming the fault when the result would not be a valid handoff."""
+def pack(directory: Path, tool: str, entrypoint: str, lineage: str | None,
+         max_bytes: int, max_files: int) -> bytes:
+    """The handoff of `directory`, validated as the daemon would. Raises
+    UsageError naming the fault when it would not be a valid handoff."""
     files = pack_directory(directory)
     data = build_handoff(files, tool, entrypoint, lineage)
     try:
         decode_handoff(data, max_bytes=max_bytes, max_files=max_files)
     except HandoffInvalid as exc:
         raise UsageError(f"submit: {exc}") from None
-    return enqueue(layout, data, tool)
+    return data
+
+
+def submit(layout: Layout, directory: Path, tool: str, entrypoint: str, lineage: str | None,
+           max_bytes: int, max_files: int) -> Path:
+    """Pack, validate as the daemon would, and enqueue. Raises UsageError
+    naming the fault when the result would not be a valid handoff."""
+    return enqueue(layout, pack(directory, tool, entrypoint, lineage, max_bytes, max_files),
+                   tool)

@@ -9,7 +9,8 @@ from __future__ import annotations
 import msgspec
 
 from config.schema import Config
-from messages.records import Challenger, FailureRecord, MetricLine, RepairAttempt
+from messages.records import Challenger, FailureRecord, MetricLine
+from state.backend import Failure
 
 
 class Msg(msgspec.Struct, frozen=True, tag=True, kw_only=True):
@@ -162,10 +163,10 @@ class RepairBundle(Msg, frozen=True):
 
 
 class RecordFailure(Msg, frozen=True):
-    """A repair of `bundle_sha256` failed; answered with a FailureVerdict."""
+    """A repair failed: record it, judge the window, and defer or quarantine the
+    handoff in one step (`Backend.fail`); answered with a FailureVerdict."""
 
-    bundle_sha256: str
-    record: FailureRecord
+    failure: Failure
 
 
 class FailureVerdict(msgspec.Struct, frozen=True, kw_only=True):
@@ -178,27 +179,7 @@ class FailureVerdict(msgspec.Struct, frozen=True, kw_only=True):
     rule: str
 
 
-class ClearFailures(Msg, frozen=True):
-    """Forget the failures of a bundle (an operator released it)."""
-
-    bundle_sha256: str
-
-
 # -- quarantine -------------------------------------------------------------------
-
-
-class QuarantineBundle(Msg, frozen=True):
-    """Move a claimed handoff to `processed/hard_fail/` with its reason file."""
-
-    claim: str
-    name: str
-    bundle_sha256: str
-    tool: str | None
-    lineage: str | None
-    failures: list[FailureRecord]
-    rule: str
-    last_test_output: str = ""
-    last_attempt: RepairAttempt | None = None
 
 
 class MarkCorrupt(Msg, frozen=True):
@@ -216,14 +197,17 @@ class MarkCorrupt(Msg, frozen=True):
 
 class FinishRepair(Msg, frozen=True):
     """A repair passed: write its challenger durably, then move the claimed
-    handoff to done/ and append `line` (its `challenger` field filled in). Told,
+    handoff to done/ and append `line` (its `challenger` field filled in). With
+    `challenger` None the bundle was repaired before: `line` names the existing
+    challenger and says `duplicate`; nothing is written but the move and the
+    line. Told,
     so that the repairer takes its next bundle while the fsyncs happen; telemetry
     gathers the finishes of a few milliseconds and makes them durable together."""
 
     claim: str
     name: str
-    challenger: Challenger
     line: MetricLine
+    challenger: Challenger | None = None
 
 
 class FlushFinishes(Msg, frozen=True):
@@ -246,8 +230,8 @@ class PruneNow(Msg, frozen=True):
 WatcherInbox = (QueueChanged | Rescan | WorkerFree | Settled | ActorRestarted | StopClaiming
                 | SetWorkers | GetStatus | Tick | Reconfigure | Ping)
 RepairerInbox = RepairBundle | Reconfigure | Ping
-FailureWindowInbox = RecordFailure | ClearFailures | Tick | Reconfigure | Ping
-QuarantineInbox = QuarantineBundle | MarkCorrupt | Reconfigure | Ping
+FailureWindowInbox = RecordFailure | Tick | Reconfigure | Ping
+QuarantineInbox = MarkCorrupt | Reconfigure | Ping
 TelemetryInbox = FinishRepair | RecordMetric | Reconfigure | Ping
 PrunerInbox = PruneNow | Tick | Reconfigure | Ping
 BoardEvent = Dispatched | WorkBegun | Settled

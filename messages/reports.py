@@ -97,6 +97,9 @@ class StatusReport(msgspec.Struct, kw_only=True):
     rotated_metrics: int = 0
     disk: DiskStatus = msgspec.field(default_factory=DiskStatus)
     llm: LlmStatus | None = None  # present when [llm] is enabled or has state on disk
+    # The postgres backend: "ok", or "unreachable since <RFC 3339> (<error>)";
+    # None on the filesystem backend.
+    database: str | None = None
 
 
 # -- quarantine -------------------------------------------------------------------------

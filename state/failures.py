@@ -11,12 +11,17 @@ import builtins
 import os
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import msgspec
 
+from messages.commands import FailureVerdict
 from messages.records import FailureRecord, parse_rfc3339, rfc3339
-from state.clock import fs_now
+from state.clock import StateClock, fs_now
 from state.fsops import atomic_write, remove_path
+
+if TYPE_CHECKING:
+    from config.schema import Config
 
 _decoder = msgspec.json.Decoder(FailureRecord)
 _encoder = msgspec.json.Encoder()
@@ -116,3 +121,26 @@ def new_record(key: str, instance: str, reason: str, handoff: str | None,
     """A record stamped `now` (default: the current time)."""
     return FailureRecord(ts=rfc3339(time.time() if now is None else now), instance=instance,
                          reason=reason[:2000], key=key, handoff=handoff)
+
+
+def judge(store: FailureStore, sha: str, record: FailureRecord, config: Config,
+          now: float | None = None, clock: StateClock | None = None) -> FailureVerdict:
+    """Store `record` durably, then judge the window of `sha` as it stands on
+    disk: quarantine once `max_failures` fall within `window_seconds`, else wait
+    out the backoff. OSError propagates (nothing was decided).
+
+    `now` is on the state root's clock (`clock`, else `fs_now`; `state/clock.py`):
+    records count from when they were written, whatever clock their instance had,
+    and the not-before time is on the clock that `Claims.claim_due` reads it with."""
+    if now is None:
+        now = clock.now() if clock is not None else fs_now(store.directory)
+    store.record(sha, record)
+    window = config.failure_window
+    recent = store.in_window(sha, window.window_seconds, now)
+    count = len(recent)
+    rule = (f"{window.max_failures} failures of the same bundle_sha256 within "
+            f"{window.window_seconds:g} seconds")
+    if count >= window.max_failures:
+        return FailureVerdict(quarantine=True, failures=recent, not_before=now, rule=rule)
+    delay = config.backoff.delay(count)
+    return FailureVerdict(quarantine=False, failures=recent, not_before=now + delay, rule=rule)

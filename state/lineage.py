@@ -91,22 +91,12 @@ def build_lineage(layout: Layout, tool: str) -> list[LineageEntry]:
     for name, head in _challengers(layout.challengers):
         if head.tool != tool:
             continue
-        prov = head.provenance
         entry = entries.get(head.bundle_sha256)
         if entry is not None:  # a second result for one bundle: keep the first
             if head.handoff_name and head.handoff_name not in entry.handoffs:
                 entry.handoffs.append(head.handoff_name)
             continue
-        entries[head.bundle_sha256] = LineageEntry(
-            at=head.created_at, status="repaired", bundle_sha256=head.bundle_sha256,
-            parent_sha256=prov.parent_sha256 if prov else None,
-            repaired_sha256=head.repaired_sha256, strategy=head.repair_strategy,
-            pattern_id=head.repair_pattern_id, pattern_source_sha256=pattern_source(head),
-            lineage=head.lineage, challenger=name,
-            handoffs=[head.handoff_name] if head.handoff_name else [],
-            repairlab_version=(prov.repairlab_version or None) if prov else None,
-            config_digest=(prov.config_digest or None) if prov else None,
-        )
+        entries[head.bundle_sha256] = repaired_entry(name, head)
     for q in list_quarantined(layout):
         if q.tool != tool or q.bundle_sha256 is None:
             continue
@@ -125,6 +115,40 @@ def build_lineage(layout: Layout, tool: str) -> list[LineageEntry]:
     if not entries:
         raise UsageError(f"no challenger or quarantined handoff of tool {tool!r} under "
                          f"{layout.root}")
+    return link_chain(entries)
+
+
+def decode_challenger_head(data: bytes) -> _ChallengerHead:
+    """The fields of a challenger the chain needs (msgspec.DecodeError if it is none)."""
+    return _challenger_decoder.decode(data)
+
+
+def parent_of(handoff: bytes) -> str | None:
+    """A handoff's `parent_sha256`, None when it has none or does not decode."""
+    try:
+        return _parent_decoder.decode(handoff).parent_sha256
+    except msgspec.DecodeError:
+        return None
+
+
+def repaired_entry(name: str, head: _ChallengerHead) -> LineageEntry:
+    """The chain's entry for challenger `name` (its head decoded)."""
+    prov = head.provenance
+    return LineageEntry(
+        at=head.created_at, status="repaired", bundle_sha256=head.bundle_sha256,
+        parent_sha256=prov.parent_sha256 if prov else None,
+        repaired_sha256=head.repaired_sha256, strategy=head.repair_strategy,
+        pattern_id=head.repair_pattern_id, pattern_source_sha256=pattern_source(head),
+        lineage=head.lineage, challenger=name,
+        handoffs=[head.handoff_name] if head.handoff_name else [],
+        repairlab_version=(prov.repairlab_version or None) if prov else None,
+        config_digest=(prov.config_digest or None) if prov else None,
+    )
+
+
+def link_chain(entries: dict[str, LineageEntry]) -> list[LineageEntry]:
+    """The entries (one per bundle_sha256) oldest first, each pointing at its
+    parent's position when the parent is in the chain."""
     chain = sorted(entries.values(), key=lambda e: (e.at, e.bundle_sha256))
     seen: dict[str, int] = {}
     for index, entry in enumerate(chain):

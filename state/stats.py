@@ -20,6 +20,11 @@ the per-group aggregates is kept, so memory does not grow with the files:
 `--since` compares timestamps as strings when they have the daemon's own fixed
 format (`rfc3339`, which sorts like time) and parses any other RFC 3339 form; a
 rotated file last written before the cutoff is skipped unread.
+
+The events come from a backend (`Backend.event_batches`): `stats_of` aggregates
+any iterator of batches; an `EventBatches` (the filesystem's is `FileBatches`)
+also says what it read (`files`, `lines`, `skipped` of the report) and takes
+the progress callback and the `--since` hint.
 """
 
 from __future__ import annotations
@@ -318,6 +323,100 @@ def _at_or_after(ts: str, cutoff_text: str, cutoff: float | None) -> bool:
         return False
 
 
+class EventBatches(Iterator[list[MetricLine]]):
+    """What `Backend.event_batches` returns: the events in batches, oldest first,
+    and what reading them found, for `run.py stats` to report.
+
+    `sources` names what was read (metrics files; a database's events), `lines`
+    counts the lines decoded, `skipped` those that did not decode. Before the first
+    batch is taken a caller may set `on_bytes` (called with the bytes consumed, for
+    a progress bar over `total_bytes`) and `newer_than` (a POSIX time: a source
+    wholly older may be skipped unread; its lines would be filtered out anyway).
+    Reading starts at the first `next()`."""
+
+    def __init__(self) -> None:
+        self.sources: list[str] = []
+        self.lines = 0
+        self.skipped = 0
+        self.total_bytes = 0
+        self.on_bytes: Callable[[int], None] | None = None
+        self.newer_than: float | None = None
+        self._batches: Iterator[list[MetricLine]] | None = None
+
+    def __iter__(self) -> EventBatches:
+        return self
+
+    def __next__(self) -> list[MetricLine]:
+        if self._batches is None:
+            self._batches = self._read()
+        return next(self._batches)
+
+    def _read(self) -> Iterator[list[MetricLine]]:
+        raise NotImplementedError  # each source says how it is read
+
+
+class FileBatches(EventBatches):
+    """The lines of metrics files (oldest first, see `state.metrics.metrics_files`),
+    in chunks (`LineReader`). A file that vanishes meanwhile is skipped; with
+    `newer_than`, so is a file last written before it (counted as consumed)."""
+
+    def __init__(self, files: list[Path],
+                 on_bytes: Callable[[int], None] | None = None) -> None:
+        super().__init__()
+        self.files = files
+        self.on_bytes = on_bytes
+        for path in files:
+            try:
+                self.total_bytes += os.stat(path).st_size
+            except FileNotFoundError:
+                pass
+
+    def _read(self) -> Iterator[list[MetricLine]]:
+        reader = LineReader(self.on_bytes)
+        for path in self.files:
+            if self.newer_than is not None:
+                try:
+                    st = os.stat(path)
+                except FileNotFoundError:
+                    continue
+                if st.st_mtime < self.newer_than:  # every line in it is older
+                    if self.on_bytes is not None:
+                        self.on_bytes(st.st_size)
+                    continue
+            self.sources.append(str(path))
+            for batch in reader.read(path):
+                self.lines, self.skipped = reader.lines, reader.skipped
+                yield batch
+            self.lines, self.skipped = reader.lines, reader.skipped
+
+
+def stats_of(batches: Iterator[list[MetricLine]], by: str,
+             since_seconds: float | None = None, now: float | None = None) -> StatsReport:
+    """Stats over `batches` (a backend's `event_batches()`) for events no older
+    than `since_seconds` before `now`. `files`, `lines` and `skipped` of the
+    report come from an `EventBatches`; of any other iterator, `lines` counts
+    what it yielded. Raises UsageError for a bad `by`."""
+    now = time.time() if now is None else now
+    since = now - since_seconds if since_seconds is not None else None
+    counted = 0
+    if isinstance(batches, EventBatches):
+        batches.newer_than = since
+
+    def counting() -> Iterator[list[MetricLine]]:
+        nonlocal counted
+        for batch in batches:
+            counted += len(batch)
+            yield batch
+
+    rows, total = aggregate_batches(counting(), by, since)
+    if isinstance(batches, EventBatches):
+        files, lines, skipped = list(batches.sources), batches.lines, batches.skipped
+    else:
+        files, lines, skipped = [], counted, 0
+    return StatsReport(by=by, since=rfc3339(since) if since is not None else None, rows=rows,
+                       total=total, files=files, lines=lines, skipped=skipped)
+
+
 def compute_stats(files: list[Path], by: str, since_seconds: float | None = None,
                   now: float | None = None,
                   on_bytes: Callable[[int], None] | None = None) -> StatsReport:
@@ -327,26 +426,4 @@ def compute_stats(files: list[Path], by: str, since_seconds: float | None = None
     Undecodable lines are skipped and counted in `skipped`; files that vanish
     meanwhile are skipped. Raises UsageError for a bad `by`.
     """
-    now = time.time() if now is None else now
-    since = now - since_seconds if since_seconds is not None else None
-    reader = LineReader(on_bytes)
-    read: list[Path] = []
-
-    def stream() -> Iterator[list[MetricLine]]:
-        for path in files:
-            if since is not None:
-                try:
-                    st = os.stat(path)
-                except FileNotFoundError:
-                    continue
-                if st.st_mtime < since:  # every line in it is older than the cutoff
-                    if on_bytes is not None:
-                        on_bytes(st.st_size)
-                    continue
-            read.append(path)
-            yield from reader.read(path)
-
-    rows, total = aggregate_batches(stream(), by, since)
-    return StatsReport(by=by, since=rfc3339(since) if since is not None else None, rows=rows,
-                       total=total, files=[str(p) for p in read], lines=reader.lines,
-                       skipped=reader.skipped)
+    return stats_of(FileBatches(files, on_bytes), by, since_seconds, now)

@@ -6,7 +6,6 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pykka
@@ -34,7 +33,7 @@ from messages.commands import (
 )
 from messages.records import MetricLine, rfc3339
 from repair.isolation import enforce, guards_of
-from state.claims import Claims, is_handoff_name
+from state.backend import BackendUnavailable, Claim, open_backend
 from state.disk import disk_condition
 from state.layout import Layout
 from supervision.child_spec import ChildSpec
@@ -134,8 +133,9 @@ class Daemon:
 
     def start(self) -> None:
         """Probe the candidates' isolation and apply `[sandbox] require` (raises
-        SandboxRefused with one line when it is required and falls short), then start
-        every actor (watcher last, after its first scan)."""
+        SandboxRefused with one line when it is required and falls short), open the
+        backend (raises Escalate with its `check` line when it cannot run), then
+        start every actor (watcher last, after its first scan)."""
         self.runtime.stopping.clear()
         guards = guards_of([*self.layout.directories(), self.layout.metrics.parent])
         isolation = enforce(self.config.sandbox.require, guards)
@@ -144,6 +144,14 @@ class Daemon:
         self.runtime.isolation = isolation.line()
         self.runtime.require_isolation = self.config.sandbox.require
         self.runtime.guards = tuple(guards)
+        # The one backend of this process: every actor reaches the state through it.
+        self.backend = open_backend(self.config, self.runtime.instance,
+                                    isolation=self.runtime.isolation)
+        refused = self.backend.check()
+        if refused is not None:
+            self.backend.close()
+            raise Escalate(f"backend {self.backend.kind}: {refused}")
+        self.runtime.backend = self.backend
         self.supervisor.start()
         self.started = True
         logger.bind(actor="daemon").info(
@@ -169,7 +177,7 @@ class Daemon:
         for claim, job in self.board.take(name).items():
             if job.begun:
                 try:
-                    place = self._settle_crashed(Path(claim), job, error)
+                    place = self._settle_crashed(Claim(ref=claim, name=job.name), job, error)
                 except Exception as exc:  # not recorded: back to the queue as it is
                     logger.bind(actor="daemon", handoff=job.name).warning(
                         "crash of {} not recorded against {!r}: {}", name, job.name, exc)
@@ -184,21 +192,18 @@ class Daemon:
         self._released[name] = tuple(released)
         return blamed
 
-    def _settle_crashed(self, claim: Path, job: Job, error: str) -> str | None:
+    def _settle_crashed(self, claim: Claim, job: Job, error: str) -> str | None:
         """`settle_crashed`, tried again twice when the disk refuses for a moment."""
+        backend = self.runtime.backend
         for delay in (0.1, 0.3):
             try:
-                return settle_crashed(self.layout, self.runtime.instance, self.config, claim,
-                                      job, error, self._metric)
+                return settle_crashed(backend, self.runtime.instance, self.config, claim,
+                                      job, error)
             except OSError as exc:
                 logger.bind(actor="daemon", handoff=job.name).info(
                     "crash record for {!r} not written ({}); retrying", job.name, exc)
                 time.sleep(delay)
-        return settle_crashed(self.layout, self.runtime.instance, self.config, claim, job,
-                              error, self._metric)
-
-    def _metric(self, line: MetricLine) -> None:
-        self.runtime.peers.tell("telemetry", RecordMetric(line=line))
+        return settle_crashed(backend, self.runtime.instance, self.config, claim, job, error)
 
     def _restarted(self, name: str, count: int, error: str) -> None:
         line = MetricLine(ts=rfc3339(time.time()), event="actor_restarted",
@@ -267,6 +272,7 @@ class Daemon:
         # the running actors get it as a message.
         self.config = new
         self.digest = config_digest(new)
+        self.runtime.backend.configure(new)
         for name in self.runtime.peers.names():
             self.runtime.peers.tell(name, Reconfigure(config=new, digest=self.digest))
         self.supervisor.window.max_restarts = new.supervisor.max_restarts
@@ -309,6 +315,7 @@ class Daemon:
                 len(self.board.snapshot()), grace)
         self.supervisor.stop()
         self._give_back()
+        self.runtime.backend.close()
         self.started = False
 
     def _give_back(self) -> None:
@@ -316,16 +323,22 @@ class Daemon:
         that cannot be written (read-only) they stay, said once: this instance's
         next start takes its claims back, and a peer does after the lease."""
         log = logger.bind(actor="daemon")
-        claims = Claims(self.layout, self.runtime.instance)
+        backend = self.runtime.backend
         try:
-            returned = claims.recover_own()
-            claims.forget_heartbeat()
+            returned = backend.hand_back_all()
         except OSError as exc:
-            problem = disk_condition(exc)
+            problem = "unreachable" if isinstance(exc, BackendUnavailable) \
+                else disk_condition(exc)
             if problem is None:
                 raise
-            log.warning("state root is {}: {} handoffs stay claimed until this instance "
-                        "starts again or a peer's lease runs out", problem, len(claims.held()))
+            try:
+                held = len(backend.held())
+            except OSError:
+                held = 0
+            log.warning("{} is {}: {} handoffs stay claimed until this instance "
+                        "starts again or a peer's lease runs out",
+                        "the database" if problem == "unreachable" else "state root", problem,
+                        held)
             return
         if returned:
             log.info("handed {} claims back to the queue", returned)
@@ -344,27 +357,7 @@ class Daemon:
         """Nothing waits, nothing is deferred, nothing is claimed by anyone."""
         if self.board.snapshot():
             return False
-        return not (_has_entries(self.layout.queue, is_handoff_name)
-                    or _has_entries(self.layout.deferred)
-                    or any(_has_entries(p) for p in _claim_dirs(self.layout)))
-
-
-def _has_entries(directory: Any, wanted: Callable[[str], bool] | None = None) -> bool:
-    """Any entry not starting with `.` (and passing `wanted`) in `directory`."""
-    try:
-        with os.scandir(directory) as it:
-            return any(not e.name.startswith(".") and (wanted is None or wanted(e.name))
-                       for e in it)
-    except FileNotFoundError:
-        return False
-
-
-def _claim_dirs(layout: Layout) -> list[str]:
-    try:
-        with os.scandir(layout.claims) as it:
-            return [e.path for e in it if e.is_dir(follow_symlinks=False)]
-    except FileNotFoundError:
-        return []
+        return self.runtime.backend.idle()
 
 
 __all__ = ["VERSION", "Daemon", "Escalate"]

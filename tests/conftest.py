@@ -6,6 +6,7 @@ through the `[faults]` config table, exactly as an operator would.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -251,21 +252,28 @@ def _unprivileged_user() -> AsUser:
     if os.geteuid() != 0:
         me = pwd.getpwuid(os.geteuid())
         return AsUser(me.pw_name, me.pw_uid, me.pw_gid)
-    try:
-        entry = pwd.getpwnam(TEST_USER)
-    except KeyError:
-        useradd = shutil.which("useradd")
-        if useradd is None:
-            pytest.skip("useradd (Debian package passwd) is needed to make a test user")
-        # Two sessions may race to make it: the loser finds it made.
-        subprocess.run([useradd, "--system", "--no-create-home", "--shell",
-                        "/usr/sbin/nologin", TEST_USER], capture_output=True, timeout=60)
-        entry = pwd.getpwnam(TEST_USER)
-    user = AsUser(entry.pw_name, entry.pw_uid, entry.pw_gid)
-    for needed in {os.path.realpath(sys.executable), os.path.abspath(sys.executable),
-                   sys.prefix, sys.base_prefix, str(Path(__file__).resolve().parent.parent)}:
-        _grant_traverse(user.name, Path(needed) if os.path.isdir(needed)
-                        else Path(needed).parent)
+    # Sessions and xdist workers make it under one lock: useradd run by two at once
+    # fails for the one that finds /etc/passwd locked, before the other has written it.
+    with open(Path(tempfile.gettempdir()) / f"{TEST_USER}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            entry = pwd.getpwnam(TEST_USER)
+        except KeyError:
+            useradd = shutil.which("useradd")
+            if useradd is None:
+                pytest.skip("useradd (Debian package passwd) is needed to make a test user")
+            made = subprocess.run([useradd, "--system", "--no-create-home", "--shell",
+                                   "/usr/sbin/nologin", TEST_USER],
+                                  capture_output=True, text=True, timeout=60)
+            try:
+                entry = pwd.getpwnam(TEST_USER)
+            except KeyError:
+                raise AssertionError(f"useradd {TEST_USER} failed: {made.stderr}") from None
+        user = AsUser(entry.pw_name, entry.pw_uid, entry.pw_gid)
+        for needed in {os.path.realpath(sys.executable), os.path.abspath(sys.executable),
+                       sys.prefix, sys.base_prefix, str(Path(__file__).resolve().parent.parent)}:
+            _grant_traverse(user.name, Path(needed) if os.path.isdir(needed)
+                            else Path(needed).parent)
     probe = subprocess.run([sys.executable, "-c", "import pytest, msgspec, repair"],
                            capture_output=True, text=True, timeout=60,
                            cwd="/", **user.popen)
@@ -307,3 +315,62 @@ def workdir_as(tmp_path: Path) -> Iterator[Callable[[AsUser], Path]]:
 def daemon_dir(daemon_user: AsUser, workdir_as: Callable[[AsUser], Path]) -> Path:
     """The directory an end-to-end test runs the daemon in, owned by `daemon_user`."""
     return workdir_as(daemon_user)
+
+
+# -- PostgreSQL: one throwaway server per session, a fresh database per test --------------
+# (tests/pg_server.py; skips naming the binary where PostgreSQL is not installed)
+
+PG_TEMPLATE = "repairlab_template"
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[Any]:
+    """A PostgreSQL 15 server for the whole session, with a migrated template database."""
+    from pg_server import PgServer, PgUnavailable
+    try:
+        import psycopg
+    except ImportError:
+        pytest.skip("psycopg is not installed (pip install -e '.[test]')")
+    server = PgServer()
+    try:
+        server.start()
+    except PgUnavailable as exc:
+        pytest.skip(str(exc))
+    try:
+        from state.pg.connector import PgConnector
+        from state.pg.migrate import migrate
+        with psycopg.connect(server.dsn(), autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {PG_TEMPLATE}")
+        with PgConnector(server.dsn(PG_TEMPLATE)) as connector:
+            migrate(connector)
+        yield server
+    finally:
+        server.destroy()
+
+
+@pytest.fixture
+def pg_database(pg_server: Any) -> Iterator[Callable[..., str]]:
+    """Makes fresh databases (`migrated=False`: empty) and returns their DSNs;
+    drops them after the test."""
+    import uuid
+
+    import psycopg
+    made: list[str] = []
+
+    def make(*, migrated: bool = True) -> str:
+        name = f"t_{uuid.uuid4().hex[:16]}"
+        template = f" TEMPLATE {PG_TEMPLATE} STRATEGY FILE_COPY" if migrated else ""
+        with psycopg.connect(pg_server.dsn(), autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name}{template}")
+        made.append(name)
+        return str(pg_server.dsn(name))
+    yield make
+    with psycopg.connect(pg_server.dsn(), autocommit=True) as conn:
+        for name in made:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def pg_dsn(pg_database: Callable[..., str]) -> str:
+    """The DSN of a fresh, migrated database."""
+    return pg_database()

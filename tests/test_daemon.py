@@ -8,7 +8,6 @@ import time
 
 import msgspec
 
-from actors.failure_window import FailureWindow
 from conftest import (
     FAILING,
     PASSING,
@@ -20,8 +19,9 @@ from conftest import (
     variant,
     wait_for,
 )
+from messages.commands import FailureVerdict
 from messages.records import Challenger, FailureRecord, ReasonFile, rfc3339
-from state.failures import FailureStore
+from state.failures import FailureStore, judge
 from state.layout import Layout
 
 
@@ -126,10 +126,14 @@ def test_failure_window_verdict_uses_the_sliding_window_and_backoff(make_config)
                          backoff={"base_seconds": 10, "max_seconds": 25})
     layout = Layout.from_config(config)
     layout.ensure()
-    from actors.base import Runtime
+    store = FailureStore(layout.failures)
 
-    actor = FailureWindow(Runtime(config=config, layout=layout, instance="x"), "fw")
-    actor.start_up()
+    class _Window:  # the window's judgement alone, as `FilesystemBackend.fail` makes it
+        @staticmethod
+        def record(sha: str, record: FailureRecord, now: float) -> FailureVerdict:
+            return judge(store, sha, record, config, now)
+
+    actor = _Window()
     sha = "a" * 64
     now = 1_000_000.0
     v1 = actor.record(sha, FailureRecord(ts=rfc3339(now - 500), instance="x", reason="r",

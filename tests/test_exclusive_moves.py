@@ -91,7 +91,7 @@ def test_without_renameat2_each_handoff_is_claimed_by_exactly_one_racing_instanc
 QUARANTINER = """
 import sys, time
 from pathlib import Path
-from actors.quarantine import place_with_reason
+from state.dead_letters import place_with_reason
 from messages.records import ReasonFile
 root, me, go = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
 mine, hard_fail = root / "claims" / me, root / "processed" / "hard_fail"
