@@ -12,7 +12,7 @@ import argparse
 import sys
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from loguru import logger
 
@@ -20,7 +20,6 @@ from cli.logs import setup_logging
 from cli.main import EXIT_OK, command, install_stop_signals, load
 from config.loader import parse_listen
 from errors import UsageError
-from state.layout import Layout
 
 if TYPE_CHECKING:
     from config.schema import Config
@@ -54,20 +53,16 @@ def guard_for(token_file: str, host: str) -> Guard:
 
 
 def source_for(config: Config) -> StateSource:
-    """What the window reads: on PostgreSQL the backend seam; on a filesystem
-    root the very functions `status` and `quarantine` use (so `/api/*` is their
-    JSON). Raises UsageError for a filesystem root that does not exist, and what
-    `open_backend` raises for an unreachable database."""
-    from web.source import BackendSource, FsSource
+    """What the window reads: the backend `[backend] kind` names, opened as the
+    operator commands open it (`open_operator_backend`), so `/api/*` is their
+    JSON and a release is theirs. Raises UsageError for a filesystem root that
+    does not exist, and what `open_backend` raises for an unreachable database."""
+    from cli.operator_cmds import open_operator_backend
+    from web.source import BackendSource, SeamReads
 
-    if config.backend.kind == "filesystem":
-        layout = Layout.from_config(config)
-        if not layout.root.is_dir():
-            raise UsageError(f"state root {layout.root} does not exist (wrong --config?)")
-        return FsSource(config, layout)
-    from state.backend import open_backend
-
-    return BackendSource(open_backend(config, config.instance.id), config)
+    # A `Backend`, or `FilesystemReads` on a root without a daemon's backend: both
+    # have the whole read side of the seam, not only what the commands declare.
+    return BackendSource(cast(SeamReads, open_operator_backend(config, reading=True)), config)
 
 
 @command("web")

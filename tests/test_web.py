@@ -35,7 +35,6 @@ from state.metrics import MetricsLog
 from state.status import take_status
 from web import Guard, WebApp, WebServer
 from web.dashboard import reason_class
-from web.events import EventTally, MetricsTail
 
 REPO = Path(__file__).resolve().parent.parent
 TOKEN = "s3cret-token-for-tests"
@@ -239,26 +238,6 @@ def test_metrics_count_only_new_lines_across_scrapes_and_a_rotation(make_config:
     assert value(handoffs, "_total", outcome="repaired") == before + 2
     assert value(handoffs, "_total", outcome="corrupt") == 2
     assert value(families["repairlab_repairs"], "_total", strategy="pattern_transplant") == 2
-
-
-def test_the_tail_reads_each_byte_once_and_waits_for_a_line_to_be_whole(tmp_path: Path) -> None:
-    live = tmp_path / "metrics.jsonl"
-    write_lines(live, [repaired("noop", 0.1)] * 1000)
-    tally = EventTally()
-    tail = MetricsTail(lambda: [p for p in sorted(tmp_path.iterdir()) if p != live] + [live],
-                       tally)
-    assert tail.catch_up() == live.stat().st_size
-    assert tail.catch_up() == 0  # nothing new: nothing read
-    whole = msgspec.json.encode(repaired("llm", 0.1)) + b"\n"
-    with open(live, "ab") as fh:
-        fh.write(whole[:20])  # a writer mid-line
-    assert tail.catch_up() == 0
-    with open(live, "ab") as fh:
-        fh.write(whole[20:])
-    assert tail.catch_up() == len(whole)
-    snap = tally.snapshot()
-    assert snap.strategies["noop"] == 1000 and snap.strategies["llm"] == 1
-    assert snap.lines == 1001
 
 
 def test_no_label_holds_a_name_a_tool_or_a_hash(make_config: Any) -> None:

@@ -1,13 +1,14 @@
 """The operator's window (SPEC §10): a dashboard, Prometheus metrics and a small JSON API.
 
 `WebApp` (the WSGI application, `app`), `WebServer` (waitress, `server`),
-`FsSource` (the state it reads, `source`), `StateCollector` (`/metrics`,
-`collector`), the page (`dashboard`) and the token and CSRF rules (`auth`).
+`BackendSource` (the state it reads, through the backend seam, `source`),
+`StateCollector` (`/metrics`, `collector`), the page (`dashboard`) and the token
+and CSRF rules (`auth`).
 """
 
 from web.app import WebApp
 from web.auth import Guard
 from web.server import WebServer
-from web.source import FsSource, StateSource
+from web.source import BackendSource, StateSource
 
-__all__ = ["FsSource", "Guard", "StateSource", "WebApp", "WebServer"]
+__all__ = ["BackendSource", "Guard", "StateSource", "WebApp", "WebServer"]

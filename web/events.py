@@ -3,40 +3,26 @@
 `EventTally` folds metric lines (SPEC §4) into what the window shows: the
 counters of §10 (handoffs by outcome, successful repairs by strategy, actor
 restarts, the repair-duration histogram), success by strategy and by lineage,
-and the events of the last hour. It is fed by `MetricsTail`, which reads the
-metrics files from where it stopped last time, so a scrape reads only the
-lines appended since the previous one: the whole history (a 50 MB
-`metrics.jsonl` and its rotated files) is read once, at the first request.
-
-Positions are kept per file *identity* (device, inode), not per name: a
-rotation renames `metrics.jsonl` to `metrics.jsonl.<time>` and keeps the
-inode, so the rotated file is continued where it was left and the new live
-file (a new inode) is read from its start. No line is counted twice or
-missed. A file that shrank below its position was replaced or truncated by
-hand: it is read again from its start. A file that vanished (pruned) keeps
-what it contributed: the counters are the history this process has seen, as
-Prometheus counters should be (they never go down while it runs).
-
-Only whole lines are consumed: a line still being written (no newline yet) is
-read at the next call. A line that does not decode is skipped and counted.
+and the events of the last hour. It is fed with the events the backend has
+recorded since the last request (`Backend.events(cursor)`), so a scrape
+reads only what is new: the whole history (a 50 MB `metrics.jsonl` and its
+rotated files, or the database's events) is read once, at the first request.
+The counters are the history this process has seen, as Prometheus counters
+should be: they never go down while it runs, and start again from the whole
+history when it restarts.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from bisect import bisect_left
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
-
-import msgspec
 
 from messages.records import MetricLine, parse_rfc3339, rfc3339
 
-CHUNK_BYTES = 1 << 20
 HOUR = 3600.0
 # Seconds; chosen around what a repair takes: a noop is well under a second,
 # a microfix search tens of seconds, the default bundle timeout 120 s.
@@ -46,7 +32,6 @@ OUTCOMES = {"repaired": "repaired", "repair_failed": "failed", "quarantined": "q
 STRATEGIES = ("noop", "signature_adapter", "pattern_transplant", "heuristic_microfix", "llm",
               "external_agent")
 
-_decoder = msgspec.json.Decoder(MetricLine)
 
 
 @dataclass
@@ -73,7 +58,6 @@ class Tally:
     duration_sum: float = 0.0
     lineages: dict[str, Ratio] = field(default_factory=dict)
     lines: int = 0
-    skipped: int = 0
     # (epoch seconds, outcome) of the events within the last hour, oldest first
     recent: deque[tuple[float, str]] = field(default_factory=deque)
 
@@ -132,11 +116,6 @@ class EventTally:
                         _insert_recent(t.recent, at, outcome)
             _expire(t.recent, cutoff)
 
-    def skipped(self, n: int) -> None:
-        """Count `n` lines that did not decode."""
-        with self._lock:
-            self._tally.skipped += n
-
     def snapshot(self, now: float | None = None) -> Tally:
         """A copy of the counts, the last-hour window cut at `now`."""
         now = time.time() if now is None else now
@@ -148,7 +127,7 @@ class EventTally:
                          duration_sum=t.duration_sum,
                          lineages={k: Ratio(v.repaired, v.quarantined)
                                    for k, v in t.lineages.items()},
-                         lines=t.lines, skipped=t.skipped, recent=deque(t.recent))
+                         lines=t.lines, recent=deque(t.recent))
 
 
 def _insert_recent(recent: deque[tuple[float, str]], at: float, outcome: str) -> None:
@@ -166,78 +145,3 @@ def _insert_recent(recent: deque[tuple[float, str]], at: float, outcome: str) ->
 def _expire(recent: deque[tuple[float, str]], cutoff: float) -> None:
     while recent and recent[0][0] < cutoff:
         recent.popleft()
-
-
-class MetricsTail:
-    """Reads the metrics files (`files()`: oldest first, as
-    `state.metrics.metrics_files` gives them) from where it stopped, by file
-    identity, and feeds whole lines to `tally`.
-
-    OSErrors other than a file vanishing propagate (the request that asked
-    fails with 500 and the next one tries again from the same positions).
-    """
-
-    def __init__(self, files: Callable[[], Iterable[Path]], tally: EventTally) -> None:
-        self._files = files
-        self._tally = tally
-        self._positions: dict[tuple[int, int], int] = {}
-        self._lock = threading.Lock()
-
-    def catch_up(self, now: float | None = None) -> int:
-        """Read everything appended since the last call; return the bytes read.
-        Concurrent callers wait for one another (one reads, the next finds
-        nothing new)."""
-        with self._lock:
-            total = 0
-            seen: set[tuple[int, int]] = set()
-            for path in self._files():
-                total += self._read(Path(path), seen, now)
-            for gone in set(self._positions) - seen:
-                del self._positions[gone]
-            return total
-
-    def _read(self, path: Path, seen: set[tuple[int, int]], now: float | None) -> int:
-        try:
-            fh = open(path, "rb")
-        except FileNotFoundError:
-            return 0
-        with fh:
-            st = os.fstat(fh.fileno())
-            key = (st.st_dev, st.st_ino)
-            seen.add(key)
-            position = self._positions.get(key, 0)
-            if st.st_size < position:  # replaced or truncated by hand: start over
-                position = 0
-            if st.st_size == position:
-                self._positions[key] = position
-                return 0
-            fh.seek(position)
-            read = 0
-            rest = b""
-            while True:
-                chunk = fh.read(CHUNK_BYTES)
-                if not chunk:
-                    break
-                data = rest + chunk
-                cut = data.rfind(b"\n") + 1
-                rest = data[cut:]
-                if cut:
-                    self._tally.add(self._decode(data[:cut]), now)
-                    read += cut
-            self._positions[key] = position + read
-            return read
-
-    def _decode(self, block: bytes) -> list[MetricLine]:
-        try:
-            return _decoder.decode_lines(block)
-        except msgspec.DecodeError:
-            good, bad = [], 0
-            for raw in block.splitlines():
-                if not raw.strip():
-                    continue
-                try:
-                    good.append(_decoder.decode(raw))
-                except msgspec.DecodeError:
-                    bad += 1
-            self._tally.skipped(bad)
-            return good

@@ -1,18 +1,18 @@
 """What the web window reads and does, behind one small interface.
 
 The routes, the metrics collector and the dashboard never look at files: they
-ask a `StateSource`. `FsSource` answers from a filesystem state root with the
-very functions the command line uses (`take_status`, `quarantine_ops`), so
-`/api/status` and `/api/quarantine` are the documents of `status --json` and
-`quarantine list --json`, and a release from the page is the release of
-`quarantine release`: same name checks, same moves, same metrics line.
+ask a `StateSource`. `BackendSource` answers through the backend seam
+(`state.backend`), opened as the operator commands open it, so it works on
+either backend, `/api/status` and `/api/quarantine` are the documents of
+`status --json` and `quarantine list --json`, and a release from the page is
+the release of `quarantine release`: same name checks, same moves, same
+metrics line.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
@@ -21,26 +21,20 @@ import msgspec
 
 from config.schema import Config
 from errors import UsageError
-from messages.records import TestCounts
-from messages.reports import QuarantineList, ReleaseResult, StatusReport
-from state import quarantine_ops
-from state.backend import Backend, EventCursor
+from messages.records import Challenger, MetricLine, TestCounts
+from messages.reports import QuarantineEntry, QuarantineList, ReleaseResult, StatusReport
+from state.backend import EventCursor
 from state.census import in_flight_by_instance
 from state.claims import is_handoff_name
 from state.clock import fs_now
 from state.layout import Layout
-from state.metrics import metrics_files
-from state.status import take_status
-from web.events import EventTally, MetricsTail
-
-MAX_CHALLENGER_BYTES = 64 << 20
+from web.events import EventTally
 
 
 class RecentRepair(msgspec.Struct, kw_only=True):
-    """One challenger as the dashboard lists it (its `files` are not read)."""
+    """One challenger as the dashboard lists it (without its `files`)."""
 
     tool: str
-    name: str = ""
     lineage: str | None = None
     repair_strategy: str
     repair_pattern_id: str | None = None
@@ -49,9 +43,6 @@ class RecentRepair(msgspec.Struct, kw_only=True):
     handoff_name: str | None = None
     instance: str = ""
     tests: TestCounts | None = None
-
-
-_recent_decoder = msgspec.json.Decoder(RecentRepair)
 
 
 class Gauges(msgspec.Struct, frozen=True, kw_only=True):
@@ -105,86 +96,6 @@ class StateSource(Protocol):
     def history(self) -> EventTally:
         """The event counts, brought up to date with the events since last time."""
         ...
-
-
-class FsSource:
-    """`StateSource` over a filesystem state root (reads; release moves files
-    exactly as the command line does)."""
-
-    def __init__(self, config: Config, layout: Layout | None = None) -> None:
-        self.config = config
-        self.layout = layout or Layout.from_config(config)
-        self._tally = EventTally()
-        self._tail = MetricsTail(lambda: metrics_files(self.layout.metrics), self._tally)
-        self._names_lock = threading.Lock()
-        self._names: tuple[int, list[str]] = (-1, [])
-
-    def status(self) -> StatusReport:
-        return take_status(self.layout, self.config)
-
-    def quarantine(self) -> QuarantineList:
-        return QuarantineList(entries=quarantine_ops.list_quarantined(self.layout))
-
-    def release(self, name: str) -> ReleaseResult:
-        return quarantine_ops.release(self.layout, name, self.config.instance.id)
-
-    def release_all(self) -> tuple[list[ReleaseResult], list[str]]:
-        return quarantine_ops.release_all(self.layout, self.config.instance.id)
-
-    def recent_repairs(self, limit: int) -> list[RecentRepair]:
-        found: list[RecentRepair] = []
-        for name in reversed(self._challenger_names()):
-            if len(found) >= limit:
-                break
-            try:
-                with open(self.layout.challengers / name, "rb") as fh:
-                    data = fh.read(MAX_CHALLENGER_BYTES + 1)
-                if len(data) > MAX_CHALLENGER_BYTES:
-                    continue
-                repair = _recent_decoder.decode(data)
-            except (OSError, msgspec.DecodeError):
-                continue  # pruned meanwhile, or not a challenger
-            repair.name = name
-            found.append(repair)
-        return found
-
-    def _challenger_names(self) -> list[str]:
-        """Challenger names, oldest first; listed again only when the directory
-        changed (its mtime), since 100,000 of them take a while to list (and
-        sorted by name, which sorts them by creation: SPEC §3)."""
-        directory = self.layout.challengers
-        try:
-            stamp = os.stat(directory).st_mtime_ns
-        except FileNotFoundError:
-            return []
-        # A change within the same coarse timestamp tick as the listing would keep
-        # the stamp: a directory changed in the last second is always listed again.
-        settled = time.time_ns() - stamp > 1_000_000_000
-        with self._names_lock:
-            if settled and stamp == self._names[0]:
-                return self._names[1]
-        try:
-            with os.scandir(directory) as it:
-                names = sorted(e.name for e in it
-                               if e.name.startswith("challenger_") and e.name.endswith(".json"))
-        except FileNotFoundError:
-            names = []
-        with self._names_lock:
-            self._names = (stamp, names)
-        return names
-
-    def held(self) -> dict[str, list[str]]:
-        return held_on_disk(self.layout)
-
-    def oldest_claimable_age(self) -> float | None:
-        return oldest_claimable_on_disk(self.layout)
-
-    def gauges(self) -> Gauges:
-        return gauges_on_disk(self.layout, self.config.instance.lease_seconds)
-
-    def history(self) -> EventTally:
-        self._tail.catch_up()
-        return self._tally
 
 
 def held_on_disk(layout: Layout) -> dict[str, list[str]]:
@@ -268,6 +179,18 @@ def oldest_claimable_on_disk(layout: Layout, now: float | None = None) -> float 
     return None if oldest is None else max(0.0, round(now - oldest, 3))
 
 
+class SeamReads(Protocol):
+    """The part of the backend seam (`state.backend.Backend`) the window uses;
+    `state.fs_reads.FilesystemReads` has it too."""
+
+    def status(self) -> StatusReport: ...
+    def quarantined(self) -> list[QuarantineEntry]: ...
+    def release(self, name: str) -> ReleaseResult: ...
+    def release_all(self) -> tuple[list[ReleaseResult], list[str]]: ...
+    def recent_challengers(self, limit: int) -> list[Challenger]: ...
+    def events(self, cursor: EventCursor | None) -> tuple[list[MetricLine], EventCursor]: ...
+
+
 class BackendSource:
     """`StateSource` over the backend seam (`state.backend.Backend`), for either
     backend: the reports, the releases and the events all come from it; the
@@ -279,7 +202,7 @@ class BackendSource:
     on PostgreSQL the holdings show as counts and the age is the status's.
     """
 
-    def __init__(self, backend: Backend, config: Config) -> None:
+    def __init__(self, backend: SeamReads, config: Config) -> None:
         self.backend = backend
         self.layout = (Layout.from_config(config) if config.backend.kind == "filesystem"
                        else None)
