@@ -10,6 +10,9 @@ not untrusted bundles (those go through `repair.runner`), yet each is still boun
 pytest-timeout per test and by a wall-clock kill.
 
     python -m repair.corpus_check < jobs.json    # the worker; see `run_many`
+
+The worker is started by its import name, so it needs repairlab installed (as the
+tests and benchmarks that use it have it).
 """
 
 from __future__ import annotations
@@ -33,8 +36,6 @@ KILLED = -9
 _PRELOAD = ("base64", "bisect", "collections", "csv", "datetime", "hashlib", "io",
             "itertools", "json", "math", "random", "re", "statistics", "string",
             "unicodedata", "heapq")
-
-_ROOT = str(Path(__file__).resolve().parent.parent)
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,6 @@ def run_many(runs: Sequence[Run], *, workers: int = 2, wall: float = 60.0) -> li
             jobs.append([str(where), list(run.tests), run.timeout, run.first_failure, wall])
         share = max(1, min(workers, len(jobs)))
         env = dict(os.environ, PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", PYTHONDONTWRITEBYTECODE="1")
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [_ROOT, env.get("PYTHONPATH")]))
         procs = [
             subprocess.Popen(
                 [sys.executable, "-m", "repair.corpus_check"], stdin=subprocess.PIPE,

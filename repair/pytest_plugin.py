@@ -5,8 +5,9 @@
 whole of that test (setup, call and teardown), so that per-test line coverage comes
 out keyed by node id. The warm runner registers a fresh instance per candidate.
 
-The module-level hooks serve ``-p repair.pytest_plugin`` (the reference runner):
-they record into one module-wide instance and write its JSON to the file named by
+The module-level hooks serve the reference runner, which copies this file into a
+directory of its own and loads it as ``-p _repairlab_report_plugin``: they record
+into one module-wide instance and write its JSON to the file named by
 ``REPAIRLAB_REPORT`` when the session ends.
 
 This module imports nothing but the standard library, because the sandbox's fork

@@ -27,7 +27,11 @@ from loguru import logger
 
 from repair.report import TestReport
 
-_PLUGIN_DIR = str(Path(__file__).resolve().parent.parent)
+# The report plugin goes into the child by a private name, from a directory of its own
+# in the run's temp dir: the child's path holds nothing else of repairlab (the plugin
+# imports only the standard library), so no module of ours shadows a bundle's.
+_PLUGIN_FILE = Path(__file__).resolve().with_name("pytest_plugin.py")
+_PLUGIN_NAME = "_repairlab_report_plugin"
 _OUTPUT_LIMIT = 64 * 1024
 
 
@@ -108,17 +112,20 @@ class SubprocessRunner:
             scratch.mkdir()
             write_tree(scratch, files)
             report_path = Path(tmp) / "report.json"
+            plugin_dir = Path(tmp) / "plugin"
+            plugin_dir.mkdir()
+            shutil.copyfile(_PLUGIN_FILE, plugin_dir / f"{_PLUGIN_NAME}.py")
             env = {
                 "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
                 "HOME": str(scratch),
-                "PYTHONPATH": _PLUGIN_DIR,
+                "PYTHONPATH": str(plugin_dir),
                 "PYTHONDONTWRITEBYTECODE": "1",
                 "PYTHONHASHSEED": "0",
                 "REPAIRLAB_REPORT": str(report_path),
             }
             argv = [
                 self.python, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                "-p", "repair.pytest_plugin", "-o", "addopts=", "--rootdir", str(scratch),
+                "-p", _PLUGIN_NAME, "-o", "addopts=", "--rootdir", str(scratch),
                 *tests,
             ]
             start = time.monotonic()

@@ -34,6 +34,12 @@ from repair.runner import Runner, make_runner
 from state.layout import Layout
 from supervision.daemon import Daemon
 
+# `python -m pytest` puts the checkout first on sys.path, but its folders are the
+# package `repairlab`, never top-level modules (as installed): off it goes, so that an
+# import without the `repairlab.` prefix fails here as it would for a user.
+_CHECKOUT = Path(__file__).resolve().parent.parent
+sys.path[:] = [p for p in sys.path if Path(p or os.curdir).resolve() != _CHECKOUT]
+
 PASSING = {
     "calc.py": "def add(a, b):\n    return a + b\n",
     "test_calc.py": (

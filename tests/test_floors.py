@@ -21,15 +21,14 @@ from state.layout import Layout
 
 REPO = Path(__file__).resolve().parent.parent
 PRODUCT = ["actors", "cli", "config", "messages", "repair", "state", "supervision",
-           "errors.py", "faults.py", "run.py"]
+           "__init__.py", "errors.py", "faults.py", "run.py"]
 # Private modules used on purpose, each for a speed-up that falls back to the public
 # path when the internals differ (and CI's floors job runs the suite on the floor).
 GUARDED_PRIVATE = {
     "_pytest": "repair/candidate.py: a prebuilt Config and a fixture-scan shortcut for "
                "forked candidates; without them each child runs pytest.main as is",
 }
-FIRST_PARTY = {"actors", "cli", "config", "messages", "repair", "state", "supervision",
-               "errors", "faults", "run", "conftest"}
+FIRST_PARTY = {"repairlab", "conftest"}
 
 
 def _declared() -> dict[str, str]:
@@ -133,13 +132,14 @@ def test_the_code_imports_and_repairs_with_exactly_the_declared_floors(tmp_path)
         for file in (sorted(path.rglob("*.py")) if path.is_dir() else [path]):
             if "demo_bundles" not in file.parts:
                 rel = file.relative_to(REPO).with_suffix("")
-                modules.append(".".join(p for p in rel.parts if p != "__init__"))
+                modules.append(".".join(["repairlab", *(p for p in rel.parts
+                                                        if p != "__init__")]))
     env = {k: v for k, v in os.environ.items() if not k.startswith("REPAIRLAB_")}
-    env["PYTHONPATH"] = str(REPO)
+    # repairlab itself is not installed there: run.py makes the checkout the package.
     imported = subprocess.run(
-        [str(python), "-c", "import importlib, sys\nfor m in sys.argv[1:]: "
-         "importlib.import_module(m)", *modules],
-        capture_output=True, text=True, timeout=120, env=env, cwd=REPO)
+        [str(python), "-c", "import importlib, runpy, sys\nrunpy.run_path(sys.argv[1])\n"
+         "for m in sys.argv[2:]: importlib.import_module(m)", str(REPO / "run.py"), *modules],
+        capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
     assert imported.returncode == 0, imported.stderr[-3000:]
     layout = Layout.at(tmp_path / "state")
     submit(layout, PASSING, "ok.json")

@@ -192,7 +192,7 @@ def test_repairlabs_own_modules_are_not_importable_by_a_bundle(runner: WarmRunne
     files = {"test_iso.py": (
         "import importlib.util\n\n\n"
         "def test_nothing_of_repairlab_is_visible():\n"
-        "    for name in ('repair', 'errors', 'faults', 'supervision', 'run'):\n"
+        "    for name in ('repairlab', 'repair', 'errors', 'faults', 'supervision', 'run'):\n"
         "        assert importlib.util.find_spec(name) is None, name\n\n\n"
         "def test_site_packages_and_the_stdlib_are():\n"
         "    import fractions\n"
