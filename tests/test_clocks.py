@@ -122,8 +122,9 @@ def test_failures_recorded_an_hour_ahead_do_not_quarantine_early(
     layout.ensure()
     sha = spec_sha256(FAILING)
     # A failure of this bundle, recorded as an instance an hour ahead records it.
-    script = ("import sys\nfrom pathlib import Path\nfrom state.failures import FailureStore,"
-              " new_record\nFailureStore(Path(sys.argv[1])).record(sys.argv[2], new_record("
+    script = ("import sys\nfrom pathlib import Path\n"
+              "from state.failures import FailureStore, new_record\n"
+              "FailureStore(Path(sys.argv[1])).record(sys.argv[2], new_record("
               "'k-ahead', 'ahead', 'failed an hour ahead', 'x.json'))\n")
     proc = _ahead([sys.executable, "-c", script, str(layout.failures), sha], cwd=REPO)
     _, err = proc.communicate(timeout=60)
