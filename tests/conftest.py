@@ -35,8 +35,10 @@ from state.layout import Layout
 from supervision.daemon import Daemon
 
 # `python -m pytest` puts the checkout first on sys.path, but its folders are the
-# package `repairlab`, never top-level modules (as installed): off it goes, so that an
-# import without the `repairlab.` prefix fails here as it would for a user.
+# package `repairlab`, never top-level modules (as installed): off it goes, so that a
+# test module importing without the `repairlab.` prefix fails to collect here as it
+# would for a user. (pytest puts it back when it sets up the root directory as a
+# package, after collection; tests/test_packaging.py imports every module from a wheel.)
 _CHECKOUT = Path(__file__).resolve().parent.parent
 sys.path[:] = [p for p in sys.path if Path(p or os.curdir).resolve() != _CHECKOUT]
 
