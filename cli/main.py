@@ -40,7 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="config file (default: $REPAIRLAB_CONFIG, else built-in defaults)")
     common.add_argument("--log-json", action="store_true", default=argparse.SUPPRESS,
                         help="log one JSON object per line (for journald and shippers)")
-    parser = argparse.ArgumentParser(prog="run.py", parents=[common],
+    prog = "repairlab" if os.path.basename(sys.argv[0]) == "repairlab" else "run.py"
+    parser = argparse.ArgumentParser(prog=prog, parents=[common],
                                      description="repairlab: the self-healing repair daemon")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser("run", parents=[common], help="run in the foreground until SIGTERM/SIGINT")

@@ -155,6 +155,7 @@ def test_the_repairlab_command_checks_a_config_outside_the_checkout(
     assert str(tmp_path / "state") in proc.stdout
     usage = _run([installed.parent / "repairlab", "--help"], cwd=tmp_path)
     assert usage.returncode == 0 and "check-config" in usage.stdout
+    assert usage.stdout.startswith("usage: repairlab ")
 
 
 USER_SCRIPT = """\
