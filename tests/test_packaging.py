@@ -94,7 +94,8 @@ def _product_files() -> set[str]:
     found = {f"repairlab/{p.name}" for p in REPO.glob("*.py")}
     for init in REPO.glob("*/**/__init__.py"):
         top = init.relative_to(REPO).parts[0]
-        if top in ("tests", "bench") or top.startswith(".") or "demo_bundles" in init.parts:
+        if top in ("tests", "bench", "build", "dist", "var") or top.startswith(".") \
+                or "demo_bundles" in init.parts:
             continue
         for file in init.parent.iterdir():
             if file.suffix == ".py":
