@@ -25,13 +25,13 @@ from typing import Any, TypeVar
 import pykka
 from loguru import logger
 
-from config.schema import Config
-from errors import RepairlabError
-from faults import inject
-from messages.commands import Msg, Ping, Reconfigure, Settled, StateRootUnwritable, Tick
-from state.backend import Backend, BackendUnavailable, open_backend
-from state.disk import disk_condition
-from state.layout import Layout
+from repairlab.config.schema import Config
+from repairlab.errors import RepairlabError
+from repairlab.faults import inject
+from repairlab.messages.commands import Msg, Ping, Reconfigure, Settled, StateRootUnwritable, Tick
+from repairlab.state.backend import Backend, BackendUnavailable, open_backend
+from repairlab.state.disk import disk_condition
+from repairlab.state.layout import Layout
 
 RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0)  # `SupervisedActor.retrying`: then the last try
 T = TypeVar("T")

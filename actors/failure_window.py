@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from actors.base import SupervisedActor
-from messages.commands import FailureVerdict, RecordFailure
+from repairlab.actors.base import SupervisedActor
+from repairlab.messages.commands import FailureVerdict, RecordFailure
 
 
 class FailureWindow(SupervisedActor):

@@ -5,13 +5,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from actors.base import SupervisedActor
-from messages.commands import PruneNow, RecordMetric, Tick
-from messages.records import MetricLine, rfc3339
-from state.clock import StateClock
-from state.janitor import Janitor
-from state.metrics import rotate_metrics
-from state.prune import PruneReport, PruneSchedule, next_boundary
+from repairlab.actors.base import SupervisedActor
+from repairlab.messages.commands import PruneNow, RecordMetric, Tick
+from repairlab.messages.records import MetricLine, rfc3339
+from repairlab.state.clock import StateClock
+from repairlab.state.janitor import Janitor
+from repairlab.state.metrics import rotate_metrics
+from repairlab.state.prune import PruneReport, PruneSchedule, next_boundary
 
 
 class Pruner(SupervisedActor):

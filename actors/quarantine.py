@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from actors.base import SupervisedActor
-from messages.commands import MarkCorrupt
-from state.backend import Claim, Corrupt
+from repairlab.actors.base import SupervisedActor
+from repairlab.messages.commands import MarkCorrupt
+from repairlab.state.backend import Claim, Corrupt
 
 
 class Quarantine(SupervisedActor):

@@ -16,10 +16,10 @@ from typing import Any
 
 import pykka
 
-from actors.base import SupervisedActor
-from errors import HandoffInvalid
-from faults import inject
-from messages.commands import (
+from repairlab.actors.base import SupervisedActor
+from repairlab.errors import HandoffInvalid
+from repairlab.faults import inject
+from repairlab.messages.commands import (
     FinishRepair,
     MarkCorrupt,
     RecordFailure,
@@ -28,15 +28,15 @@ from messages.commands import (
     WorkBegun,
     WorkerFree,
 )
-from messages.handoff import Handoff, decode_handoff
-from messages.records import Challenger, MetricLine, Provenance, TestCounts, rfc3339
-from repair.bundle import bundle_sha256
-from repair.engine import Engine, RepairOutcome, RepairSettings, unified_diff
-from repair.runner import make_runner
-from repair.strategies.llm import with_llm
-from state.backend import ChallengerRef, Claim, Failure
-from state.failures import new_record
-from state.fsops import FileChanged, NotARegularFile
+from repairlab.messages.handoff import Handoff, decode_handoff
+from repairlab.messages.records import Challenger, MetricLine, Provenance, TestCounts, rfc3339
+from repairlab.repair.bundle import bundle_sha256
+from repairlab.repair.engine import Engine, RepairOutcome, RepairSettings, unified_diff
+from repairlab.repair.runner import make_runner
+from repairlab.repair.strategies.llm import with_llm
+from repairlab.state.backend import ChallengerRef, Claim, Failure
+from repairlab.state.failures import new_record
+from repairlab.state.fsops import FileChanged, NotARegularFile
 
 ASK_TIMEOUT = 30.0
 
@@ -44,7 +44,7 @@ ASK_TIMEOUT = 30.0
 def make_patterns(directory: Path) -> Any:
     """The pattern library under the state root, if the engine has one."""
     try:
-        from repair.patterns import PatternLibrary
+        from repairlab.repair.patterns import PatternLibrary
     except ImportError:
         return None
     return PatternLibrary(directory)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
-from actors.base import SupervisedActor
-from messages.commands import FinishRepair, FlushFinishes, RecordMetric
-from messages.records import MetricLine
-from state.backend import Claim, Finish
+from repairlab.actors.base import SupervisedActor
+from repairlab.messages.commands import FinishRepair, FlushFinishes, RecordMetric
+from repairlab.messages.records import MetricLine
+from repairlab.state.backend import Claim, Finish
 
 MAX_BATCH = 32  # finishes settled by one group commit, at most
 UNSENT_MAX = 10_000  # metrics lines kept while the state root is full (oldest dropped)

@@ -25,8 +25,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from actors.base import Runtime, SupervisedActor
-from messages.commands import (
+from repairlab.actors.base import Runtime, SupervisedActor
+from repairlab.messages.commands import (
     ActorRestarted,
     Dispatched,
     GetStatus,
@@ -42,10 +42,10 @@ from messages.commands import (
     WatcherStatus,
     WorkerFree,
 )
-from messages.records import MetricLine
-from state.backend import BackendUnavailable, Claim
-from state.disk import describe, disk_condition, looks_unwritable, probe
-from supervision.work_board import Job
+from repairlab.messages.records import MetricLine
+from repairlab.state.backend import BackendUnavailable, Claim
+from repairlab.state.disk import describe, disk_condition, looks_unwritable, probe
+from repairlab.supervision.work_board import Job
 
 TICK_SECONDS = 0.5
 PROBE_SECONDS = 1.0  # how often a paused watcher tries a write to the state root

@@ -29,11 +29,11 @@ if str(REPO) not in sys.path:
 
 from loguru import logger  # noqa: E402
 
-from actors.base import SupervisedActor  # noqa: E402
-from cli.submit import build_handoff  # noqa: E402
-from config import Config, load_config  # noqa: E402
-from messages.commands import RepairBundle, WorkerFree  # noqa: E402
-from state.fsops import move_unique  # noqa: E402
+from repairlab.actors.base import SupervisedActor  # noqa: E402
+from repairlab.cli.submit import build_handoff  # noqa: E402
+from repairlab.config import Config, load_config  # noqa: E402
+from repairlab.messages.commands import RepairBundle, WorkerFree  # noqa: E402
+from repairlab.state.fsops import move_unique  # noqa: E402
 
 PASSING = {
     "calc.py": "def add(a, b):\n    return a + b\n",
@@ -310,7 +310,7 @@ class StandInRepairer(SupervisedActor):
 @contextmanager
 def running_daemon(config: Config, **kwargs: Any) -> Iterator[Any]:
     """A real daemon (real actors) supervised on a background thread."""
-    from supervision.daemon import Daemon
+    from repairlab.supervision.daemon import Daemon
 
     daemon = Daemon(config, **kwargs)
     daemon.start()

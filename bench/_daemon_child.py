@@ -37,11 +37,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import CLOCK, StandInRepairer, bench_config, proc_status_kb, quiet_logs
 
-from actors.base import SupervisedActor
-from actors.repairer import Repairer, make_patterns
-from messages.commands import PruneNow
-from repair.report import TestReport
-from supervision.daemon import Daemon
+from repairlab.actors.base import SupervisedActor
+from repairlab.actors.repairer import Repairer, make_patterns
+from repairlab.messages.commands import PruneNow
+from repairlab.repair.report import TestReport
+from repairlab.supervision.daemon import Daemon
 
 
 class TextRunner:

@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import Row, describe, median, run_main, say, spread
 from runner import BUNDLE, TESTS, TIMEOUT
 
-from repair.runner import SubprocessRunner
-from repair.warm_runner import WarmRunner
+from repairlab.repair.runner import SubprocessRunner
+from repairlab.repair.warm_runner import WarmRunner
 
 
 def one_run(n_warm: int, n_fresh: int) -> tuple[float, float, bool]:

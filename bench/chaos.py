@@ -43,8 +43,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from cli.submit import build_handoff, enqueue  # noqa: E402
-from state.layout import Layout  # noqa: E402
+from repairlab.cli.submit import build_handoff, enqueue  # noqa: E402
+from repairlab.state.layout import Layout  # noqa: E402
 
 FAULTS = ",".join([
     "telemetry.metrics_write=enospc@0.01",

@@ -51,8 +51,8 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))  # pg_server.py
 sys.path.insert(0, str(REPO / "bench"))  # chaos.py's workload
 
-from cli.submit import enqueue  # noqa: E402
-from state.layout import Layout  # noqa: E402
+from repairlab.cli.submit import enqueue  # noqa: E402
+from repairlab.state.layout import Layout  # noqa: E402
 
 # The fault points of the filesystem's moves do not exist on PostgreSQL; actor
 # crashes do (a repairer or telemetry dying with work in hand).

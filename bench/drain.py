@@ -24,8 +24,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from cli.submit import build_handoff, enqueue  # noqa: E402
-from state.layout import Layout  # noqa: E402
+from repairlab.cli.submit import build_handoff, enqueue  # noqa: E402
+from repairlab.state.layout import Layout  # noqa: E402
 
 TESTS = ("from calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n\n\n"
          "def test_zero():\n    assert add(0, 0) == 0\n")

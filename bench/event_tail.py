@@ -24,11 +24,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import msgspec
 
-from config import load_config
-from messages.records import MetricLine, rfc3339
-from state.fs_reads import FilesystemReads
-from state.layout import Layout
-from state.metrics import MetricsLog, rotate_metrics
+from repairlab.config import load_config
+from repairlab.messages.records import MetricLine, rfc3339
+from repairlab.state.fs_reads import FilesystemReads
+from repairlab.state.layout import Layout
+from repairlab.state.metrics import MetricsLog, rotate_metrics
 
 
 def _rchar() -> int | None:

@@ -33,10 +33,10 @@ from loguru import logger
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from config import load_config
-from repair.corpus import DEFAULT_ROOT, Case, load_corpus
-from repair.engine import Engine, RepairSettings
-from repair.runner import make_runner
+from repairlab.config import load_config
+from repairlab.repair.corpus import DEFAULT_ROOT, Case, load_corpus
+from repairlab.repair.engine import Engine, RepairSettings
+from repairlab.repair.runner import make_runner
 
 SEARCH = ("noop", "signature_adapter", "pattern_transplant", "heuristic_microfix")
 

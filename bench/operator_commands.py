@@ -33,12 +33,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import msgspec
 
-from config import load_config
-from messages.records import MetricLine, rfc3339
-from state.layout import Layout
-from state.metrics import metrics_files
-from state.stats import compute_stats
-from state.status import take_status
+from repairlab.config import load_config
+from repairlab.messages.records import MetricLine, rfc3339
+from repairlab.state.layout import Layout
+from repairlab.state.metrics import metrics_files
+from repairlab.state.stats import compute_stats
+from repairlab.state.status import take_status
 
 RUN_PY = Path(__file__).resolve().parent.parent / "run.py"
 HANDOFF = b'{"schema":"repairlab.handoff/1","tool":"t","entrypoint":"m.py","files":{}}'
@@ -137,7 +137,7 @@ def build_metrics(metrics: Path, lines: int, seed: int = 1) -> int:
 CHILD = """
 import sys
 sys.path.insert(0, {repo!r})
-from cli.main import main
+from repairlab.cli.main import main
 code = main(sys.argv[1:])
 peak = 0
 try:

@@ -56,10 +56,10 @@ from _common import (
     write_files,
 )
 
-from actors.repairer import engine_settings, make_patterns, make_runner
-from config import Config
-from messages.handoff import decode_handoff
-from repair.engine import Engine
+from repairlab.actors.repairer import engine_settings, make_patterns, make_runner
+from repairlab.config import Config
+from repairlab.messages.handoff import decode_handoff
+from repairlab.repair.engine import Engine
 
 WORKERS = 2
 DURABLE = "-c max_connections=200 -c shared_buffers=128MB"  # fsync on (bench/pg_claims.py)
@@ -78,8 +78,8 @@ class Postgres:
     def fresh(self) -> str:
         import psycopg
 
-        from state.pg.connector import PgConnector
-        from state.pg.migrate import migrate
+        from repairlab.state.pg.connector import PgConnector
+        from repairlab.state.pg.migrate import migrate
 
         self.made += 1
         name = f"overhead{self.made}"

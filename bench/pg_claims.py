@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from _common import Row, percentile, run_main, say
 
-from config import Config, load_config
+from repairlab.config import Config, load_config
 
 
 def _config(root: Path, kind: str, dsn: str) -> Config:
@@ -55,9 +55,9 @@ def _files(n: int) -> dict[str, str]:
 def _finish(instance: str, claim: Any, data: bytes) -> Any:
     import msgspec
 
-    from messages.records import Challenger, MetricLine, TestCounts, rfc3339
-    from repair.bundle import bundle_sha256
-    from state.backend import Finish
+    from repairlab.messages.records import Challenger, MetricLine, TestCounts, rfc3339
+    from repairlab.repair.bundle import bundle_sha256
+    from repairlab.state.backend import Finish
     doc = msgspec.json.decode(data)
     sha = bundle_sha256(doc["files"])
     now = rfc3339(time.time())
@@ -77,7 +77,7 @@ def _drain_backend(kind: str, root: str, dsn: str, instance: str, start: Any,
                    out: Any) -> None:
     from loguru import logger
     logger.remove()
-    from state.backend import open_backend
+    from repairlab.state.backend import open_backend
     backend = open_backend(_config(Path(root), kind, dsn), instance)
     start.wait()
     began, done = time.time(), 0
@@ -101,11 +101,11 @@ def _drain_renames(root: str, instance: str, start: Any, out: Any) -> None:
     durable, the move to done/, the metrics line."""
     from loguru import logger
     logger.remove()
-    from state.challengers import ChallengerStore
-    from state.claims import Claims, is_handoff_name
-    from state.fsops import move_unique
-    from state.layout import Layout
-    from state.metrics import MetricsLog
+    from repairlab.state.challengers import ChallengerStore
+    from repairlab.state.claims import Claims, is_handoff_name
+    from repairlab.state.fsops import move_unique
+    from repairlab.state.layout import Layout
+    from repairlab.state.metrics import MetricsLog
     layout = Layout.at(Path(root))
     claims = Claims(layout, instance)
     store = ChallengerStore(layout.challengers)
@@ -129,8 +129,8 @@ def _drain_renames(root: str, instance: str, start: Any, out: Any) -> None:
 
 
 def _rate(kind: str, handoffs: int, instances: int, dsn: str) -> tuple[float, int]:
-    from cli.submit import build_handoff
-    from state.layout import Layout
+    from repairlab.cli.submit import build_handoff
+    from repairlab.state.layout import Layout
     ctx = multiprocessing.get_context("spawn")
     with tempfile.TemporaryDirectory(prefix=f"pgbench-{kind}-", dir="/var/tmp") as tmp:
         root = Path(tmp) / "state"
@@ -138,7 +138,7 @@ def _rate(kind: str, handoffs: int, instances: int, dsn: str) -> tuple[float, in
         datas = [(f"h{n:06d}.json", build_handoff(_files(n), "calc", "calc.py"))
                  for n in range(handoffs)]
         if kind == "postgres":
-            from state.backend import open_backend
+            from repairlab.state.backend import open_backend
             feeder = open_backend(_config(root, kind, dsn), "feeder")
             for name, data in datas:
                 feeder.submit(name, data)
@@ -170,7 +170,7 @@ def _rate(kind: str, handoffs: int, instances: int, dsn: str) -> tuple[float, in
 
 def _have_fs_backend() -> bool:
     try:
-        import state.fs_backend  # noqa: F401
+        import repairlab.state.fs_backend  # noqa: F401
     except ImportError:
         return False
     return True
@@ -179,8 +179,8 @@ def _have_fs_backend() -> bool:
 def _latency(dsn: str, finished: int, claims: int = 1000) -> tuple[float, float]:
     import psycopg
 
-    from cli.submit import build_handoff
-    from state.pg.backend import PostgresBackend
+    from repairlab.cli.submit import build_handoff
+    from repairlab.state.pg.backend import PostgresBackend
     with tempfile.TemporaryDirectory(prefix="pgbench-lat-", dir="/var/tmp") as tmp:
         config = _config(Path(tmp) / "state", "postgres", dsn)
         with psycopg.connect(dsn, autocommit=True) as conn:
@@ -207,8 +207,8 @@ def _latency(dsn: str, finished: int, claims: int = 1000) -> tuple[float, float]
 def measure(args: argparse.Namespace) -> list[Row]:
     from pg_server import SERVER_OPTIONS, PgServer
 
-    from state.pg.connector import PgConnector
-    from state.pg.migrate import migrate
+    from repairlab.state.pg.connector import PgConnector
+    from repairlab.state.pg.migrate import migrate
     options = SERVER_OPTIONS if args.no_fsync else "-c max_connections=200 -c shared_buffers=128MB"
     server = PgServer(options=options).start()
     rows = []

@@ -39,9 +39,9 @@ from loguru import logger
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from repair.corpus import CLASSES, DEFAULT_ROOT, Case, load_corpus
-from repair.engine import Engine, RepairSettings
-from repair.runner import Runner, SubprocessRunner
+from repairlab.repair.corpus import CLASSES, DEFAULT_ROOT, Case, load_corpus
+from repairlab.repair.engine import Engine, RepairSettings
+from repairlab.repair.runner import Runner, SubprocessRunner
 
 QUICK_CASES = ("fizzbuzz", "clamp", "adapter_keyword_wrap")
 
@@ -67,7 +67,7 @@ def make_runner(kind: str = "auto") -> tuple[Runner, str]:
     if kind == "subprocess":
         return SubprocessRunner(), "SubprocessRunner (chosen)"
     try:
-        from repair.runner import make_runner as factory
+        from repairlab.repair.runner import make_runner as factory
     except ImportError:
         return SubprocessRunner(), "SubprocessRunner (make_runner absent)"
     runner = factory()
@@ -76,7 +76,7 @@ def make_runner(kind: str = "auto") -> tuple[Runner, str]:
 
 def _library(tmp: Path, case: Case) -> Any:
     try:
-        from repair.patterns import PatternLibrary
+        from repairlab.repair.patterns import PatternLibrary
     except ImportError:
         return None
     library = PatternLibrary(tmp / "patterns")
@@ -378,7 +378,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = RepairSettings(bundle_timeout_seconds=args.bundle_timeout)
     runner, runner_name = make_runner(args.runner)
     try:
-        from repair import warm_runner  # noqa: F401
+        from repairlab.repair import warm_runner  # noqa: F401
     except ImportError:
         runner_name += " (repair.warm_runner.WarmRunner absent)"
     started = time.monotonic()

@@ -38,9 +38,9 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from repair.runner import SubprocessRunner, write_tree
-from repair.strategies.microfix import TIMEOUT_FACTOR, TIMEOUT_FLOOR
-from repair.warm_runner import WarmRunner, per_test_limit
+from repairlab.repair.runner import SubprocessRunner, write_tree
+from repairlab.repair.strategies.microfix import TIMEOUT_FACTOR, TIMEOUT_FLOOR
+from repairlab.repair.warm_runner import WarmRunner, per_test_limit
 
 BUNDLE = {
     "textutil/__init__.py": "",

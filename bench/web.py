@@ -53,7 +53,7 @@ from _common import (
 )
 from overhead import daemon_rate
 
-from messages.records import rfc3339
+from repairlab.messages.records import rfc3339
 
 _opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 DIFF = ("--- a/calc.py\n+++ b/calc.py\n@@ -1,2 +1,2 @@\n def add(a, b):\n"

@@ -11,8 +11,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cli.logs import setup_logging
-from cli.main import EXIT_FAIL, EXIT_OK, command, load
+from repairlab.cli.logs import setup_logging
+from repairlab.cli.main import EXIT_FAIL, EXIT_OK, command, load
 
 
 @command("migrate")
@@ -23,10 +23,10 @@ def migrate(args: argparse.Namespace) -> int:
     if config.backend.kind != "postgres":
         print("run.py migrate: [backend] kind = \"filesystem\": no database schema to migrate")
         return EXIT_OK
-    from state.backend import BackendUnavailable
-    from state.pg.connector import PgConnector
-    from state.pg.migrate import latest
-    from state.pg.migrate import migrate as apply
+    from repairlab.state.backend import BackendUnavailable
+    from repairlab.state.pg.connector import PgConnector
+    from repairlab.state.pg.migrate import latest
+    from repairlab.state.pg.migrate import migrate as apply
 
     connector = PgConnector(config.backend.dsn, min_size=1, max_size=1)
     try:

@@ -11,16 +11,24 @@ from pathlib import Path
 
 from loguru import logger
 
-from cli.logs import setup_logging
-from cli.main import EXIT_FAIL, EXIT_OK, EXIT_USAGE, command, install_stop_signals, layout_of, load
-from cli.submit import submit as submit_dir
-from config import load_config, resolve_config_path
-from config.schema import Config
-from errors import ConfigError
-from repair.isolation import SandboxRefused
-from state.census import take_census
-from supervision.daemon import Daemon, Escalate
-from supervision.sdnotify import Notifier, WatchdogPinger
+from repairlab.cli.logs import setup_logging
+from repairlab.cli.main import (
+    EXIT_FAIL,
+    EXIT_OK,
+    EXIT_USAGE,
+    command,
+    install_stop_signals,
+    layout_of,
+    load,
+)
+from repairlab.cli.submit import submit as submit_dir
+from repairlab.config import load_config, resolve_config_path
+from repairlab.config.schema import Config
+from repairlab.errors import ConfigError
+from repairlab.repair.isolation import SandboxRefused
+from repairlab.state.census import take_census
+from repairlab.supervision.daemon import Daemon, Escalate
+from repairlab.supervision.sdnotify import Notifier, WatchdogPinger
 
 
 def _logging(config: Config, args: argparse.Namespace) -> None:
@@ -170,8 +178,8 @@ def submit(args: argparse.Namespace) -> int:
 
 
 def _submit_to_backend(config: Config, args: argparse.Namespace) -> int:
-    from cli.submit import handoff_name, pack
-    from state.backend import BackendUnavailable, open_backend
+    from repairlab.cli.submit import handoff_name, pack
+    from repairlab.state.backend import BackendUnavailable, open_backend
 
     data = pack(Path(args.directory), args.tool, args.entrypoint, args.lineage,
                 config.limits.max_handoff_bytes, config.limits.max_files)
@@ -192,6 +200,6 @@ def _submit_to_backend(config: Config, args: argparse.Namespace) -> int:
 @command("demo")
 def demo(args: argparse.Namespace) -> int:
     """The embedded example: fresh root, example bundles, drain, summary."""
-    from cli.demo import run_demo
+    from repairlab.cli.demo import run_demo
 
     return run_demo(args)

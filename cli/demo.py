@@ -12,15 +12,15 @@ from pathlib import Path
 
 import msgspec
 
-from cli.daemon_cmds import drain_daemon
-from cli.logs import setup_logging
-from cli.submit import build_handoff, enqueue, pack_directory
-from config import load_config
-from messages.records import Challenger, ReasonFile
-from state.census import take_census
-from state.layout import Layout
-from state.metrics import read_metrics
-from supervision.daemon import Daemon
+from repairlab.cli.daemon_cmds import drain_daemon
+from repairlab.cli.logs import setup_logging
+from repairlab.cli.submit import build_handoff, enqueue, pack_directory
+from repairlab.config import load_config
+from repairlab.messages.records import Challenger, ReasonFile
+from repairlab.state.census import take_census
+from repairlab.state.layout import Layout
+from repairlab.state.metrics import read_metrics
+from repairlab.supervision.daemon import Daemon
 
 BUNDLES = Path(__file__).with_name("demo_bundles")
 

@@ -14,10 +14,10 @@ from typing import Any
 
 import msgspec
 
-from config import Config, load_config, resolve_config_path
-from config.loader import masked_dsn
-from errors import ConfigError, RepairlabError, StateRootUnsafe, UsageError
-from state.layout import Layout
+from repairlab.config import Config, load_config, resolve_config_path
+from repairlab.config.loader import masked_dsn
+from repairlab.errors import ConfigError, RepairlabError, StateRootUnsafe, UsageError
+from repairlab.state.layout import Layout
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -84,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
                               help="write every challenger not yet in DIR")
     cexport.add_argument("directory", metavar="DIR")
     sub.add_parser("check-config", parents=[common], help="validate and print the config")
-    from cli.web_cmd import add_parser as add_web
+    from repairlab.cli.web_cmd import add_parser as add_web
     add_web(sub, common)
     sub.add_parser("migrate", parents=[common],
                    help="create or upgrade the database schema (postgres backend)")
@@ -123,10 +123,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _import_commands() -> None:
     # Importing registers the commands: run, drain, demo, submit, check-config;
     # status, quarantine, prune, stats, lineage, challengers; migrate.
-    import cli.backend_cmds
-    import cli.daemon_cmds
-    import cli.operator_cmds
-    import cli.web_cmd  # noqa: F401
+    import repairlab.cli.backend_cmds
+    import repairlab.cli.daemon_cmds
+    import repairlab.cli.operator_cmds
+    import repairlab.cli.web_cmd  # noqa: F401
 
 
 # -- small commands ---------------------------------------------------------------------
@@ -138,8 +138,8 @@ def check_config(args: argparse.Namespace) -> int:
     the isolation candidates would get here, probed now as this user (run it as
     the daemon's user). Exit 2 when `[sandbox] require = true` and the daemon
     would refuse to start: the refusal line goes to stderr."""
-    from repair.isolation import guards_of
-    from repair.warm_runner import probe_isolation
+    from repairlab.repair.isolation import guards_of
+    from repairlab.repair.warm_runner import probe_isolation
 
     config = load(args)
     print(f"# effective configuration ({config.source or 'built-in defaults'})")

@@ -22,15 +22,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from cli.logs import setup_logging
-from cli.main import EXIT_FAIL, EXIT_OK, command, layout_of
-from cli.main import load as load_config
-from cli.render import Progress, percent, seconds, short, size, table
-from config.schema import Config
-from errors import UsageError
-from messages.documents import document
-from messages.records import MetricLine, rfc3339
-from messages.reports import (
+from repairlab.cli.logs import setup_logging
+from repairlab.cli.main import EXIT_FAIL, EXIT_OK, command, layout_of
+from repairlab.cli.main import load as load_config
+from repairlab.cli.render import Progress, percent, seconds, short, size, table
+from repairlab.config.schema import Config
+from repairlab.errors import UsageError
+from repairlab.messages.documents import document
+from repairlab.messages.records import MetricLine, rfc3339
+from repairlab.messages.reports import (
     LineageReport,
     LlmStatus,
     PrunedEntry,
@@ -39,21 +39,21 @@ from messages.reports import (
     StatsReport,
     StatsRow,
 )
-from state.fsops import fsync_dir, write_temp
-from state.layout import Layout
-from state.metrics import rotate_metrics
-from state.prune import PruneSchedule
-from state.stats import EventBatches, parse_duration, stats_of
+from repairlab.state.fsops import fsync_dir, write_temp
+from repairlab.state.layout import Layout
+from repairlab.state.metrics import rotate_metrics
+from repairlab.state.prune import PruneSchedule
+from repairlab.state.stats import EventBatches, parse_duration, stats_of
 
 if TYPE_CHECKING:
-    from messages.reports import (
+    from repairlab.messages.reports import (
         LineageEntry,
         QuarantineDetail,
         QuarantineEntry,
         ReleaseResult,
         StatusReport,
     )
-    from state.prune import PruneReport
+    from repairlab.state.prune import PruneReport
 
 
 class OperatorBackend(Protocol):
@@ -103,15 +103,15 @@ def open_operator_backend(config: Config, *, reading: bool) -> OperatorBackend:
     if reading and config.backend.kind == "filesystem":
         _reader_layout(config)
     try:
-        from state.backend import open_backend
+        from repairlab.state.backend import open_backend
 
         return open_backend(config, config.instance.id)
     except ModuleNotFoundError as exc:
         # Until `state/fs_backend.py` (the daemon's side of the filesystem
         # backend) is on this branch, its read side stands in for it.
-        if exc.name != "state.fs_backend":
+        if exc.name != "repairlab.state.fs_backend":
             raise
-        from state.fs_reads import FilesystemReads
+        from repairlab.state.fs_reads import FilesystemReads
 
         return FilesystemReads.for_config(config, config.instance.id)
 

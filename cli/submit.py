@@ -10,11 +10,11 @@ from pathlib import Path
 
 import msgspec
 
-from errors import HandoffInvalid, UsageError
-from messages.handoff import SCHEMA, decode_handoff
-from messages.records import rfc3339
-from state.fsops import fsync_dir
-from state.layout import Layout
+from repairlab.errors import HandoffInvalid, UsageError
+from repairlab.messages.handoff import SCHEMA, decode_handoff
+from repairlab.messages.records import rfc3339
+from repairlab.state.fsops import fsync_dir
+from repairlab.state.layout import Layout
 
 SKIP_DIRS = {"__pycache__", ".git", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".venv"}
 

@@ -16,15 +16,15 @@ from typing import TYPE_CHECKING, cast
 
 from loguru import logger
 
-from cli.logs import setup_logging
-from cli.main import EXIT_OK, command, install_stop_signals, load
-from config.loader import parse_listen
-from errors import UsageError
+from repairlab.cli.logs import setup_logging
+from repairlab.cli.main import EXIT_OK, command, install_stop_signals, load
+from repairlab.config.loader import parse_listen
+from repairlab.errors import UsageError
 
 if TYPE_CHECKING:
-    from config.schema import Config
-    from web.auth import Guard
-    from web.source import StateSource
+    from repairlab.config.schema import Config
+    from repairlab.web.auth import Guard
+    from repairlab.web.source import StateSource
 
 
 def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -38,7 +38,7 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
 def guard_for(token_file: str, host: str) -> Guard:
     """The guard for `[web] token_file` (empty: read-only). Raises UsageError
     when a token file is named but cannot be read or is empty."""
-    from web.auth import Guard, is_loopback
+    from repairlab.web.auth import Guard, is_loopback
 
     path = Path(token_file) if token_file else None
     if path is not None:
@@ -57,8 +57,8 @@ def source_for(config: Config) -> StateSource:
     operator commands open it (`open_operator_backend`), so `/api/*` is their
     JSON and a release is theirs. Raises UsageError for a filesystem root that
     does not exist, and what `open_backend` raises for an unreachable database."""
-    from cli.operator_cmds import open_operator_backend
-    from web.source import BackendSource, SeamReads
+    from repairlab.cli.operator_cmds import open_operator_backend
+    from repairlab.web.source import BackendSource, SeamReads
 
     # A `Backend`, or `FilesystemReads` on a root without a daemon's backend: both
     # have the whole read side of the seam, not only what the commands declare.
@@ -69,8 +69,8 @@ def source_for(config: Config) -> StateSource:
 def web(args: argparse.Namespace) -> int:
     """Serve until SIGTERM or SIGINT; exit 2 for a bad --listen or token file."""
     # Imported here: waitress and prometheus_client are not needed by other commands.
-    from web import WebApp, WebServer
-    from web.auth import is_loopback
+    from repairlab.web import WebApp, WebServer
+    from repairlab.web.auth import is_loopback
 
     config = load(args)
     setup_logging(config.log.level, json=config.log.json or getattr(args, "log_json", False))

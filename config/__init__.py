@@ -5,7 +5,7 @@ overlaid by the file, every key and value checked. A bad file raises ConfigError
 whose message is one line naming the key and the value.
 """
 
-from config.loader import config_digest, load_config, resolve_config_path
-from config.schema import Config
+from repairlab.config.loader import config_digest, load_config, resolve_config_path
+from repairlab.config.schema import Config
 
 __all__ = ["Config", "config_digest", "load_config", "resolve_config_path"]

@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 
 import msgspec
 
-from config.schema import Config
-from errors import ConfigError
+from repairlab.config.schema import Config
+from repairlab.errors import ConfigError
 
 DEFAULT_FILE = Path(__file__).with_name("default.toml")
 SCHEDULES = ("hourly", "daily", "weekly")

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import msgspec
 
-from config.schema import Config
-from messages.records import Challenger, FailureRecord, MetricLine
-from state.backend import Failure
+from repairlab.config.schema import Config
+from repairlab.messages.records import Challenger, FailureRecord, MetricLine
+from repairlab.state.backend import Failure
 
 
 class Msg(msgspec.Struct, frozen=True, tag=True, kw_only=True):

@@ -15,8 +15,8 @@ from typing import Any
 
 import msgspec
 
-from errors import HandoffInvalid
-from repair.bundle import Bundle, bundle_sha256, default_tests
+from repairlab.errors import HandoffInvalid
+from repairlab.repair.bundle import Bundle, bundle_sha256, default_tests
 
 SCHEMA = "repairlab.handoff/1"
 TOOL_RE = re.compile(r"[A-Za-z0-9_.-]{1,128}")

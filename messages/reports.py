@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import msgspec
 
-from messages.records import ReasonFile
+from repairlab.messages.records import ReasonFile
 
 # -- status -----------------------------------------------------------------------------
 

@@ -5,10 +5,10 @@ order, judging every candidate only by the bundle's own tests in a sandboxed chi
 process. The repairer actor calls it; tests and benchmarks call it directly.
 """
 
-from repair.bundle import Bundle
-from repair.engine import Engine, RepairOutcome, RepairSettings
-from repair.report import TestReport
-from repair.runner import Runner, SubprocessRunner
+from repairlab.repair.bundle import Bundle
+from repairlab.repair.engine import Engine, RepairOutcome, RepairSettings
+from repairlab.repair.report import TestReport
+from repairlab.repair.runner import Runner, SubprocessRunner
 
 __all__ = [
     "Bundle",

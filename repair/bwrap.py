@@ -16,7 +16,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from repair import sandbox
+from repairlab.repair import sandbox
 
 SCRIPT = str(Path(sandbox.__file__).resolve())
 # What the server runs from the repository: bound one by one, nothing else of it.

@@ -12,8 +12,8 @@ import ast
 import builtins
 from dataclasses import dataclass, field
 
-from repair.bundle import Bundle
-from repair.definitions import PARSE_ERRORS
+from repairlab.repair.bundle import Bundle
+from repairlab.repair.definitions import PARSE_ERRORS
 
 _LITERAL_TYPES = (str, int, float, bool, bytes, list, tuple, dict, set)
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from repair.bundle import Bundle, default_tests
+from repairlab.repair.bundle import Bundle, default_tests
 
 CLASSES: dict[str, str] = {
     # What the first corpus exercised (SPEC's classic micro-edits, adapters, transplants).

@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from repair.runner import write_tree
+from repairlab.repair.runner import write_tree
 
 KILLED = -9
 """The status of a run killed at its wall-clock limit."""
@@ -68,7 +68,7 @@ def run_many(runs: Sequence[Run], *, workers: int = 2, wall: float = 60.0) -> li
         env = dict(os.environ, PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", PYTHONDONTWRITEBYTECODE="1")
         procs = [
             subprocess.Popen(
-                [sys.executable, "-m", "repair.corpus_check"], stdin=subprocess.PIPE,
+                [sys.executable, "-m", "repairlab.repair.corpus_check"], stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp,
             )
             for _ in range(share)

@@ -9,16 +9,16 @@ from typing import Any, Protocol
 import msgspec
 from loguru import logger
 
-from errors import RepairBudgetExhausted
-from messages.records import BestPartial, RepairAttempt, StrategyTried
-from repair.bundle import Bundle, bundle_sha256
-from repair.report import TestReport
-from repair.runner import Runner
-from repair.strategies import REGISTRY
-from repair.strategies.base import Budget, Context, Fix
-from repair.strategies.llm import llm_hold
-from repair.symptoms import first_assertion
-from state.disk import disk_condition
+from repairlab.errors import RepairBudgetExhausted
+from repairlab.messages.records import BestPartial, RepairAttempt, StrategyTried
+from repairlab.repair.bundle import Bundle, bundle_sha256
+from repairlab.repair.report import TestReport
+from repairlab.repair.runner import Runner
+from repairlab.repair.strategies import REGISTRY
+from repairlab.repair.strategies.base import Budget, Context, Fix
+from repairlab.repair.strategies.llm import llm_hold
+from repairlab.repair.symptoms import first_assertion
+from repairlab.state.disk import disk_condition
 
 MAX_PARTIAL_DIFF = 4000  # characters of the best partial candidate's diff kept
 MAX_REASON = 600  # characters of the one-line reason (failure records, metrics)

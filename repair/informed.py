@@ -28,8 +28,8 @@ import builtins
 import re
 from collections.abc import Iterable
 
-from repair.mutations import _Builder, _pop, _scope_names, _with
-from repair.program import (
+from repairlab.repair.mutations import _Builder, _pop, _scope_names, _with
+from repairlab.repair.program import (
     BUILTIN_NAMES,
     STDLIB,
     builtin_type_attributes,
@@ -38,8 +38,8 @@ from repair.program import (
     stdlib_modules_defining,
     stdlib_names,
 )
-from repair.sourcefile import Edit, FileModel, Undo
-from repair.symptoms import Symptom
+from repairlab.repair.sourcefile import Edit, FileModel, Undo
+from repairlab.repair.symptoms import Symptom
 
 _NAME = re.compile(r"name '(\w+)' is not defined")
 _NO_MODULE = re.compile(r"No module named '([\w.]+)'")
@@ -311,7 +311,7 @@ def _uncaught(b: _Builder, exc_type: str, line: int) -> None:
 
 def module_top_names(sources: dict[str, str]) -> dict[str, list[str]]:
     """The bundle's own modules (dotted names) and the names each binds at its top."""
-    from repair.program import ModuleFacts
+    from repairlab.repair.program import ModuleFacts
 
     out: dict[str, list[str]] = {}
     for path, text in sources.items():

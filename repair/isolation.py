@@ -19,7 +19,7 @@ from typing import Any
 import msgspec
 from loguru import logger
 
-from errors import RepairlabError
+from repairlab.errors import RepairlabError
 
 FIX = ("install bubblewrap (apt-get install bubblewrap); if it is installed but refused "
        "(Ubuntu 24.04 restricts unprivileged user namespaces through AppArmor), give "
@@ -137,7 +137,7 @@ def enforce(require: bool, guards: Sequence[str]) -> Isolation:
     `[sandbox] require`: when it is required and falls short, raise SandboxRefused
     with the one line that says what is missing and how to fix it; when it is not
     required, log a warning (at every start) that names what candidates can do."""
-    from repair.warm_runner import probe_isolation
+    from repairlab.repair.warm_runner import probe_isolation
 
     isolation = probe_isolation(guards)
     log = logger.bind(actor="daemon")

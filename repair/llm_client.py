@@ -41,9 +41,9 @@ import httpx
 import msgspec
 from loguru import logger
 
-from errors import RepairlabError
-from state.llm_circuit import Circuit
-from state.llm_ledger import BudgetLedger, BudgetSpent
+from repairlab.errors import RepairlabError
+from repairlab.state.llm_circuit import Circuit
+from repairlab.state.llm_ledger import BudgetLedger, BudgetSpent
 
 BACKOFF_BASE = 0.5
 BACKOFF_MAX = 30.0

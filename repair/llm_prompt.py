@@ -22,9 +22,9 @@ from dataclasses import dataclass
 
 import msgspec
 
-from repair.bundle import Bundle
-from repair.localize import localize
-from repair.report import TestReport
+from repairlab.repair.bundle import Bundle
+from repairlab.repair.localize import localize
+from repairlab.repair.report import TestReport
 
 MAX_ENTRYPOINT_LINES = 600
 MAX_OTHER_SOURCE_BYTES = 16_000

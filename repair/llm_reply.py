@@ -33,8 +33,8 @@ from collections.abc import Mapping
 
 import msgspec
 
-from repair.bundle import Bundle
-from repair.strategies.external import ReplyRejected, check_reply
+from repairlab.repair.bundle import Bundle
+from repairlab.repair.strategies.external import ReplyRejected, check_reply
 
 MAX_TEXT_CHARS = 512 * 1024
 

@@ -21,14 +21,14 @@ import itertools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from repair.program import (
+from repairlab.repair.program import (
     BUILTIN_NAMES,
     ModuleFacts,
     closest,
     exception_relatives,
     stdlib_siblings,
 )
-from repair.sourcefile import Edit, FileModel, Undo, pairs, render, set_field
+from repairlab.repair.sourcefile import Edit, FileModel, Undo, pairs, render, set_field
 
 _ARITH = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow)
 _BITS = (ast.BitAnd, ast.BitOr, ast.BitXor, ast.LShift, ast.RShift)

@@ -46,8 +46,8 @@ from pathlib import Path
 import msgspec
 from loguru import logger
 
-from repair.bundle import Bundle
-from repair.definitions import (
+from repairlab.repair.bundle import Bundle
+from repairlab.repair.definitions import (
     Definition,
     definitions,
     imports_used,

@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 from loguru import logger
 
-from repair.report import TestReport
+from repairlab.repair.report import TestReport
 
 # The report plugin goes into the child by a private name, from a directory of its own
 # in the run's temp dir: the child's path holds nothing else of repairlab (the plugin
@@ -216,7 +216,7 @@ def make_runner(*, sandbox: bool | None = None, require: bool = False,
     could write one of `guards`, reach the network or signal this process is never
     returned, SandboxUnavailable is raised instead.
     """
-    from repair.warm_runner import SandboxUnavailable, WarmRunner
+    from repairlab.repair.warm_runner import SandboxUnavailable, WarmRunner
 
     if os.environ.get("REPAIRLAB_RUNNER") == "subprocess":
         if require:

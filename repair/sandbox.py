@@ -82,7 +82,7 @@ def _sibling(name: str) -> ModuleType:
 
 
 if TYPE_CHECKING:
-    from repair import candidate, confine, fastpath
+    from repairlab.repair import candidate, confine, fastpath
 else:
     confine = _sibling("confine")
     candidate = _sibling("candidate")

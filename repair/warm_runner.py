@@ -33,12 +33,12 @@ from typing import IO, Any
 
 from loguru import logger
 
-from errors import SandboxUnavailable
-from repair import sandbox
-from repair.bwrap import SCRATCH_IN_BOX, SCRIPT, bwrap_argv
-from repair.isolation import SUBPROCESS, Isolation, from_hello
-from repair.report import TestReport
-from repair.runner import report_from_data
+from repairlab.errors import SandboxUnavailable
+from repairlab.repair import sandbox
+from repairlab.repair.bwrap import SCRATCH_IN_BOX, SCRIPT, bwrap_argv
+from repairlab.repair.isolation import SUBPROCESS, Isolation, from_hello
+from repairlab.repair.report import TestReport
+from repairlab.repair.runner import report_from_data
 
 # Time the server may take on top of a candidate's own timeout: writing the files,
 # killing and sweeping, removing the scratch tree.
@@ -218,7 +218,7 @@ def _one_line(text: str) -> str:
 def _probe_args(guards: Sequence[str]) -> list[str]:
     """What the server's isolation probe checks against: each guarded directory,
     and this process's pid and its pid and network namespaces."""
-    from repair.confine import namespace_inode
+    from repairlab.repair.confine import namespace_inode
 
     args: list[str] = []
     for guard in guards:

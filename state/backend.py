@@ -55,19 +55,19 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
 
-from messages.records import Challenger, FailureRecord, MetricLine, RepairAttempt
+from repairlab.messages.records import Challenger, FailureRecord, MetricLine, RepairAttempt
 
 if TYPE_CHECKING:
-    from config.schema import Config
-    from messages.commands import FailureVerdict
-    from messages.reports import (
+    from repairlab.config.schema import Config
+    from repairlab.messages.commands import FailureVerdict
+    from repairlab.messages.reports import (
         LineageEntry,
         QuarantineDetail,
         QuarantineEntry,
         ReleaseResult,
         StatusReport,
     )
-    from state.prune import PruneReport
+    from repairlab.state.prune import PruneReport
 
 
 class Vanished(FileNotFoundError):
@@ -412,9 +412,9 @@ def open_backend(config: Config, instance: str, *, isolation: str = "") -> Backe
     DSN; `BackendUnavailable` when its store cannot be reached."""
     kind = getattr(getattr(config, "backend", None), "kind", "filesystem")
     if kind == "postgres":
-        from state.pg.backend import PostgresBackend  # psycopg only where it is used
+        from repairlab.state.pg.backend import PostgresBackend  # psycopg only where it is used
 
         return PostgresBackend(config, instance, isolation=isolation)
-    from state.fs_backend import FilesystemBackend
+    from repairlab.state.fs_backend import FilesystemBackend
 
     return FilesystemBackend(config, instance, isolation=isolation)

@@ -6,8 +6,8 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from state.claims import is_handoff_name
-from state.layout import Layout
+from repairlab.state.claims import is_handoff_name
+from repairlab.state.layout import Layout
 
 
 def _count(directory: Path, *, handoffs_only: bool = True) -> int:

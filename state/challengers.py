@@ -22,10 +22,10 @@ from typing import NamedTuple
 
 import msgspec
 
-from faults import inject
-from messages.records import Challenger
-from state.clock import fs_now
-from state.fsops import fsync_dir, write_temp
+from repairlab.faults import inject
+from repairlab.messages.records import Challenger
+from repairlab.state.clock import fs_now
+from repairlab.state.fsops import fsync_dir, write_temp
 
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(Challenger)

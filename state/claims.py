@@ -27,12 +27,12 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from messages.records import MetricLine
-from state.clock import StateClock
-from state.fsops import atomic_write, move_unique
-from state.layout import Layout
-from state.liveness import PeerWatch
-from state.settle import NOTES, SettleNotes, finish_settling
+from repairlab.messages.records import MetricLine
+from repairlab.state.clock import StateClock
+from repairlab.state.fsops import atomic_write, move_unique
+from repairlab.state.layout import Layout
+from repairlab.state.liveness import PeerWatch
+from repairlab.state.settle import NOTES, SettleNotes, finish_settling
 
 
 def is_handoff_name(name: str) -> bool:

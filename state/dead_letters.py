@@ -10,8 +10,8 @@ from pathlib import Path
 
 import msgspec
 
-from messages.records import ReasonFile
-from state.fsops import rename_noreplace, unique_names, write_exclusive
+from repairlab.messages.records import ReasonFile
+from repairlab.state.fsops import rename_noreplace, unique_names, write_exclusive
 
 _encoder = msgspec.json.Encoder()
 # A reason file is `STEM.reason.json`, written through `.STEM.reason.json.<12 hex>.tmp`:

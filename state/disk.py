@@ -13,7 +13,7 @@ import errno
 import os
 from pathlib import Path
 
-from messages.reports import DiskStatus
+from repairlab.messages.reports import DiskStatus
 
 # errno -> the condition's name in logs and `status --json` (`disk.problem`)
 CONDITIONS = {errno.ENOSPC: "full", errno.EDQUOT: "over quota", errno.EROFS: "read-only"}

@@ -28,9 +28,9 @@ from pathlib import Path
 
 import msgspec
 
-from messages.records import MetricLine
-from state.backend import EventCursor
-from state.metrics import metrics_files
+from repairlab.messages.records import MetricLine
+from repairlab.state.backend import EventCursor
+from repairlab.state.metrics import metrics_files
 
 CHUNK_BYTES = 1 << 20
 _decoder = msgspec.json.Decoder(MetricLine)

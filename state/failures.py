@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
-from messages.commands import FailureVerdict
-from messages.records import FailureRecord, parse_rfc3339, rfc3339
-from state.clock import StateClock, fs_now
-from state.fsops import atomic_write, remove_path
+from repairlab.messages.commands import FailureVerdict
+from repairlab.messages.records import FailureRecord, parse_rfc3339, rfc3339
+from repairlab.state.clock import StateClock, fs_now
+from repairlab.state.fsops import atomic_write, remove_path
 
 if TYPE_CHECKING:
-    from config.schema import Config
+    from repairlab.config.schema import Config
 
 _decoder = msgspec.json.Decoder(FailureRecord)
 _encoder = msgspec.json.Encoder()

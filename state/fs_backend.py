@@ -46,9 +46,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import msgspec
 from loguru import logger
 
-from faults import inject
-from messages.records import MetricLine, ReasonFile, rfc3339
-from state.backend import (
+from repairlab.faults import inject
+from repairlab.messages.records import MetricLine, ReasonFile, rfc3339
+from repairlab.state.backend import (
     Backend,
     ChallengerRef,
     Claim,
@@ -61,23 +61,23 @@ from state.backend import (
     Vanished,
     Wake,
 )
-from state.challengers import ChallengerStore, Staged
-from state.claims import Claims, is_handoff_name
-from state.clock import StateClock
-from state.dead_letters import place_with_reason
-from state.disk import disk_condition
-from state.failures import FailureStore, judge
-from state.fs_reads import FilesystemReads
-from state.fsops import fsync_dir, move_unique, read_regular_file, write_temp
-from state.layout import Layout
-from state.metrics import MetricsLog
-from state.queue_events import QueueNotifier
-from state.settle import SettleNotes, finish_settling
+from repairlab.state.challengers import ChallengerStore, Staged
+from repairlab.state.claims import Claims, is_handoff_name
+from repairlab.state.clock import StateClock
+from repairlab.state.dead_letters import place_with_reason
+from repairlab.state.disk import disk_condition
+from repairlab.state.failures import FailureStore, judge
+from repairlab.state.fs_reads import FilesystemReads
+from repairlab.state.fsops import fsync_dir, move_unique, read_regular_file, write_temp
+from repairlab.state.layout import Layout
+from repairlab.state.metrics import MetricsLog
+from repairlab.state.queue_events import QueueNotifier
+from repairlab.state.settle import SettleNotes, finish_settling
 
 if TYPE_CHECKING:
-    from config.schema import Config
-    from messages.commands import FailureVerdict
-    from messages.records import Challenger
+    from repairlab.config.schema import Config
+    from repairlab.messages.commands import FailureVerdict
+    from repairlab.messages.records import Challenger
 
 DUE_SECONDS = 0.5  # how often `claim_next` looks into deferred/ for waits that are over
 RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0)  # a write that fails for a moment (EIO): then the last try
@@ -431,7 +431,7 @@ class FilesystemBackend(FilesystemReads, Backend):
         one, as it always has; they share the files). None when the engine has
         none; OSError propagates (a full root that cannot create it)."""
         try:
-            from repair.patterns import PatternLibrary
+            from repairlab.repair.patterns import PatternLibrary
         except ImportError:
             return None
         library: PatternStore = PatternLibrary(self.layout.patterns)

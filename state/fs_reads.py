@@ -30,26 +30,26 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
-from messages.records import Challenger, MetricLine
-from state import quarantine_ops
-from state.backend import EventCursor
-from state.event_tail import EventTail
-from state.lineage import build_lineage
-from state.metrics import MetricsLog, metrics_files
-from state.prune import PruneReport, prune
-from state.stats import EventBatches, FileBatches
-from state.status import take_status
+from repairlab.messages.records import Challenger, MetricLine
+from repairlab.state import quarantine_ops
+from repairlab.state.backend import EventCursor
+from repairlab.state.event_tail import EventTail
+from repairlab.state.lineage import build_lineage
+from repairlab.state.metrics import MetricsLog, metrics_files
+from repairlab.state.prune import PruneReport, prune
+from repairlab.state.stats import EventBatches, FileBatches
+from repairlab.state.status import take_status
 
 if TYPE_CHECKING:
-    from config.schema import Config
-    from messages.reports import (
+    from repairlab.config.schema import Config
+    from repairlab.messages.reports import (
         LineageEntry,
         QuarantineDetail,
         QuarantineEntry,
         ReleaseResult,
         StatusReport,
     )
-    from state.layout import Layout
+    from repairlab.state.layout import Layout
 
 _challenger_decoder = msgspec.json.Decoder(Challenger)
 
@@ -175,7 +175,7 @@ class StandaloneReads(FilesystemReads):
     non-read methods that `run.py prune` needs of a backend."""
 
     def __init__(self, config: Config, instance: str) -> None:
-        from state.layout import Layout
+        from repairlab.state.layout import Layout
 
         self.config = config
         self.layout = Layout.from_config(config)

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-from faults import inject
+from repairlab.faults import inject
 
 _AT_FDCWD = -100
 _RENAME_NOREPLACE = 1

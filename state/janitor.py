@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from state.layout import Layout
+from repairlab.state.layout import Layout
 
 _TEMP = re.compile(r"\..+\.[0-9a-f]{12}\.tmp|\.tmp-[0-9a-f]{32}\.json")
 REASON_SUFFIX = ".reason.json"

@@ -7,8 +7,8 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from config.schema import Config
-from errors import StateRootUnsafe
+from repairlab.config.schema import Config
+from repairlab.errors import StateRootUnsafe
 
 
 @dataclass(frozen=True)

@@ -23,11 +23,11 @@ from typing import Any
 
 import msgspec
 
-from errors import UsageError
-from messages.records import Provenance
-from messages.reports import LineageEntry
-from state.layout import Layout
-from state.quarantine_ops import list_quarantined
+from repairlab.errors import UsageError
+from repairlab.messages.records import Provenance
+from repairlab.messages.reports import LineageEntry
+from repairlab.state.layout import Layout
+from repairlab.state.quarantine_ops import list_quarantined
 
 
 class _ChallengerHead(msgspec.Struct):

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from typing import NamedTuple
 
-from state.layout import Layout
+from repairlab.state.layout import Layout
 
 Signature = tuple[tuple[int, int, int] | None, tuple[int, int, int] | None]
 

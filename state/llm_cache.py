@@ -17,7 +17,7 @@ from pathlib import Path
 
 import msgspec
 
-from state.fsops import atomic_write
+from repairlab.state.fsops import atomic_write
 
 
 class CachedReply(msgspec.Struct, kw_only=True):

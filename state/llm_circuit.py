@@ -21,8 +21,8 @@ from pathlib import Path
 
 import msgspec
 
-from messages.records import rfc3339
-from state.fsops import atomic_write
+from repairlab.messages.records import rfc3339
+from repairlab.state.fsops import atomic_write
 
 
 class CircuitState(msgspec.Struct, kw_only=True):

@@ -36,7 +36,7 @@ from typing import Protocol
 
 import msgspec
 
-from errors import RepairlabError
+from repairlab.errors import RepairlabError
 
 KEEP_DAYS = 3
 SLOT_DIGITS = 8

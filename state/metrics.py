@@ -15,8 +15,8 @@ from pathlib import Path
 
 import msgspec
 
-from faults import inject
-from messages.records import MetricLine, rfc3339
+from repairlab.faults import inject
+from repairlab.messages.records import MetricLine, rfc3339
 
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(MetricLine)
@@ -119,7 +119,7 @@ def rotate_metrics(metrics: Path, max_bytes: int, now: float | None = None) -> P
     """
     from datetime import UTC, datetime
 
-    from state.fsops import move_unique
+    from repairlab.state.fsops import move_unique
 
     try:
         size = os.stat(metrics, follow_symlinks=False).st_size

@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from state.challengers import ChallengerStore
-from state.clock import fs_now
-from state.failures import FailureStore
-from state.fsops import atomic_write, remove_path
-from state.layout import Layout
-from state.llm_cache import ResponseCache
+from repairlab.state.challengers import ChallengerStore
+from repairlab.state.clock import fs_now
+from repairlab.state.failures import FailureStore
+from repairlab.state.fsops import atomic_write, remove_path
+from repairlab.state.layout import Layout
+from repairlab.state.llm_cache import ResponseCache
 
 
 @dataclass

@@ -24,15 +24,15 @@ from pathlib import Path
 import msgspec
 from loguru import logger
 
-from errors import UsageError
-from messages.records import ReasonFile
-from messages.reports import QuarantineDetail, QuarantineEntry, ReleaseResult
-from repair.bundle import bundle_sha256
-from state.claims import is_handoff_name
-from state.failures import FailureStore
-from state.fsops import move_unique
-from state.layout import Layout
-from state.metrics import MetricsLog
+from repairlab.errors import UsageError
+from repairlab.messages.records import ReasonFile
+from repairlab.messages.reports import QuarantineDetail, QuarantineEntry, ReleaseResult
+from repairlab.repair.bundle import bundle_sha256
+from repairlab.state.claims import is_handoff_name
+from repairlab.state.failures import FailureStore
+from repairlab.state.fsops import move_unique
+from repairlab.state.layout import Layout
+from repairlab.state.metrics import MetricsLog
 
 _reason_decoder = msgspec.json.Decoder(ReasonFile)
 MAX_REASON_BYTES = 4 << 20

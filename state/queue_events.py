@@ -33,7 +33,7 @@ from typing import Any
 
 from watchdog.observers.inotify_c import InotifyConstants, InotifyEvent, InotifyFD
 
-from state.claims import is_handoff_name
+from repairlab.state.claims import is_handoff_name
 
 IN_CLOSE_WRITE = InotifyConstants.IN_CLOSE_WRITE
 IN_MOVED_TO = InotifyConstants.IN_MOVED_TO

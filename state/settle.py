@@ -31,9 +31,9 @@ from pathlib import Path
 
 import msgspec
 
-from messages.records import MetricLine
-from state.fsops import atomic_write, move_unique, unique_names
-from state.layout import Layout
+from repairlab.messages.records import MetricLine
+from repairlab.state.fsops import atomic_write, move_unique, unique_names
+from repairlab.state.layout import Layout
 
 _decoder = msgspec.json.Decoder(MetricLine)
 _encoder = msgspec.json.Encoder()

@@ -41,9 +41,9 @@ from pathlib import Path
 
 import msgspec
 
-from errors import UsageError
-from messages.records import MetricLine, parse_rfc3339, rfc3339
-from messages.reports import PatternCount, StatsReport, StatsRow
+from repairlab.errors import UsageError
+from repairlab.messages.records import MetricLine, parse_rfc3339, rfc3339
+from repairlab.messages.reports import PatternCount, StatsReport, StatsRow
 
 RESERVOIR = 100_000
 TOTAL_SAMPLE = 200_000

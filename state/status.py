@@ -17,19 +17,19 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from config.schema import Config
-from errors import UsageError
-from messages.records import rfc3339
-from messages.reports import InstanceStatus, LlmStatus, StatusReport
-from state.census import in_flight_by_instance
-from state.claims import is_handoff_name
-from state.clock import fs_now
-from state.disk import disk_status
-from state.layout import Layout
-from state.llm_circuit import Circuit
-from state.llm_ledger import FsBudgetLedger
-from state.metrics import metrics_files
-from state.prune import PruneSchedule, next_boundary
+from repairlab.config.schema import Config
+from repairlab.errors import UsageError
+from repairlab.messages.records import rfc3339
+from repairlab.messages.reports import InstanceStatus, LlmStatus, StatusReport
+from repairlab.state.census import in_flight_by_instance
+from repairlab.state.claims import is_handoff_name
+from repairlab.state.clock import fs_now
+from repairlab.state.disk import disk_status
+from repairlab.state.layout import Layout
+from repairlab.state.llm_circuit import Circuit
+from repairlab.state.llm_ledger import FsBudgetLedger
+from repairlab.state.metrics import metrics_files
+from repairlab.state.prune import PruneSchedule, next_boundary
 
 
 def _handoffs(directory: Path) -> int:

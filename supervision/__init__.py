@@ -6,8 +6,8 @@ in reverse start order and reports failure, so the process exits non-zero and
 systemd restarts it: escalate, never loop.
 """
 
-from supervision.child_spec import ChildSpec, Restart
-from supervision.restart_window import RestartWindow
-from supervision.supervisor import Supervisor
+from repairlab.supervision.child_spec import ChildSpec, Restart
+from repairlab.supervision.restart_window import RestartWindow
+from repairlab.supervision.supervisor import Supervisor
 
 __all__ = ["ChildSpec", "Restart", "RestartWindow", "Supervisor"]

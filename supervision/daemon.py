@@ -11,17 +11,17 @@ from typing import Any
 import pykka
 from loguru import logger
 
-import faults
-from actors.base import Runtime, SupervisedActor
-from actors.failure_window import FailureWindow
-from actors.pruner import Pruner
-from actors.quarantine import Quarantine
-from actors.repairer import Repairer
-from actors.telemetry import Telemetry
-from actors.watcher import Watcher
-from config import config_digest
-from config.schema import Config
-from messages.commands import (
+from repairlab import faults
+from repairlab.actors.base import Runtime, SupervisedActor
+from repairlab.actors.failure_window import FailureWindow
+from repairlab.actors.pruner import Pruner
+from repairlab.actors.quarantine import Quarantine
+from repairlab.actors.repairer import Repairer
+from repairlab.actors.telemetry import Telemetry
+from repairlab.actors.watcher import Watcher
+from repairlab.config import config_digest
+from repairlab.config.schema import Config
+from repairlab.messages.commands import (
     ActorRestarted,
     GetStatus,
     Reconfigure,
@@ -31,16 +31,16 @@ from messages.commands import (
     StopClaiming,
     WatcherStatus,
 )
-from messages.records import MetricLine, rfc3339
-from repair.isolation import enforce, guards_of
-from state.backend import BackendUnavailable, Claim, open_backend
-from state.disk import disk_condition
-from state.layout import Layout
-from supervision.child_spec import ChildSpec
-from supervision.poison import settle_crashed
-from supervision.restart_window import RestartWindow
-from supervision.supervisor import Escalate, Supervisor
-from supervision.work_board import Job, WorkBoard
+from repairlab.messages.records import MetricLine, rfc3339
+from repairlab.repair.isolation import enforce, guards_of
+from repairlab.state.backend import BackendUnavailable, Claim, open_backend
+from repairlab.state.disk import disk_condition
+from repairlab.state.layout import Layout
+from repairlab.supervision.child_spec import ChildSpec
+from repairlab.supervision.poison import settle_crashed
+from repairlab.supervision.restart_window import RestartWindow
+from repairlab.supervision.supervisor import Escalate, Supervisor
+from repairlab.supervision.work_board import Job, WorkBoard
 
 VERSION = "0.1.0"
 MALLOC_ARENAS = 2
@@ -259,7 +259,7 @@ class Daemon:
         the new config changes what only a restart can (root, paths, instance id,
         `[sandbox]`: the isolation is probed and enforced at start).
         """
-        from errors import ConfigError
+        from repairlab.errors import ConfigError
 
         old = self.config
         if new.paths != old.paths:

@@ -22,12 +22,12 @@ import hashlib
 import time
 from typing import Any
 
-from config.schema import Config
-from messages.commands import FailureVerdict
-from messages.records import MetricLine, rfc3339
-from state.backend import Backend, Claim, Failure, Vanished
-from state.failures import new_record
-from supervision.work_board import Job
+from repairlab.config.schema import Config
+from repairlab.messages.commands import FailureVerdict
+from repairlab.messages.records import MetricLine, rfc3339
+from repairlab.state.backend import Backend, Claim, Failure, Vanished
+from repairlab.state.failures import new_record
+from repairlab.supervision.work_board import Job
 
 CRASH_REASON = "crashed the repairer: {}"
 

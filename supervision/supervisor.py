@@ -13,10 +13,10 @@ import msgspec
 import pykka
 from loguru import logger
 
-from actors.base import has_ended, is_dead
-from messages.commands import Ping
-from supervision.child_spec import ChildSpec
-from supervision.restart_window import RestartWindow
+from repairlab.actors.base import has_ended, is_dead
+from repairlab.messages.commands import Ping
+from repairlab.supervision.child_spec import ChildSpec
+from repairlab.supervision.restart_window import RestartWindow
 
 POLL_SECONDS = 0.2  # how often every child's liveness is checked
 ENDED_WAIT_SECONDS = 1.0  # after a stop: how long to wait on the spot for the thread to end

@@ -14,7 +14,7 @@ import threading
 import time
 from typing import NamedTuple
 
-from messages.commands import Dispatched, Msg, Settled, WorkBegun
+from repairlab.messages.commands import Dispatched, Msg, Settled, WorkBegun
 
 
 class Job(NamedTuple):

@@ -27,12 +27,12 @@ from typing import Any
 
 import pytest
 
-import faults
-from cli.submit import build_handoff, enqueue
-from config import Config, load_config
-from repair.runner import Runner, make_runner
-from state.layout import Layout
-from supervision.daemon import Daemon
+from repairlab import faults
+from repairlab.cli.submit import build_handoff, enqueue
+from repairlab.config import Config, load_config
+from repairlab.repair.runner import Runner, make_runner
+from repairlab.state.layout import Layout
+from repairlab.supervision.daemon import Daemon
 
 # `python -m pytest` puts the checkout first on sys.path, but its folders are the
 # package `repairlab`, never top-level modules (as installed): off it goes, so that a
@@ -282,7 +282,7 @@ def _unprivileged_user() -> AsUser:
                        sys.prefix, sys.base_prefix, str(Path(__file__).resolve().parent.parent)}:
             _grant_traverse(user.name, Path(needed) if os.path.isdir(needed)
                             else Path(needed).parent)
-    probe = subprocess.run([sys.executable, "-c", "import pytest, msgspec, repair"],
+    probe = subprocess.run([sys.executable, "-c", "import pytest, msgspec, repairlab.repair"],
                            capture_output=True, text=True, timeout=60,
                            cwd="/", **user.popen)
     assert probe.returncode == 0, f"{TEST_USER} cannot run {sys.executable}: {probe.stderr}"
@@ -345,8 +345,8 @@ def pg_server() -> Iterator[Any]:
     except PgUnavailable as exc:
         pytest.skip(str(exc))
     try:
-        from state.pg.connector import PgConnector
-        from state.pg.migrate import migrate
+        from repairlab.state.pg.connector import PgConnector
+        from repairlab.state.pg.migrate import migrate
         with psycopg.connect(server.dsn(), autocommit=True) as conn:
             conn.execute(f"CREATE DATABASE {PG_TEMPLATE}")
         with PgConnector(server.dsn(PG_TEMPLATE)) as connector:

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from repair import Bundle, Engine, RepairSettings, Runner
-from repair.callsites import module_info, module_names, scan_tests
-from repair.corpus import load_case
-from repair.strategies.adapter import Adapter, plan
+from repairlab.repair import Bundle, Engine, RepairSettings, Runner
+from repairlab.repair.callsites import module_info, module_names, scan_tests
+from repairlab.repair.corpus import load_case
+from repairlab.repair.strategies.adapter import Adapter, plan
 
 CORPUS = Path(__file__).parent / "corpus"
 ADAPTER_CASES = sorted(p.name for p in CORPUS.glob("adapter_*") if (p / "case.json").exists())

@@ -20,11 +20,11 @@ from typing import Any
 import msgspec
 import pytest
 
-from cli.submit import build_handoff
 from conftest import PASSING, spec_sha256, variant
-from errors import UsageError
-from messages.records import Challenger, MetricLine, TestCounts, rfc3339
-from state.backend import (
+from repairlab.cli.submit import build_handoff
+from repairlab.errors import UsageError
+from repairlab.messages.records import Challenger, MetricLine, TestCounts, rfc3339
+from repairlab.state.backend import (
     Backend,
     Claim,
     Corrupt,
@@ -33,8 +33,8 @@ from state.backend import (
     Vanished,
     open_backend,
 )
-from state.failures import new_record
-from state.layout import Layout
+from repairlab.state.failures import new_record
+from repairlab.state.layout import Layout
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from config import load_config
 from conftest import FAILING, PASSING, AsUser, names, spec_sha256, submit, variant
-from state.layout import Layout
+from repairlab.config import load_config
+from repairlab.state.layout import Layout
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -22,9 +22,9 @@ import pytest
 from test_instances import REPO, _env
 
 from conftest import FAILING, PASSING, metric_lines, names, running, spec_sha256, submit, wait_for
-from state.clock import StateClock
-from state.layout import Layout
-from state.liveness import PeerWatch
+from repairlab.state.clock import StateClock
+from repairlab.state.layout import Layout
+from repairlab.state.liveness import PeerWatch
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -123,7 +123,7 @@ def test_failures_recorded_an_hour_ahead_do_not_quarantine_early(
     sha = spec_sha256(FAILING)
     # A failure of this bundle, recorded as an instance an hour ahead records it.
     script = ("import sys\nfrom pathlib import Path\n"
-              "from state.failures import FailureStore, new_record\n"
+              "from repairlab.state.failures import FailureStore, new_record\n"
               "FailureStore(Path(sys.argv[1])).record(sys.argv[2], new_record("
               "'k-ahead', 'ahead', 'failed an hour ahead', 'x.json'))\n")
     proc = _ahead([sys.executable, "-c", script, str(layout.failures), sha], cwd=REPO)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from config import load_config
-from errors import ConfigError
+from repairlab.config import load_config
+from repairlab.errors import ConfigError
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from repair.corpus import CLASSES, DEFAULT_ROOT, Case, CaseInvalid, load_case, load_corpus
-from repair.corpus_check import KILLED, Run, run_many
-from repair.engine import STRATEGY_ORDER, Engine, RepairSettings
-from repair.runner import Runner, make_runner
+from repairlab.repair.corpus import CLASSES, DEFAULT_ROOT, Case, CaseInvalid, load_case, load_corpus
+from repairlab.repair.corpus_check import KILLED, Run, run_many
+from repairlab.repair.engine import STRATEGY_ORDER, Engine, RepairSettings
+from repairlab.repair.runner import Runner, make_runner
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -127,7 +127,7 @@ SAMPLE = ["clamp", "adapter_keyword_wrap", "transplant_dedupe_order",
 def test_the_expected_strategy_fixes_each_sampled_bundle(
     name: str, runner: Runner, tmp_path: Path
 ) -> None:
-    from repair.patterns import PatternLibrary
+    from repairlab.repair.patterns import PatternLibrary
 
     case = load_case(DEFAULT_ROOT / name)
     library = PatternLibrary(tmp_path / "patterns")

@@ -19,10 +19,10 @@ from conftest import (
     variant,
     wait_for,
 )
-from messages.commands import FailureVerdict
-from messages.records import Challenger, FailureRecord, ReasonFile, rfc3339
-from state.failures import FailureStore, judge
-from state.layout import Layout
+from repairlab.messages.commands import FailureVerdict
+from repairlab.messages.records import Challenger, FailureRecord, ReasonFile, rfc3339
+from repairlab.state.failures import FailureStore, judge
+from repairlab.state.layout import Layout
 
 
 def test_passing_handoff_becomes_a_noop_challenger_with_every_spec_field(make_config):

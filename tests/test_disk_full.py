@@ -22,12 +22,12 @@ from pathlib import Path
 
 import pytest
 
-from cli.submit import build_handoff
 from conftest import FAILING, PASSING, names, variant, wait_for
-from state.claims import Claims
-from state.disk import disk_condition, disk_status, probe
-from state.layout import Layout
-from state.metrics import MetricsLog
+from repairlab.cli.submit import build_handoff
+from repairlab.state.claims import Claims
+from repairlab.state.disk import disk_condition, disk_status, probe
+from repairlab.state.layout import Layout
+from repairlab.state.metrics import MetricsLog
 
 REPO = Path(__file__).resolve().parent.parent
 PAUSED = "claiming paused"

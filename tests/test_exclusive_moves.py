@@ -46,10 +46,10 @@ def _race(script: str, args: list[list[str]], go: Path) -> list[str]:
 CLAIMER = """
 import sys, time
 from pathlib import Path
-import faults
+from repairlab import faults
 faults.configure({"fsops.renameat2": "einval"})  # as on NFS or FUSE
-from state.claims import Claims
-from state.layout import Layout
+from repairlab.state.claims import Claims
+from repairlab.state.layout import Layout
 root, me, go = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
 layout = Layout.at(root)
 claims = Claims(layout, me)
@@ -64,7 +64,7 @@ print(len(won), faults.fired("fsops.renameat2"), flush=True)
 
 def test_without_renameat2_each_handoff_is_claimed_by_exactly_one_racing_instance(
         tmp_path: Path) -> None:
-    from state.layout import Layout
+    from repairlab.state.layout import Layout
 
     layout = Layout.at(tmp_path / "state")
     layout.ensure()
@@ -91,8 +91,8 @@ def test_without_renameat2_each_handoff_is_claimed_by_exactly_one_racing_instanc
 QUARANTINER = """
 import sys, time
 from pathlib import Path
-from state.dead_letters import place_with_reason
-from messages.records import ReasonFile
+from repairlab.state.dead_letters import place_with_reason
+from repairlab.messages.records import ReasonFile
 root, me, go = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
 mine, hard_fail = root / "claims" / me, root / "processed" / "hard_fail"
 claims = sorted(mine.iterdir())
@@ -108,7 +108,7 @@ print("done", flush=True)
 
 def test_two_instances_quarantining_same_named_handoffs_keep_each_their_own_reason(
         tmp_path: Path) -> None:
-    from state.layout import Layout
+    from repairlab.state.layout import Layout
 
     layout = Layout.at(tmp_path / "state")
     layout.ensure()

@@ -13,9 +13,14 @@ from pathlib import Path
 import pytest
 from loguru import logger
 
-from repair import Bundle, Engine, RepairSettings, Runner, TestReport
-from repair.strategies.base import Budget, Context
-from repair.strategies.external import ExternalAgent, ReplyRejected, check_reply, clean_path
+from repairlab.repair import Bundle, Engine, RepairSettings, Runner, TestReport
+from repairlab.repair.strategies.base import Budget, Context
+from repairlab.repair.strategies.external import (
+    ExternalAgent,
+    ReplyRejected,
+    check_reply,
+    clean_path,
+)
 
 MODULE = "def add(a, b):\n    return a - b\n"
 TEST = "from calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n"

@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from repair.bundle import Bundle
-from repair.report import TestReport
-from repair.strategies.base import Budget, Context
-from repair.warm_runner import TEST_LIMIT_FLOOR, WarmRunner, per_test_limit
+from repairlab.repair.bundle import Bundle
+from repairlab.repair.report import TestReport
+from repairlab.repair.strategies.base import Budget, Context
+from repairlab.repair.warm_runner import TEST_LIMIT_FLOOR, WarmRunner, per_test_limit
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -341,7 +341,7 @@ def test_a_candidate_whose_ast_was_tried_already_is_not_run() -> None:
 def test_the_engine_screens_candidates_and_rests_its_verdict_on_a_complete_run(
     runner: WarmRunner, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from repair.engine import Engine, RepairSettings
+    from repairlab.repair.engine import Engine, RepairSettings
 
     calls: list[str] = []
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from conftest import AsUser
-from repair.warm_runner import WarmRunner
+from repairlab.repair.warm_runner import WarmRunner
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -9,11 +9,11 @@ import time
 
 import pytest
 
-import faults
 from conftest import FAILING, PASSING, metric_lines, names, running, spec_sha256, submit, wait_for
-from state.failures import FailureStore
-from state.fsops import atomic_write
-from state.layout import Layout
+from repairlab import faults
+from repairlab.state.failures import FailureStore
+from repairlab.state.fsops import atomic_write
+from repairlab.state.layout import Layout
 
 
 def test_points_cost_nothing_when_off_and_fire_deterministically_under_a_seed(monkeypatch):

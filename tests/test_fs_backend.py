@@ -12,14 +12,14 @@ from typing import Any
 import msgspec
 import pytest
 
-import faults
-from cli.submit import build_handoff
 from conftest import PASSING, spec_sha256, variant
-from messages.records import Challenger, MetricLine, TestCounts, rfc3339
-from state.backend import Claim, Failure, Finish
-from state.failures import new_record
-from state.fs_backend import FilesystemBackend
-from state.layout import Layout
+from repairlab import faults
+from repairlab.cli.submit import build_handoff
+from repairlab.messages.records import Challenger, MetricLine, TestCounts, rfc3339
+from repairlab.state.backend import Claim, Failure, Finish
+from repairlab.state.failures import new_record
+from repairlab.state.fs_backend import FilesystemBackend
+from repairlab.state.layout import Layout
 
 pytestmark = pytest.mark.timeout(60)
 

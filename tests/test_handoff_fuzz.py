@@ -12,8 +12,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from errors import HandoffInvalid
-from messages.handoff import Handoff, decode_handoff
+from repairlab.errors import HandoffInvalid
+from repairlab.messages.handoff import Handoff, decode_handoff
 
 MAX_BYTES = 20_000
 MAX_FILES = 12

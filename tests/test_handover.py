@@ -14,20 +14,27 @@ import msgspec
 import pykka
 import pytest
 
-from actors.base import Runtime, SupervisedActor
-from actors.repairer import Repairer
-from actors.telemetry import Telemetry
-from actors.watcher import Watcher
 from conftest import PASSING, metric_lines, names, running, spec_sha256, submit, variant, wait_for
-from messages.commands import Dispatched, FinishRepair, Ping, RepairBundle, Settled, WorkerFree
-from messages.records import Challenger, MetricLine, TestCounts, rfc3339
-from state.challengers import ChallengerStore
-from state.claims import Claims
-from state.fsops import move_unique
-from state.layout import Layout
-from state.liveness import PeerWatch
-from state.settle import SettleNotes
-from supervision.work_board import Job, WorkBoard
+from repairlab.actors.base import Runtime, SupervisedActor
+from repairlab.actors.repairer import Repairer
+from repairlab.actors.telemetry import Telemetry
+from repairlab.actors.watcher import Watcher
+from repairlab.messages.commands import (
+    Dispatched,
+    FinishRepair,
+    Ping,
+    RepairBundle,
+    Settled,
+    WorkerFree,
+)
+from repairlab.messages.records import Challenger, MetricLine, TestCounts, rfc3339
+from repairlab.state.challengers import ChallengerStore
+from repairlab.state.claims import Claims
+from repairlab.state.fsops import move_unique
+from repairlab.state.layout import Layout
+from repairlab.state.liveness import PeerWatch
+from repairlab.state.settle import SettleNotes
+from repairlab.supervision.work_board import Job, WorkBoard
 
 pytestmark = pytest.mark.timeout(120)
 

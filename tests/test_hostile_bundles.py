@@ -33,9 +33,9 @@ from pathlib import Path
 
 import pytest
 
-from cli.submit import build_handoff, enqueue
 from conftest import PASSING, AsUser, names, variant, wait_for
-from state.layout import Layout
+from repairlab.cli.submit import build_handoff, enqueue
+from repairlab.state.layout import Layout
 
 REPO = Path(__file__).resolve().parent.parent
 PR_SET_CHILD_SUBREAPER = 36

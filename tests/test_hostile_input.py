@@ -26,10 +26,10 @@ from typing import Any
 
 import pytest
 
-from config import load_config
 from conftest import PASSING, metric_lines, names, running, submit, variant, wait_for
-from state.fsops import FileChanged, NotARegularFile, read_regular_file
-from state.layout import Layout
+from repairlab.config import load_config
+from repairlab.state.fsops import FileChanged, NotARegularFile, read_regular_file
+from repairlab.state.layout import Layout
 
 MAX_FILES = 20
 MAX_BYTES = 200_000

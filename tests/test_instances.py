@@ -20,13 +20,13 @@ from typing import Any
 import msgspec
 import pytest
 
-from actors.base import SupervisedActor
 from conftest import FAILING, PASSING, AsUser, names, running, submit, variant, wait_for
-from messages.commands import RepairBundle, WorkerFree
-from messages.records import MetricLine
-from state.fsops import move_unique
-from state.layout import Layout
-from state.metrics import MetricsLog
+from repairlab.actors.base import SupervisedActor
+from repairlab.messages.commands import RepairBundle, WorkerFree
+from repairlab.messages.records import MetricLine
+from repairlab.state.fsops import move_unique
+from repairlab.state.layout import Layout
+from repairlab.state.metrics import MetricsLog
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -235,7 +235,7 @@ def test_twenty_thousand_handoffs_dropped_at_once_are_all_processed(make_config,
 def test_metrics_lines_from_many_processes_never_tear_or_interleave(tmp_path):
     path = tmp_path / "metrics.jsonl"
     script = (
-        "import sys\nfrom pathlib import Path\nfrom state.metrics import MetricsLog\n"
+        "import sys\nfrom pathlib import Path\nfrom repairlab.state.metrics import MetricsLog\n"
         "log = MetricsLog(Path(sys.argv[1]), sys.argv[2])\n"
         "for i in range(2000):\n"
         "    log.append(log.line('repaired', reason='x' * (i % 700), candidates=i))\n"

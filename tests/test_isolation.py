@@ -26,11 +26,11 @@ from pathlib import Path
 
 import pytest
 
-from cli.submit import build_handoff, enqueue
-from config import Config
 from conftest import FAILING, PASSING, AsUser, names, running, submit, wait_for
-from repair.warm_runner import SandboxUnavailable, WarmRunner, probe_isolation
-from state.layout import Layout
+from repairlab.cli.submit import build_handoff, enqueue
+from repairlab.config import Config
+from repairlab.repair.warm_runner import SandboxUnavailable, WarmRunner, probe_isolation
+from repairlab.state.layout import Layout
 
 REPO = Path(__file__).resolve().parent.parent
 WARMUP_MARKS = ("test_repairlab_warmup", "[1, 2] == [1, 3]", "test_fails")
@@ -103,10 +103,10 @@ print(json.dumps({"files": {"calc.py": files["calc.py"].replace("a - b", "a + b"
 STRATEGY_SCRIPT = """\
 import json, sys
 from pathlib import Path
-from repair import Bundle, Engine, RepairSettings
-from repair.corpus import DEFAULT_ROOT, load_case
-from repair.patterns import PatternLibrary
-from repair.runner import make_runner
+from repairlab.repair import Bundle, Engine, RepairSettings
+from repairlab.repair.corpus import DEFAULT_ROOT, load_case
+from repairlab.repair.patterns import PatternLibrary
+from repairlab.repair.runner import make_runner
 
 work = Path(sys.argv[1])
 runner = make_runner(sandbox=sys.argv[2] == "bwrap")
@@ -283,8 +283,8 @@ def test_a_runner_that_requires_isolation_never_falls_back_to_less(
     script = user_work / "require.py"
     script.write_text(textwrap.dedent("""\
         import sys
-        from repair.runner import make_runner
-        from repair.warm_runner import SandboxUnavailable
+        from repairlab.repair.runner import make_runner
+        from repairlab.repair.warm_runner import SandboxUnavailable
         try:
             make_runner(require=True, guards=[sys.argv[1]])
         except SandboxUnavailable as exc:
@@ -434,7 +434,7 @@ def test_a_quarantined_handoffs_reason_holds_only_its_own_test_output(
 
 def test_a_reload_cannot_change_the_sandbox_requirement_probed_at_start(
         make_config: Callable[..., Config]) -> None:
-    from errors import ConfigError
+    from repairlab.errors import ConfigError
 
     config = make_config()
     with running(config) as daemon:

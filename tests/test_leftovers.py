@@ -13,9 +13,9 @@ import pytest
 from test_instances import _kill_group, _spawn
 
 from conftest import PASSING, names, running, submit, wait_for
-from state.claims import Claims
-from state.janitor import Janitor
-from state.layout import Layout
+from repairlab.state.claims import Claims
+from repairlab.state.janitor import Janitor
+from repairlab.state.layout import Layout
 
 pytestmark = pytest.mark.timeout(180)
 

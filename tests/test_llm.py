@@ -25,20 +25,20 @@ from typing import Any, ClassVar
 import pytest
 from loguru import logger
 
-from config import load_config
-from errors import ConfigError
-from messages.records import MetricLine
-from repair import Bundle, Engine, RepairSettings, Runner, TestReport
-from repair.llm_client import retry_after_seconds
-from repair.llm_prompt import build_prompt
-from repair.llm_reply import ReplyRejected, apply_diff, parse_reply
-from repair.strategies.base import Budget, Context
-from repair.strategies.llm import LlmStrategy, with_llm
-from state.layout import Layout
-from state.llm_circuit import Circuit
-from state.llm_ledger import BudgetSpent, FsBudgetLedger
-from state.stats import aggregate
-from state.status import take_status
+from repairlab.config import load_config
+from repairlab.errors import ConfigError
+from repairlab.messages.records import MetricLine
+from repairlab.repair import Bundle, Engine, RepairSettings, Runner, TestReport
+from repairlab.repair.llm_client import retry_after_seconds
+from repairlab.repair.llm_prompt import build_prompt
+from repairlab.repair.llm_reply import ReplyRejected, apply_diff, parse_reply
+from repairlab.repair.strategies.base import Budget, Context
+from repairlab.repair.strategies.llm import LlmStrategy, with_llm
+from repairlab.state.layout import Layout
+from repairlab.state.llm_circuit import Circuit
+from repairlab.state.llm_ledger import BudgetSpent, FsBudgetLedger
+from repairlab.state.stats import aggregate
+from repairlab.state.status import take_status
 
 REPO = Path(__file__).resolve().parent.parent
 KEY_ENV = "REPAIRLAB_TEST_LLM_KEY"
@@ -334,7 +334,7 @@ class SpendsItAll:
 
 def test_a_search_that_spends_its_budget_leaves_the_models_share(
         tmp_path: Path, runner: Runner, stand_in: Any) -> None:
-    from repair.strategies import REGISTRY
+    from repairlab.repair.strategies import REGISTRY
 
     server = stand_in(Reply(texts=[fenced(FIXED)]))
     llm = llm_table(server.base_url, reserve_seconds=20)
@@ -532,7 +532,7 @@ LEDGER_CHILD = """
 import os, sys, time
 sys.path.insert(0, {repo!r})
 from pathlib import Path
-from state.llm_ledger import BudgetSpent, FsBudgetLedger
+from repairlab.state.llm_ledger import BudgetSpent, FsBudgetLedger
 ledger = FsBudgetLedger(Path({root!r}), max_requests_per_hour={requests},
                         max_tokens_per_day={tokens})
 while not os.path.exists({go!r}):
@@ -575,8 +575,8 @@ def test_a_second_attempt_at_the_same_bundle_is_answered_by_the_cache(
 
 
 def test_cached_replies_are_pruned_with_the_ttl(tmp_path: Path) -> None:
-    from state.llm_cache import CachedReply, ResponseCache
-    from state.prune import prune
+    from repairlab.state.llm_cache import CachedReply, ResponseCache
+    from repairlab.state.prune import prune
 
     cache = ResponseCache(tmp_path)
     cache.put("ab" * 32, CachedReply(texts=["x"], tokens_in=1, tokens_out=1))
@@ -657,7 +657,7 @@ def test_llm_joins_the_strategies_after_heuristic_microfix_only_when_enabled() -
 
 
 def test_the_daemon_runs_llm_only_when_enabled(stand_in: Any, tmp_path: Path) -> None:
-    from actors.repairer import engine_settings
+    from repairlab.actors.repairer import engine_settings
 
     server = stand_in(Reply(texts=[fenced(FIXED)]))
     listed = {"strategies": ["noop", "heuristic_microfix", "llm"]}

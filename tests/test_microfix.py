@@ -9,10 +9,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from repair.bundle import Bundle
-from repair.corpus import DEFAULT_ROOT, Case, load_case
-from repair.engine import Engine, RepairOutcome, RepairSettings
-from repair.localize import (
+from repairlab.repair.bundle import Bundle
+from repairlab.repair.corpus import DEFAULT_ROOT, Case, load_case
+from repairlab.repair.engine import Engine, RepairOutcome, RepairSettings
+from repairlab.repair.localize import (
     localize,
     loop_lines,
     ochiai,
@@ -21,11 +21,11 @@ from repair.localize import (
     static_spectrum,
     traceback_lines,
 )
-from repair.mutations import FileModel, generate, pairs, render
-from repair.report import TestReport
-from repair.runner import Runner, SubprocessRunner, make_runner
-from repair.strategies.base import Budget, Context
-from repair.strategies.microfix import (
+from repairlab.repair.mutations import FileModel, generate, pairs, render
+from repairlab.repair.report import TestReport
+from repairlab.repair.runner import Runner, SubprocessRunner, make_runner
+from repairlab.repair.strategies.base import Budget, Context
+from repairlab.repair.strategies.microfix import (
     ESCALATE_AFTER,
     FIRST_TIMEOUT,
     PAIR_PER_LINE,

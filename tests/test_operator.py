@@ -25,9 +25,6 @@ from typing import Any
 import msgspec
 import pytest
 
-from cli.submit import build_handoff, enqueue
-from config import config_digest
-from config.schema import Config
 from conftest import (
     FAILING,
     PASSING,
@@ -39,9 +36,12 @@ from conftest import (
     variant,
     wait_for,
 )
-from messages.commands import PruneNow
-from messages.records import Challenger, MetricLine, ReasonFile, parse_rfc3339, rfc3339
-from messages.reports import (
+from repairlab.cli.submit import build_handoff, enqueue
+from repairlab.config import config_digest
+from repairlab.config.schema import Config
+from repairlab.messages.commands import PruneNow
+from repairlab.messages.records import Challenger, MetricLine, ReasonFile, parse_rfc3339, rfc3339
+from repairlab.messages.reports import (
     LineageReport,
     PruneResult,
     QuarantineDetail,
@@ -49,11 +49,11 @@ from messages.reports import (
     StatsReport,
     StatusReport,
 )
-from state import quarantine_ops, stats
-from state.failures import FailureStore
-from state.layout import Layout
-from state.metrics import metrics_files, rotate_metrics
-from state.status import take_status
+from repairlab.state import quarantine_ops, stats
+from repairlab.state.failures import FailureStore
+from repairlab.state.layout import Layout
+from repairlab.state.metrics import metrics_files, rotate_metrics
+from repairlab.state.status import take_status
 
 REPO = Path(__file__).resolve().parent.parent
 MakeConfig = Callable[..., Config]
@@ -549,7 +549,7 @@ def _transplant_run(make_config: MakeConfig) -> tuple[Layout, Config]:
 
 def test_lineage_names_the_source_bundle_of_a_transplanted_pattern(make_config: MakeConfig) -> None:
     layout, _ = _transplant_run(make_config)
-    from state.lineage import build_lineage
+    from repairlab.state.lineage import build_lineage
 
     seed, broken = build_lineage(layout, "slug")
     assert seed.bundle_sha256 == spec_sha256(SEED) and seed.strategy == "noop"

@@ -29,12 +29,12 @@ from typing import Any, Protocol
 import msgspec
 import pytest
 
-from cli.operator_cmds import open_operator_backend
-from cli.submit import build_handoff, enqueue
-from config import Config, load_config
 from conftest import FAILING, PASSING, metric_lines, running, spec_sha256, variant, wait_for
-from messages.records import Challenger
-from messages.reports import (
+from repairlab.cli.operator_cmds import open_operator_backend
+from repairlab.cli.submit import build_handoff, enqueue
+from repairlab.config import Config, load_config
+from repairlab.messages.records import Challenger
+from repairlab.messages.reports import (
     LineageReport,
     PruneResult,
     QuarantineDetail,
@@ -42,10 +42,10 @@ from messages.reports import (
     StatsReport,
     StatusReport,
 )
-from state.backend import Backend, open_backend
-from state.fs_reads import FilesystemReads
-from state.layout import Layout
-from state.metrics import metrics_files
+from repairlab.state.backend import Backend, open_backend
+from repairlab.state.fs_reads import FilesystemReads
+from repairlab.state.layout import Layout
+from repairlab.state.metrics import metrics_files
 
 REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.timeout(300)  # the first test of a backend makes its history
@@ -544,7 +544,7 @@ def _backend(config: Config) -> Backend:
     try:
         return open_backend(config, config.instance.id)
     except ModuleNotFoundError as exc:  # until state/fs_backend.py is on this branch
-        if exc.name != "state.fs_backend":
+        if exc.name != "repairlab.state.fs_backend":
             raise
         return FilesystemReads.for_config(config, config.instance.id)  # type: ignore[return-value]
 

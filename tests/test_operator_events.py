@@ -14,12 +14,12 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from config import Config, load_config
-from messages.records import MetricLine, rfc3339
-from state.backend import EventCursor
-from state.fs_reads import FilesystemReads
-from state.layout import Layout
-from state.metrics import MetricsLog, metrics_files, rotate_metrics
+from repairlab.config import Config, load_config
+from repairlab.messages.records import MetricLine, rfc3339
+from repairlab.state.backend import EventCursor
+from repairlab.state.fs_reads import FilesystemReads
+from repairlab.state.layout import Layout
+from repairlab.state.metrics import MetricsLog, metrics_files, rotate_metrics
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -189,7 +189,7 @@ def test_a_50_mb_history_is_read_once_and_a_poll_reads_only_what_is_new(
 def test_the_filesystem_reads_have_exactly_the_signatures_of_the_backend_seam() -> None:
     import inspect
 
-    from state.backend import Backend
+    from repairlab.state.backend import Backend
 
     names = ["release", "release_all", "prune", "status", "quarantined", "quarantine_detail",
              "lineage", "challengers", "recent_challengers", "event_batches", "events"]

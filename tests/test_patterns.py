@@ -12,18 +12,18 @@ from pathlib import Path
 
 import pytest
 
-from repair import Bundle, Engine, RepairSettings, Runner
-from repair.bundle import bundle_sha256
-from repair.corpus import load_case
-from repair.definitions import (
+from repairlab.repair import Bundle, Engine, RepairSettings, Runner
+from repairlab.repair.bundle import bundle_sha256
+from repairlab.repair.corpus import load_case
+from repairlab.repair.definitions import (
     definitions,
     imports_used,
     name_similarity,
     normalized_sha256,
     traceback_lines,
 )
-from repair.patterns import PatternLibrary
-from repair.strategies.transplant import transplant
+from repairlab.repair.patterns import PatternLibrary
+from repairlab.repair.strategies.transplant import transplant
 
 CORPUS = Path(__file__).parent / "corpus"
 TRANSPLANT_CASES = sorted(p.name for p in CORPUS.glob("transplant_*"))
@@ -126,8 +126,8 @@ def test_a_symlinked_library_directory_is_refused(tmp_path: Path) -> None:
 _WORKER = """
 import sys, time
 from pathlib import Path
-from repair.bundle import Bundle
-from repair.patterns import PatternLibrary
+from repairlab.repair.bundle import Bundle
+from repairlab.repair.patterns import PatternLibrary
 root, worker, go = Path(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])
 lib = PatternLibrary(root)
 while not go.exists():

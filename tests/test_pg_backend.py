@@ -19,16 +19,16 @@ from typing import Any
 import msgspec
 import pytest
 
-from config import Config
 from conftest import FAILING, PASSING, spec_sha256, variant
-from errors import SchemaMismatch
-from messages.records import Challenger, FailureRecord, MetricLine, TestCounts, rfc3339
+from repairlab.config import Config
+from repairlab.errors import SchemaMismatch
+from repairlab.messages.records import Challenger, FailureRecord, MetricLine, TestCounts, rfc3339
 
 psycopg = pytest.importorskip("psycopg",
                               reason="psycopg is not installed (pip install -e '.[test]')")
 
-from cli.submit import build_handoff  # noqa: E402
-from state.backend import (  # noqa: E402
+from repairlab.cli.submit import build_handoff  # noqa: E402
+from repairlab.state.backend import (  # noqa: E402
     BackendUnavailable,
     Claim,
     Corrupt,
@@ -36,11 +36,11 @@ from state.backend import (  # noqa: E402
     Finish,
     Vanished,
 )
-from state.pg import migrate as migrations  # noqa: E402
-from state.pg.backend import PostgresBackend  # noqa: E402
-from state.pg.connector import PgConnector, redact  # noqa: E402
-from state.pg.listener import WakeListener  # noqa: E402
-from state.pg.queries import queries  # noqa: E402
+from repairlab.state.pg import migrate as migrations  # noqa: E402
+from repairlab.state.pg.backend import PostgresBackend  # noqa: E402
+from repairlab.state.pg.connector import PgConnector, redact  # noqa: E402
+from repairlab.state.pg.listener import WakeListener  # noqa: E402
+from repairlab.state.pg.queries import queries  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.timeout(120)
@@ -460,9 +460,9 @@ INGEST_THEN_DIE = """
 import os, signal, sys
 sys.path.insert(0, {repo!r})
 import msgspec
-from config import load_config
-import state.pg.backend as backend_module
-from state.pg.connector import PgConnector
+from repairlab.config import load_config
+import repairlab.state.pg.backend as backend_module
+from repairlab.state.pg.connector import PgConnector
 backend_module.os.unlink = lambda path: os.kill(os.getpid(), signal.SIGKILL)
 config = load_config(None, overrides={{"paths": {{"root": {root!r}}},
                                        "backend": {{"kind": "postgres", "dsn": {dsn!r}}}}})
@@ -659,7 +659,7 @@ def test_pruning_deletes_old_finished_handoffs_in_batches(
 
 def test_patterns_learned_on_one_host_are_offered_on_another(
         backend_for: Callable[..., PostgresBackend]) -> None:
-    from repair.bundle import Bundle
+    from repairlab.repair.bundle import Bundle
     a, b = backend_for("a"), backend_for("b")
     library_a, library_b = a.pattern_library(), b.pattern_library()
     assert library_a is not None and library_b is not None
@@ -699,9 +699,9 @@ DRAIN_WORKER = """
 import sys, time
 sys.path.insert(0, {repo!r}); sys.path.insert(0, {tests!r})
 from loguru import logger; logger.remove()
-from config import load_config
-from state.backend import BackendUnavailable
-from state.pg.backend import PostgresBackend
+from repairlab.config import load_config
+from repairlab.state.backend import BackendUnavailable
+from repairlab.state.pg.backend import PostgresBackend
 from test_pg_backend import finish
 config = load_config(None, overrides={{
     "paths": {{"root": {root!r}}}, "instance": {{"lease_seconds": 1.0}},

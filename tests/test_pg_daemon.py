@@ -28,8 +28,8 @@ from typing import Any
 
 import pytest
 
-from cli.submit import build_handoff, enqueue
 from conftest import PASSING, AsUser, variant, wait_for
+from repairlab.cli.submit import build_handoff, enqueue
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
@@ -220,8 +220,8 @@ def test_the_database_restarted_mid_work_loses_nothing_and_status_says_unreachab
 def test_a_local_file_ingested_before_a_crash_between_commit_and_unlink_makes_one_handoff(
         pg_database: Callable[..., str], make_fleet: Callable[..., PgFleet],
         unprivileged_user: AsUser) -> None:
-    from config import load_config
-    from state.pg.backend import PostgresBackend
+    from repairlab.config import load_config
+    from repairlab.state.pg.backend import PostgresBackend
 
     dsn = pg_database()
     fleet = make_fleet(dsn, 2)

@@ -17,14 +17,14 @@ from typing import Any
 import msgspec
 import pytest
 
-import actors.repairer
+import repairlab.actors.repairer
 from conftest import PASSING, metric_lines, names, running, spec_sha256, submit, variant, wait_for
-from messages.records import ReasonFile
-from repair.engine import Engine
-from state.failures import FailureStore
-from state.layout import Layout
-from supervision.daemon import Daemon
-from supervision.supervisor import Supervisor
+from repairlab.messages.records import ReasonFile
+from repairlab.repair.engine import Engine
+from repairlab.state.failures import FailureStore
+from repairlab.state.layout import Layout
+from repairlab.supervision.daemon import Daemon
+from repairlab.supervision.supervisor import Supervisor
 
 pytestmark = pytest.mark.timeout(180)
 REPO = Path(__file__).resolve().parent.parent
@@ -97,7 +97,7 @@ def test_a_strategy_that_raises_recursion_or_memory_errors_quarantines_its_bundl
             raise error("maximum recursion depth exceeded" if error is RecursionError else "")
         return real_repair(self, bundle)
 
-    monkeypatch.setattr(actors.repairer.Engine, "repair", repair)
+    monkeypatch.setattr(repairlab.actors.repairer.Engine, "repair", repair)
     deep = dict(PASSING, **{"calc.py": PASSING["calc.py"] + "# deep\n"})
     submit(layout, deep, "deep.json")
     submit(layout, variant(PASSING, 1), "fine.json")
@@ -115,14 +115,14 @@ def test_a_crash_before_the_handoff_is_decoded_still_counts_against_that_file(
         make_config, monkeypatch):
     config = _quick(make_config)
     layout = Layout.from_config(config)
-    real_decode = actors.repairer.decode_handoff
+    real_decode = repairlab.actors.repairer.decode_handoff
 
     def decode(data: bytes, **kwargs: Any) -> Any:
         if b"nested-bomb" in data:
             raise RecursionError("maximum recursion depth exceeded while decoding")
         return real_decode(data, **kwargs)
 
-    monkeypatch.setattr(actors.repairer, "decode_handoff", decode)
+    monkeypatch.setattr(repairlab.actors.repairer, "decode_handoff", decode)
     submit(layout, dict(PASSING, **{"calc.py": PASSING["calc.py"] + "# nested-bomb\n"}),
            "bomb.json")
     submit(layout, variant(PASSING, 2), "fine.json")

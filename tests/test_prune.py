@@ -8,8 +8,8 @@ from datetime import datetime
 from pathlib import Path
 
 from conftest import PASSING, metric_lines, running, submit, wait_for
-from state.layout import Layout
-from state.prune import PruneSchedule, last_boundary, next_boundary, prune
+from repairlab.state.layout import Layout
+from repairlab.state.prune import PruneSchedule, last_boundary, next_boundary, prune
 
 DAY = 86400.0
 TTL = 7 * DAY

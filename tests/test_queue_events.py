@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import wait_for
-from state.queue_events import QueueNotifier
+from repairlab.state.queue_events import QueueNotifier
 
 
 @pytest.fixture

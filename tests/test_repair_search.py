@@ -10,14 +10,14 @@ from dataclasses import dataclass
 
 import pytest
 
-from repair.bundle import Bundle
-from repair.engine import Engine, RepairSettings
-from repair.informed import informed_edits, module_top_names
-from repair.mutations import FileModel, generate, render
-from repair.report import TestReport
-from repair.runner import Runner
-from repair.strategies.microfix import HeuristicMicrofix, _Preferences
-from repair.symptoms import Symptom, first_assertion, symptoms
+from repairlab.repair.bundle import Bundle
+from repairlab.repair.engine import Engine, RepairSettings
+from repairlab.repair.informed import informed_edits, module_top_names
+from repairlab.repair.mutations import FileModel, generate, render
+from repairlab.repair.report import TestReport
+from repairlab.repair.runner import Runner
+from repairlab.repair.strategies.microfix import HeuristicMicrofix, _Preferences
+from repairlab.repair.symptoms import Symptom, first_assertion, symptoms
 
 
 def _dedent(text: str) -> str:

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from repair.report import TestReport
-from repair.runner import SubprocessRunner, make_runner, report_from_data
-from repair.warm_runner import WarmRunner
+from repairlab.repair.report import TestReport
+from repairlab.repair.runner import SubprocessRunner, make_runner, report_from_data
+from repairlab.repair.warm_runner import WarmRunner
 
 MIXED = {
     "calc.py": (
@@ -345,7 +345,7 @@ def test_errors_count_apart_from_failures_and_bad_coverage_is_dropped() -> None:
 
 
 def test_test_files_are_told_from_sources() -> None:
-    from repair.candidate import is_test_path
+    from repairlab.repair.candidate import is_test_path
 
     tests = ["checks/spec.py", "test_a.py::test_x"]
     for path in ("test_a.py", "checks/spec.py", "pkg/test_b.py", "pkg/b_test.py",
@@ -356,7 +356,7 @@ def test_test_files_are_told_from_sources() -> None:
 
 
 def test_pytest_never_looks_above_the_scratch_dir(tmp_path: Path) -> None:
-    from repair.candidate import pytest_args
+    from repairlab.repair.candidate import pytest_args
 
     args = pytest_args(tmp_path, {"a.py": ""})
     assert args[args.index("--confcutdir") + 1] == str(tmp_path)
@@ -369,7 +369,7 @@ def test_pytest_never_looks_above_the_scratch_dir(tmp_path: Path) -> None:
 def test_the_childs_import_path_leaves_repairlab_out() -> None:
     import sys
 
-    from repair.candidate import clean_import_path
+    from repairlab.repair.candidate import clean_import_path
 
     repo = str(Path(__file__).resolve().parent.parent)
     path, meta, hooks = clean_import_path(repo)

@@ -25,9 +25,9 @@ from pathlib import Path
 
 import pytest
 
-from repair.confine import PROCESSES
-from repair.report import TestReport
-from repair.warm_runner import SandboxUnavailable, WarmRunner
+from repairlab.repair.confine import PROCESSES
+from repairlab.repair.report import TestReport
+from repairlab.repair.warm_runner import SandboxUnavailable, WarmRunner
 
 GOOD = {
     "calc.py": "def add(a, b):\n    return a + b\n",
@@ -405,7 +405,7 @@ def test_no_connection_reaches_a_listener_on_the_host(runner: WarmRunner) -> Non
 
 
 def test_frames_round_trip_and_an_oversized_frame_is_refused() -> None:
-    from repair.sandbox import FRAME_LIMIT, read_frame, write_frame
+    from repairlab.repair.sandbox import FRAME_LIMIT, read_frame, write_frame
 
     r, w = os.pipe()
     try:
@@ -424,7 +424,7 @@ def test_frames_round_trip_and_an_oversized_frame_is_refused() -> None:
 
 
 def test_uid_alive_sees_our_own_uid_and_not_an_unused_one() -> None:
-    from repair.confine import UID_RANGE, uid_alive
+    from repairlab.repair.confine import UID_RANGE, uid_alive
 
     assert uid_alive(os.getuid(), most=10**6) is True
     assert uid_alive(UID_RANGE[1] + 12345, most=10**6) is False
@@ -434,7 +434,7 @@ def test_uid_alive_sees_our_own_uid_and_not_an_unused_one() -> None:
 def test_bwrap_binds_only_the_system_the_interpreter_and_the_servers_files() -> None:
     import sys
 
-    from repair.bwrap import bwrap_argv
+    from repairlab.repair.bwrap import bwrap_argv
 
     argv = bwrap_argv(sys.executable)
     if argv is None:

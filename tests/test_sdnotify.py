@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from loguru import logger
 
-from supervision.sdnotify import Notifier, WatchdogPinger
+from repairlab.supervision.sdnotify import Notifier, WatchdogPinger
 
 # WATCHDOG_USEC=200000 gives a 0.1 s ping interval: fast enough for tests, slow
 # enough that scheduler noise on a loaded CI box stays well inside the bounds.

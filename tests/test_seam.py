@@ -22,11 +22,11 @@ ON_THE_SEAM = ["actors/watcher.py", "actors/repairer.py", "actors/telemetry.py",
                "actors/failure_window.py", "actors/quarantine.py", "actors/base.py",
                "supervision/poison.py", "supervision/daemon.py"]
 ALLOWED = {
-    "state.backend": None,  # any name
-    "state.disk": None,
-    "state.layout": {"Layout"},
-    "state.failures": {"new_record"},  # a record's value, built for Backend.fail
-    "state.fsops": {"FileChanged", "NotARegularFile"},  # what Backend.open raises
+    "repairlab.state.backend": None,  # any name
+    "repairlab.state.disk": None,
+    "repairlab.state.layout": {"Layout"},
+    "repairlab.state.failures": {"new_record"},  # a record's value, built for Backend.fail
+    "repairlab.state.fsops": {"FileChanged", "NotARegularFile"},  # what Backend.open raises
 }
 FILE_MOVES = {"rename", "replace", "link", "unlink", "scandir", "listdir", "utime", "rmdir",
               "mkdir", "open", "remove"}

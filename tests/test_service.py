@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from conftest import FAILING, PASSING, names, submit, variant, wait_for
-from state.layout import Layout
+from repairlab.state.layout import Layout
 
 REPO = Path(__file__).resolve().parent.parent
 

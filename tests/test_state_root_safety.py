@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from config import load_config
 from conftest import PASSING, names, running, submit, wait_for
-from state.layout import Layout
+from repairlab.config import load_config
+from repairlab.state.layout import Layout
 
 RUN_PY = Path(__file__).resolve().parent.parent / "run.py"
 SUBDIRS = ["queue", "processed", "processed/done", "processed/hard_fail",

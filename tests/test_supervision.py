@@ -13,11 +13,11 @@ from pathlib import Path
 import pykka
 import pytest
 
-from actors.base import Runtime, SupervisedActor
 from conftest import FAILING, PASSING, metric_lines, names, running, submit, variant, wait_for
-from messages.commands import Tick
-from state.layout import Layout
-from supervision import ChildSpec, RestartWindow, Supervisor
+from repairlab.actors.base import Runtime, SupervisedActor
+from repairlab.messages.commands import Tick
+from repairlab.state.layout import Layout
+from repairlab.supervision import ChildSpec, RestartWindow, Supervisor
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -242,7 +242,7 @@ def test_example_config_uses_exactly_the_spec_keys_and_the_units_state_directory
 
 
 def test_example_config_is_accepted_by_the_daemons_own_loader() -> None:
-    from config import load_config
+    from repairlab.config import load_config
 
     config = load_config(EXAMPLE)
     assert config.paths.root == "/var/lib/repairlab"

@@ -27,14 +27,14 @@ import msgspec
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from cli.web_cmd import source_for
-from config import Config, load_config
-from messages.records import FailureRecord, MetricLine, ReasonFile, rfc3339
-from state.layout import Layout
-from state.metrics import MetricsLog
-from state.status import take_status
-from web import Guard, WebApp, WebServer
-from web.dashboard import reason_class
+from repairlab.cli.web_cmd import source_for
+from repairlab.config import Config, load_config
+from repairlab.messages.records import FailureRecord, MetricLine, ReasonFile, rfc3339
+from repairlab.state.layout import Layout
+from repairlab.state.metrics import MetricsLog
+from repairlab.state.status import take_status
+from repairlab.web import Guard, WebApp, WebServer
+from repairlab.web.dashboard import reason_class
 
 REPO = Path(__file__).resolve().parent.parent
 TOKEN = "s3cret-token-for-tests"

@@ -20,13 +20,13 @@ from typing import Any
 
 import pytest
 
-from cli.demo import BUNDLES, demo_config
-from cli.submit import build_handoff, enqueue, pack_directory
-from cli.web_cmd import source_for
-from config import Config, load_config
 from conftest import PASSING, names, running, submit, wait_for
-from state.layout import Layout
-from web import Guard, WebApp, WebServer
+from repairlab.cli.demo import BUNDLES, demo_config
+from repairlab.cli.submit import build_handoff, enqueue, pack_directory
+from repairlab.cli.web_cmd import source_for
+from repairlab.config import Config, load_config
+from repairlab.state.layout import Layout
+from repairlab.web import Guard, WebApp, WebServer
 
 REPO = Path(__file__).resolve().parent.parent
 SCREENSHOT = REPO / "docs" / "dashboard.png"

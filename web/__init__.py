@@ -6,9 +6,9 @@
 and CSRF rules (`auth`).
 """
 
-from web.app import WebApp
-from web.auth import Guard
-from web.server import WebServer
-from web.source import BackendSource, StateSource
+from repairlab.web.app import WebApp
+from repairlab.web.auth import Guard
+from repairlab.web.server import WebServer
+from repairlab.web.source import BackendSource, StateSource
 
 __all__ = ["BackendSource", "Guard", "StateSource", "WebApp", "WebServer"]

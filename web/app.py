@@ -27,12 +27,12 @@ from typing import Any
 
 from loguru import logger
 
-from errors import UsageError
-from messages.documents import document
-from web.auth import Guard
-from web.collector import CONTENT_TYPE, exposition, registry_for
-from web.dashboard import fragment, page, read_view
-from web.source import StateSource
+from repairlab.errors import UsageError
+from repairlab.messages.documents import document
+from repairlab.web.auth import Guard
+from repairlab.web.collector import CONTENT_TYPE, exposition, registry_for
+from repairlab.web.dashboard import fragment, page, read_view
+from repairlab.web.source import StateSource
 
 MAX_BODY = 64 * 1024
 _RELEASE = re.compile(r"/api/quarantine/([^/]+)/release")

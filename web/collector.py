@@ -25,8 +25,8 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from web.events import DURATION_BUCKETS
-from web.source import StateSource
+from repairlab.web.events import DURATION_BUCKETS
+from repairlab.web.source import StateSource
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 

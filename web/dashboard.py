@@ -15,9 +15,9 @@ import time
 from dataclasses import dataclass
 from html import escape
 
-from messages.reports import QuarantineEntry, StatusReport
-from web.events import HOUR, STRATEGIES, Tally
-from web.source import RecentRepair, StateSource
+from repairlab.messages.reports import QuarantineEntry, StatusReport
+from repairlab.web.events import HOUR, STRATEGIES, Tally
+from repairlab.web.source import RecentRepair, StateSource
 
 RECENT_REPAIRS = 8
 DIFF_LINES = 60

@@ -21,7 +21,7 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from messages.records import MetricLine, parse_rfc3339, rfc3339
+from repairlab.messages.records import MetricLine, parse_rfc3339, rfc3339
 
 HOUR = 3600.0
 # Seconds; chosen around what a repair takes: a noop is well under a second,

@@ -19,7 +19,7 @@ from typing import Any
 from loguru import logger
 from waitress.server import create_server
 
-from web.app import MAX_BODY
+from repairlab.web.app import MAX_BODY
 
 THREADS = 4
 

@@ -19,16 +19,16 @@ from typing import Protocol
 
 import msgspec
 
-from config.schema import Config
-from errors import UsageError
-from messages.records import Challenger, MetricLine, TestCounts
-from messages.reports import QuarantineEntry, QuarantineList, ReleaseResult, StatusReport
-from state.backend import EventCursor
-from state.census import in_flight_by_instance
-from state.claims import is_handoff_name
-from state.clock import fs_now
-from state.layout import Layout
-from web.events import EventTally
+from repairlab.config.schema import Config
+from repairlab.errors import UsageError
+from repairlab.messages.records import Challenger, MetricLine, TestCounts
+from repairlab.messages.reports import QuarantineEntry, QuarantineList, ReleaseResult, StatusReport
+from repairlab.state.backend import EventCursor
+from repairlab.state.census import in_flight_by_instance
+from repairlab.state.claims import is_handoff_name
+from repairlab.state.clock import fs_now
+from repairlab.state.layout import Layout
+from repairlab.web.events import EventTally
 
 
 class RecentRepair(msgspec.Struct, kw_only=True):

@@ -5,13 +5,13 @@ A strategy is looked up by its SPEC name in `REGISTRY`. The engine gives it a
 through `Context.judge`) or None.
 """
 
-from repair.strategies.adapter import SignatureAdapter
-from repair.strategies.base import Context, Fix, Strategy
-from repair.strategies.external import ExternalAgent
-from repair.strategies.llm import LlmStrategy
-from repair.strategies.microfix import HeuristicMicrofix
-from repair.strategies.noop import Noop
-from repair.strategies.transplant import PatternTransplant
+from repairlab.repair.strategies.adapter import SignatureAdapter
+from repairlab.repair.strategies.base import Context, Fix, Strategy
+from repairlab.repair.strategies.external import ExternalAgent
+from repairlab.repair.strategies.llm import LlmStrategy
+from repairlab.repair.strategies.microfix import HeuristicMicrofix
+from repairlab.repair.strategies.noop import Noop
+from repairlab.repair.strategies.transplant import PatternTransplant
 
 REGISTRY: dict[str, type[Strategy]] = {
     "noop": Noop,

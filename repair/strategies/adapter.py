@@ -28,10 +28,10 @@ from typing import ClassVar
 
 from loguru import logger
 
-from repair.bundle import Bundle
-from repair.callsites import CallShape, Signature, module_info, scan_tests
-from repair.definitions import definitions, name_similarity, traceback_lines
-from repair.strategies.base import Context, Fix
+from repairlab.repair.bundle import Bundle
+from repairlab.repair.callsites import CallShape, Signature, module_info, scan_tests
+from repairlab.repair.definitions import definitions, name_similarity, traceback_lines
+from repairlab.repair.strategies.base import Context, Fix
 
 MAX_CANDIDATES = 12
 MAX_TARGETS = 3  # functions tried as the target of one missing name

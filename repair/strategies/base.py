@@ -9,11 +9,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
-from errors import RepairBudgetExhausted
-from repair.bundle import Bundle
-from repair.report import TestReport
-from repair.runner import Runner
-from repair.warm_runner import per_test_limit
+from repairlab.errors import RepairBudgetExhausted
+from repairlab.repair.bundle import Bundle
+from repairlab.repair.report import TestReport
+from repairlab.repair.runner import Runner
+from repairlab.repair.warm_runner import per_test_limit
 
 
 @dataclass

@@ -34,9 +34,9 @@ from typing import Any, ClassVar
 import msgspec
 from loguru import logger
 
-from errors import RepairlabError
-from repair.bundle import Bundle, default_tests
-from repair.strategies.base import Context, Fix
+from repairlab.errors import RepairlabError
+from repairlab.repair.bundle import Bundle, default_tests
+from repairlab.repair.strategies.base import Context, Fix
 
 MAX_REPLY_BYTES = 8 * 1024 * 1024
 MAX_STDERR_BYTES = 16 * 1024

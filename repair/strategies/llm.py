@@ -23,20 +23,20 @@ from typing import Any, ClassVar
 
 from loguru import logger
 
-from errors import RepairBudgetExhausted
-from repair.llm_client import (
+from repairlab.errors import RepairBudgetExhausted
+from repairlab.repair.llm_client import (
     BudgetSpent,
     ChatClient,
     CircuitOpen,
     ClientSettings,
     LlmUnavailable,
 )
-from repair.llm_prompt import build_prompt
-from repair.llm_reply import ReplyRejected, parse_reply
-from repair.strategies.base import Context, Fix
-from state.llm_cache import CachedReply, ResponseCache, cache_key
-from state.llm_circuit import Circuit
-from state.llm_ledger import FsBudgetLedger
+from repairlab.repair.llm_prompt import build_prompt
+from repairlab.repair.llm_reply import ReplyRejected, parse_reply
+from repairlab.repair.strategies.base import Context, Fix
+from repairlab.state.llm_cache import CachedReply, ResponseCache, cache_key
+from repairlab.state.llm_circuit import Circuit
+from repairlab.state.llm_ledger import FsBudgetLedger
 
 MIN_ASK_SECONDS = 2.0
 SEARCH_STRATEGIES = ("signature_adapter", "pattern_transplant", "heuristic_microfix")

@@ -28,14 +28,14 @@ from typing import Any, ClassVar
 
 from loguru import logger
 
-from errors import RepairBudgetExhausted
-from repair.informed import informed_edits, module_top_names
-from repair.localize import localize, loop_lines
-from repair.mutations import Edit, FileModel, generate, pairs, render
-from repair.report import TestReport
-from repair.runner import SubprocessRunner
-from repair.strategies.base import Context, Fix
-from repair.symptoms import PREFERRED_KINDS, Symptom, symptoms
+from repairlab.errors import RepairBudgetExhausted
+from repairlab.repair.informed import informed_edits, module_top_names
+from repairlab.repair.localize import localize, loop_lines
+from repairlab.repair.mutations import Edit, FileModel, generate, pairs, render
+from repairlab.repair.report import TestReport
+from repairlab.repair.runner import SubprocessRunner
+from repairlab.repair.strategies.base import Context, Fix
+from repairlab.repair.symptoms import PREFERRED_KINDS, Symptom, symptoms
 
 # How much a bigger edit is discounted against a smaller one at an equally suspicious line.
 COST_WEIGHT = {1: 1.0, 2: 0.85, 3: 0.7, 4: 0.55}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from repair.strategies.base import Context, Fix
+from repairlab.repair.strategies.base import Context, Fix
 
 
 class Noop:

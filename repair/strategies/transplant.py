@@ -15,11 +15,11 @@ from typing import ClassVar
 
 from loguru import logger
 
-from repair.bundle import Bundle
-from repair.callsites import scan_tests
-from repair.definitions import PARSE_ERRORS, Definition, definitions, traceback_lines
-from repair.patterns import Pattern
-from repair.strategies.base import Context, Fix
+from repairlab.repair.bundle import Bundle
+from repairlab.repair.callsites import scan_tests
+from repairlab.repair.definitions import PARSE_ERRORS, Definition, definitions, traceback_lines
+from repairlab.repair.patterns import Pattern
+from repairlab.repair.strategies.base import Context, Fix
 
 MAX_TARGETS = 4
 DEFAULT_MAX_PATTERNS = 5

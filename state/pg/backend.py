@@ -49,12 +49,12 @@ import psycopg
 from loguru import logger
 from psycopg.types.json import Jsonb
 
-from config.schema import Config
-from errors import HandoffInvalid, SchemaMismatch, UsageError
-from messages.commands import FailureVerdict
-from messages.handoff import decode_handoff
-from messages.records import Challenger, FailureRecord, MetricLine, ReasonFile, rfc3339
-from state.backend import (
+from repairlab.config.schema import Config
+from repairlab.errors import HandoffInvalid, SchemaMismatch, UsageError
+from repairlab.messages.commands import FailureVerdict
+from repairlab.messages.handoff import decode_handoff
+from repairlab.messages.records import Challenger, FailureRecord, MetricLine, ReasonFile, rfc3339
+from repairlab.state.backend import (
     Backend,
     BackendUnavailable,
     ChallengerRef,
@@ -69,25 +69,25 @@ from state.backend import (
     Vanished,
     Wake,
 )
-from state.challengers import challenger_name
-from state.claims import is_handoff_name
-from state.fsops import FileChanged, NotARegularFile, read_regular_file
-from state.layout import Layout
-from state.metrics import MetricsLog
-from state.pg import reports
-from state.pg.connector import PgConnector, Row, Tx
-from state.pg.listener import WakeListener
-from state.pg.migrate import check as check_schema
+from repairlab.state.challengers import challenger_name
+from repairlab.state.claims import is_handoff_name
+from repairlab.state.fsops import FileChanged, NotARegularFile, read_regular_file
+from repairlab.state.layout import Layout
+from repairlab.state.metrics import MetricsLog
+from repairlab.state.pg import reports
+from repairlab.state.pg.connector import PgConnector, Row, Tx
+from repairlab.state.pg.listener import WakeListener
+from repairlab.state.pg.migrate import check as check_schema
 
 if TYPE_CHECKING:
-    from messages.reports import (
+    from repairlab.messages.reports import (
         LineageEntry,
         QuarantineDetail,
         QuarantineEntry,
         ReleaseResult,
         StatusReport,
     )
-    from state.prune import PruneReport
+    from repairlab.state.prune import PruneReport
 
 _json = msgspec.json.Encoder()
 PRUNE_BATCH = 1000
@@ -158,7 +158,7 @@ class PostgresBackend(Backend):
     def watch(self, wake: Wake, overflow: Callable[[], None]) -> Callable[[], None]:
         """inotify on the local `queue/` (when it can be had) and a thread that
         LISTENs for the database's wake-ups; the returned function stops both."""
-        from state.queue_events import QueueNotifier
+        from repairlab.state.queue_events import QueueNotifier
 
         self.layout.queue.mkdir(mode=0o700, parents=True, exist_ok=True)
         notifier = QueueNotifier(self.layout.queue, wake, overflow)
@@ -533,7 +533,7 @@ class PostgresBackend(Backend):
         self._local(line)
 
     def pattern_library(self) -> PatternStore | None:
-        from state.pg.patterns import PgPatternLibrary
+        from repairlab.state.pg.patterns import PgPatternLibrary
 
         try:
             return PgPatternLibrary(self.db)
@@ -546,7 +546,7 @@ class PostgresBackend(Backend):
     def release(self, name: str) -> ReleaseResult:
         """`name` or `name.json`, as on the filesystem; queued as the same name
         (`queue/NAME` in what is printed: where it is on the filesystem)."""
-        from messages.reports import ReleaseResult
+        from repairlab.messages.reports import ReleaseResult
 
         name = _json_name(name)
 
@@ -583,7 +583,7 @@ class PostgresBackend(Backend):
         """Rows older than the TTL before `now` (default: the database's clock,
         no host's), deleted in batches of PRUNE_BATCH, each batch its own short
         transaction."""
-        from state.prune import PruneReport
+        from repairlab.state.prune import PruneReport
 
         if now is None:
             now = float(self.db.one("db_now")["now"])  # type: ignore[index]

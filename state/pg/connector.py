@@ -36,10 +36,10 @@ from loguru import logger
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from config.loader import masked_dsn
-from messages.records import rfc3339
-from state.backend import BackendUnavailable
-from state.pg.queries import query
+from repairlab.config.loader import masked_dsn
+from repairlab.messages.records import rfc3339
+from repairlab.state.backend import BackendUnavailable
+from repairlab.state.pg.queries import query
 
 T = TypeVar("T")
 Row = dict[str, Any]

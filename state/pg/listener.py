@@ -19,7 +19,7 @@ import time
 import psycopg
 from loguru import logger
 
-from state.pg.connector import redact
+from repairlab.state.pg.connector import redact
 
 CHANNEL = "repairlab_wake"
 

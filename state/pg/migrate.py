@@ -13,8 +13,8 @@ import re
 from importlib import resources
 from typing import NamedTuple
 
-from errors import SchemaMismatch
-from state.pg.connector import PgConnector, Tx
+from repairlab.errors import SchemaMismatch
+from repairlab.state.pg.connector import PgConnector, Tx
 
 _FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
@@ -30,7 +30,7 @@ class Migration(NamedTuple):
 def migrations() -> list[Migration]:
     """Every migration shipped, by version; a gap or a duplicate is a ValueError."""
     found = []
-    for entry in resources.files("state.pg").joinpath("migrations").iterdir():
+    for entry in resources.files("repairlab.state.pg").joinpath("migrations").iterdir():
         match = _FILE.match(entry.name)
         if match:
             found.append(Migration(int(match.group(1)), match.group(2),

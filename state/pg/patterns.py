@@ -20,10 +20,17 @@ import msgspec
 import psycopg.errors
 from loguru import logger
 
-from repair.bundle import Bundle
-from repair.definitions import Definition, imports_used, normalized_sha256
-from repair.patterns import _DECODER, _ENCODER, MAX_STORED, Pattern, PatternLibrary, _now_rfc3339
-from state.pg.connector import PgConnector
+from repairlab.repair.bundle import Bundle
+from repairlab.repair.definitions import Definition, imports_used, normalized_sha256
+from repairlab.repair.patterns import (
+    _DECODER,
+    _ENCODER,
+    MAX_STORED,
+    Pattern,
+    PatternLibrary,
+    _now_rfc3339,
+)
+from repairlab.state.pg.connector import PgConnector
 
 _MAX_NUMBER_TRIES = 100
 

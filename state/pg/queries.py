@@ -33,7 +33,7 @@ def parse(text: str) -> dict[str, str]:
 @cache
 def queries() -> dict[str, str]:
     """Every statement of the backend, loaded once."""
-    return parse(resources.files("state.pg").joinpath("queries.sql").read_text("utf-8"))
+    return parse(resources.files("repairlab.state.pg").joinpath("queries.sql").read_text("utf-8"))
 
 
 def query(name: str) -> str:

@@ -13,20 +13,20 @@ import time
 
 import msgspec
 
-from config.schema import Config
-from errors import UsageError
-from messages.records import ReasonFile, rfc3339
-from messages.reports import (
+from repairlab.config.schema import Config
+from repairlab.errors import UsageError
+from repairlab.messages.records import ReasonFile, rfc3339
+from repairlab.messages.reports import (
     InstanceStatus,
     LineageEntry,
     QuarantineDetail,
     QuarantineEntry,
     StatusReport,
 )
-from state.backend import BackendUnavailable
-from state.layout import Layout
-from state.lineage import decode_challenger_head, link_chain, parent_of, repaired_entry
-from state.pg.connector import PgConnector, Row
+from repairlab.state.backend import BackendUnavailable
+from repairlab.state.layout import Layout
+from repairlab.state.lineage import decode_challenger_head, link_chain, parent_of, repaired_entry
+from repairlab.state.pg.connector import PgConnector, Row
 
 
 def _reason_of(value: object) -> ReasonFile | None:
@@ -42,7 +42,7 @@ def status(db: PgConnector, config: Config) -> StatusReport:
     """`run.py status` from the database: counts by state, instances with their
     heartbeats (the database's clock) and what each holds, and the database's
     health as this process sees it."""
-    from state.prune import PruneSchedule, next_boundary
+    from repairlab.state.prune import PruneSchedule, next_boundary
 
     layout = Layout.from_config(config)
     now = time.time()
