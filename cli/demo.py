@@ -79,7 +79,10 @@ def run_demo(args: argparse.Namespace) -> int:
                         ("quarantined", layout.hard_fail), ("corrupt", layout.corrupt),
                         ("metrics", layout.metrics)):
         print(f"  {label:<12} {path}")
-    print(f"\nthe dashboard and /metrics of this root:\n  python run.py web --config {config_file}")
+    listen = config.web.listen
+    print(f"\nthe dashboard and /metrics of this root (then open http://{listen}/):\n"
+          f"  (from this checkout: python run.py web --config {config_file})\n"
+          f"  repairlab web --config {config_file}")
     return code
 
 

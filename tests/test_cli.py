@@ -129,7 +129,9 @@ def test_demo_runs_from_a_clean_checkout(daemon_dir, daemon_user):
     layout = Layout.at(roots[0])
     # It ends with the dashboard's command line, whose config names this root.
     hint = out.strip().splitlines()[-1].strip()
-    assert hint == f"python run.py web --config {roots[0].with_suffix('.toml')}"
+    assert hint == f"repairlab web --config {roots[0].with_suffix('.toml')}"
+    assert f"python run.py web --config {roots[0].with_suffix('.toml')}" in out
+    assert "http://127.0.0.1:8470/" in out
     assert load_config(roots[0].with_suffix(".toml")).root == roots[0]
     assert "slugify.json" in names(layout.done) and "slugify-again.json" in names(layout.done)
     assert "roman.json" in names(layout.hard_fail)
