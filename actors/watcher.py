@@ -203,6 +203,10 @@ class Watcher(SupervisedActor):
         """The backend looks at the whole queue (events can be lost)."""
         try:
             self.pending = self.backend.rescan()
+        except BackendUnavailable as exc:  # the connector has said so, once
+            self.log.debug("cannot scan the queue: {}", exc)
+            self._pause_for(exc)
+            return
         except OSError as exc:
             self.log.warning("cannot scan the queue: {}", exc)
             return

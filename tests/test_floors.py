@@ -85,7 +85,7 @@ def _third_party_imports() -> dict[str, set[str]]:
 
 
 def test_every_declared_dependency_has_a_floor_that_ci_pins_exactly():
-    pins = {pin.split("==")[0].lower(): pin for pin in _floors()}
+    pins = {pin.split("==")[0].lower().replace("_", "-"): pin for pin in _floors()}
     declared = _declared()
     assert set(pins) == set(declared)
     for name, requirement in declared.items():

@@ -498,8 +498,8 @@ def test_an_invalid_handoff_is_queued_then_marked_corrupt_with_its_reason(
     bad.parent.mkdir(parents=True, exist_ok=True)
     bad.write_bytes(b'{"schema": "repairlab.handoff/1", "tool": "x"')
     a.noticed("bad.json")
-    assert not bad.exists()
     held = claim(a)  # the repairer finds it invalid, as on the filesystem
+    assert not bad.exists()
     assert a.open(held, 1 << 20).data == b'{"schema": "repairlab.handoff/1", "tool": "x"'
     a.mark_corrupt(Corrupt(claim=held, reason="json", message="not one JSON object"))
     assert scalar(pg_dsn, "SELECT state FROM handoffs") == "corrupt"
@@ -790,3 +790,28 @@ def test_run_py_migrate_on_the_filesystem_backend_has_nothing_to_do(tmp_path: Pa
                           cwd=tmp_path, stdin=subprocess.DEVNULL)
     assert done.returncode == 0, done.stderr
     assert "no database schema to migrate" in done.stdout
+
+
+def test_files_noticed_together_are_ingested_together_before_the_next_claim_or_heartbeat(
+        pg_dsn: str, backend_for: Callable[..., PostgresBackend]) -> None:
+    from repairlab.state.pg.backend import INGEST_BATCH
+
+    a = backend_for("a")
+    queue = a.layout.queue
+    queue.mkdir(parents=True, exist_ok=True)
+    count = INGEST_BATCH + 5  # one batch ingested as it fills, the rest at the claim
+    for i in range(count):
+        (queue / f"h{i:03d}.json").write_bytes(handoff(variant(PASSING, i)))
+    for i in range(count):
+        a.noticed(f"h{i:03d}.json")
+    # Nothing went in file by file: the first INGEST_BATCH together, the rest wait.
+    assert scalar(pg_dsn, "SELECT count(*) FROM handoffs") == INGEST_BATCH
+    assert len(list(queue.iterdir())) == 5
+    assert claim(a).name == "h000.json"
+    assert scalar(pg_dsn, "SELECT count(*) FROM handoffs") == count
+    assert not list(queue.iterdir())
+    (queue / "late.json").write_bytes(handoff(variant(PASSING, 999)))
+    a.noticed("late.json")
+    a.renew()  # a busy instance (no claim) ingests at its heartbeat
+    assert not (queue / "late.json").exists()
+    assert scalar(pg_dsn, "SELECT count(*) FROM handoffs") == count + 1

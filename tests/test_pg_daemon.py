@@ -213,6 +213,8 @@ def test_the_database_restarted_mid_work_loses_nothing_and_status_says_unreachab
             # back (each connector of the instance says so once per outage it sees).
             went, back = log.rfind("database unreachable ("), log.rfind("database reachable again")
             assert went >= 0 and back > went, log[-3000:]
+            # Said once by the connector, not again by every rescan of the outage.
+            assert "WARNING [actor=watcher] cannot scan the queue" not in log, log[-3000:]
     finally:
         server.destroy()
 

@@ -91,6 +91,7 @@ if TYPE_CHECKING:
 
 _json = msgspec.json.Encoder()
 PRUNE_BATCH = 1000
+INGEST_BATCH = 64  # local queue files ingested by one transaction (one commit's fsync), at most
 CORRUPT_RULE = "the handoff is not valid repairlab.handoff/1 input"  # as actors/quarantine.py
 EVENTS_PAGE = 10000
 SILENT_LEASES = 10  # a heartbeat silent for this many leases is dropped from `instances`
@@ -136,6 +137,9 @@ class PostgresBackend(Backend):
         self.layout = Layout.from_config(config)
         self.local_metrics: MetricsLog | None = None
         self._bodies: dict[str, tuple[bytes, int]] = {}  # ref -> (bytes, attempt)
+        # Names inotify reported in queue/, ingested together (see `noticed`).
+        self._noticed: dict[str, None] = {}
+        self._noticed_lock = threading.Lock()
         self._stops: list[Callable[[], None]] = []
         self.log = logger.bind(instance=instance, backend="postgres")
 
@@ -200,15 +204,29 @@ class PostgresBackend(Backend):
     # -- intake --------------------------------------------------------------------------------
 
     def noticed(self, name: str) -> None:
-        """Ingest `queue/NAME` now; with the database away it waits for a rescan."""
+        """`queue/NAME` appeared: it is ingested with the others noticed meanwhile,
+        in one transaction (one commit's fsync for a burst of files), at the next
+        `claim_next` or `renew`, or at once when `INGEST_BATCH` wait. With the
+        database away the files wait in `queue/` for a rescan."""
         if not is_handoff_name(name):
             return
+        with self._noticed_lock:
+            self._noticed[name] = None
+            full = len(self._noticed) >= INGEST_BATCH
+        if full:
+            self._ingest_noticed()
+
+    def _ingest_noticed(self) -> None:
+        with self._noticed_lock:
+            names, self._noticed = list(self._noticed), {}
+        if not names:
+            return
         try:
-            self.ingest_file(self.layout.queue / name)
+            self.ingest_files([self.layout.queue / name for name in names])
         except BackendUnavailable:
-            pass  # the file stays; the next rescan ingests it
+            pass  # the files stay; the next rescan ingests them
         except OSError as exc:
-            self.log.warning("cannot read queue/{} ({}); the next rescan tries again", name, exc)
+            self.log.warning("cannot ingest from queue/ ({}); the next rescan tries again", exc)
 
     def rescan(self) -> int:
         """Ingest every complete handoff in the local `queue/`, then count what is
@@ -218,19 +236,52 @@ class PostgresBackend(Backend):
                 names = sorted(e.name for e in entries if is_handoff_name(e.name))
         except FileNotFoundError:
             names = []
-        for name in names:
-            try:
-                self.ingest_file(self.layout.queue / name)
-            except BackendUnavailable:
-                raise
-            except OSError as exc:
-                self.log.warning("cannot read queue/{} ({}); trying again later", name, exc)
+        with self._noticed_lock:
+            self._noticed = {}
+        self.ingest_files([self.layout.queue / name for name in names])
         return int(self._counts()["due"])
 
     def submit(self, name: str, data: bytes) -> str:
         """Straight into the database (`run.py submit`), as if through `queue/`."""
         self._ingested(self.db.run(lambda tx: self._ingest(tx, name, data)))
         return name
+
+    def ingest_files(self, paths: list[Path]) -> int:
+        """Ingest local queue files, `INGEST_BATCH` to a transaction, each file
+        unlinked only after its transaction committed (a crash in between: the
+        redo finds the same ingest key and makes no second handoff). Special files
+        and files written in place go one by one (`ingest_file`). Returns how many
+        new handoffs were made. A file that cannot be read is logged and left for
+        the next rescan; BackendUnavailable propagates (nothing of the failed
+        batch is unlinked)."""
+        limit = self.config.limits.max_handoff_bytes
+        batch: list[tuple[Path, bytes]] = []
+        made = 0
+        for path in paths:
+            try:
+                data, _ = read_regular_file(path, limit)
+                if len(data) > limit:
+                    data = path.read_bytes()  # kept whole, recorded as corrupt (too large)
+            except FileNotFoundError:
+                continue
+            except (NotARegularFile, FileChanged):
+                made += bool(self.ingest_file(path))
+                continue
+            except OSError as exc:
+                self.log.warning("cannot read queue/{} ({}); trying again later", path.name, exc)
+                continue
+            batch.append((path, data))
+        for start in range(0, len(batch), INGEST_BATCH):
+            chunk = batch[start:start + INGEST_BATCH]
+            results = self.db.run(lambda tx, chunk=chunk: [  # type: ignore[misc]
+                self._ingest(tx, path.name, data) for path, data in chunk])
+            for (path, _), result in zip(chunk, results, strict=True):
+                try:
+                    os.unlink(path)
+                except FileNotFoundError:
+                    pass
+                made += self._ingested(result)
+        return made
 
     def ingest_file(self, path: Path) -> bool | None:
         """Ingest one local queue file, then unlink it (see the module doc).
@@ -304,6 +355,8 @@ class PostgresBackend(Backend):
         """One statement in a transaction whose commit does not wait for the disk:
         a claim lost in a crash of the database leaves the row claimable, and the
         instance that thought it held it is fenced off when it settles."""
+        self._ingest_noticed()
+
         def work(tx: Tx) -> list[Row]:
             tx.execute("relaxed_commit")
             return tx.all("claim", limit=1, instance=self.instance,
@@ -324,6 +377,7 @@ class PostgresBackend(Backend):
         """The heartbeat row (stamped by the database) and every live lease of
         this instance, in one transaction. A lapsed lease is not renewed."""
         lease = self.config.instance.lease_seconds
+        self._ingest_noticed()  # a busy instance's noticed files wait no longer than this
 
         def work(tx: Tx) -> None:
             tx.execute("relaxed_commit")  # a renewal lost in a crash: a shorter lease

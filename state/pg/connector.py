@@ -110,6 +110,7 @@ class PgConnector:
         self._error = ""
         self._delay = 0.0
         self._next_try = 0.0
+        self._back_at: float | None = None  # monotonic: when it was last seen back
         self.log = logger.bind(database=self.shown)
 
     # -- life ------------------------------------------------------------------------------
@@ -137,6 +138,7 @@ class PgConnector:
         """One transaction: committed when the block ends, rolled back when it
         raises. Loss of the database raises BackendUnavailable (see module doc)."""
         self._gate()
+        started = time.monotonic()
         try:
             with self.pool.connection(timeout=self.timeout) as conn, conn.transaction():
                 yield Tx(conn)
@@ -144,7 +146,7 @@ class PgConnector:
             if isinstance(exc, RETRYABLE):
                 raise
             reason = self._why(exc)
-            self._went_down(reason)
+            self._went_down(reason, started)
             raise BackendUnavailable(f"database {self.shown} unreachable: {reason}") from None
         self._came_back()
 
@@ -205,8 +207,15 @@ class PgConnector:
                 return _first_line(direct)
         return _first_line(exc)
 
-    def _went_down(self, reason: str) -> None:
+    def _went_down(self, reason: str, started: float | None = None) -> None:
+        """A call failed for the database's sake. A call that began before the
+        database was last seen back (`started`, monotonic) belongs to the outage
+        that is over: it is not a new one (no second "unreachable" line, no
+        back-off for the calls that now succeed)."""
         with self._lock:
+            if (started is not None and self._down_since is None
+                    and self._back_at is not None and started < self._back_at):
+                return
             first = self._down_since is None
             if first:
                 self._down_since = time.time()
@@ -225,6 +234,7 @@ class PgConnector:
             if since is None:
                 return
             self._down_since = None
+            self._back_at = time.monotonic()
             self._error = ""
         self.log.info("database reachable again after {:.1f}s", time.time() - since)
 
