@@ -38,6 +38,7 @@ from repairlab.messages.commands import (
     SetWorkers,
     StateRootUnwritable,
     StopClaiming,
+    StoreChanged,
     Tick,
     WatcherStatus,
     WorkerFree,
@@ -130,6 +131,8 @@ class Watcher(SupervisedActor):
                 self.tick()
             case Rescan():
                 self.scan()
+                self.dispatch()
+            case StoreChanged():
                 self.dispatch()
             case WorkerFree(worker=worker, name=name):
                 current = self.inflight.get(worker)
@@ -381,7 +384,7 @@ class Watcher(SupervisedActor):
         ref = self.actor_ref
 
         def wake(name: str | None) -> None:
-            ref.tell(Rescan() if name is None else QueueChanged(name=name))
+            ref.tell(StoreChanged() if name is None else QueueChanged(name=name))
 
         try:
             self.unwatch = self.backend.watch(wake, lambda: ref.tell(Rescan()))

@@ -85,6 +85,12 @@ class Rescan(Msg, frozen=True):
     """inotify dropped events: scan the whole queue now."""
 
 
+class StoreChanged(Msg, frozen=True):
+    """The store says something may have become claimable (PostgreSQL's NOTIFY:
+    a handoff ingested, handed back or released by any instance): try to claim.
+    The local queue/ is not rescanned for it (inotify and the timer do that)."""
+
+
 class WorkerFree(Msg, frozen=True):
     """A repairer is through the test runs of handoff `name` and takes the next one.
 

@@ -185,7 +185,7 @@ class PatternStore(Protocol):
     def close(self) -> None: ...
 
 
-Wake = Callable[[str | None], None]  # a name that appeared, or None: look at everything
+Wake = Callable[[str | None], None]  # a name that appeared in queue/; None: the store changed
 
 
 class Backend(abc.ABC):
@@ -212,9 +212,11 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     def watch(self, wake: Wake, overflow: Callable[[], None]) -> Callable[[], None]:
-        """Call `wake` when something may have become claimable (inotify on the
-        local `queue/`; on PostgreSQL also LISTEN/NOTIFY), `overflow` when such
-        news were lost (then `rescan`). Returns the function that stops
+        """Call `wake` when something may have become claimable: `wake(NAME)` for
+        a name that appeared in the local `queue/` (inotify; the watcher passes it
+        to `noticed`), `wake(None)` when the store itself changed (PostgreSQL's
+        LISTEN/NOTIFY; the watcher only tries to claim); `overflow` when news
+        were lost (then `rescan`). Returns the function that stops
         watching. Never the only source: the watcher also rescans on a timer."""
 
     @abc.abstractmethod
