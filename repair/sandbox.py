@@ -784,11 +784,7 @@ class Server:
             # Only a candidate child gets here.
             code = self._candidate_done(data)
         except BaseException:
-            try:
-                sys.stderr.write(traceback.format_exc())
-                sys.stderr.flush()
-            except BaseException:
-                pass
+            _write_traceback()
         finally:
             os._exit(code)
 
@@ -969,11 +965,8 @@ class Server:
             if not isinstance(req, dict):
                 os._exit(0)  # the session closed: nothing to run
         except BaseException:
-            try:
-                sys.stderr.write(traceback.format_exc())
-                sys.stderr.flush()
-            finally:
-                os._exit(_EXIT_SETUP)
+            _write_traceback()
+            os._exit(_EXIT_SETUP)
         self._enter_candidate(session, req)
 
     def _enter_candidate(self, session: Any,
@@ -1017,11 +1010,8 @@ class Server:
             _write_all(3, json.dumps({"stale": str(exc)}).encode("utf-8"))
             os._exit(0)
         except BaseException:
-            try:
-                sys.stderr.write(traceback.format_exc())
-                sys.stderr.flush()
-            finally:
-                os._exit(_EXIT_SETUP)
+            _write_traceback()
+            os._exit(_EXIT_SETUP)
 
     def _lean_finish(self, exit_code: int) -> None:  # pragma: no cover - the candidate child
         """A lean screening child's end (see `fastpath.Session.lean`): its record
@@ -1035,11 +1025,7 @@ class Server:
             data["exit"] = exit_code
             code = self._candidate_done(data)
         except BaseException:
-            try:
-                sys.stderr.write(traceback.format_exc())
-                sys.stderr.flush()
-            except BaseException:
-                pass
+            _write_traceback()
         finally:
             os._exit(code)
 
@@ -1101,11 +1087,7 @@ class Server:
             _write_all(3, json.dumps(data, separators=(",", ":")).encode("utf-8"))
             os.close(3)
         except BaseException:
-            try:
-                sys.stderr.write(traceback.format_exc())
-                sys.stderr.flush()
-            except BaseException:
-                pass
+            _write_traceback()
         finally:
             os._exit(code)
 
@@ -1255,3 +1237,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _write_traceback() -> None:  # pragma: no cover - forked children
+    """A forked child's traceback to its stderr, whatever state stderr is in (the
+    child exits at once after it, by `os._exit`)."""
+    try:
+        sys.stderr.write(traceback.format_exc())
+        sys.stderr.flush()
+    except BaseException:
+        pass

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from html import escape
 
+from repairlab.cli.render import seconds
 from repairlab.messages.reports import QuarantineEntry, StatusReport
 from repairlab.web.events import HOUR, STRATEGIES, Tally
 from repairlab.web.source import RecentRepair, StateSource
@@ -70,19 +71,10 @@ def reason_class(text: str | None) -> str:
     return head
 
 
-def age(seconds: float | None) -> str:
-    """`-`, `850 ms`, `12 s`, `4 min`, `3 h 20 min`, `2 d 4 h`."""
-    if seconds is None:
-        return "-"
-    if seconds < 1:
-        return f"{seconds * 1000:.0f} ms"
-    if seconds < 60:
-        return f"{seconds:.0f} s"
-    if seconds < 3600:
-        return f"{seconds // 60:.0f} min"
-    if seconds < 86400:
-        return f"{seconds // 3600:.0f} h {seconds % 3600 // 60:.0f} min"
-    return f"{seconds // 86400:.0f} d {seconds % 86400 // 3600:.0f} h"
+def age(value: float | None) -> str:
+    """A duration as the command line shows it (`cli.render.seconds`): `-`,
+    `850 ms`, `12.0 s`, `4 min 2 s`, `3 h 20 min`, `2 d 4 h`."""
+    return seconds(value)
 
 
 def page(view: View) -> str:
