@@ -142,7 +142,56 @@ def write_config(root: Path, instance: str, path: Path) -> None:
     )
 
 
-class Fleet:
+class Processes:
+    """Instances run as process groups of their own (`procs`), killed by group id,
+    never by name; a subclass starts them (`start(k)`) and counts `starts`."""
+
+    procs: list[subprocess.Popen[bytes] | None]
+    kills: int
+    exits_nonzero: int
+
+    def start(self, k: int) -> None:
+        raise NotImplementedError
+
+    def kill(self, k: int) -> bool:
+        """SIGKILL instance k's process group; False when it was not running."""
+        proc = self.procs[k]
+        if proc is None or proc.poll() is not None:
+            return False
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        self.kills += 1
+        return True
+
+    def revive_dead(self) -> None:
+        """An instance whose supervisor gave up exits 1: systemd would restart it."""
+        for k, proc in enumerate(self.procs):
+            if proc is not None and proc.poll() is not None:
+                if proc.returncode != 0:
+                    self.exits_nonzero += 1
+                self.start(k)
+
+    def stop_all(self, timeout: float = 60) -> list[int | None]:
+        """SIGTERM every running instance and wait (SIGKILL past `timeout`);
+        their exit codes."""
+        for proc in self.procs:
+            if proc is not None and proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        codes: list[int | None] = []
+        for proc in self.procs:
+            if proc is None:
+                codes.append(None)
+                continue
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=30)
+            codes.append(proc.returncode)
+        return codes
+
+
+class Fleet(Processes):
     """The instances: start, kill -9 by process group, restart."""
 
     def __init__(self, root: Path, count: int, seed: int, log_dir: Path,
@@ -174,36 +223,6 @@ class Fleet:
             stdout=log, stderr=log, env=env, start_new_session=True)
         log.close()
         self.starts += 1
-
-    def kill(self, k: int) -> None:
-        proc = self.procs[k]
-        if proc is None or proc.poll() is not None:
-            return
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-        self.kills += 1
-
-    def revive_dead(self) -> None:
-        """An instance whose supervisor gave up exits 1: systemd would restart it."""
-        for k, proc in enumerate(self.procs):
-            if proc is not None and proc.poll() is not None:
-                if proc.returncode != 0:
-                    self.exits_nonzero += 1
-                self.start(k)
-
-    def stop_all(self) -> None:
-        for proc in self.procs:
-            if proc is not None and proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in self.procs:
-            if proc is None:
-                continue
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=30)
-
 
 def terminal_places(layout: Layout) -> dict[str, list[str]]:
     places: dict[str, list[str]] = {}

@@ -37,7 +37,6 @@ import json
 import os
 import random
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -50,6 +49,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))  # pg_server.py
 sys.path.insert(0, str(REPO / "bench"))  # chaos.py's workload
+
+from chaos import Processes  # noqa: E402
 
 from repairlab.cli.submit import enqueue  # noqa: E402
 from repairlab.state.layout import Layout  # noqa: E402
@@ -80,7 +81,7 @@ def write_pg_config(root: Path, instance: str, dsn: str, path: Path, *, lease: f
     return path
 
 
-class PgFleet:
+class PgFleet(Processes):
     """`count` instances, instance k over `base/rootK` with config `base/pgK.toml`:
     start, SIGKILL (by process group), start again, stop with SIGTERM.
     `popen` are extra keyword arguments of Popen (e.g. to run as another user)."""
@@ -122,42 +123,6 @@ class PgFleet:
                 start_new_session=True, cwd=str(self.base), **self.popen(k))
         self.starts += 1
 
-    def kill(self, k: int) -> bool:
-        """SIGKILL instance k's process group; False when it was not running."""
-        proc = self.procs[k]
-        if proc is None or proc.poll() is not None:
-            return False
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-        self.kills += 1
-        return True
-
-    def revive_dead(self) -> None:
-        """An instance whose supervisor gave up exits 1: systemd would restart it."""
-        for k, proc in enumerate(self.procs):
-            if proc is not None and proc.poll() is not None:
-                if proc.returncode != 0:
-                    self.exits_nonzero += 1
-                self.start(k)
-
-    def stop_all(self, timeout: float = 60) -> list[int | None]:
-        """SIGTERM every running instance and wait (SIGKILL past `timeout`);
-        their exit codes."""
-        for proc in self.procs:
-            if proc is not None and proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        codes: list[int | None] = []
-        for proc in self.procs:
-            if proc is None:
-                codes.append(None)
-                continue
-            try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=30)
-            codes.append(proc.returncode)
-        return codes
 
     def log_text(self) -> str:
         return "\n".join((self.base / f"instance{k}.log").read_text(errors="replace")
