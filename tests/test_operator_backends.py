@@ -301,10 +301,11 @@ def own_ops(history: tuple[World, Path], tmp_path: Path) -> Ops:
 
 _PRINTED: dict[str, dict[str, str]] = {}
 _MASKS = [
+    # First: a hex digest may end in "…0d", which the durations' mask below would eat.
+    (re.compile(r"config digests? [0-9a-f, ]+"), "config digests <digests>"),  # [backend] differs
     (re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z"), "<time>"),
     (re.compile(r"challenger_\d{8}T\d{12}Z_"), "challenger_<time>_"),
     (re.compile(r"\d+(\.\d+)? ?(ms|s|min|h|d|B|KiB|MiB|GiB)\b"), "<n>"),
-    (re.compile(r"config digests? [0-9a-f, ]+"), "config digests <digests>"),  # [backend] differs
     # A table's rule under its heading is as wide as its widest value (a time's width
     # differs between two real histories): the rule's shape, not its widths.
     (re.compile(r"-{2,}"), "--"),
