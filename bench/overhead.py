@@ -93,17 +93,26 @@ class Postgres:
         self.server.destroy()
 
 
-def _db_done(dsn: str) -> tuple[int, float | None, int]:
-    """(handoffs done, the database's time of the last one as POSIX time,
-    challengers)."""
-    import psycopg
+class _Done:
+    """What has reached `done` in the database, read over one connection (a
+    connection per poll would charge the server a backend's start each time)."""
 
-    with psycopg.connect(dsn) as conn:
-        row = conn.execute("SELECT count(*), extract(epoch FROM max(state_since)) FROM "
-                           "handoffs WHERE state = 'done'").fetchone()
-        challengers = conn.execute("SELECT count(*) FROM challengers").fetchone()
-    assert row is not None and challengers is not None
-    return int(row[0]), None if row[1] is None else float(row[1]), int(challengers[0])
+    def __init__(self, dsn: str) -> None:
+        import psycopg
+
+        self.conn = psycopg.connect(dsn, autocommit=True)
+
+    def __call__(self) -> tuple[int, float | None, int]:
+        """(handoffs done, the database's time of the last one as POSIX time,
+        challengers)."""
+        row = self.conn.execute("SELECT count(*), extract(epoch FROM max(state_since)) FROM "
+                                "handoffs WHERE state = 'done'").fetchone()
+        challengers = self.conn.execute("SELECT count(*) FROM challengers").fetchone()
+        assert row is not None and challengers is not None
+        return int(row[0]), None if row[1] is None else float(row[1]), int(challengers[0])
+
+    def close(self) -> None:
+        self.conn.close()
 
 
 def _config(root: Path, dsn: str | None = None) -> Config:
@@ -145,21 +154,23 @@ def _daemon_rate_postgres(root: Path, items: list[tuple[str, bytes]], dsn: str) 
     config = _config(root, dsn)
     warmup = [(f"warmup{i}.json", handoff_bytes(passing_files(-1 - i))) for i in range(WORKERS)]
     staged = write_files(root / "staging", warmup + items)
+    done = _Done(dsn)
     with running_daemon(config) as daemon:
         if not wait_until(lambda: daemon.healthy(timeout=30), timeout=120, poll=0.2):
             raise RuntimeError("the daemon did not come up")
         for path in staged[:WORKERS]:
             path.rename(root / "queue" / path.name)
-        if not wait_until(lambda: _db_done(dsn)[0] >= WORKERS, timeout=120, poll=0.05):
+        if not wait_until(lambda: done()[0] >= WORKERS, timeout=120, poll=0.05):
             raise RuntimeError("the warm-up handoffs did not reach done")
         os.sync()
         started = time.time()
         for path in staged[WORKERS:]:
             path.rename(root / "queue" / path.name)
         total = len(staged)
-        if not wait_until(lambda: _db_done(dsn)[0] >= total, 60 + total, poll=0.25):
-            raise RuntimeError(f"only {_db_done(dsn)[0]} of {total} reached done")
-        _, finished, challengers = _db_done(dsn)
+        if not wait_until(lambda: done()[0] >= total, 60 + total, poll=0.25):
+            raise RuntimeError(f"only {done()[0]} of {total} reached done")
+        _, finished, challengers = done()
+    done.close()
     if challengers != len(staged) or finished is None:
         raise RuntimeError(f"{challengers} challengers for {len(staged)} handoffs")
     return len(items) / (finished - started)

@@ -251,12 +251,20 @@ class PatternLibrary:
             return []
         ts = time.time() if now is None else now
         added: list[Pattern] = []
-        defs = definitions(source)[:MAX_DEFINITIONS_PER_BUNDLE]
+        # A definition whose content the library already holds is not stored again;
+        # the in-memory index answers that for most repairs (the same tool repaired
+        # again) without touching the store, and `_store` checks it for real.
+        with self._lock:
+            known = {p.content_sha256 for p in self._index.values()}
+        fresh = [(normalized_sha256(d.kind, d.source, bundle.tool), d)
+                 for d in definitions(source)[:MAX_DEFINITIONS_PER_BUNDLE]
+                 if len(d.source) <= MAX_DEFINITION_CHARS]
+        fresh = [(key, d) for key, d in fresh if key not in known]
+        if not fresh:
+            return []
         number = self._next_number(bundle.tool)
-        for definition in defs:
-            if len(definition.source) > MAX_DEFINITION_CHARS:
-                continue
-            pattern = self._store(bundle, definition, source, source_sha256, ts, number)
+        for key, definition in fresh:
+            pattern = self._store(bundle, definition, key, source, source_sha256, ts, number)
             if pattern is not None:
                 added.append(pattern)
                 number = pattern.number + 1
@@ -285,10 +293,11 @@ class PatternLibrary:
         return max(numbers, default=0) + 1
 
     def _store(
-        self, bundle: Bundle, definition: Definition, module: str, source_sha256: str,
-        ts: float, number: int,
+        self, bundle: Bundle, definition: Definition, key: str, module: str,
+        source_sha256: str, ts: float, number: int,
     ) -> Pattern | None:
-        key = normalized_sha256(definition.kind, definition.source, bundle.tool)
+        """Store `definition` (content key `key`) as pattern `number` of the tool,
+        unless the content is stored already (None)."""
         key_name = f"{key}.json"
         if self._content_claimed(key_name):
             return None

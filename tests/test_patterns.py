@@ -77,6 +77,11 @@ def test_learn_stores_each_definition_once_with_provenance(tmp_path: Path) -> No
             return list(dict.fromkeys( lines ))
     """)
     assert lib.learn(again, source_sha256=again.sha256) == []
+    # Content it holds is not looked for in the store again (the index answers).
+    store = lib._store
+    lib._store = lambda *args: pytest.fail("stored again")  # type: ignore[method-assign]
+    assert lib.learn(again, source_sha256=again.sha256) == []
+    lib._store = store  # type: ignore[method-assign]
     changed = _module("text_deduplicate", "def dedupe(lines):\n    return sorted(set(lines))\n")
     assert [p.id for p in lib.learn(changed, source_sha256="0" * 64)] == ["text_deduplicate:c0004"]
     # A second library object on the same directory sees everything.

@@ -589,6 +589,49 @@ def test_while_the_database_is_down_calls_fail_fast_and_status_says_since_when(
     assert scalar(pg_dsn, "SELECT count(*) FROM handoffs WHERE state = 'queued'") == 1
 
 
+def test_a_connection_that_rested_through_a_restart_is_replaced_before_use(
+        pg_server: Any, pg_dsn: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pool pings only connections that rested (`PING_AFTER_SECONDS`): one
+    cut by a restart meanwhile is replaced, and the call neither fails nor says
+    the database was unreachable."""
+    from repairlab.state.pg import connector as module
+    monkeypatch.setattr(module, "PING_AFTER_SECONDS", 0.2)
+    def server_pid(tx: Any) -> int:
+        return int(tx.conn.execute("SELECT pg_backend_pid() AS pid").fetchone()["pid"])
+
+    with PgConnector(pg_dsn, min_size=1, max_size=1, timeout=5.0) as db:
+        before = db.run(server_pid)
+        pg_server.restart("fast")  # the pooled connection is cut
+        time.sleep(0.3)
+        after = db.run(server_pid)
+        assert db.health().ok
+    assert before != after
+
+
+def test_a_claim_reads_the_bundles_challenger_and_a_later_one_of_a_peer_makes_a_duplicate(
+        pg_dsn: str, backend_for: Callable[..., PostgresBackend]) -> None:
+    """`repaired_before` answers from what the claim read (no query), and a
+    challenger a peer commits after that read is found when this one settles."""
+    a, b = backend_for("a"), backend_for("b")
+    a.submit("first.json", handoff())
+    settle(a, claim(a))
+    a.submit("again.json", handoff())  # the same files: repaired before
+    again = claim(a)
+    before = a.repaired_before(spec_sha256(PASSING))
+    assert before is not None and before.strategy == "noop"
+    other = variant(PASSING, 7)
+    a.submit("mine.json", handoff(other))
+    b.submit("theirs.json", handoff(other))
+    mine, theirs = claim(a), claim(b)
+    assert a.repaired_before(spec_sha256(other)) is None  # as the claim saw it
+    peer = settle(b, theirs, other)
+    late = settle(a, mine, other)
+    assert late.line.duplicate is True and late.line.challenger == peer.line.challenger
+    assert settle(a, again).line.duplicate is True
+    assert scalar(pg_dsn, "SELECT count(*) FROM challengers") == 2
+    assert scalar(pg_dsn, "SELECT count(*) FROM events WHERE (line->>'duplicate')::bool") == 2
+
+
 def test_the_password_of_the_dsn_is_never_shown(pg_server: Any) -> None:
     dsn = f"host=127.0.0.1 port={pg_server.port} user=postgres password=hunter2 dbname=nope"
     shown = redact(dsn)
@@ -667,6 +710,13 @@ def test_patterns_learned_on_one_host_are_offered_on_another(
     learned = library_a.learn(bundle, source_sha256=spec_sha256(PASSING))
     assert [p.id for p in learned] == ["calc:c0001"]
     assert library_b.learn(bundle, source_sha256=spec_sha256(PASSING)) == []  # known already
+    # Known now to b too: learning it again asks the database nothing.
+    asked: list[str] = []
+    real = library_b.db.one
+    library_b.db.one = lambda statement, **kw: asked.append(statement) or real(  # type: ignore[method-assign]
+        statement, **kw)
+    assert library_b.learn(bundle, source_sha256=spec_sha256(PASSING)) == []
+    assert asked == []
     offered = library_b.candidates(None, "add", "a, b", "calc", 5)
     assert [p.id for p in offered] == ["calc:c0001"]
 

@@ -36,6 +36,7 @@ fenced out, see above). The connector says so once in the log and backs off.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import socket
 import threading
@@ -91,6 +92,8 @@ if TYPE_CHECKING:
 
 _json = msgspec.json.Encoder()
 PRUNE_BATCH = 1000
+PRIORS_KEPT = 256  # claims whose bundle's prior challenger is remembered (`repaired_before`)
+PRIOR_FRESH_SECONDS = 5.0  # how long a claim's reading of the bundle's challenger serves
 INGEST_BATCH = 64  # local queue files ingested by one transaction (one commit's fsync), at most
 CORRUPT_RULE = "the handoff is not valid repairlab.handoff/1 input"  # as actors/quarantine.py
 EVENTS_PAGE = 10000
@@ -137,6 +140,10 @@ class PostgresBackend(Backend):
         self.layout = Layout.from_config(config)
         self.local_metrics: MetricsLog | None = None
         self._bodies: dict[str, tuple[bytes, int]] = {}  # ref -> (bytes, attempt)
+        # bundle_sha256 -> (its newest challenger's id as the claim saw it, when),
+        # for the last PRIORS_KEPT claims (see `repaired_before`).
+        self._priors: dict[str, tuple[int | None, float]] = {}
+        self._priors_lock = threading.Lock()  # the watcher adds, repairers take
         # Names inotify reported in queue/, ingested together (see `noticed`).
         self._noticed: dict[str, None] = {}
         self._noticed_lock = threading.Lock()
@@ -243,7 +250,7 @@ class PostgresBackend(Backend):
 
     def submit(self, name: str, data: bytes) -> str:
         """Straight into the database (`run.py submit`), as if through `queue/`."""
-        self._ingested(self.db.run(lambda tx: self._ingest(tx, name, data)))
+        self._ingested(self.db.run(lambda tx: self._woken(tx, [self._ingest(tx, name, data)])[0]))
         return name
 
     def ingest_files(self, paths: list[Path]) -> int:
@@ -273,8 +280,8 @@ class PostgresBackend(Backend):
             batch.append((path, data))
         for start in range(0, len(batch), INGEST_BATCH):
             chunk = batch[start:start + INGEST_BATCH]
-            results = self.db.run(lambda tx, chunk=chunk: [  # type: ignore[misc]
-                self._ingest(tx, path.name, data) for path, data in chunk])
+            results = self.db.run(lambda tx, chunk=chunk: self._woken(tx, [  # type: ignore[misc]
+                self._ingest(tx, path.name, data) for path, data in chunk]))
             for (path, _), result in zip(chunk, results, strict=True):
                 try:
                     os.unlink(path)
@@ -293,7 +300,8 @@ class PostgresBackend(Backend):
             data, _ = read_regular_file(path, limit)
             if len(data) > limit:
                 data = path.read_bytes()  # kept whole, recorded as corrupt (too large)
-            created = self.db.run(lambda tx: self._ingest(tx, path.name, data))
+            created = self.db.run(
+                lambda tx: self._woken(tx, [self._ingest(tx, path.name, data)])[0])
         except FileNotFoundError:
             return None
         except (NotARegularFile, FileChanged) as exc:
@@ -345,9 +353,15 @@ class PostgresBackend(Backend):
             return False, None
         if line is not None:
             self._event(tx, line)
-        else:
-            tx.execute("wake", why="queued")
         return True, line
+
+    def _woken(self, tx: Tx, results: list[tuple[bool, MetricLine | None]],
+               ) -> list[tuple[bool, MetricLine | None]]:
+        """`results` of `_ingest` in `tx`; idle instances are woken (once) at its
+        commit when one of them queued a new handoff."""
+        if any(made and line is None for made, line in results):
+            tx.execute("wake", why="queued")
+        return results
 
     # -- claims --------------------------------------------------------------------------------
 
@@ -357,16 +371,18 @@ class PostgresBackend(Backend):
         instance that thought it held it is fenced off when it settles."""
         self._ingest_noticed()
 
-        def work(tx: Tx) -> list[Row]:
-            tx.execute("relaxed_commit")
-            return tx.all("claim", limit=1, instance=self.instance,
-                          lease_seconds=self.config.instance.lease_seconds)
-        rows = self.db.run(work)
+        rows = self.db.all("claim", limit=1, instance=self.instance,
+                           lease_seconds=self.config.instance.lease_seconds)
         if not rows:
             return None
         row = rows[0]
         ref = make_ref(row["id"], str(row["claim_token"]))
         self._bodies[ref] = (bytes(row["body"]), int(row["attempt"]))
+        if row["bundle_sha256"] is not None:
+            with self._priors_lock:
+                self._priors[row["bundle_sha256"]] = (row["prior_challenger"], time.monotonic())
+                while len(self._priors) > PRIORS_KEPT:
+                    del self._priors[next(iter(self._priors))]
         return Claim(ref=ref, name=row["name"])
 
     def held(self) -> list[Claim]:
@@ -442,7 +458,17 @@ class PostgresBackend(Backend):
         return Opened(data=data[:max_bytes + 1], key=f"{row_id}:{attempt}")
 
     def repaired_before(self, bundle_sha256: str) -> ChallengerRef | None:
-        row = self.db.one("find_challenger", bundle_sha256=bundle_sha256, repaired_sha256=None)
+        """The bundle's newest challenger. A claim of the bundle moments ago read
+        it already (one round trip fewer per handoff), and nothing settled here
+        since; a challenger another instance adds after that read is found by
+        `settle`, which then settles a duplicate, as for one added after a query."""
+        with self._priors_lock:
+            prior, seen = self._priors.pop(bundle_sha256, (None, -math.inf))
+        if time.monotonic() - seen <= PRIOR_FRESH_SECONDS:
+            row = None if prior is None else self.db.one("challenger_by_id", id=prior)
+        else:
+            row = self.db.one("find_challenger", bundle_sha256=bundle_sha256,
+                              repaired_sha256=None)
         if row is None:
             return None
         head = msgspec.json.decode(bytes(row["body"]), type=_Head)
@@ -463,16 +489,44 @@ class PostgresBackend(Backend):
                 except psycopg.OperationalError:
                     raise
                 except psycopg.Error as exc:
-                    settled.append(Settled(claim=finish.claim, line=None,
-                                           error=f"{type(exc).__name__}: {exc}"[:500]))
+                    settled.append(_refused_by_database(finish, exc))
             return settled
         for finish in finishes:
             self._bodies.pop(finish.claim.ref, None)
-        done = self.db.run(work)
+        if len(finishes) == 1:  # nothing to keep apart: no savepoint round trips
+            try:
+                done = [self._settle_alone(finishes[0])]
+            except psycopg.OperationalError:
+                raise
+            except psycopg.Error as exc:
+                done = [_refused_by_database(finishes[0], exc)]
+        else:
+            done = self.db.run(work)
         for each in done:
             if each.line is not None and not each.vanished:
                 self._local(each.line)
         return done
+
+    def _settle_alone(self, finish: Finish) -> Settled:
+        """One finish: a repair with its challenger in one statement
+        (settle_repaired), else (no challenger of its own, the claim lost, a
+        challenger committed meanwhile) in a transaction of several."""
+        challenger = finish.challenger
+        if challenger is not None:
+            row_id, token = parse_ref(finish.claim.ref)
+            row = self.db.one(
+                "settle_repaired", id=row_id, token=token,
+                bundle_sha256=challenger.bundle_sha256, repaired_sha256=challenger.repaired_sha256,
+                tool=challenger.tool, body=_json.encode(challenger),
+                file_name=challenger_name(challenger.bundle_sha256, time.time()),
+                **_event_fields(finish.line))
+            if row is not None:
+                with self._priors_lock:
+                    self._priors.pop(challenger.bundle_sha256, None)  # a claim's reading is old
+                line = msgspec.structs.replace(finish.line, challenger=row["file_name"],
+                                               duplicate=row["duplicate"])
+                return Settled(claim=finish.claim, line=line)
+        return self.db.run(lambda tx: self._settle(tx, finish))
 
     def _settle(self, tx: Tx, finish: Finish) -> Settled:
         row_id, token = parse_ref(finish.claim.ref)
@@ -498,10 +552,12 @@ class PostgresBackend(Backend):
             duplicate = True
         if existing is None:
             raise ValueError(f"no challenger to point {finish.claim.name} at")
-        tx.execute("mark_done", id=row_id, challenger_id=existing["id"], duplicate=duplicate)
         line = msgspec.structs.replace(finish.line, challenger=existing["file_name"],
                                        duplicate=duplicate)
-        self._event(tx, line)
+        tx.execute("mark_done", id=row_id, challenger_id=existing["id"], duplicate=duplicate,
+                   **_event_fields(line))
+        with self._priors_lock:
+            self._priors.pop(row["bundle_sha256"], None)  # what a claim saw is old now
         return Settled(claim=finish.claim, line=line)
 
     def fail(self, failure: Failure) -> FailureVerdict:
@@ -687,14 +743,15 @@ class PostgresBackend(Backend):
                 for r in self.db.all("recent_challengers", limit=limit)]
 
     def event_batches(self) -> Iterator[list[MetricLine]]:
-        """Every event visible now, oldest first, in pages (`stats`: a one-shot
-        read, which needs no cursor that survives it)."""
+        """Every event visible now, in pages, in the order of `events` (by the
+        writing transaction, then id; `stats`: a one-shot read, which needs no
+        cursor that survives it)."""
         decoder = msgspec.json.Decoder(MetricLine)
-        after = 0
+        xid, after = 0, 0
         while True:
-            rows = self.db.all("events_page", after=after, limit=EVENTS_PAGE)
+            rows = self.db.all("events_page", xid=xid, id=after, limit=EVENTS_PAGE)
             if rows:
-                after = rows[-1]["id"]
+                xid, after = rows[-1]["xid"], rows[-1]["id"]
                 yield [decoder.decode(_json.encode(r["line"])) for r in rows]
             if len(rows) < EVENTS_PAGE:
                 return
@@ -737,8 +794,7 @@ class PostgresBackend(Backend):
                           meta_repair=False, **{k: v for k, v in fields.items() if v is not None})
 
     def _event(self, tx: Tx, line: MetricLine) -> None:
-        tx.execute("insert_event", event=line.event, instance=line.instance,
-                   line=Jsonb(msgspec.to_builtins(line)))
+        tx.execute("insert_event", **_event_fields(line))
 
     def _local(self, line: MetricLine) -> None:
         """This instance's copy of its event in its own `metrics.jsonl` (SPEC §9);
@@ -757,6 +813,17 @@ class PostgresBackend(Backend):
 
 _PLACES = {"done": "processed/done", "hard_fail": "processed/hard_fail",
            "corrupt": "processed/corrupt", "queued": "queue", "deferred": "deferred"}
+
+
+def _event_fields(line: MetricLine) -> dict[str, Any]:
+    """The parameters of an events row (insert_event, mark_done)."""
+    return {"event": line.event, "instance": line.instance,
+            "line": Jsonb(msgspec.to_builtins(line))}
+
+
+def _refused_by_database(finish: Finish, exc: psycopg.Error) -> Settled:
+    """A finish whose statements the database refused: still claimed, with why."""
+    return Settled(claim=finish.claim, line=None, error=f"{type(exc).__name__}: {exc}"[:500])
 
 
 def _place(path: Path) -> Path:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -42,6 +43,7 @@ from repairlab.state.backend import BackendUnavailable
 from repairlab.state.pg.queries import query
 
 T = TypeVar("T")
+PING_AFTER_SECONDS = 2.0  # a pooled connection idle this long is pinged before use
 Row = dict[str, Any]
 # Conflicts PostgreSQL resolves by aborting one side: the transaction is simply redone.
 RETRYABLE = (psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetected)
@@ -104,7 +106,10 @@ class PgConnector:
             timeout=timeout, reconnect_timeout=timeout,
             kwargs={"autocommit": True, "row_factory": dict_row,
                     "connect_timeout": max(1, int(timeout))},
-            check=ConnectionPool.check_connection)
+            check=self._check)
+        # When each pooled connection last carried a statement that worked (`_check`).
+        self._rested: weakref.WeakKeyDictionary[psycopg.Connection[Row], float] = (
+            weakref.WeakKeyDictionary())
         self._lock = threading.Lock()
         self._down_since: float | None = None
         self._error = ""
@@ -134,14 +139,21 @@ class PgConnector:
     # -- statements --------------------------------------------------------------------------
 
     @contextmanager
-    def transaction(self) -> Iterator[Tx]:
+    def transaction(self, *, atomic: bool = True) -> Iterator[Tx]:
         """One transaction: committed when the block ends, rolled back when it
-        raises. Loss of the database raises BackendUnavailable (see module doc)."""
+        raises. Loss of the database raises BackendUnavailable (see module doc).
+        `atomic=False` is for a single statement, which is a transaction of its
+        own on the autocommit connection: no BEGIN and COMMIT round trips."""
         self._gate()
         started = time.monotonic()
         try:
-            with self.pool.connection(timeout=self.timeout) as conn, conn.transaction():
-                yield Tx(conn)
+            with self.pool.connection(timeout=self.timeout) as conn:
+                if atomic:
+                    with conn.transaction():
+                        yield Tx(conn)
+                else:
+                    yield Tx(conn)
+                self._rested[conn] = time.monotonic()  # it worked just now (`_check`)
         except (psycopg.OperationalError, PoolTimeout) as exc:
             if isinstance(exc, RETRYABLE):
                 raise
@@ -150,12 +162,12 @@ class PgConnector:
             raise BackendUnavailable(f"database {self.shown} unreachable: {reason}") from None
         self._came_back()
 
-    def run(self, work: Callable[[Tx], T], *, attempts: int = 5) -> T:
+    def run(self, work: Callable[[Tx], T], *, attempts: int = 5, atomic: bool = True) -> T:
         """`work(tx)` in one transaction, redone (with a fresh transaction) when
         PostgreSQL aborted it for a serialization conflict or a deadlock."""
         for attempt in range(attempts):
             try:
-                with self.transaction() as tx:
+                with self.transaction(atomic=atomic) as tx:
                     return work(tx)
             except RETRYABLE:
                 if attempt == attempts - 1:
@@ -165,15 +177,29 @@ class PgConnector:
 
     def one(self, statement: str, /, **params: Any) -> Row | None:
         """`statement` in a transaction of its own; its first row or None."""
-        return self.run(lambda tx: tx.one(statement, **params))
+        return self.run(lambda tx: tx.one(statement, **params), atomic=False)
 
     def all(self, statement: str, /, **params: Any) -> list[Row]:
         """`statement` in a transaction of its own; every row."""
-        return self.run(lambda tx: tx.all(statement, **params))
+        return self.run(lambda tx: tx.all(statement, **params), atomic=False)
 
     def execute(self, statement: str, /, **params: Any) -> int:
         """`statement` in a transaction of its own; rows touched."""
-        return self.run(lambda tx: tx.execute(statement, **params))
+        return self.run(lambda tx: tx.execute(statement, **params), atomic=False)
+
+    # -- the pool's checks -----------------------------------------------------------------------
+
+    def _check(self, conn: psycopg.Connection[Row]) -> None:
+        """The pool's `check` when it hands a connection out. A connection given
+        back moments ago by a statement that succeeded is as good as that statement
+        said; one that rested longer (a restart or failover may have dropped it
+        meanwhile) is pinged first, so that a call after a quiet spell does not
+        fail on a dead connection the pool could have replaced."""
+        if conn.closed or conn.broken:
+            raise psycopg.OperationalError("the connection is closed")
+        rested = self._rested.get(conn)
+        if rested is None or time.monotonic() - rested > PING_AFTER_SECONDS:
+            ConnectionPool.check_connection(conn)
 
     # -- health --------------------------------------------------------------------------------
 

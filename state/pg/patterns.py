@@ -21,7 +21,7 @@ import psycopg.errors
 from loguru import logger
 
 from repairlab.repair.bundle import Bundle
-from repairlab.repair.definitions import Definition, imports_used, normalized_sha256
+from repairlab.repair.definitions import Definition, imports_used
 from repairlab.repair.patterns import (
     _DECODER,
     _ENCODER,
@@ -75,9 +75,8 @@ class PgPatternLibrary(PatternLibrary):
         row = self.db.one("next_pattern_number", tool=tool)
         return int(row["number"]) if row else 1
 
-    def _store(self, bundle: Bundle, definition: Definition, module: str, source_sha256: str,
-               ts: float, number: int) -> Pattern | None:
-        key = normalized_sha256(definition.kind, definition.source, bundle.tool)
+    def _store(self, bundle: Bundle, definition: Definition, key: str, module: str,
+               source_sha256: str, ts: float, number: int) -> Pattern | None:
         for _ in range(_MAX_NUMBER_TRIES):
             pattern = Pattern(
                 id=f"{bundle.tool}:c{number:04d}", tool=bundle.tool, name=definition.name,
@@ -92,8 +91,9 @@ class PgPatternLibrary(PatternLibrary):
             except psycopg.errors.UniqueViolation:
                 number += 1  # another host took this number: the next one
                 continue
-            if row is None:
-                return None  # this content is stored already
+            if row is None:  # this content is stored already (another library learned it):
+                self._refresh()  # read it, so that the next learn of it asks nothing
+                return None
             with self._lock:
                 self._index[f"{pattern.id}.json"] = pattern
                 self._rows[int(row["id"])] = f"{pattern.id}.json"

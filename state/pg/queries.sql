@@ -54,7 +54,13 @@ RETURNING id;
 -- Up to `limit` due handoffs, oldest due first, skipping rows another claimer holds
 -- locked: each gets a fresh claim token and a lease on the database's clock. The
 -- row locks end with this statement's transaction, never held during a repair.
-WITH picked AS (
+-- The statement is a transaction of its own, run without BEGIN/COMMIT, and relaxes
+-- its own commit (`relaxed`: set_config local to this transaction, as
+-- relaxed_commit does for a transaction of several statements). With each row
+-- comes its bundle's newest challenger id, if any (the repairer's next question).
+WITH relaxed AS MATERIALIZED (
+    SELECT set_config('synchronous_commit', 'off', true)
+), picked AS (
     SELECT id FROM handoffs
     WHERE state IN ('queued', 'deferred') AND not_before <= now()
     ORDER BY not_before, id
@@ -64,10 +70,12 @@ WITH picked AS (
 UPDATE handoffs AS h
 SET state = 'claimed', claimed_by = %(instance)s, claim_token = gen_random_uuid(),
     lease_expires = now() + make_interval(secs => %(lease_seconds)s), state_since = now()
-FROM picked
+FROM picked, relaxed
 WHERE h.id = picked.id
 RETURNING h.id, h.name, h.body, h.claim_token, h.attempt, h.bundle_sha256, h.tool, h.lineage,
-          extract(epoch FROM h.lease_expires)::float8 AS lease_expires;
+          extract(epoch FROM h.lease_expires)::float8 AS lease_expires,
+          (SELECT c.id FROM challengers AS c WHERE c.bundle_sha256 = h.bundle_sha256
+           ORDER BY c.id DESC LIMIT 1) AS prior_challenger;
 
 -- name: renew_claims
 -- The heartbeat: extend every live lease of an instance. A lapsed lease is not
@@ -92,7 +100,7 @@ RETURNING id, name;
 -- name: hold
 -- The fence: the claimed row, locked for this transaction, only while the token is
 -- the current one and the lease has not lapsed by the database's clock.
-SELECT id, name, body, bundle_sha256, tool, lineage, attempt
+SELECT id, name, bundle_sha256, tool, lineage, attempt
 FROM handoffs
 WHERE id = %(id)s AND claim_token = %(token)s AND state = 'claimed' AND lease_expires > now()
 FOR UPDATE;
@@ -150,6 +158,10 @@ VALUES (%(bundle_sha256)s, %(repaired_sha256)s, %(tool)s, %(file_name)s, %(body)
 ON CONFLICT (bundle_sha256, repaired_sha256) DO NOTHING
 RETURNING id, file_name;
 
+-- name: challenger_by_id
+-- A challenger by its row id.
+SELECT id, file_name, body FROM challengers WHERE id = %(id)s;
+
 -- name: find_challenger
 -- The challenger of a bundle and result, or (no result given) the bundle's newest.
 SELECT id, file_name, body FROM challengers
@@ -158,17 +170,59 @@ WHERE bundle_sha256 = %(bundle_sha256)s
 ORDER BY id DESC
 LIMIT 1;
 
+-- name: settle_repaired
+-- A repair's whole settle in one statement, a transaction of its own (the common
+-- case: one finish, with its challenger): the fence (`held`, as hold); the
+-- challenger, unless one for the same bundle and result exists (`made`), else that
+-- one (`chosen`, a duplicate); the handoff to done pointing at it (as mark_done);
+-- and its metrics line carrying that challenger's name and whether it was a
+-- duplicate. Returns the chosen challenger, or nothing when the claim is no longer
+-- held or when the existing challenger committed after this statement began (the
+-- caller then settles in a transaction of several statements).
+WITH held AS (
+    SELECT id FROM handoffs
+    WHERE id = %(id)s AND claim_token = %(token)s AND state = 'claimed' AND lease_expires > now()
+    FOR UPDATE
+), made AS (
+    INSERT INTO challengers (bundle_sha256, repaired_sha256, tool, file_name, body)
+    SELECT %(bundle_sha256)s, %(repaired_sha256)s, %(tool)s, %(file_name)s, %(body)s FROM held
+    ON CONFLICT (bundle_sha256, repaired_sha256) DO NOTHING
+    RETURNING id, file_name
+), chosen AS (
+    SELECT id, file_name, false AS duplicate FROM made
+    UNION ALL
+    SELECT c.id, c.file_name, true FROM challengers AS c, held
+    WHERE NOT EXISTS (SELECT 1 FROM made)
+      AND c.bundle_sha256 = %(bundle_sha256)s AND c.repaired_sha256 = %(repaired_sha256)s
+), done AS (
+    UPDATE handoffs AS h
+    SET state = 'done', challenger_id = chosen.id, duplicate = chosen.duplicate,
+        claimed_by = NULL, lease_expires = NULL, state_since = now()
+    FROM chosen
+    WHERE h.id = %(id)s
+), logged AS (
+    INSERT INTO events (event, instance, line)
+    SELECT %(event)s, %(instance)s,
+           %(line)s || jsonb_build_object('challenger', chosen.file_name,
+                                          'duplicate', chosen.duplicate)
+    FROM chosen
+)
+SELECT id, file_name, duplicate FROM chosen;
+
 -- name: mark_done
--- To done, pointing at its challenger (a duplicate points at an existing one).
-UPDATE handoffs
-SET state = 'done', challenger_id = %(challenger_id)s, duplicate = %(duplicate)s,
-    claimed_by = NULL, lease_expires = NULL, state_since = now()
-WHERE id = %(id)s;
+-- To done, pointing at its challenger (a duplicate points at an existing one), and
+-- its metrics line (as insert_event) in the same statement.
+WITH done AS (
+    UPDATE handoffs
+    SET state = 'done', challenger_id = %(challenger_id)s, duplicate = %(duplicate)s,
+        claimed_by = NULL, lease_expires = NULL, state_since = now()
+    WHERE id = %(id)s
+)
+INSERT INTO events (event, instance, line) VALUES (%(event)s, %(instance)s, %(line)s);
 
 -- name: insert_event
 -- One metrics line; its id orders the lines for a reader that reads on.
-INSERT INTO events (event, instance, line) VALUES (%(event)s, %(instance)s, %(line)s)
-RETURNING id;
+INSERT INTO events (event, instance, line) VALUES (%(event)s, %(instance)s, %(line)s);
 
 -- name: hand_back
 -- Give a held handoff back untouched (shutdown): claimable again at once, or once
@@ -288,8 +342,12 @@ WHERE id IN (SELECT id FROM events
 RETURNING 'events/' || event AS path, octet_length(line::text) AS size;
 
 -- name: events_page
--- Every event visible now after id `after`, in id order (a one-shot full read).
-SELECT id, line FROM events WHERE id > %(after)s ORDER BY id LIMIT %(limit)s;
+-- Every event visible now after (`xid`, `id`), by transaction then id: the order of
+-- events_after (a one-shot full read).
+SELECT id, xid::text::bigint AS xid, line FROM events
+WHERE (xid, id) > (%(xid)s::bigint::text::xid8, %(id)s)
+ORDER BY xid, id
+LIMIT %(limit)s;
 
 -- name: events_after
 -- Metrics lines of the transactions from `after` (an xid) up to the oldest still
