@@ -102,18 +102,9 @@ def open_operator_backend(config: Config, *, reading: bool) -> OperatorBackend:
     BackendUnavailable)."""
     if reading and config.backend.kind == "filesystem":
         _reader_layout(config)
-    try:
-        from repairlab.state.backend import open_backend
+    from repairlab.state.backend import open_backend
 
-        return open_backend(config, config.instance.id)
-    except ModuleNotFoundError as exc:
-        # Until `state/fs_backend.py` (the daemon's side of the filesystem
-        # backend) is on this branch, its read side stands in for it.
-        if exc.name != "repairlab.state.fs_backend":
-            raise
-        from repairlab.state.fs_reads import FilesystemReads
-
-        return FilesystemReads.for_config(config, config.instance.id)
+    return open_backend(config, config.instance.id)
 
 
 def _one_line(text: str | None, width: int = 70) -> str:

@@ -43,7 +43,6 @@ from repairlab.messages.reports import (
     StatusReport,
 )
 from repairlab.state.backend import Backend, open_backend
-from repairlab.state.fs_reads import FilesystemReads
 from repairlab.state.layout import Layout
 from repairlab.state.metrics import metrics_files
 
@@ -545,12 +544,7 @@ def test_lineage_links_the_history_of_a_tool_oldest_first(ops: Ops) -> None:
 
 def _backend(config: Config) -> Backend:
     """The backend of `config`, as the daemon and the web window open it."""
-    try:
-        return open_backend(config, config.instance.id)
-    except ModuleNotFoundError as exc:  # until state/fs_backend.py is on this branch
-        if exc.name != "repairlab.state.fs_backend":
-            raise
-        return FilesystemReads.for_config(config, config.instance.id)  # type: ignore[return-value]
+    return open_backend(config, config.instance.id)
 
 
 def test_events_hold_the_whole_history_once_and_then_only_what_is_new(ops: Ops) -> None:

@@ -712,9 +712,12 @@ def test_patterns_learned_on_one_host_are_offered_on_another(
     assert library_b.learn(bundle, source_sha256=spec_sha256(PASSING)) == []  # known already
     # Known now to b too: learning it again asks the database nothing.
     asked: list[str] = []
-    real = library_b.db.one
-    library_b.db.one = lambda statement, **kw: asked.append(statement) or real(  # type: ignore[method-assign]
-        statement, **kw)
+    real = b.db.one
+
+    def one(statement: str, /, **params: Any) -> Any:
+        asked.append(statement)
+        return real(statement, **params)
+    b.db.one = one  # type: ignore[method-assign]  # the library's connector is b's
     assert library_b.learn(bundle, source_sha256=spec_sha256(PASSING)) == []
     assert asked == []
     offered = library_b.candidates(None, "add", "a, b", "calc", 5)
