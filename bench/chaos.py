@@ -163,6 +163,15 @@ class Processes:
         self.kills += 1
         return True
 
+    def kill_one(self, rng: random.Random, kill_every: float) -> float:
+        """SIGKILL a random instance, start it again after a short pause (as
+        systemd would), and return when (monotonic) the next kill is due."""
+        victim = rng.randrange(len(self.procs))
+        self.kill(victim)
+        time.sleep(rng.uniform(0.1, 2.0))
+        self.start(victim)
+        return time.monotonic() + rng.expovariate(1 / kill_every)
+
     def revive_dead(self) -> None:
         """An instance whose supervisor gave up exits 1: systemd would restart it."""
         for k, proc in enumerate(self.procs):
@@ -326,11 +335,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if finished >= len(items):
                 break
             if time.monotonic() >= next_kill:
-                victim = rng.randrange(args.instances)
-                fleet.kill(victim)
-                time.sleep(rng.uniform(0.1, 2.0))
-                fleet.start(victim)
-                next_kill = time.monotonic() + rng.expovariate(1 / args.kill_every)
+                next_kill = fleet.kill_one(rng, args.kill_every)
             fleet.revive_dead()
             time.sleep(0.2)
     finally:

@@ -319,11 +319,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     and queued_locally(fleet.layouts) == 0:
                 break
             if now >= next_kill:
-                victim = rng.randrange(args.instances)
-                fleet.kill(victim)
-                time.sleep(rng.uniform(0.1, 2.0))
-                fleet.start(victim)
-                next_kill = time.monotonic() + rng.expovariate(1 / args.kill_every)
+                next_kill = fleet.kill_one(rng, args.kill_every)
             fleet.revive_dead()
             time.sleep(0.2)
         codes = fleet.stop_all()

@@ -654,16 +654,7 @@ def _guards(b: _Builder, stmt: ast.stmt, body: list[ast.stmt], index: int,
     params = [a.arg for a in [*scope.args.posonlyargs, *scope.args.args, *scope.args.kwonlyargs]]
     for name in [p for p in params if p not in ("self", "cls")]:
         for test in (f"{name} is None", f"not {name}"):
-            for result in _GUARD_RESULTS:
-                guard = ast.parse(f"if {test}:\n    return {result}\n").body[0]
-                text = f"{indent}if {test}:\n{indent}    return {result}\n"
-
-                def mutate(guard: ast.stmt = guard) -> Undo:
-                    body.insert(index, guard)
-                    return lambda: _pop(body, index)
-
-                b.body_edit(stmt, 3, f"guard: if {test}: return {result}", start, start, text,
-                            mutate, "guard")
+            _guard_edits(b, stmt, body, index, start, indent, test)
 
 
 def _value_guards(b: _Builder, stmt: ast.stmt, body: list[ast.stmt], index: int,
@@ -681,15 +672,21 @@ def _value_guards(b: _Builder, stmt: ast.stmt, body: list[ast.stmt], index: int,
                   for later in body[index:] for n in ast.walk(later))
     if not indexed:
         return
+    _guard_edits(b, stmt, body, index, start, indent, f"not {name}")
+
+
+def _guard_edits(b: _Builder, stmt: ast.stmt, body: list[ast.stmt], index: int,
+                 start: int, indent: str, test: str) -> None:
+    """``if TEST: return R`` inserted in front of `stmt`, one edit per result R."""
     for result in _GUARD_RESULTS:
-        guard = ast.parse(f"if not {name}:\n    return {result}\n").body[0]
-        text = f"{indent}if not {name}:\n{indent}    return {result}\n"
+        guard = ast.parse(f"if {test}:\n    return {result}\n").body[0]
+        text = f"{indent}if {test}:\n{indent}    return {result}\n"
 
         def mutate(guard: ast.stmt = guard) -> Undo:
             body.insert(index, guard)
             return lambda: _pop(body, index)
 
-        b.body_edit(stmt, 3, f"guard: if not {name}: return {result}", start, start, text,
+        b.body_edit(stmt, 3, f"guard: if {test}: return {result}", start, start, text,
                     mutate, "guard")
 
 

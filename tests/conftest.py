@@ -331,19 +331,26 @@ def daemon_dir(daemon_user: AsUser, workdir_as: Callable[[AsUser], Path]) -> Pat
 PG_TEMPLATE = "repairlab_template"
 
 
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[Any]:
-    """A PostgreSQL 15 server for the whole session, with a migrated template database."""
+def started_pg_server() -> Any:
+    """A throwaway PostgreSQL server of the caller's own, started; the test skips,
+    naming what is missing, where there is no PostgreSQL binary to start."""
     from pg_server import PgServer, PgUnavailable
-    try:
-        import psycopg
-    except ImportError:
-        pytest.skip("psycopg is not installed (pip install -e '.[test]')")
     server = PgServer()
     try:
         server.start()
     except PgUnavailable as exc:
         pytest.skip(str(exc))
+    return server
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[Any]:
+    """A PostgreSQL 15 server for the whole session, with a migrated template database."""
+    try:
+        import psycopg
+    except ImportError:
+        pytest.skip("psycopg is not installed (pip install -e '.[test]')")
+    server = started_pg_server()
     try:
         from repairlab.state.pg.connector import PgConnector
         from repairlab.state.pg.migrate import migrate

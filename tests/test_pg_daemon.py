@@ -28,7 +28,7 @@ from typing import Any
 
 import pytest
 
-from conftest import PASSING, AsUser, variant, wait_for
+from conftest import PASSING, AsUser, started_pg_server, variant, wait_for
 from repairlab.cli.submit import build_handoff, enqueue
 
 REPO = Path(__file__).resolve().parent.parent
@@ -174,12 +174,7 @@ def _status(fleet: PgFleet) -> str:
 def test_the_database_restarted_mid_work_loses_nothing_and_status_says_unreachable_then_ok(
         make_fleet: Callable[..., PgFleet], unprivileged_user: AsUser) -> None:
     import psycopg
-    from pg_server import PgServer, PgUnavailable
-    server = PgServer()
-    try:
-        server.start()
-    except PgUnavailable as exc:
-        pytest.skip(str(exc))
+    server = started_pg_server()
     try:
         with psycopg.connect(server.dsn(), autocommit=True) as conn:
             conn.execute("CREATE DATABASE restarted")

@@ -14,7 +14,7 @@ a handoff name, a tool or a hash.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import (
@@ -59,20 +59,14 @@ class StateCollector(Collector):
         )
         for name, doc, value in gauges:
             yield GaugeMetricFamily(name, doc, value=value)
-        handoffs = CounterMetricFamily(
+        yield _by_label(
             "repairlab_handoffs", "Handoffs by outcome: repaired (incl. duplicates of a "
             "repaired bundle), failed (failed repair attempts), quarantined, corrupt.",
-            labels=["outcome"])
-        for outcome, count in tally.outcomes.items():
-            handoffs.add_metric([outcome], count)
-        yield handoffs
-        repairs = CounterMetricFamily(
+            "outcome", tally.outcomes)
+        yield _by_label(
             "repairlab_repairs", "Successful repairs by the strategy that made the challenger "
             "(a duplicate pointing at an existing challenger is not counted).",
-            labels=["strategy"])
-        for strategy, count in tally.strategies.items():
-            repairs.add_metric([strategy], count)
-        yield repairs
+            "strategy", tally.strategies)
         yield CounterMetricFamily("repairlab_actor_restarts",
                                   "Actors restarted by a supervisor.", value=tally.restarts)
         cumulative, buckets = 0, []
@@ -95,3 +89,11 @@ def registry_for(source: StateSource) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(StateCollector(source))
     return registry
+
+
+def _by_label(name: str, doc: str, label: str, counts: Mapping[str, int]) -> CounterMetricFamily:
+    """A counter with one sample per value of its one label."""
+    family = CounterMetricFamily(name, doc, labels=[label])
+    for value, count in counts.items():
+        family.add_metric([value], count)
+    return family
