@@ -325,6 +325,22 @@ def daemon_dir(daemon_user: AsUser, workdir_as: Callable[[AsUser], Path]) -> Pat
     return workdir_as(daemon_user)
 
 
+def pids_named(token: str) -> set[int]:
+    """Pids whose process name (/proc/PID/comm) is `token`, anywhere on the host:
+    how a test finds what a candidate started under a name of the test's own."""
+    found = set()
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/comm", encoding="utf-8", errors="replace") as fh:
+                if fh.read().strip() == token:
+                    found.add(int(name))
+        except OSError:
+            continue
+    return found
+
+
 # -- PostgreSQL: one throwaway server per session, a fresh database per test --------------
 # (tests/pg_server.py; skips naming the binary where PostgreSQL is not installed)
 

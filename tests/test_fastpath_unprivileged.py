@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import AsUser
+from conftest import AsUser, pids_named
 from repairlab.repair.warm_runner import WarmRunner
 
 pytestmark = pytest.mark.timeout(120)
@@ -31,20 +31,6 @@ BUNDLE = {
 }
 TESTS = ["test_m.py"]
 
-
-def _named(token: str) -> set[int]:
-    """Pids whose process name is `token`, anywhere on the host."""
-    found = set()
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/comm", encoding="utf-8", errors="replace") as fh:
-                if fh.read().strip() == token:
-                    found.add(int(name))
-        except OSError:
-            continue
-    return found
 
 
 def _hostile(token: str, daemon: int, state_root: Path) -> str:
@@ -131,9 +117,9 @@ def test_a_hostile_candidate_on_a_non_root_fast_path_is_contained(
         # reply and the next request): gone within moments, never left to live.
         assert report.ok, report.output
         deadline = time.monotonic() + 5
-        while _named(token) and time.monotonic() < deadline:
+        while pids_named(token) and time.monotonic() < deadline:
             time.sleep(0.02)
-        assert not _named(token), "a process of the candidate outlived its sweep"
+        assert not pids_named(token), "a process of the candidate outlived its sweep"
         assert not (state_root / "owned").exists(), "the candidate wrote the state root"
         # kill(-1) from inside reaches only what the candidate itself started.
         killer = {**BUNDLE, "m.py": ("import os\nimport signal\n\n\ndef f():\n"
@@ -149,7 +135,7 @@ def test_a_hostile_candidate_on_a_non_root_fast_path_is_contained(
     try:
         _as_daemon(unprivileged_user, check)
     finally:
-        for pid in _named(token):
+        for pid in pids_named(token):
             try:
                 os.kill(pid, signal.SIGKILL)
             except OSError:

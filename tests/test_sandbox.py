@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import pids_named
 from repairlab.repair.confine import PROCESSES
 from repairlab.repair.report import TestReport
 from repairlab.repair.warm_runner import SandboxUnavailable, WarmRunner
@@ -93,17 +94,7 @@ class Watcher:
 
     def alive(self) -> set[int]:
         """Pids whose name is the token now."""
-        found = set()
-        for name in os.listdir("/proc"):
-            if not name.isdigit():
-                continue
-            try:
-                with open(f"/proc/{name}/comm", encoding="utf-8", errors="replace") as fh:
-                    if fh.read().strip() == self.token:
-                        found.add(int(name))
-            except OSError:
-                continue
-        return found
+        return pids_named(self.token)
 
     def _loop(self) -> None:
         while not self._stop.is_set():
