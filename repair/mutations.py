@@ -516,6 +516,7 @@ def _statement_edits(b: _Builder, stmt: ast.stmt) -> None:
     start, end, indent = where
     _delete(b, stmt, body, index, start, end, indent)
     _swap_next(b, stmt, body, index)
+    _split_in_place_call(b, stmt, body, index)
     scope = m.scopes.get(stmt)
     if isinstance(scope, ast.FunctionDef | ast.AsyncFunctionDef):
         _insert_copies(b, stmt, body, index, scope, start, indent)
@@ -1502,6 +1503,77 @@ def _insert_each(b: _Builder, body: list[ast.stmt], index: int, stmt: ast.stmt,
         b.body_edit(stmt, cost, f"insert {text!r} {place}", at, at, f"{indent}{text}\n",
                     mutate, "insert")
 
+
+
+# Methods of the builtin containers that change their receiver and return None: a
+# value taken from such a call is always None.
+_IN_PLACE = frozenset({
+    "append", "extend", "insert", "remove", "sort", "reverse", "clear",  # list
+    "update",  # dict, set
+    "add", "discard", "difference_update", "intersection_update",
+    "symmetric_difference_update",  # set
+})
+
+
+def _split_in_place_call(b: _Builder, stmt: ast.stmt, body: list[ast.stmt],
+                         index: int) -> None:
+    """A value taken from a call that changes its receiver in place and returns None
+    (`merged = dict(base).update(extra)`, `return items.sort()`): the call on a
+    statement of its own, and the receiver itself used as the value
+    (`merged = dict(base)` then `merged.update(extra)`; `items.sort()` then
+    `return items`)."""
+    if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 \
+            and isinstance(stmt.targets[0], ast.Name):
+        target: str | None = stmt.targets[0].id
+    elif isinstance(stmt, ast.Return):
+        target = None
+    else:
+        return
+    call = stmt.value
+    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
+            and call.func.attr in _IN_PLACE):
+        return
+    receiver = call.func.value
+    if isinstance(receiver, ast.Name) and receiver.id in b.facts.modules:
+        return
+    where = b.m.whole_lines(stmt)
+    if where is None:
+        return
+    start, end, indent = where
+    if not b.m.text[start:end].endswith("\n"):
+        return
+    new: list[ast.stmt]
+    if isinstance(receiver, ast.Name):  # the call first, then the receiver is the value
+        then: ast.stmt = (ast.Return(value=ast.Name(id=receiver.id, ctx=ast.Load()))
+                          if target is None else
+                          ast.Assign(targets=[ast.Name(id=target, ctx=ast.Store())],
+                                     value=ast.Name(id=receiver.id, ctx=ast.Load())))
+        new = [ast.Expr(value=call), then]
+    elif target is not None:  # the receiver is built into the target, then changed
+        changed = ast.Call(func=ast.Attribute(value=ast.Name(id=target, ctx=ast.Load()),
+                                              attr=call.func.attr, ctx=ast.Load()),
+                           args=call.args, keywords=call.keywords)
+        new = [ast.Assign(targets=[ast.Name(id=target, ctx=ast.Store())], value=receiver),
+               ast.Expr(value=changed)]
+    else:
+        return
+    for node in new:
+        node.lineno = stmt.lineno
+    try:
+        text = "".join(f"{indent}{ast.unparse(node)}\n" for node in new)
+    except (ValueError, TypeError, AttributeError, RecursionError):
+        return
+
+    def mutate() -> Undo:
+        body[index:index + 1] = new
+
+        def undo() -> None:
+            body[index:index + len(new)] = [stmt]
+
+        return undo
+
+    b.body_edit(stmt, 2, f"split the in-place .{call.func.attr}() from the value: "
+                f"{text.strip().splitlines()[0]}; ...", start, end, text, mutate, "statement")
 
 
 __all__ = ["Edit", "FileModel", "generate", "pairs", "render"]

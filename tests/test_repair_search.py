@@ -67,6 +67,26 @@ KIND_CASES = [
         "assert count_changes([3, 3, 4, 4, 3]) == 2\n",
     ),
     KindCase(
+        "a value taken from a call that changes its receiver in place (and returns None)",
+        """
+        def by_length(words):
+            ordered = list(words).sort(key=len)
+            return ordered
+        """,
+        """
+        def test_by_length():
+            assert by_length(["ccc", "a", "bb"]) == ["a", "bb", "ccc"]
+        """,
+        """
+        def by_length(words):
+            ordered = list(words)
+            ordered.sort(key=len)
+            return ordered
+        """,
+        "words = ['bb', 'a']\nassert by_length(words) == ['a', 'bb']\n"
+        "assert words == ['bb', 'a']\nassert by_length([]) == []\n",
+    ),
+    KindCase(
         "constant that should be an expression in scope: a literal loop condition",
         """
         def drain(stack):
@@ -885,6 +905,8 @@ PROPOSALS = [
      "        out.append(x)\n    return out\n",
      "def f(xs):\n    out = []\n    for x in xs:\n        if x is None:\n            continue\n"
      "        out.append(x)\n    return out\n"),
+    ("the value of an in-place call returned (None) instead of its receiver",
+     "def f(xs):\n    return xs.sort()\n", "def f(xs):\n    xs.sort()\n    return xs\n"),
     ("arithmetic computed and thrown away",
      "def f(n):\n    while n:\n        n // 10\n    return n\n",
      "def f(n):\n    while n:\n        n //= 10\n    return n\n"),
