@@ -18,6 +18,7 @@ from __future__ import annotations
 import ast
 import copy
 import itertools
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -930,11 +931,27 @@ def _subscript_edits(b: _Builder, node: ast.Subscript) -> None:
             defaults: list[ast.expr] = [ast.Constant(0), ast.Constant(""),
                                         ast.List(elts=[], ctx=ast.Load()), ast.Constant(None)]
             defaults += [ast.Name(id=n, ctx=ast.Load()) for n in b.facts.constants][:8]
+            defaults += [ast.Constant(text) for text in _quoted_in_docstring(b, node)]
             defaults.append(index)  # fall back to the key itself
             for default in defaults:
                 b.replace(node, _method(seq, "get", index, default), 3,
                           f"{_short(node)} -> .get({_short(index)}, {ast.unparse(default)})",
                           "get")
+
+
+_QUOTED = re.compile(r"'([^'\n]{1,40})'|\"([^\"\n]{1,40})\"|`([^`\n]{1,40})`")
+
+
+def _quoted_in_docstring(b: _Builder, node: ast.AST, limit: int = 3) -> list[str]:
+    """Values the docstring of `node`'s function quotes ("unknown codes get
+    'Unknown'"): what a default it names is written as, at most `limit`."""
+    scope = b.m.scopes.get(node)
+    if not isinstance(scope, ast.FunctionDef | ast.AsyncFunctionDef):
+        return []
+    doc = ast.get_docstring(scope) or ""
+    found = dict.fromkeys(next(g for g in match.groups() if g is not None)
+                          for match in _QUOTED.finditer(doc))
+    return list(found)[:limit]
 
 
 def _literal(b: _Builder, node: ast.Constant, value: str | bytes) -> str:

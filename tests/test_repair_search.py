@@ -67,6 +67,27 @@ KIND_CASES = [
         "assert count_changes([3, 3, 4, 4, 3]) == 2\n",
     ),
     KindCase(
+        "a lookup whose default for a missing key the docstring names",
+        """
+        def unit_name(code):
+            \"\"\"The unit's full name; codes it does not know read 'n/a'.\"\"\"
+            names = {"kg": "kilogram", "m": "metre"}
+            return names[code]
+        """,
+        """
+        def test_names():
+            assert unit_name("kg") == "kilogram"
+            assert unit_name("lb") == "n/a"
+        """,
+        """
+        def unit_name(code):
+            \"\"\"The unit's full name; codes it does not know read 'n/a'.\"\"\"
+            names = {"kg": "kilogram", "m": "metre"}
+            return names.get(code, 'n/a')
+        """,
+        "assert unit_name('m') == 'metre'\nassert unit_name('') == 'n/a'\n",
+    ),
+    KindCase(
         "a value taken from a call that changes its receiver in place (and returns None)",
         """
         def by_length(words):
