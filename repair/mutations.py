@@ -904,7 +904,10 @@ def _subscript_edits(b: _Builder, node: ast.Subscript) -> None:
         end = ast.BinOp(left=index.lower, op=ast.Add(), right=index.upper)
         b.replace(index.upper, end, 2, f"slice upper {_short(index.upper)} -> {_short(end)}",
                   "index")
-    if isinstance(index, ast.Slice | ast.Tuple):
+    if isinstance(index, ast.Slice):
+        _slice_edits(b, node, index)
+        return
+    if isinstance(index, ast.Tuple):
         return
     value = _int_value(index)
     if value is not None:
@@ -937,6 +940,36 @@ def _subscript_edits(b: _Builder, node: ast.Subscript) -> None:
                 b.replace(node, _method(seq, "get", index, default), 3,
                           f"{_short(node)} -> .get({_short(index)}, {ast.unparse(default)})",
                           "get")
+
+
+def _negated(node: ast.expr) -> ast.expr:
+    """`-node`, written plainly: -3 for 3, n for -n."""
+    value = _int_value(node)
+    if value is not None:
+        return _int_node(-value)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        return node.operand
+    return ast.UnaryOp(op=ast.USub(), operand=node)
+
+
+def _slice_edits(b: _Builder, node: ast.Subscript, sl: ast.Slice) -> None:
+    """A one-sided slice whose bound is on the wrong side or counts from the wrong
+    end (`xs[:n]` for the last n: `xs[-n:]`; `xs[1:]` for all but the last:
+    `xs[:-1]`)."""
+    if sl.step is not None or (sl.lower is None) == (sl.upper is None):
+        return
+    bound = sl.lower if sl.lower is not None else sl.upper
+    assert bound is not None
+    minus = _negated(bound)
+    shapes: tuple[tuple[ast.expr | None, ast.expr | None, int], ...]
+    if sl.lower is not None:  # xs[a:]
+        shapes = ((None, bound, 2), (minus, None, 2), (None, minus, 3))
+    else:  # xs[:b]
+        shapes = ((bound, None, 2), (None, minus, 2), (minus, None, 3))
+    for lower, upper, cost in shapes:
+        new = ast.Subscript(value=node.value, slice=ast.Slice(lower=lower, upper=upper),
+                            ctx=node.ctx)
+        b.replace(node, new, cost, f"slice {_short(node)} -> {_short(new)}", "index")
 
 
 _QUOTED = re.compile(r"'([^'\n]{1,40})'|\"([^\"\n]{1,40})\"|`([^`\n]{1,40})`")

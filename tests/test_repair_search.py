@@ -67,6 +67,23 @@ KIND_CASES = [
         "assert count_changes([3, 3, 4, 4, 3]) == 2\n",
     ),
     KindCase(
+        "a slice bound on the wrong side, counted from the wrong end",
+        """
+        def last(items, n):
+            return items[:n]
+        """,
+        """
+        def test_last():
+            assert last([1, 2, 3, 4], 2) == [3, 4]
+            assert last([1, 2, 3], 1) == [3]
+        """,
+        """
+        def last(items, n):
+            return items[-n:]
+        """,
+        "assert last([5, 6], 2) == [5, 6]\nassert last('abcd', 3) == 'bcd'\n",
+    ),
+    KindCase(
         "a lookup whose default for a missing key the docstring names",
         """
         def unit_name(code):
@@ -928,6 +945,8 @@ PROPOSALS = [
      "        out.append(x)\n    return out\n"),
     ("the value of an in-place call returned (None) instead of its receiver",
      "def f(xs):\n    return xs.sort()\n", "def f(xs):\n    xs.sort()\n    return xs\n"),
+    ("all but the last written as all but the first",
+     "def f(xs):\n    return xs[1:]\n", "def f(xs):\n    return xs[:-1]\n"),
     ("arithmetic computed and thrown away",
      "def f(n):\n    while n:\n        n // 10\n    return n\n",
      "def f(n):\n    while n:\n        n //= 10\n    return n\n"),
