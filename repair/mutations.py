@@ -1240,6 +1240,54 @@ def _growth_edits(b: _Builder, stmt: ast.stmt) -> None:
         _replace_stmt(b, stmt, new, 3, f"{_short(stmt)} -> .get with a default 0", "get")
     if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
         _missing_statements(b, stmt)
+    _result_kept_wrong(b, stmt)
+
+
+def _returns_values(func: ast.AST) -> bool:
+    """Whether a function returns a value somewhere (nested functions aside)."""
+    todo = list(ast.iter_child_nodes(func))
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.Return) and node.value is not None:
+            return True
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda
+                          | ast.ClassDef):
+            todo.extend(ast.iter_child_nodes(node))
+    return False
+
+
+def _result_kept_wrong(b: _Builder, stmt: ast.stmt) -> None:
+    """A result that is computed but not kept the way the function needs it: a value
+    computed and dropped where the function returns values (`fib(n - 1) + fib(n - 2)`:
+    `return ...`); a value assigned in a loop that should add up (`total = x`:
+    `total += x`), or one added up that should be assigned (`last += x`: `last = x`)."""
+    scope = b.m.scopes.get(stmt)
+    if not isinstance(scope, ast.FunctionDef | ast.AsyncFunctionDef):
+        return
+    value = stmt.value if isinstance(stmt, ast.Expr) else None
+    side_effect = isinstance(value, ast.Call) and (
+        isinstance(value.func, ast.Attribute)  # out.append(x), log.info(...)
+        or (isinstance(value.func, ast.Name) and value.func.id in BUILTIN_NAMES))  # print()
+    if isinstance(stmt, ast.Expr) and not side_effect and not isinstance(
+            stmt.value, ast.Constant | ast.Yield | ast.YieldFrom | ast.Await) \
+            and _returns_values(scope):
+        _replace_stmt(b, stmt, ast.Return(value=stmt.value, lineno=stmt.lineno), 2,
+                      f"return {_short(stmt.value)}", "statement")
+    if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 \
+            and isinstance(stmt.targets[0], ast.Name) and _in_loop(b, stmt):
+        name = stmt.targets[0].id
+        if any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(stmt.value)):
+            return  # it already works on its own value
+        for op, cost in ((ast.Add(), 2), (ast.Sub(), 3), (ast.Mult(), 3)):
+            aug = ast.AugAssign(target=ast.Name(id=name, ctx=ast.Store()), op=op,
+                                value=stmt.value, lineno=stmt.lineno)
+            _replace_stmt(b, stmt, aug, cost, f"{name} = ... -> {name} "
+                          f"{_SYMBOL[type(op)]}= ...", "operator")
+    if isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Name):
+        plain = ast.Assign(targets=[ast.Name(id=stmt.target.id, ctx=ast.Store())],
+                           value=stmt.value, lineno=stmt.lineno)
+        _replace_stmt(b, stmt, plain, 3, f"{stmt.target.id} {_SYMBOL[type(stmt.op)]}= ... -> "
+                      f"{stmt.target.id} = ...", "operator")
 
 
 def _in_loop(b: _Builder, stmt: ast.stmt) -> bool:

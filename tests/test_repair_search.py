@@ -67,6 +67,50 @@ KIND_CASES = [
         "assert count_changes([3, 3, 4, 4, 3]) == 2\n",
     ),
     KindCase(
+        "a value computed and dropped where the function must return it",
+        """
+        def count_paths(n):
+            if n <= 1:
+                return 1
+            count_paths(n - 1) + count_paths(n - 2)
+        """,
+        """
+        def test_paths():
+            assert count_paths(1) == 1
+            assert count_paths(4) == 5
+        """,
+        """
+        def count_paths(n):
+            if n <= 1:
+                return 1
+            return count_paths(n - 1) + count_paths(n - 2)
+        """,
+        "assert count_paths(5) == 8\nassert count_paths(0) == 1\n",
+    ),
+    KindCase(
+        "a value assigned in a loop where it must add up",
+        """
+        def total_weight(items):
+            total = 0
+            for item in items:
+                total = item["weight"]
+            return total
+        """,
+        """
+        def test_total():
+            assert total_weight([{"weight": 2}, {"weight": 3}]) == 5
+            assert total_weight([{"weight": 1}, {"weight": 1}, {"weight": 4}]) == 6
+        """,
+        """
+        def total_weight(items):
+            total = 0
+            for item in items:
+                total += item['weight']
+            return total
+        """,
+        "assert total_weight([]) == 0\nassert total_weight([{'weight': 7}]) == 7\n",
+    ),
+    KindCase(
         "a slice bound on the wrong side, counted from the wrong end",
         """
         def last(items, n):
@@ -947,6 +991,9 @@ PROPOSALS = [
      "def f(xs):\n    return xs.sort()\n", "def f(xs):\n    xs.sort()\n    return xs\n"),
     ("all but the last written as all but the first",
      "def f(xs):\n    return xs[1:]\n", "def f(xs):\n    return xs[:-1]\n"),
+    ("a value added up in a loop where only the last one is wanted",
+     "def f(xs):\n    last = 0\n    for x in xs:\n        last += x\n    return last\n",
+     "def f(xs):\n    last = 0\n    for x in xs:\n        last = x\n    return last\n"),
     ("arithmetic computed and thrown away",
      "def f(n):\n    while n:\n        n // 10\n    return n\n",
      "def f(n):\n    while n:\n        n //= 10\n    return n\n"),
