@@ -457,6 +457,82 @@ def _call_edits(b: _Builder, node: ast.Call) -> None:
         b.replace(node, node.args[0], 2, f"unwrap call {name}(...)", "call", own)
     elif not node.args and not node.keywords and isinstance(func, ast.Attribute):
         b.replace(node, func.value, 2, f"unwrap call .{func.attr}()", "call", True)
+    _order_keywords(b, node)
+    _recursive_yield(b, node)
+
+
+_ORDERING = ("sorted", "min", "max")  # builtins that take key= (sorted and .sort: reverse= too)
+_KEYS = ("len", "abs", "str.lower")   # key functions from the builtins
+
+
+def _order_keywords(b: _Builder, node: ast.Call) -> None:
+    """An ordering in the wrong direction or by the wrong measure: `reverse=True`
+    added to `sorted(...)` / `.sort()`, and `key=` given (a builtin's, or a
+    one-parameter function of the module) where there is none, or taken away."""
+    func = node.func
+    if isinstance(func, ast.Name) and func.id in _ORDERING and func.id not in b.facts.defined:
+        sorts = func.id == "sorted"
+    elif isinstance(func, ast.Attribute) and func.attr == "sort" and not node.args:
+        sorts = True
+    else:
+        return
+    given = {k.arg for k in node.keywords}
+    if None in given:
+        return  # **kwargs
+
+    def with_keywords(keywords: list[ast.keyword]) -> ast.Call:
+        new = copy.copy(node)
+        new.keywords = keywords
+        return new
+
+    if sorts and "reverse" not in given:
+        new = with_keywords([*node.keywords, ast.keyword(arg="reverse", value=ast.Constant(True))])
+        b.replace(node, new, 2, f"{_short(node)} -> reverse=True", "call")
+    if "key" in given:
+        new = with_keywords([k for k in node.keywords if k.arg != "key"])
+        b.replace(node, new, 3, f"{_short(node)} without key=", "call")
+        return
+    scope = b.m.scopes.get(node)
+    own = [f.name for f in b.m.tree.body if isinstance(f, ast.FunctionDef) and f is not scope
+           and len(f.args.args) == 1 and not f.args.vararg and not f.args.kwonlyargs]
+    keys = [*_KEYS, *own[:4]]
+    for key in keys:
+        value = ast.parse(key, mode="eval").body
+        new = with_keywords([*node.keywords, ast.keyword(arg="key", value=value)])
+        b.replace(node, new, 3, f"{_short(node)} -> key={key}", "call")
+
+
+def _recursive_yield(b: _Builder, node: ast.Call) -> None:
+    """A generator that calls itself but drops what the call yields (`walk(child)` on
+    a line of its own, or `yield walk(child)`, which yields the generator itself):
+    `yield from walk(child)`."""
+    scope = b.m.scopes.get(node)
+    func = node.func
+    if not (isinstance(scope, ast.FunctionDef) and isinstance(func, ast.Name)
+            and func.id == scope.name and _is_generator(scope)):
+        return
+    parent = b.m.parents.get(node)
+    if parent is None:
+        return
+    owner = parent[0]
+    if isinstance(owner, ast.Expr):
+        _replace_stmt(b, owner, ast.Expr(value=ast.YieldFrom(value=node)), 2,
+                      f"yield from {_short(node)}", "statement")
+    elif isinstance(owner, ast.Yield):
+        b.replace(owner, ast.YieldFrom(value=node), 2, f"yield {_short(node)} -> yield from",
+                  "statement")
+
+
+def _is_generator(func: ast.FunctionDef) -> bool:
+    todo = list(ast.iter_child_nodes(func))
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.Yield | ast.YieldFrom):
+            return True
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda
+                          | ast.ClassDef):
+            todo.extend(ast.iter_child_nodes(node))
+    return False
 
 
 def _swap_constants(b: _Builder, stmt: ast.stmt) -> None:
@@ -1310,7 +1386,7 @@ def _keep_result(b: _Builder, stmt: ast.Expr, call: ast.Call) -> None:
     func = call.func
     target: ast.expr | None = None
     if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) \
-            and func.value.id not in b.facts.modules:
+            and func.value.id not in b.facts.modules and func.attr not in _IN_PLACE:
         target = func.value
     elif isinstance(func, ast.Name) and func.id in BUILTIN_NAMES and call.args \
             and isinstance(call.args[0], ast.Name):

@@ -111,6 +111,38 @@ KIND_CASES = [
         "assert total_weight([]) == 0\nassert total_weight([{'weight': 7}]) == 7\n",
     ),
     KindCase(
+        "an ordering in the wrong direction",
+        """
+        def top_scores(scores, n):
+            return sorted(scores)[:n]
+        """,
+        """
+        def test_top():
+            assert top_scores([3, 9, 1, 7], 2) == [9, 7]
+        """,
+        """
+        def top_scores(scores, n):
+            return sorted(scores, reverse=True)[:n]
+        """,
+        "assert top_scores([5], 3) == [5]\nassert top_scores([1, 2, 3], 1) == [3]\n",
+    ),
+    KindCase(
+        "an ordering by the wrong measure",
+        """
+        def longest_first(words):
+            return sorted(words, reverse=True)
+        """,
+        """
+        def test_longest_first():
+            assert longest_first(["b", "aaa", "cc"]) == ["aaa", "cc", "b"]
+        """,
+        """
+        def longest_first(words):
+            return sorted(words, reverse=True, key=len)
+        """,
+        "assert longest_first(['xy', 'z']) == ['xy', 'z']\nassert longest_first([]) == []\n",
+    ),
+    KindCase(
         "a slice bound on the wrong side, counted from the wrong end",
         """
         def last(items, n):
@@ -994,6 +1026,9 @@ PROPOSALS = [
     ("a value added up in a loop where only the last one is wanted",
      "def f(xs):\n    last = 0\n    for x in xs:\n        last += x\n    return last\n",
      "def f(xs):\n    last = 0\n    for x in xs:\n        last = x\n    return last\n"),
+    ("a recursive generator that drops what its own call yields",
+     "def walk(t):\n    yield t\n    for c in t.children:\n        walk(c)\n",
+     "def walk(t):\n    yield t\n    for c in t.children:\n        yield from walk(c)\n"),
     ("arithmetic computed and thrown away",
      "def f(n):\n    while n:\n        n // 10\n    return n\n",
      "def f(n):\n    while n:\n        n //= 10\n    return n\n"),
