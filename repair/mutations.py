@@ -1316,7 +1316,58 @@ def _growth_edits(b: _Builder, stmt: ast.stmt) -> None:
         _replace_stmt(b, stmt, new, 3, f"{_short(stmt)} -> .get with a default 0", "get")
     if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
         _missing_statements(b, stmt)
+        _mutable_defaults(b, stmt)
     _result_kept_wrong(b, stmt)
+
+
+def _mutable_defaults(b: _Builder, func: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+    """A parameter whose default is a list, dict or set literal, shared by every call
+    that leaves it out (`def add(x, seen=[])`): the default None, and a fresh one made
+    first thing in the body (`if seen is None: seen = []`)."""
+    args = func.args
+    positional = [*args.posonlyargs, *args.args]
+    pairs_ = list(zip(positional[len(positional) - len(args.defaults):], args.defaults,
+                      strict=True))
+    pairs_ += [(a, d) for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True)
+               if d is not None]
+    first = 1 if _has_docstring(func) else 0
+    if first >= len(func.body):
+        return
+    where = b.m.whole_lines(func.body[first])
+    if where is None:
+        return
+    at, _, indent = where
+    for arg, default in pairs_:
+        mutable = isinstance(default, ast.List | ast.Dict | ast.Set) or (
+            isinstance(default, ast.Call) and isinstance(default.func, ast.Name)
+            and default.func.id in ("list", "dict", "set") and not default.args)
+        span = b.m.span(default)
+        parent = b.m.parents.get(default)
+        if not mutable or span is None or parent is None:
+            continue
+        fresh = ast.If(test=ast.Compare(left=ast.Name(id=arg.arg, ctx=ast.Load()),
+                                        ops=[ast.Is()], comparators=[ast.Constant(None)]),
+                       body=[ast.Assign(targets=[ast.Name(id=arg.arg, ctx=ast.Store())],
+                                        value=default, lineno=func.body[first].lineno)],
+                       orelse=[])
+        made = f"{indent}if {arg.arg} is None:\n{indent}    {arg.arg} = {ast.unparse(default)}\n"
+
+        def mutate(parent: tuple[ast.AST, str, int | None] = parent,
+                   fresh: ast.stmt = fresh) -> Undo:
+            undo_default = set_field(*parent, ast.Constant(None))
+            func.body.insert(first, fresh)
+
+            def undo() -> None:
+                _pop(func.body, first)
+                undo_default()
+
+            return undo
+
+        b.add(Edit(path=b.m.path, line=func.lineno, anchor=func.lineno, cost=3,
+                   label=f"default {arg.arg}={ast.unparse(default)} -> None, a fresh one "
+                         "at each call", spans=((span[0], span[1], "None", "None"),
+                                                (at, at, made, made)),
+                   mutate=mutate, kind="statement"))
 
 
 def _returns_values(func: ast.AST) -> bool:

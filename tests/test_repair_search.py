@@ -111,6 +111,27 @@ KIND_CASES = [
         "assert total_weight([]) == 0\nassert total_weight([{'weight': 7}]) == 7\n",
     ),
     KindCase(
+        "a mutable default shared by every call",
+        """
+        def tagged(tag, tags=[]):
+            tags.append(tag)
+            return tags
+        """,
+        """
+        def test_tagged():
+            assert tagged("a") == ["a"]
+            assert tagged("b") == ["b"]
+        """,
+        """
+        def tagged(tag, tags=None):
+            if tags is None:
+                tags = []
+            tags.append(tag)
+            return tags
+        """,
+        "assert tagged('c', ['x']) == ['x', 'c']\nassert tagged('d') == ['d']\n",
+    ),
+    KindCase(
         "an ordering in the wrong direction",
         """
         def top_scores(scores, n):
