@@ -1387,7 +1387,9 @@ def _result_kept_wrong(b: _Builder, stmt: ast.stmt) -> None:
     """A result that is computed but not kept the way the function needs it: a value
     computed and dropped where the function returns values (`fib(n - 1) + fib(n - 2)`:
     `return ...`); a value assigned in a loop that should add up (`total = x`:
-    `total += x`), or one added up that should be assigned (`last += x`: `last = x`)."""
+    `total += x`) or be the running extreme (`best = max(best, x)`), one that works on
+    itself and must not drop below zero (`run = max(0, run + x)`), or one added up that
+    should be assigned (`last += x`: `last = x`)."""
     scope = b.m.scopes.get(stmt)
     if not isinstance(scope, ast.FunctionDef | ast.AsyncFunctionDef):
         return
@@ -1404,12 +1406,19 @@ def _result_kept_wrong(b: _Builder, stmt: ast.stmt) -> None:
             and isinstance(stmt.targets[0], ast.Name) and _in_loop(b, stmt):
         name = stmt.targets[0].id
         if any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(stmt.value)):
-            return  # it already works on its own value
+            # It works on its own value (`best = best + x`): what it keeps may need to
+            # be a running extreme that never drops below nothing (`max(0, ...)`).
+            b.replace(stmt.value, _call("max", ast.Constant(0), stmt.value), 3,
+                      f"{name} = max(0, ...)", "wrap")
+            return
         for op, cost in ((ast.Add(), 2), (ast.Sub(), 3), (ast.Mult(), 3)):
             aug = ast.AugAssign(target=ast.Name(id=name, ctx=ast.Store()), op=op,
                                 value=stmt.value, lineno=stmt.lineno)
             _replace_stmt(b, stmt, aug, cost, f"{name} = ... -> {name} "
                           f"{_SYMBOL[type(op)]}= ...", "operator")
+        for extreme in ("max", "min"):  # a running extreme (`best = x`: the best so far)
+            b.replace(stmt.value, _call(extreme, ast.Name(id=name, ctx=ast.Load()), stmt.value),
+                      2, f"{name} = {extreme}({name}, ...)", "wrap")
     if isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Name):
         plain = ast.Assign(targets=[ast.Name(id=stmt.target.id, ctx=ast.Store())],
                            value=stmt.value, lineno=stmt.lineno)

@@ -111,6 +111,33 @@ KIND_CASES = [
         "assert total_weight([]) == 0\nassert total_weight([{'weight': 7}]) == 7\n",
     ),
     KindCase(
+        "a value assigned in a loop where it must be the running extreme",
+        """
+        def longest_streak(days):
+            best = 0
+            current = 0
+            for active in days:
+                current = current + 1 if active else 0
+                best = current
+            return best
+        """,
+        """
+        def test_streak():
+            assert longest_streak([1, 1, 0, 1]) == 2
+            assert longest_streak([1, 1, 1, 0, 1]) == 3
+        """,
+        """
+        def longest_streak(days):
+            best = 0
+            current = 0
+            for active in days:
+                current = current + 1 if active else 0
+                best = max(best, current)
+            return best
+        """,
+        "assert longest_streak([]) == 0\nassert longest_streak([1, 1, 1, 0]) == 3\n",
+    ),
+    KindCase(
         "a mutable default shared by every call",
         """
         def tagged(tag, tags=[]):
@@ -1050,6 +1077,11 @@ PROPOSALS = [
     ("a recursive generator that drops what its own call yields",
      "def walk(t):\n    yield t\n    for c in t.children:\n        walk(c)\n",
      "def walk(t):\n    yield t\n    for c in t.children:\n        yield from walk(c)\n"),
+    ("a running sum that must not drop below zero",
+     "def f(xs):\n    run = 0\n    best = 0\n    for x in xs:\n        run = run + x\n"
+     "        best = max(best, run)\n    return best\n",
+     "def f(xs):\n    run = 0\n    best = 0\n    for x in xs:\n        run = max(0, run + x)\n"
+     "        best = max(best, run)\n    return best\n"),
     ("arithmetic computed and thrown away",
      "def f(n):\n    while n:\n        n // 10\n    return n\n",
      "def f(n):\n    while n:\n        n //= 10\n    return n\n"),
