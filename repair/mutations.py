@@ -1317,6 +1317,7 @@ def _growth_edits(b: _Builder, stmt: ast.stmt) -> None:
     if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
         _missing_statements(b, stmt)
         _mutable_defaults(b, stmt)
+        _never_recorded(b, stmt)
     _result_kept_wrong(b, stmt)
 
 
@@ -1368,6 +1369,75 @@ def _mutable_defaults(b: _Builder, func: ast.FunctionDef | ast.AsyncFunctionDef)
                          "at each call", spans=((span[0], span[1], "None", "None"),
                                                 (at, at, made, made)),
                    mutate=mutate, kind="statement"))
+
+
+_RECORDS = {"set": "add", "list": "append"}  # how an item goes into a new empty one
+_MUTATES = frozenset({"add", "append", "update", "extend", "insert", "setdefault",
+                      "__setitem__", "appendleft", "put"})
+
+
+def _empty_kind(value: ast.expr | None) -> str | None:
+    if isinstance(value, ast.List) and not value.elts:
+        return "list"
+    if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and not value.args \
+            and value.func.id in _RECORDS:
+        return value.func.id
+    return None
+
+
+def _never_recorded(b: _Builder, func: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+    """A collection made empty (`seen = set()`), asked whether it holds an item (`if node
+    in seen`), but never given one: the item recorded (`seen.add(node)`) right after the
+    statement that asks, or first thing in the function that asks."""
+    made: dict[str, str] = {}  # name -> "set" / "list", in this function or around it
+    for outer in [func, *_enclosing(b, func)]:
+        for node in ast.walk(outer):
+            if isinstance(node, ast.Assign) and len(node.targets) == 1 \
+                    and isinstance(node.targets[0], ast.Name):
+                kind = _empty_kind(node.value)
+                if kind is not None:
+                    made.setdefault(node.targets[0].id, kind)
+    if not made:
+        return
+    for node in ast.walk(b.m.tree):  # given an item anywhere: not this bug
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) \
+                and node.attr in _MUTATES:
+            made.pop(node.value.id, None)
+        elif isinstance(node, ast.AugAssign | ast.Assign):
+            for target in (node.targets if isinstance(node, ast.Assign) else [node.target]):
+                base = target.value if isinstance(target, ast.Subscript) else target
+                if isinstance(base, ast.Name) and (isinstance(node, ast.AugAssign)
+                                                   or isinstance(target, ast.Subscript)):
+                    made.pop(base.id, None)
+    first = 1 if _has_docstring(func) else 0
+    for node in ast.walk(func):
+        if not (isinstance(node, ast.Compare) and len(node.ops) == 1
+                and isinstance(node.ops[0], ast.In | ast.NotIn)
+                and isinstance(node.comparators[0], ast.Name)
+                and node.comparators[0].id in made and b.m.scopes.get(node) is func):
+            continue
+        name = node.comparators[0].id
+        record = ast.Expr(value=_method(ast.Name(id=name, ctx=ast.Load()),
+                                        _RECORDS[made[name]], node.left))
+        text = ast.unparse(record)
+        asking = b.m.anchors.get(node)
+        parent = b.m.parents.get(asking) if asking is not None else None
+        if asking is not None and parent is not None and parent[2] is not None:
+            body = getattr(parent[0], parent[1])
+            _insert_each(b, body, parent[2] + 1, asking, [(record, text)], at_end=True, cost=3)
+        if first < len(func.body) and func.body[first] is not asking:
+            _insert_each(b, func.body, first, func.body[first], [(record, text)],
+                         at_end=False, cost=3)
+
+
+def _enclosing(b: _Builder, node: ast.AST) -> list[ast.AST]:
+    """The functions around `node`, innermost first."""
+    out: list[ast.AST] = []
+    scope = b.m.scopes.get(node)
+    while isinstance(scope, ast.FunctionDef | ast.AsyncFunctionDef):
+        out.append(scope)
+        scope = b.m.scopes.get(scope)
+    return out
 
 
 def _returns_values(func: ast.AST) -> bool:

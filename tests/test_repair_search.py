@@ -138,6 +138,44 @@ KIND_CASES = [
         "assert longest_streak([]) == 0\nassert longest_streak([1, 1, 1, 0]) == 3\n",
     ),
     KindCase(
+        "a collection asked whether it holds an item but never given one",
+        """
+        def reachable(graph, start, goal):
+            seen = set()
+
+            def search(node):
+                if node in seen:
+                    return False
+                if node == goal:
+                    return True
+                return any(search(n) for n in graph[node])
+
+            return search(start)
+        """,
+        """
+        def test_reachable():
+            graph = {1: [2], 2: [1], 3: []}
+            assert reachable(graph, 1, 2) is True
+            assert reachable(graph, 1, 3) is False
+        """,
+        """
+        def reachable(graph, start, goal):
+            seen = set()
+
+            def search(node):
+                if node in seen:
+                    return False
+                seen.add(node)
+                if node == goal:
+                    return True
+                return any(search(n) for n in graph[node])
+
+            return search(start)
+        """,
+        "assert reachable({1: [2], 2: [3], 3: [1]}, 1, 3) is True\n"
+        "assert reachable({1: []}, 1, 1) is True\n",
+    ),
+    KindCase(
         "a mutable default shared by every call",
         """
         def tagged(tag, tags=[]):
