@@ -970,6 +970,18 @@ def _fill_empty(b: _Builder, node: ast.List | ast.Tuple) -> None:
         new = ast.List(elts=elts, ctx=ast.Load()) if isinstance(node, ast.List) \
             else ast.Tuple(elts=elts, ctx=ast.Load())
         b.replace(node, new, 3, f"empty {ast.unparse(node)} -> {ast.unparse(new)}", "constant")
+    # The base case of a recursive enumeration (subsets, orderings): one empty one, not none.
+    parent = b.m.parents.get(node)
+    scope = b.m.scopes.get(node)
+    if isinstance(node, ast.List) and parent is not None and isinstance(parent[0], ast.Return) \
+            and isinstance(scope, ast.FunctionDef) and _calls_itself(scope):
+        b.replace(node, ast.List(elts=[ast.List(elts=[], ctx=ast.Load())], ctx=ast.Load()), 3,
+                  "return [] -> return [[]] (the base case holds one empty one)", "constant")
+
+
+def _calls_itself(func: ast.FunctionDef) -> bool:
+    return any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+               and n.func.id == func.name for n in ast.walk(func))
 
 
 def _subscript_edits(b: _Builder, node: ast.Subscript) -> None:

@@ -176,6 +176,28 @@ KIND_CASES = [
         "assert reachable({1: []}, 1, 1) is True\n",
     ),
     KindCase(
+        "the base case of a recursive enumeration returning none where it holds one",
+        """
+        def subsets(xs):
+            if not xs:
+                return []
+            rest = subsets(xs[1:])
+            return rest + [[xs[0]] + s for s in rest]
+        """,
+        """
+        def test_subsets():
+            assert sorted(subsets([1, 2])) == [[], [1], [1, 2], [2]]
+        """,
+        """
+        def subsets(xs):
+            if not xs:
+                return [[]]
+            rest = subsets(xs[1:])
+            return rest + [[xs[0]] + s for s in rest]
+        """,
+        "assert subsets([]) == [[]]\nassert len(subsets([1, 2, 3])) == 8\n",
+    ),
+    KindCase(
         "a mutable default shared by every call",
         """
         def tagged(tag, tags=[]):
