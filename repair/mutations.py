@@ -19,7 +19,7 @@ import ast
 import copy
 import itertools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from repairlab.repair.program import (
@@ -523,16 +523,19 @@ def _recursive_yield(b: _Builder, node: ast.Call) -> None:
                   "statement")
 
 
-def _is_generator(func: ast.FunctionDef) -> bool:
+def _own_nodes(func: ast.AST) -> Iterator[ast.AST]:
+    """Every node of a function's own code (nested functions and classes aside)."""
     todo = list(ast.iter_child_nodes(func))
     while todo:
         node = todo.pop()
-        if isinstance(node, ast.Yield | ast.YieldFrom):
-            return True
+        yield node
         if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda
                           | ast.ClassDef):
             todo.extend(ast.iter_child_nodes(node))
-    return False
+
+
+def _is_generator(func: ast.FunctionDef) -> bool:
+    return any(isinstance(node, ast.Yield | ast.YieldFrom) for node in _own_nodes(func))
 
 
 def _swap_constants(b: _Builder, stmt: ast.stmt) -> None:
@@ -1454,15 +1457,8 @@ def _enclosing(b: _Builder, node: ast.AST) -> list[ast.AST]:
 
 def _returns_values(func: ast.AST) -> bool:
     """Whether a function returns a value somewhere (nested functions aside)."""
-    todo = list(ast.iter_child_nodes(func))
-    while todo:
-        node = todo.pop()
-        if isinstance(node, ast.Return) and node.value is not None:
-            return True
-        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda
-                          | ast.ClassDef):
-            todo.extend(ast.iter_child_nodes(node))
-    return False
+    return any(isinstance(node, ast.Return) and node.value is not None
+               for node in _own_nodes(func))
 
 
 def _result_kept_wrong(b: _Builder, stmt: ast.stmt) -> None:
