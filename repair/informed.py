@@ -15,7 +15,9 @@ raised in `model`'s file, the edits its exception calls for at its line:
 - TypeError naming types (`can only concatenate str (not "int") to str`): each value at
   its line converted to each type named (`bytes`: `.encode()` / `.decode()`);
 - an exception raised inside a `try` whose handler does not catch it: the handler made to
-  catch it.
+  catch it; raised outside any `try` (ValueError from `int(text)`, KeyError, ...): the
+  statement that raised it wrapped in one that catches it and returns None (or, in a
+  loop, skips the item).
 
 Every edit is marked `informed` (tried first at its line). Nothing is run or imported
 but standard-library modules (see `repair.program`); odd messages yield no edits.
@@ -28,7 +30,7 @@ import builtins
 import re
 from collections.abc import Iterable
 
-from repairlab.repair.mutations import _Builder, _pop, _scope_names, _with
+from repairlab.repair.mutations import _Builder, _in_loop, _pop, _scope_names, _with
 from repairlab.repair.program import (
     BUILTIN_NAMES,
     STDLIB,
@@ -55,6 +57,9 @@ def informed_edits(model: FileModel, found: Iterable[Symptom],
     """The edits `found` calls for in `model`'s file. `bundle_modules` maps the bundle's
     own module names to their top-level names (for imports between its files)."""
     b = _Builder(model)
+    # A statement wrapped in `try` is offered, but not ahead of the natural edits at its
+    # line (KeyError: `.get` first): these edits are not marked informed.
+    handlers = _Builder(model)
     modules = bundle_modules or {}
     done: set[tuple[str, str, int | None]] = set()
     for sym in found:
@@ -76,9 +81,10 @@ def informed_edits(model: FileModel, found: Iterable[Symptom],
             _conversions(b, msg, sym.line)
         if sym.line is not None:
             _uncaught(b, sym.exc_type, sym.line)
+            _unhandled(handlers, sym.exc_type, sym.line)
     for edit in b.edits:
         edit.informed = True
-    return b.edits
+    return b.edits + handlers.edits
 
 
 def _stmt_at(b: _Builder, line: int | None) -> list[ast.AST]:
@@ -307,6 +313,71 @@ def _uncaught(b: _Builder, exc_type: str, line: int) -> None:
                                  ctx=ast.Load())
                 b.replace(caught, both, 1, f"except {caught.id} -> ({caught.id}, {exc_type})",
                           "exception")
+
+
+# Exceptions that input can cause and a tool may be meant to handle (not those that
+# mean its own code is wrong: NameError, AttributeError, TypeError, AssertionError ...).
+_HANDLED = frozenset({"ValueError", "KeyError", "IndexError", "ZeroDivisionError",
+                      "FileNotFoundError", "OSError", "UnicodeDecodeError",
+                      "StopIteration", "LookupError", "ArithmeticError"})
+
+
+def _unhandled(b: _Builder, exc_type: str, line: int) -> None:
+    """An exception raised by a simple statement of a function, outside any `try`: the
+    statement wrapped in `try`, its handler returning None or, in a loop, skipping
+    the item."""
+    if exc_type not in _HANDLED:
+        return
+    for stmt in _stmt_at(b, line):
+        if not isinstance(stmt, ast.Return | ast.Assign | ast.AugAssign | ast.Expr):
+            continue
+        scope = b.m.scopes.get(stmt)
+        parent = b.m.parents.get(stmt)
+        where = b.m.whole_lines(stmt)
+        if not isinstance(scope, ast.FunctionDef | ast.AsyncFunctionDef) or parent is None \
+                or parent[2] is None or where is None or _inside_try(b, stmt, scope):
+            continue
+        start, end, indent = where
+        if not b.m.text[start:end].endswith("\n"):
+            continue
+        body: list[ast.stmt] = getattr(parent[0], parent[1])
+        index = parent[2]
+        inner = "".join(f"    {ln}\n" if ln.strip() else "\n"
+                        for ln in b.m.text[start:end].splitlines())
+        endings: list[tuple[ast.stmt, str]] = [(ast.Return(value=ast.Constant(None)),
+                                                "return None")]
+        if _in_loop(b, stmt):
+            endings.append((ast.Continue(), "continue"))
+        for ending, word in endings:
+            new = ast.Try(body=[stmt], handlers=[ast.ExceptHandler(
+                type=ast.Name(id=exc_type, ctx=ast.Load()), name=None, body=[ending])],
+                orelse=[], finalbody=[])
+            text = (f"{indent}try:\n{inner}{indent}except {exc_type}:\n"
+                    f"{indent}    {word}\n")
+
+            def mutate(new: ast.stmt = new, body: list[ast.stmt] = body,
+                       index: int = index, old: ast.stmt = stmt) -> Undo:
+                body[index] = new
+
+                def undo() -> None:
+                    body[index] = old
+
+                return undo
+
+            b.body_edit(stmt, 3, f"catch {exc_type} at line {line}: {word}", start, end,
+                        text, mutate, "exception")
+
+
+def _inside_try(b: _Builder, stmt: ast.stmt, scope: ast.AST) -> bool:
+    at: ast.AST | None = stmt
+    while at is not None and at is not scope:
+        parent = b.m.parents.get(at)
+        if parent is None:
+            return False
+        if isinstance(parent[0], ast.Try) and parent[1] == "body":
+            return True
+        at = parent[0]
+    return False
 
 
 def module_top_names(sources: dict[str, str]) -> dict[str, list[str]]:

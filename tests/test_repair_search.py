@@ -270,6 +270,28 @@ KIND_CASES = [
         "assert fields(' x,y ') == ['x', 'y']\nassert fields('z') == ['z']\n",
     ),
     KindCase(
+        "an exception the input causes, meant to be handled",
+        """
+        def parse_port(text):
+            \"\"\"The port number in text, or None when it is not a number.\"\"\"
+            return int(text)
+        """,
+        """
+        def test_port():
+            assert parse_port("80") == 80
+            assert parse_port("http") is None
+        """,
+        """
+        def parse_port(text):
+            \"\"\"The port number in text, or None when it is not a number.\"\"\"
+            try:
+                return int(text)
+            except ValueError:
+                return None
+        """,
+        "assert parse_port('8080') == 8080\nassert parse_port('') is None\n",
+    ),
+    KindCase(
         "a mutable default shared by every call",
         """
         def tagged(tag, tags=[]):
