@@ -217,8 +217,45 @@ def _receiver_attributes(b: _Builder, msg: str, modules: dict[str, list[str]]
     return None
 
 
+def _class_meant(b: _Builder, msg: str, line: int | None) -> None:
+    """`module 'M' has no attribute 'a'` where a class N of standard module M has it
+    (`datetime.strptime` after `import datetime`): `import M` -> `from M import M`
+    when N is named like M, else `M.a` -> `M.N.a` at the failing line."""
+    m = _MODULE_ATTR.search(msg)
+    if m is None:
+        return
+    module_name, attr = m.group(1), m.group(2)
+    module = stdlib_module(module_name)
+    if module is None:
+        return
+    owners = [n for n in stdlib_names(module_name)
+              if isinstance(getattr(module, n, None), type)
+              and hasattr(getattr(module, n), attr)][:3]
+    local = next((k for k, v in b.facts.modules.items() if v == module_name), None)
+    for owner in owners:
+        if owner == module_name and local == module_name:
+            for stmt in b.m.tree.body:
+                if isinstance(stmt, ast.Import) and len(stmt.names) == 1 \
+                        and stmt.names[0].name == module_name and not stmt.names[0].asname:
+                    new = ast.ImportFrom(module=module_name, names=[ast.alias(name=owner)],
+                                         level=0)
+                    b.replace(stmt, new, 1, f"import {module_name} -> from {module_name} "
+                              f"import {owner} (the class has .{attr})", "import")
+        if local is None:
+            continue
+        uses = [n for n in ast.walk(b.m.tree) if isinstance(n, ast.Attribute)
+                and n.attr == attr and isinstance(n.value, ast.Name) and n.value.id == local
+                and b.m.span(n) is not None]
+        if uses:
+            b.replace_many([(n, _with(n, value=ast.Attribute(value=n.value, attr=owner,
+                                                             ctx=ast.Load()))) for n in uses],
+                           1, f"{local}.{attr} -> {local}.{owner}.{attr} (at every use)",
+                           "attribute")
+
+
 def _wrong_attribute(b: _Builder, msg: str, modules: dict[str, list[str]],
                      line: int | None) -> None:
+    _class_meant(b, msg, line)
     found = _receiver_attributes(b, msg, modules)
     if found is None:
         return

@@ -26,6 +26,7 @@ from repairlab.repair.program import (
     ModuleFacts,
     closest,
     exception_relatives,
+    stdlib_module,
     stdlib_siblings,
 )
 from repairlab.repair.sourcefile import Edit, FileModel, Undo, pairs, render, set_field
@@ -700,6 +701,7 @@ _WRAPS_VALUE = ("len", "sorted", "abs", "set")
 _SEPARATORS = (",", ", ", ";", " ", "\t", "\n", "|", ":", "-", "_", "/", ".", "")
 _STRFTIME = set("aAbBcdfHIjmMpSUwWxXyYzZ")
 _SCALES = (2, 10, 60, 24, 1000)
+_SPLITS = ("split", "rsplit", "splitlines")  # str methods whose result is a list of parts
 _WRAPPABLE = (ast.Name, ast.Attribute, ast.Subscript, ast.Call, ast.BinOp)
 NAME_POOL = 6  # names in scope offered for an inserted statement
 SIBLINGS = 6  # other functions of the same standard module offered for one
@@ -730,6 +732,8 @@ def _value_role(b: _Builder, node: ast.expr) -> str:
     if parent is None:
         return ""
     owner, fieldname, _ = parent
+    if isinstance(owner, ast.IfExp) and fieldname in ("body", "orelse"):
+        return _value_role(b, owner)  # either branch's value goes where the whole goes
     if isinstance(owner, ast.Return):
         return "return"
     if isinstance(owner, ast.Assign | ast.AnnAssign) and fieldname == "value":
@@ -790,6 +794,9 @@ def _reshape_edits(b: _Builder, node: ast.AST) -> None:
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
             and node.func.attr == "join" and len(node.args) == 1 and not node.keywords:
         _join_conversions(b, node)
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+            and node.func.attr in _SPLITS:
+        _mapped_conversions(b, node)
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div) \
             and _value_role(b, node) in ("argument", "return", "assign"):
         # A ratio where a percentage is meant, or the reverse.
@@ -829,6 +836,24 @@ def _reshape_edits(b: _Builder, node: ast.AST) -> None:
     if isinstance(node, ast.List | ast.Tuple) and not node.elts \
             and isinstance(node.ctx, ast.Load) and _value_role(b, node) in ("assign", "return"):
         _fill_empty(b, node)
+
+
+def _mapped_conversions(b: _Builder, call: ast.Call) -> None:
+    """The parts of a split text used as they are, where numbers were meant
+    (`v.split(".")` as a sort key compares '10' < '9'): `list(map(int, ...))` and
+    `list(map(float, ...))` around the split, where its whole result is used (not
+    indexed, not a receiver, not already mapped)."""
+    parent = b.m.parents.get(call)
+    if parent is None:
+        return
+    owner = parent[0]
+    if isinstance(owner, ast.Attribute | ast.Subscript | ast.Starred | ast.Expr) or (
+            isinstance(owner, ast.Call) and isinstance(owner.func, ast.Name)
+            and owner.func.id in ("map", "len", *_CONVERSIONS)):
+        return
+    for conv in ("int", "float"):
+        new = _call("list", _call("map", ast.Name(id=conv, ctx=ast.Load()), call))
+        b.replace(call, new, 3, f"list(map({conv}, {_short(call, 30)}))", "convert")
 
 
 def _join_conversions(b: _Builder, call: ast.Call) -> None:
@@ -1161,7 +1186,30 @@ def _widen_narrow(b: _Builder, stmt: ast.If | ast.While, test: ast.expr) -> None
                       "condition")
 
 
+def _import_form_edits(b: _Builder, stmt: ast.Import | ast.ImportFrom) -> None:
+    """`import M` where the code means the class M of module M (`datetime.strptime`
+    after `import datetime`): `from M import M`; and the reverse, `from M import M` ->
+    `import M`. Only for a standard module whose top level has a name like itself."""
+    if isinstance(stmt, ast.Import):
+        if len(stmt.names) != 1 or stmt.names[0].asname or "." in stmt.names[0].name:
+            return
+        name = stmt.names[0].name
+        module = stdlib_module(name)
+        if module is None or not callable(getattr(module, name, None)):
+            return
+        new: ast.stmt = ast.ImportFrom(module=name, names=[ast.alias(name=name)], level=0)
+        b.replace(stmt, new, 2, f"import {name} -> from {name} import {name}", "import")
+    elif stmt.module and not stmt.level and len(stmt.names) == 1 \
+            and stmt.names[0].name == stmt.module and not stmt.names[0].asname \
+            and stdlib_module(stmt.module) is not None:
+        new = ast.Import(names=[ast.alias(name=stmt.module)])
+        b.replace(stmt, new, 2, f"from {stmt.module} import {stmt.module} -> "
+                  f"import {stmt.module}", "import")
+
+
 def _growth_edits(b: _Builder, stmt: ast.stmt) -> None:
+    if isinstance(stmt, ast.Import | ast.ImportFrom) and b.m.scopes.get(stmt) is None:
+        _import_form_edits(b, stmt)
     if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
         _keep_result(b, stmt, stmt.value)
     if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.BinOp) \
@@ -1189,6 +1237,9 @@ def _growth_edits(b: _Builder, stmt: ast.stmt) -> None:
         _replace_stmt(b, stmt, new, 3, f"{_short(stmt)} -> .get with a default 0", "get")
     if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
         _missing_statements(b, stmt)
+        _mirrored_statements(b, stmt)
+    if isinstance(stmt, ast.ClassDef):
+        _counter_updates(b, stmt)
 
 
 def _in_loop(b: _Builder, stmt: ast.stmt) -> bool:
@@ -1462,6 +1513,9 @@ def _missing_statements(b: _Builder, func: ast.FunctionDef | ast.AsyncFunctionDe
                        for item in [n.id for n in ast.walk(loop.target)
                                     if isinstance(n, ast.Name)][:2]]
             _insert_each(b, body, len(body), body[-1], carried, at_end=True, cost=3)
+            _accumulations(b, loop, assigned)
+        elif isinstance(loop, ast.While):
+            _advance_before_continue(b, loop)
     # ... and the calls (not the assignments) before a return the function makes.
     calls_only: list[tuple[ast.stmt, str]] = [(s, t) for s, t in new_stmts
                                               if isinstance(s, ast.Expr)]
@@ -1471,6 +1525,187 @@ def _missing_statements(b: _Builder, func: ast.FunctionDef | ast.AsyncFunctionDe
             if parent is not None and parent[2] is not None:
                 body = getattr(parent[0], parent[1])
                 _insert_each(b, body, parent[2], node, calls_only, at_end=False)
+
+
+def _accumulations(b: _Builder, loop: ast.For, assigned: list[str]) -> None:
+    """An accumulator the loop reads but never updates (`running` set before the loop,
+    read in it): `running += item` (or `+= 1`, a count) inserted before the first
+    statement of the loop that reads it, and at the loop's end."""
+    items = [n.id for n in ast.walk(loop.target) if isinstance(n, ast.Name)][:1]
+    body = loop.body
+    # A name whose methods or items the loop uses holds an object (a list it appends
+    # to), not a number to accumulate.
+    objects = {n.value.id for n in ast.walk(loop) if isinstance(n, ast.Attribute | ast.Subscript)
+               and isinstance(n.value, ast.Name)}
+    for name in [n for n in _never_updated(loop, assigned) if n not in objects]:
+        stmts = [(ast.parse(f"{name} += {value}").body[0], f"{name} += {value}")
+                 for value in [*items, "1"] if value != name]
+        first = next((i for i, s in enumerate(body) if any(
+            isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load)
+            for n in ast.walk(s))), None)
+        if first is not None:
+            _insert_each(b, body, first, body[first], stmts, at_end=False, cost=3)
+        _insert_each(b, body, len(body), body[-1], stmts, at_end=True, cost=3)
+
+
+def _loop_own_statements(loop: ast.For | ast.While) -> list[ast.stmt]:
+    """The statements of a loop's body, nested blocks included, but not those of the
+    loops or definitions nested in it (their `continue` and steps are their own)."""
+    out: list[ast.stmt] = []
+    stack: list[ast.stmt] = list(reversed(loop.body))
+    while stack:
+        stmt = stack.pop()
+        out.append(stmt)
+        if isinstance(stmt, ast.For | ast.While | ast.AsyncFor | ast.FunctionDef
+                      | ast.AsyncFunctionDef | ast.ClassDef):
+            continue
+        for fieldname in ("body", "orelse", "finalbody", "handlers"):
+            for child in reversed(getattr(stmt, fieldname, None) or []):
+                if isinstance(child, ast.ExceptHandler):
+                    stack.extend(reversed(child.body))
+                elif isinstance(child, ast.stmt):
+                    stack.append(child)
+    return out
+
+
+def _stores(stmt: ast.AST, names: set[str]) -> bool:
+    return any(isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store) and n.id in names
+               for n in ast.walk(stmt))
+
+
+def _advance_before_continue(b: _Builder, loop: ast.While) -> None:
+    """A `while` loop whose `continue` skips the step that its condition waits for
+    (`i += 1` elsewhere in the loop): the loop's own steps of a name its condition
+    reads, each inserted before a `continue` that nothing before it in its block
+    advances (else the loop spins forever on that item)."""
+    tested = {n.id for n in ast.walk(loop.test) if isinstance(n, ast.Name)}
+    own = _loop_own_statements(loop)
+    steps: list[tuple[ast.stmt, str]] = []
+    for stmt in own:
+        if isinstance(stmt, ast.AugAssign | ast.Assign) and _stores(stmt, tested):
+            text = b.m.source_of(stmt)
+            if text is not None and "\n" not in text.rstrip("\n") \
+                    and text.strip() not in {t for _, t in steps}:
+                steps.append((ast.parse(text).body[0], text.strip()))
+    if not steps:
+        return
+    for stmt in own:
+        if not isinstance(stmt, ast.Continue):
+            continue
+        parent = b.m.parents.get(stmt)
+        if parent is None or parent[2] is None:
+            continue
+        block: list[ast.stmt] = getattr(parent[0], parent[1])
+        index = parent[2]
+        if any(_stores(s, tested) for s in block[:index]):
+            continue
+        _insert_each(b, block, index, stmt, steps[:3], at_end=False, cost=2, kind="loop")
+
+
+def _mirror_partners(func: ast.FunctionDef | ast.AsyncFunctionDef) -> dict[str, str]:
+    """Each name's counterpart in the function: neighbouring parameters (`left`,
+    `right`), names bound together (`lo, hi = ...`, `i = j = 0`). A name with several
+    takes the first one found."""
+    pairs: list[tuple[str, str]] = []
+    params = [a.arg for a in [*func.args.posonlyargs, *func.args.args]
+              if a.arg not in ("self", "cls")]
+    pairs += list(itertools.pairwise(params))
+    for node in ast.walk(func):
+        bound: list[str] = []
+        if isinstance(node, ast.Assign):
+            if len(node.targets) > 1:
+                bound = [t.id for t in node.targets if isinstance(t, ast.Name)]
+            elif isinstance(node.targets[0], ast.Tuple | ast.List):
+                bound = [e.id for e in node.targets[0].elts if isinstance(e, ast.Name)]
+        elif isinstance(node, ast.For | ast.comprehension) \
+                and isinstance(node.target, ast.Tuple | ast.List):
+            bound = [e.id for e in node.target.elts if isinstance(e, ast.Name)]
+        if len(bound) == 2:
+            pairs.append((bound[0], bound[1]))
+    partner: dict[str, str] = {}
+    for one, two in pairs:
+        if one != two and one not in partner and two not in partner:
+            partner[one], partner[two] = two, one
+    return partner
+
+
+def _mirrored_statements(b: _Builder, func: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+    """The mirror of a statement the function makes, with two or more names each
+    changed to its counterpart at once (`merged.extend(left[i:])` ->
+    `merged.extend(right[j:])`), inserted right after it: the other half of a
+    symmetric step the code forgets."""
+    partner = _mirror_partners(func)
+    if len(partner) < 4:
+        return
+    for node in ast.walk(func):
+        if b.m.scopes.get(node) is not func or not (
+                isinstance(node, ast.AugAssign | ast.Assign)
+                or (isinstance(node, ast.Expr) and isinstance(node.value, ast.Call))):
+            continue
+        parent = b.m.parents.get(node)
+        if parent is None or parent[2] is None:
+            continue
+        used = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and n.id in partner}
+        if len(used) < 2:
+            continue  # one name changed: `_missing_statements` proposes those
+        new = copy.deepcopy(node)
+        for n in ast.walk(new):
+            if isinstance(n, ast.Name) and n.id in used:
+                n.id = partner[n.id]
+        text = ast.unparse(new)
+        if "\n" in text:
+            continue
+        block: list[ast.stmt] = getattr(parent[0], parent[1])
+        _insert_each(b, block, parent[2] + 1, node, [(ast.parse(text).body[0], text)],
+                     at_end=True, cost=3)
+
+
+def _counter_updates(b: _Builder, cls: ast.ClassDef) -> None:
+    """A counter attribute that `__init__` sets to a number and no other method ever
+    updates (`self.done = 0`), while another method updates its sibling
+    (`self.added += 1`): that update, made to the counter, inserted at the end of
+    every other method, before its final `return` (once its work is done: a method
+    that raises half-way must not count)."""
+    methods = [s for s in cls.body if isinstance(s, ast.FunctionDef | ast.AsyncFunctionDef)
+               and s.args.args]
+    init = next((m for m in methods if m.name == "__init__"), None)
+    if init is None:
+        return
+    me = init.args.args[0].arg
+
+    def stored_attrs(func: ast.AST) -> list[ast.Attribute]:
+        return [n for n in ast.walk(func) if isinstance(n, ast.Attribute)
+                and isinstance(n.ctx, ast.Store) and isinstance(n.value, ast.Name)
+                and n.value.id == func.args.args[0].arg]  # type: ignore[attr-defined]
+
+    counters = [a.attr for s in init.body if isinstance(s, ast.Assign)
+                and isinstance(s.value, ast.Constant) and type(s.value.value) in (int, float)
+                for a in s.targets if isinstance(a, ast.Attribute)
+                and isinstance(a.value, ast.Name) and a.value.id == me]
+    others = [m for m in methods if m is not init]
+    updated = {a.attr for m in others for a in stored_attrs(m)}
+    counters = [c for c in dict.fromkeys(counters) if c not in updated]
+    templates: list[tuple[ast.operator, str]] = []
+    for m in others:
+        for node in ast.walk(m):
+            if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Attribute) \
+                    and isinstance(node.target.value, ast.Name) \
+                    and node.target.value.id == m.args.args[0].arg:
+                value = ast.unparse(node.value)
+                if (type(node.op), value) not in {(type(o), v) for o, v in templates}:
+                    templates.append((node.op, value))
+    if not counters or not templates:
+        return
+    for method in others:
+        this = method.args.args[0].arg
+        stmts = [(ast.parse(text).body[0], text) for counter in counters[:3]
+                 for op, value in templates[:2]
+                 for text in [f"{this}.{counter} {_SYMBOL[type(op)]}= {value}"]]
+        body = method.body
+        if isinstance(body[-1], ast.Return):
+            _insert_each(b, body, len(body) - 1, body[-1], stmts, at_end=False, cost=3)
+        elif not isinstance(body[-1], ast.Raise):
+            _insert_each(b, body, len(body), body[-1], stmts, at_end=True, cost=3)
 
 
 def _never_updated(loop: ast.For, assigned: list[str]) -> list[str]:
@@ -1484,7 +1719,7 @@ def _never_updated(loop: ast.For, assigned: list[str]) -> list[str]:
 
 def _insert_each(b: _Builder, body: list[ast.stmt], index: int, stmt: ast.stmt,
                  new_stmts: list[tuple[ast.stmt, str]], *, at_end: bool,
-                 cost: int = 4) -> None:
+                 cost: int = 4, kind: str = "insert") -> None:
     where = b.m.whole_lines(stmt)
     if where is None:
         return
@@ -1500,7 +1735,7 @@ def _insert_each(b: _Builder, body: list[ast.stmt], index: int, stmt: ast.stmt,
 
         place = f"after line {stmt.lineno}" if at_end else f"before line {stmt.lineno}"
         b.body_edit(stmt, cost, f"insert {text!r} {place}", at, at, f"{indent}{text}\n",
-                    mutate, "insert")
+                    mutate, kind)
 
 
 

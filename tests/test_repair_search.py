@@ -34,6 +34,7 @@ class KindCase:
     tests: str
     fixed: str
     hidden: str = ""
+    timeout: float = 10.0  # seconds per test run (short for a bug that loops forever)
 
 
 KIND_CASES = [
@@ -837,6 +838,197 @@ KIND_CASES = [
         """,
         "assert bounds([5]) == (5, 5)\n",
     ),
+    KindCase(
+        "missing statement: a counter the loop reads but never advances",
+        """
+        def numbered(lines):
+            out = []
+            number = 0
+            for line in lines:
+                out.append(f"{number}: {line}")
+            return out
+        """,
+        """
+        def test_numbered():
+            assert numbered(["a", "b"]) == ["1: a", "2: b"]
+        """,
+        """
+        def numbered(lines):
+            out = []
+            number = 0
+            for line in lines:
+                number += 1
+                out.append(f"{number}: {line}")
+            return out
+        """,
+        "assert numbered([]) == []\nassert numbered(['x', 'y', 'z'])[-1] == '3: z'\n",
+    ),
+    KindCase(
+        "missing statement: the loop's step skipped by a continue (loops forever)",
+        """
+        def count_words(text):
+            count = 0
+            i = 0
+            while i < len(text):
+                if text[i] == " ":
+                    continue
+                if i == 0 or text[i - 1] == " ":
+                    count += 1
+                i += 1
+            return count
+        """,
+        """
+        def test_count_words():
+            assert count_words("ab") == 1
+            assert count_words("a bc d") == 3
+            assert count_words("a  bc") == 2
+        """,
+        """
+        def count_words(text):
+            count = 0
+            i = 0
+            while i < len(text):
+                if text[i] == " ":
+                    i += 1
+                    continue
+                if i == 0 or text[i - 1] == " ":
+                    count += 1
+                i += 1
+            return count
+        """,
+        "assert count_words('') == 0\nassert count_words('  x  y ') == 2\n",
+        timeout=2.0,
+    ),
+    KindCase(
+        "missing statement: a counter attribute another method's update mirrors",
+        """
+        class Cache:
+            def __init__(self):
+                self.data = {}
+                self.hits = 0
+                self.misses = 0
+
+            def put(self, key, value):
+                self.data[key] = value
+
+            def get(self, key):
+                if key in self.data:
+                    self.hits += 1
+                    return self.data[key]
+                return None
+        """,
+        """
+        def test_counts():
+            c = Cache()
+            c.put("a", 1)
+            assert c.get("a") == 1
+            assert c.get("z") is None
+            assert c.get("y") is None
+            assert (c.hits, c.misses) == (1, 2)
+        """,
+        """
+        class Cache:
+            def __init__(self):
+                self.data = {}
+                self.hits = 0
+                self.misses = 0
+
+            def put(self, key, value):
+                self.data[key] = value
+
+            def get(self, key):
+                if key in self.data:
+                    self.hits += 1
+                    return self.data[key]
+                self.misses += 1
+                return None
+        """,
+        "c = Cache()\nc.get('q')\nc.get('q')\nc.put('q', 0)\n"
+        "assert (c.hits, c.misses) == (0, 2)\n",
+    ),
+    KindCase(
+        "missing statement: a call mirrored with two names changed to their counterparts",
+        """
+        def bounding_box(points):
+            xs, ys = [], []
+            for x, y in points:
+                xs.append(x)
+            return min(xs), min(ys), max(xs), max(ys)
+        """,
+        """
+        def test_box():
+            assert bounding_box([(1, 2), (3, -1)]) == (1, -1, 3, 2)
+        """,
+        """
+        def bounding_box(points):
+            xs, ys = [], []
+            for x, y in points:
+                xs.append(x)
+                ys.append(y)
+            return min(xs), min(ys), max(xs), max(ys)
+        """,
+        "assert bounding_box([(0, 0)]) == (0, 0, 0, 0)\n"
+        "assert bounding_box([(5, 7), (-2, 9), (4, 1)]) == (-2, 1, 5, 9)\n",
+    ),
+    KindCase(
+        "import M where the function M of module M is meant",
+        """
+        import copy
+
+
+        def clone_all(items):
+            return [copy(item) for item in items]
+        """,
+        """
+        def test_clone_all():
+            items = [[1], [2]]
+            cloned = clone_all(items)
+            assert cloned == items and cloned[0] is not items[0]
+        """,
+        """
+        from copy import copy
+
+
+        def clone_all(items):
+            return [copy(item) for item in items]
+        """,
+        "assert clone_all([]) == []\nx = {'a': 1}\nassert clone_all([x])[0] is not x\n",
+    ),
+    KindCase(
+        "a conversion missing in one branch of a conditional expression",
+        """
+        def page_count(arg, default=1):
+            pages = arg if arg else default
+            return pages
+        """,
+        """
+        def test_page_count():
+            assert page_count("3") == 3
+            assert page_count("") == 1
+        """,
+        """
+        def page_count(arg, default=1):
+            pages = int(arg) if arg else default
+            return pages
+        """,
+        "assert page_count('12') == 12\nassert page_count(None, 4) == 4\n",
+    ),
+    KindCase(
+        "a conversion mapped over the parts of a split text",
+        """
+        def total_of(line):
+            return sum(line.split(","))
+        """,
+        """
+        def test_total_of():
+            assert total_of("1,2,3") == 6
+        """,
+        """
+        def total_of(line):
+            return sum(list(map(int, line.split(','))))
+        """,
+        "assert total_of('10') == 10\nassert total_of('4,-1') == 3\n",
+    ),
 ]
 
 
@@ -863,12 +1055,13 @@ def _proposed(case: KindCase) -> set[str]:
 @pytest.mark.parametrize("case", KIND_CASES, ids=[c.name for c in KIND_CASES])
 def test_each_edit_kind_finds_the_fix_of_its_bug_class(case: KindCase, runner: Runner) -> None:
     bundle = _bundle(case)
-    first = runner.run(bundle.files, bundle.tests, timeout=10)
+    first = runner.run(bundle.files, bundle.tests, timeout=case.timeout)
     assert not first.ok, "the buggy case must fail its tests"
     informed = _informed(bundle, first)
     fixed = _dedent(case.fixed)
     assert fixed in _proposed(case) | informed, "the edit kind does not propose the fix"
-    settings = RepairSettings(strategies=("heuristic_microfix",), bundle_timeout_seconds=60.0)
+    settings = RepairSettings(strategies=("heuristic_microfix",), bundle_timeout_seconds=60.0,
+                              test_timeout_seconds=case.timeout)
     outcome = Engine(settings, runner).repair(bundle)
     assert outcome.repaired, outcome.reason
     assert outcome.files is not None
@@ -1034,6 +1227,21 @@ def test_a_name_error_offers_the_import_from_the_standard_module_that_defines_it
     texts = [render(model, [e]) for e in informed_edits(model, found, {})]
     assert '"""Doc."""\n\n\nfrom collections import OrderedDict\ndef f():\n' \
         '    return OrderedDict()\n' in texts
+
+
+def test_a_module_lacking_an_attribute_its_class_has_offers_that_class() -> None:
+    same = FileModel("m.py", "import datetime\n\n\ndef f(t):\n"
+                             "    return datetime.fromtimestamp(t)\n")
+    found = [Symptom("AttributeError", "module 'datetime' has no attribute 'fromtimestamp'",
+                     "m.py", 5)]
+    texts = {render(same, [e]) for e in informed_edits(same, found, {})}
+    assert same.text.replace("import datetime", "from datetime import datetime") in texts
+    other = FileModel("m.py", "import decimal\n\n\ndef f(x):\n"
+                              "    return decimal.from_float(x)\n")
+    found = [Symptom("AttributeError", "module 'decimal' has no attribute 'from_float'",
+                     "m.py", 5)]
+    texts = {render(other, [e]) for e in informed_edits(other, found, {})}
+    assert other.text.replace("decimal.from_float", "decimal.Decimal.from_float") in texts
 
 
 def test_a_type_error_converts_the_values_at_its_line_to_the_types_it_names() -> None:
