@@ -1210,6 +1210,8 @@ def _import_form_edits(b: _Builder, stmt: ast.Import | ast.ImportFrom) -> None:
 def _growth_edits(b: _Builder, stmt: ast.stmt) -> None:
     if isinstance(stmt, ast.Import | ast.ImportFrom) and b.m.scopes.get(stmt) is None:
         _import_form_edits(b, stmt)
+    if isinstance(stmt, ast.Assign | ast.AugAssign) and _in_loop(b, stmt):
+        _scaled_accumulation(b, stmt)
     if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
         _keep_result(b, stmt, stmt.value)
     if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.BinOp) \
@@ -1516,6 +1518,7 @@ def _missing_statements(b: _Builder, func: ast.FunctionDef | ast.AsyncFunctionDe
             _accumulations(b, loop, assigned)
         elif isinstance(loop, ast.While):
             _advance_before_continue(b, loop)
+        _resets(b, func, loop)
     # ... and the calls (not the assignments) before a return the function makes.
     calls_only: list[tuple[ast.stmt, str]] = [(s, t) for s, t in new_stmts
                                               if isinstance(s, ast.Expr)]
@@ -1546,6 +1549,66 @@ def _accumulations(b: _Builder, loop: ast.For, assigned: list[str]) -> None:
         if first is not None:
             _insert_each(b, body, first, body[first], stmts, at_end=False, cost=3)
         _insert_each(b, body, len(body), body[-1], stmts, at_end=True, cost=3)
+
+
+def _resets(b: _Builder, func: ast.FunctionDef | ast.AsyncFunctionDef,
+            loop: ast.For | ast.While) -> None:
+    """A name set to a constant before the loop and updated in it (a count, a buffer)
+    that is never set back: `name = <its first value>` inserted after each statement of
+    the loop that uses it without updating it (the run it counted is consumed, the next
+    one starts from zero). Pairable: it often comes with a second slip elsewhere."""
+    firsts: dict[str, ast.expr] = {}
+    for node in ast.walk(func):
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 \
+                and isinstance(node.targets[0], ast.Name) and node.lineno < loop.lineno \
+                and b.m.scopes.get(node) is func and node.targets[0].id not in firsts:
+            firsts[node.targets[0].id] = node.value
+    initial = {name: value for name, value in firsts.items()
+               if (isinstance(value, ast.Constant) and not isinstance(value.value, bytes))
+               or (isinstance(value, ast.List | ast.Set | ast.Tuple) and not value.elts)
+               or (isinstance(value, ast.Dict) and not value.keys)}
+    own = _loop_own_statements(loop)
+    compound = ast.If | ast.For | ast.While | ast.With | ast.Try | ast.AsyncFor | ast.AsyncWith
+    for name, value in initial.items():
+        if not any(_stores(s, {name}) for s in own if not isinstance(s, compound)):
+            continue
+        text = f"{name} = {ast.unparse(value)}"
+        for stmt in own:
+            if isinstance(stmt, compound) or _stores(stmt, {name}) or not any(
+                    isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load)
+                    for n in ast.walk(stmt)):
+                continue
+            parent = b.m.parents.get(stmt)
+            if parent is None or parent[2] is None:
+                continue
+            block: list[ast.stmt] = getattr(parent[0], parent[1])
+            _insert_each(b, block, parent[2] + 1, stmt, [(ast.parse(text).body[0], text)],
+                         at_end=True, cost=2, pairable=True)
+
+
+def _scaled_accumulation(b: _Builder, stmt: ast.Assign | ast.AugAssign) -> None:
+    """`x = x + d` (or `x += d`) where the digits of a number are accumulated:
+    `x = x * 10 + d` (and base 2), the running value shifted before each new part."""
+    if isinstance(stmt, ast.Assign):
+        value = stmt.value
+        if not (len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)
+                and isinstance(value, ast.BinOp) and isinstance(value.op, ast.Add)
+                and isinstance(value.left, ast.Name)
+                and value.left.id == stmt.targets[0].id):
+            return
+        for k in (10, 2):
+            shifted = ast.BinOp(left=value.left, op=ast.Mult(), right=ast.Constant(k))
+            b.replace(value.left, shifted, 2, f"{value.left.id} -> {value.left.id} * {k} "
+                      "(the running value shifted)", "operator")
+    elif isinstance(stmt.target, ast.Name) and isinstance(stmt.op, ast.Add):
+        name = stmt.target.id
+        for k in (10, 2):
+            new = ast.Assign(targets=[ast.Name(id=name, ctx=ast.Store())], value=ast.BinOp(
+                left=ast.BinOp(left=ast.Name(id=name, ctx=ast.Load()), op=ast.Mult(),
+                               right=ast.Constant(k)), op=ast.Add(), right=stmt.value),
+                lineno=stmt.lineno)
+            _replace_stmt(b, stmt, new, 2, f"{name} += ... -> {name} = {name} * {k} + ... "
+                          "(the running value shifted)", "operator")
 
 
 def _loop_own_statements(loop: ast.For | ast.While) -> list[ast.stmt]:
@@ -1719,7 +1782,7 @@ def _never_updated(loop: ast.For, assigned: list[str]) -> list[str]:
 
 def _insert_each(b: _Builder, body: list[ast.stmt], index: int, stmt: ast.stmt,
                  new_stmts: list[tuple[ast.stmt, str]], *, at_end: bool,
-                 cost: int = 4, kind: str = "insert") -> None:
+                 cost: int = 4, kind: str = "insert", pairable: bool = False) -> None:
     where = b.m.whole_lines(stmt)
     if where is None:
         return
@@ -1735,7 +1798,7 @@ def _insert_each(b: _Builder, body: list[ast.stmt], index: int, stmt: ast.stmt,
 
         place = f"after line {stmt.lineno}" if at_end else f"before line {stmt.lineno}"
         b.body_edit(stmt, cost, f"insert {text!r} {place}", at, at, f"{indent}{text}\n",
-                    mutate, kind)
+                    mutate, kind, pairable=pairable)
 
 
 

@@ -1029,6 +1029,62 @@ KIND_CASES = [
         """,
         "assert total_of('10') == 10\nassert total_of('4,-1') == 3\n",
     ),
+    KindCase(
+        "missing statement: a buffer the loop consumes but never sets back",
+        """
+        def words(text):
+            out = []
+            word = ""
+            for ch in text + " ":
+                if ch == " ":
+                    if word:
+                        out.append(word)
+                else:
+                    word += ch
+            return out
+        """,
+        """
+        def test_words():
+            assert words("ab cd") == ["ab", "cd"]
+        """,
+        """
+        def words(text):
+            out = []
+            word = ""
+            for ch in text + " ":
+                if ch == " ":
+                    if word:
+                        out.append(word)
+                        word = ''
+                else:
+                    word += ch
+            return out
+        """,
+        "assert words('') == []\nassert words(' x  y') == ['x', 'y']\n",
+    ),
+    KindCase(
+        "arithmetic tail: a running value shifted before each new digit",
+        """
+        def parse_binary(bits):
+            value = 0
+            for bit in bits:
+                value = value + int(bit)
+            return value
+        """,
+        """
+        def test_parse_binary():
+            assert parse_binary("101") == 5
+            assert parse_binary("11") == 3
+        """,
+        """
+        def parse_binary(bits):
+            value = 0
+            for bit in bits:
+                value = value * 2 + int(bit)
+            return value
+        """,
+        "assert parse_binary('0') == 0\nassert parse_binary('10000') == 16\n",
+    ),
 ]
 
 
