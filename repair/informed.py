@@ -11,7 +11,9 @@ raised in `model`'s file, the edits its exception calls for at its line:
   module, the imported name to the nearest name the module really has;
 - AttributeError `'T' object has no attribute 'a'`: `.a` renamed to the attributes type T
   really has (a builtin type's, a class of the sources', a module's), nearest first, and
-  `x.a(y)` turned into `y in x` when T supports `in` (`str.contains`);
+  `x.a(y)` turned into `y in x` when T supports `in` (`str.contains`); for `module 'M' has
+  no attribute 'a'` where a class N of standard module M has `a`: `import M` -> `from M
+  import M` (N named like M), and `M.a` -> `M.N.a` at every use;
 - TypeError naming types (`can only concatenate str (not "int") to str`): each value at
   its line converted to each type named (`bytes`: `.encode()` / `.decode()`);
 - an exception raised inside a `try` whose handler does not catch it: the handler made to

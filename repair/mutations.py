@@ -1468,7 +1468,9 @@ def _missing_statements(b: _Builder, func: ast.FunctionDef | ast.AsyncFunctionDe
     """Statements a function may lack, built from what it already does: a call it makes
     with one name changed (`seen.add(x)` beside `out.append(x)`), and `a = b` between
     names in scope, each inserted before a statement of a loop, or at a loop's end (and
-    the calls before a return)."""
+    the calls before a return); per loop, the updates its data flow lacks (an
+    accumulator never updated, `_accumulations`; a step skipped by `continue`,
+    `_advance_before_continue`; a consumed value never set back, `_resets`)."""
     names = b.locals.setdefault(func, _scope_names(func))
     calls: list[ast.Expr] = []
     assigned: list[str] = []
