@@ -1555,10 +1555,11 @@ def _accumulations(b: _Builder, loop: ast.For, assigned: list[str]) -> None:
 
 def _resets(b: _Builder, func: ast.FunctionDef | ast.AsyncFunctionDef,
             loop: ast.For | ast.While) -> None:
-    """A name set to a constant before the loop and updated in it (a count, a buffer)
-    that is never set back: `name = <its first value>` inserted after each statement of
-    the loop that uses it without updating it (the run it counted is consumed, the next
-    one starts from zero). Pairable: it often comes with a second slip elsewhere."""
+    """A name set to a constant before the loop and grown from itself in it (a count,
+    a buffer: `n += 1`, `n = n * 10 + d`) that is never set back: `name = <its first
+    value>` inserted after each statement of the loop that uses it without updating it
+    (the run it counted is consumed, the next one starts from zero). Pairable: it often
+    comes with a second slip elsewhere."""
     firsts: dict[str, ast.expr] = {}
     for node in ast.walk(func):
         if isinstance(node, ast.Assign) and len(node.targets) == 1 \
@@ -1571,8 +1572,15 @@ def _resets(b: _Builder, func: ast.FunctionDef | ast.AsyncFunctionDef,
                or (isinstance(value, ast.Dict) and not value.keys)}
     own = _loop_own_statements(loop)
     compound = ast.If | ast.For | ast.While | ast.With | ast.Try | ast.AsyncFor | ast.AsyncWith
+    def accumulates(stmt: ast.stmt, name: str) -> bool:
+        # `name += ...` or `name = f(name, ...)`: the value grows from itself.
+        if isinstance(stmt, ast.AugAssign):
+            return isinstance(stmt.target, ast.Name) and stmt.target.id == name
+        return isinstance(stmt, ast.Assign) and _stores(stmt, {name}) and any(
+            isinstance(n, ast.Name) and n.id == name for n in ast.walk(stmt.value))
+
     for name, value in initial.items():
-        if not any(_stores(s, {name}) for s in own if not isinstance(s, compound)):
+        if not any(accumulates(s, name) for s in own):
             continue
         text = f"{name} = {ast.unparse(value)}"
         for stmt in own:
