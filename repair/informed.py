@@ -14,6 +14,8 @@ raised in `model`'s file, the edits its exception calls for at its line:
   `x.a(y)` turned into `y in x` when T supports `in` (`str.contains`); for `module 'M' has
   no attribute 'a'` where a class N of standard module M has `a`: `import M` -> `from M
   import M` (N named like M), and `M.a` -> `M.N.a` at every use;
+- TypeError `'module' object is not callable`: `import M` -> `from M import M`, or
+  `M(...)` -> `M.M(...)`, for a standard module M called where its own M was meant;
 - TypeError naming types (`can only concatenate str (not "int") to str`): each value at
   its line converted to each type named (`bytes`: `.encode()` / `.decode()`);
 - an exception raised inside a `try` whose handler does not catch it: the handler made to
@@ -75,6 +77,8 @@ def informed_edits(model: FileModel, found: Iterable[Symptom],
         elif sym.exc_type == "AttributeError":
             _wrong_attribute(b, msg, modules, sym.line)
         elif sym.exc_type == "TypeError":
+            if "'module' object is not callable" in msg:
+                _module_called(b, sym.line)
             _conversions(b, msg, sym.line)
         if sym.line is not None:
             _uncaught(b, sym.exc_type, sym.line)
@@ -253,6 +257,33 @@ def _class_meant(b: _Builder, msg: str, line: int | None) -> None:
                                                              ctx=ast.Load()))) for n in uses],
                            1, f"{local}.{attr} -> {local}.{owner}.{attr} (at every use)",
                            "attribute")
+
+
+def _module_called(b: _Builder, line: int | None) -> None:
+    """`'module' object is not callable`: a standard module M called (`copy(x)` after
+    `import copy`) where its function or class M was meant: `import M` -> `from M
+    import M`, or `M(...)` -> `M.M(...)` at every call."""
+    called = {n.func.id for stmt in _stmt_at(b, line) for n in ast.walk(stmt)
+              if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+              and n.func.id in b.facts.modules}
+    for local in sorted(called):
+        name = b.facts.modules[local]
+        module = stdlib_module(name)
+        if module is None or not callable(getattr(module, name, None)):
+            continue
+        for stmt in b.m.tree.body:
+            if isinstance(stmt, ast.Import) and len(stmt.names) == 1 \
+                    and stmt.names[0].name == name and not stmt.names[0].asname:
+                new = ast.ImportFrom(module=name, names=[ast.alias(name=name)], level=0)
+                b.replace(stmt, new, 1, f"import {name} -> from {name} import {name} "
+                          "(the module was called)", "import")
+        calls = [n.func for n in ast.walk(b.m.tree) if isinstance(n, ast.Call)
+                 and isinstance(n.func, ast.Name) and n.func.id == local
+                 and b.m.span(n.func) is not None]
+        if calls:
+            b.replace_many([(f, ast.Attribute(value=ast.Name(id=local, ctx=ast.Load()),
+                                              attr=name, ctx=ast.Load())) for f in calls],
+                           1, f"{local}(...) -> {local}.{name}(...) (at every call)", "import")
 
 
 def _wrong_attribute(b: _Builder, msg: str, modules: dict[str, list[str]],

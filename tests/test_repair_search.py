@@ -1300,6 +1300,16 @@ def test_a_module_lacking_an_attribute_its_class_has_offers_that_class() -> None
     assert other.text.replace("decimal.from_float", "decimal.Decimal.from_float") in texts
 
 
+def test_a_module_called_like_a_function_offers_its_own_function_of_that_name() -> None:
+    model = FileModel("m.py", "import glob\n\n\ndef f(p):\n    return sorted(glob(p))\n")
+    found = [Symptom("TypeError", "'module' object is not callable", "m.py", 5)]
+    edits = informed_edits(model, found, {})
+    texts = {render(model, [e]) for e in edits}
+    assert model.text.replace("import glob", "from glob import glob") in texts
+    assert model.text.replace("glob(p)", "glob.glob(p)") in texts
+    assert all(e.informed for e in edits)
+
+
 def test_a_type_error_converts_the_values_at_its_line_to_the_types_it_names() -> None:
     model = FileModel("m.py", "def label(n):\n    return 'item ' + n\n")
     found = [Symptom("TypeError", 'can only concatenate str (not "int") to str', "m.py", 2)]
