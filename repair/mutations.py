@@ -917,6 +917,10 @@ def _fill_empty(b: _Builder, node: ast.List | ast.Tuple) -> None:
         new = ast.List(elts=elts, ctx=ast.Load()) if isinstance(node, ast.List) \
             else ast.Tuple(elts=elts, ctx=ast.Load())
         b.replace(node, new, 3, f"empty {ast.unparse(node)} -> {ast.unparse(new)}", "constant")
+    if isinstance(node, ast.List) and _value_role(b, node) == "return":
+        # A recursion's base case: the one empty combination, not none at all.
+        nested = ast.List(elts=[ast.List(elts=[], ctx=ast.Load())], ctx=ast.Load())
+        b.replace(node, nested, 3, "empty [] -> [[]]", "constant")
 
 
 def _subscript_edits(b: _Builder, node: ast.Subscript) -> None:
@@ -1212,6 +1216,8 @@ def _growth_edits(b: _Builder, stmt: ast.stmt) -> None:
         _import_form_edits(b, stmt)
     if isinstance(stmt, ast.Assign | ast.AugAssign) and _in_loop(b, stmt):
         _scaled_accumulation(b, stmt)
+        if isinstance(stmt, ast.Assign):
+            _running_best(b, stmt)
     if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
         _keep_result(b, stmt, stmt.value)
     if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.BinOp) \
@@ -1594,6 +1600,31 @@ def _resets(b: _Builder, func: ast.FunctionDef | ast.AsyncFunctionDef,
             block: list[ast.stmt] = getattr(parent[0], parent[1])
             _insert_each(b, block, parent[2] + 1, stmt, [(ast.parse(text).body[0], text)],
                          at_end=True, cost=2, pairable=True)
+
+
+def _running_best(b: _Builder, stmt: ast.Assign) -> None:
+    """`best = value` in a loop where the best so far was meant: `best = max(best,
+    value)` (or min); and `run = run + x` where a run restarts at zero: `run = max(0,
+    run + x)` (or min). The name must be bound before the loop too (a best so far)."""
+    if not (len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)):
+        return
+    name = stmt.targets[0].id
+    value = stmt.value
+    if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) \
+            and value.func.id in ("max", "min"):
+        return
+    scope = b.m.scopes.get(stmt)
+    if not isinstance(scope, ast.FunctionDef | ast.AsyncFunctionDef) or not any(
+            isinstance(n, ast.Assign) and n is not stmt and n.lineno < stmt.lineno
+            and any(isinstance(t, ast.Name) and t.id == name for t in n.targets)
+            for n in ast.walk(scope)):
+        return
+    grows = any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(value))
+    for func in ("max", "min"):
+        first: ast.expr = ast.Constant(0) if grows else ast.Name(id=name, ctx=ast.Load())
+        b.replace(value, _call(func, first, value), 3,
+                  f"{name} = {func}({ast.unparse(first)}, ...) "
+                  + ("(a run restarted at zero)" if grows else "(the best so far)"), "wrap")
 
 
 def _scaled_accumulation(b: _Builder, stmt: ast.Assign | ast.AugAssign) -> None:

@@ -1085,6 +1085,55 @@ KIND_CASES = [
         """,
         "assert parse_binary('0') == 0\nassert parse_binary('10000') == 16\n",
     ),
+    KindCase(
+        "a value assigned in a loop where the best so far was meant",
+        """
+        def longest_streak(days):
+            best = 0
+            streak = 0
+            for active in days:
+                streak = streak + 1 if active else 0
+                best = streak
+            return best
+        """,
+        """
+        def test_longest_streak():
+            assert longest_streak([1, 1, 0, 1]) == 2
+            assert longest_streak([0, 1, 1, 1]) == 3
+        """,
+        """
+        def longest_streak(days):
+            best = 0
+            streak = 0
+            for active in days:
+                streak = streak + 1 if active else 0
+                best = max(best, streak)
+            return best
+        """,
+        "assert longest_streak([]) == 0\nassert longest_streak([0, 1, 1, 1, 0, 1]) == 3\n",
+    ),
+    KindCase(
+        "a recursion's base case returning no combination instead of the empty one",
+        """
+        def subsets(items):
+            if not items:
+                return []
+            rest = subsets(items[1:])
+            return rest + [[items[0]] + r for r in rest]
+        """,
+        """
+        def test_subsets():
+            assert sorted(subsets([1, 2])) == [[], [1], [1, 2], [2]]
+        """,
+        """
+        def subsets(items):
+            if not items:
+                return [[]]
+            rest = subsets(items[1:])
+            return rest + [[items[0]] + r for r in rest]
+        """,
+        "assert subsets([]) == [[]]\nassert len(subsets([1, 2, 3])) == 8\n",
+    ),
 ]
 
 
