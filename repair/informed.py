@@ -14,6 +14,8 @@ raised in `model`'s file, the edits its exception calls for at its line:
   `x.a(y)` turned into `y in x` when T supports `in` (`str.contains`); for `module 'M' has
   no attribute 'a'` where a class N of standard module M has `a`: `import M` -> `from M
   import M` (N named like M), and `M.a` -> `M.N.a` at every use;
+- TypeError `'NoneType' object ...` at a line reading a name bound to an in-place
+  method's result (`ranked = xs.sort()`): `sorted(...)`, or the receiver bound first;
 - TypeError `'module' object is not callable`: `import M` -> `from M import M`, or
   `M(...)` -> `M.M(...)`, for a standard module M called where its own M was meant;
 - TypeError naming types (`can only concatenate str (not "int") to str`): each value at
@@ -32,7 +34,7 @@ import builtins
 import re
 from collections.abc import Iterable
 
-from repairlab.repair.mutations import _Builder, _pop, _scope_names, _with
+from repairlab.repair.mutations import _Builder, _in_place_result, _pop, _scope_names, _with
 from repairlab.repair.program import (
     BUILTIN_NAMES,
     STDLIB,
@@ -79,6 +81,8 @@ def informed_edits(model: FileModel, found: Iterable[Symptom],
         elif sym.exc_type == "TypeError":
             if "'module' object is not callable" in msg:
                 _module_called(b, sym.line)
+            if "'NoneType'" in msg:
+                _none_from_in_place(b, sym.line)
             _conversions(b, msg, sym.line)
         if sym.line is not None:
             _uncaught(b, sym.exc_type, sym.line)
@@ -257,6 +261,19 @@ def _class_meant(b: _Builder, msg: str, line: int | None) -> None:
                                                              ctx=ast.Load()))) for n in uses],
                            1, f"{local}.{attr} -> {local}.{owner}.{attr} (at every use)",
                            "attribute")
+
+
+def _none_from_in_place(b: _Builder, line: int | None) -> None:
+    """A `'NoneType' object ...` TypeError at a line reading a name that was bound to
+    an in-place method's result (`ranked = players.sort(...)`): that assignment
+    rewritten (`sorted(...)`, or the receiver bound and then changed)."""
+    read = {n.id for stmt in _stmt_at(b, line) for n in ast.walk(stmt)
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    for node in ast.walk(b.m.tree):
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 \
+                and isinstance(node.targets[0], ast.Name) and node.targets[0].id in read \
+                and line is not None and node.lineno < line:
+            _in_place_result(b, node)
 
 
 def _module_called(b: _Builder, line: int | None) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import ast
 import copy
 import itertools
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -958,11 +959,27 @@ def _subscript_edits(b: _Builder, node: ast.Subscript) -> None:
             defaults: list[ast.expr] = [ast.Constant(0), ast.Constant(""),
                                         ast.List(elts=[], ctx=ast.Load()), ast.Constant(None)]
             defaults += [ast.Name(id=n, ctx=ast.Load()) for n in b.facts.constants][:8]
+            defaults += [ast.Constant(v) for v in _doc_literals(b, node)]
             defaults.append(index)  # fall back to the key itself
             for default in defaults:
                 b.replace(node, _method(seq, "get", index, default), 3,
                           f"{_short(node)} -> .get({_short(index)}, {ast.unparse(default)})",
                           "get")
+
+
+# A quoted value, not an apostrophe (`unit's`): no word character just outside the quotes.
+_QUOTED = re.compile(r"(?<!\w)'([^'\n]{1,40})'(?!\w)|(?<!\w)\"([^\"\n]{1,40})\"(?!\w)")
+
+
+def _doc_literals(b: _Builder, node: ast.AST, limit: int = 3) -> list[str]:
+    """The quoted strings of the docstring of the function around `node` (`codes
+    without a known reason get 'Unknown'`): the values its contract promises."""
+    scope = b.m.scopes.get(b.m.anchors.get(node, node))
+    if not isinstance(scope, ast.FunctionDef | ast.AsyncFunctionDef):
+        return []
+    doc = ast.get_docstring(scope) or ""
+    found = [m.group(1) or m.group(2) for m in _QUOTED.finditer(doc)]
+    return list(dict.fromkeys(found))[:limit]
 
 
 def _literal(b: _Builder, node: ast.Constant, value: str | bytes) -> str:
@@ -1211,7 +1228,69 @@ def _import_form_edits(b: _Builder, stmt: ast.Import | ast.ImportFrom) -> None:
                   f"import {stmt.module}", "import")
 
 
+# Methods of the builtin containers that change their receiver and return None.
+_IN_PLACE = frozenset({"sort", "reverse", "append", "extend", "insert", "update", "add",
+                       "discard", "remove", "clear"})
+
+
+def _in_place_result(b: _Builder, stmt: ast.Assign | ast.Return) -> None:
+    """The None an in-place method returns, kept as if it were the changed container
+    (`merged = dict(d).update(o)`, `return xs.sort()`): the receiver bound first and
+    changed by its own statement (`merged = dict(d)` then `merged.update(o)`), or for
+    `sort` the `sorted(...)` copy."""
+    value = stmt.value
+    if not (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)
+            and value.func.attr in _IN_PLACE):
+        return
+    receiver, method = value.func.value, value.func.attr
+    if isinstance(receiver, ast.Name) and receiver.id in b.facts.modules:
+        return
+    if method == "sort" and not value.args:
+        copied = ast.Call(func=ast.Name(id="sorted", ctx=ast.Load()), args=[receiver],
+                          keywords=value.keywords)
+        b.replace(value, copied, 2, f".sort(...) -> sorted({_short(receiver, 20)}, ...)",
+                  "call")
+    where = b.m.whole_lines(stmt)
+    parent = b.m.parents.get(stmt)
+    if where is None or parent is None or parent[2] is None:
+        return
+    start, end, indent = where
+    body: list[ast.stmt] = getattr(parent[0], parent[1])
+    index = parent[2]
+    if isinstance(stmt, ast.Assign):
+        if not (len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)):
+            return
+        name = stmt.targets[0].id
+        bind: ast.stmt = ast.Assign(targets=[ast.Name(id=name, ctx=ast.Store())],
+                                    value=receiver, lineno=stmt.lineno)
+        change = ast.Expr(value=_with(value, func=_with(
+            value.func, value=ast.Name(id=name, ctx=ast.Load()))))
+        new = [bind, change]
+    elif isinstance(receiver, ast.Name):
+        new = [ast.Expr(value=value), ast.Return(value=receiver)]
+    else:
+        return
+    try:
+        text = "".join(indent + ast.unparse(n) + "\n" for n in new)
+    except (ValueError, TypeError, AttributeError, RecursionError):
+        return
+
+    def mutate() -> Undo:
+        body[index:index + 1] = new
+
+        def undo() -> None:
+            body[index:index + 2] = [stmt]
+
+        return undo
+
+    b.body_edit(stmt, 2, f"{method}() changes its receiver and returns None: "
+                f"{_short(ast.Module(body=new, type_ignores=[]), 60)}", start, end, text,
+                mutate, "call")
+
+
 def _growth_edits(b: _Builder, stmt: ast.stmt) -> None:
+    if isinstance(stmt, ast.Assign | ast.Return) and stmt.value is not None:
+        _in_place_result(b, stmt)
     if isinstance(stmt, ast.Import | ast.ImportFrom) and b.m.scopes.get(stmt) is None:
         _import_form_edits(b, stmt)
     if isinstance(stmt, ast.Assign | ast.AugAssign) and _in_loop(b, stmt):

@@ -1134,6 +1134,51 @@ KIND_CASES = [
         """,
         "assert subsets([]) == [[]]\nassert len(subsets([1, 2, 3])) == 8\n",
     ),
+    KindCase(
+        "an in-place method's None result kept as if it were the changed container",
+        """
+        def tagged(tags, extra):
+            combined = set(tags).update(extra)
+            return combined
+        """,
+        """
+        def test_tagged():
+            assert tagged(["a"], ["b", "a"]) == {"a", "b"}
+        """,
+        """
+        def tagged(tags, extra):
+            combined = set(tags)
+            combined.update(extra)
+            return combined
+        """,
+        "assert tagged([], []) == set()\nt = ['x']\nassert tagged(t, ['y']) == {'x', 'y'}\n"
+        "assert t == ['x']\n",
+    ),
+    KindCase(
+        "a lookup whose default is the value the docstring promises",
+        """
+        UNITS = {"m": "metre", "s": "second"}
+
+
+        def unit_name(symbol):
+            \"\"\"The unit's name; an unknown symbol gives 'unknown unit'.\"\"\"
+            return UNITS[symbol]
+        """,
+        """
+        def test_unit_name():
+            assert unit_name("m") == "metre"
+            assert unit_name("x") == "unknown unit"
+        """,
+        """
+        UNITS = {"m": "metre", "s": "second"}
+
+
+        def unit_name(symbol):
+            \"\"\"The unit's name; an unknown symbol gives 'unknown unit'.\"\"\"
+            return UNITS.get(symbol, 'unknown unit')
+        """,
+        "assert unit_name('s') == 'second'\nassert unit_name('') == 'unknown unit'\n",
+    ),
 ]
 
 
@@ -1356,6 +1401,16 @@ def test_a_module_called_like_a_function_offers_its_own_function_of_that_name() 
     texts = {render(model, [e]) for e in edits}
     assert model.text.replace("import glob", "from glob import glob") in texts
     assert model.text.replace("glob(p)", "glob.glob(p)") in texts
+    assert all(e.informed for e in edits)
+
+
+def test_a_none_from_an_in_place_method_offers_the_copy_that_returns_the_result() -> None:
+    model = FileModel("m.py", "def top(xs):\n    ranked = xs.sort()\n    return ranked[0]\n")
+    found = [Symptom("TypeError", "'NoneType' object is not subscriptable", "m.py", 3)]
+    edits = informed_edits(model, found, {})
+    texts = {render(model, [e]) for e in edits}
+    assert model.text.replace("xs.sort()", "sorted(xs)") in texts
+    assert model.text.replace("ranked = xs.sort()", "ranked = xs\n    ranked.sort()") in texts
     assert all(e.informed for e in edits)
 
 
