@@ -10,9 +10,13 @@ fast path (repair/fastpath.py): the bundle's tests are collected once, each
 candidate runs in a child forked from that session with the failing tests first,
 stopping at the first failure and held to per-test limits scaled from the first
 run; a candidate that passes there gets a complete `run` for its verdict. Three
-candidates: one that still fails (most of them), the fix (screen plus complete
-run), and one that loops forever (today it costs the strategy's own per-candidate
-timeout: `heuristic_microfix` allows five times the fastest run, at least 0.5 s).
+candidates, each screened right after its complete run (so the session process's
+clean-up after one candidate overlaps that run), and then still-failing candidates
+screened one after another with nothing in between, as a strategy screens them (the
+per-candidate cost a repair sees). The three: one that still fails (most of them),
+the fix (screen plus complete run), and one that loops forever (today it costs the
+strategy's own per-candidate timeout: `heuristic_microfix` allows five times the
+fastest run, at least 0.5 s).
 
 On one small bundle (two source modules in a package, six tests), in the same run
 and interleaved round by round: the wall time per candidate of `WarmRunner` (after a
@@ -177,6 +181,18 @@ def _fast_path_rows(warm: WarmRunner, rounds: int) -> list[str]:
                 raise RuntimeError(f"{name!r}: rejected by the fast path, passed a full run")
             new[name].wall.append(time.perf_counter() - start)
             new[name].cpu.append(cpu)
+    # As a strategy screens them: one still-failing candidate after another, with
+    # nothing in between (above, each screen has a complete run before it, during
+    # which the session process does its clean-up and forks the next child).
+    in_a_row = _Series()
+    for _ in range(rounds * 3):
+        start = time.perf_counter()
+        quick = warm.screen(CANDIDATES["still fails"], TESTS, timeout=today_timeout,
+                            first=failing, stop=True, test_limit=limit)
+        in_a_row.wall.append(time.perf_counter() - start)
+        in_a_row.cpu.append(warm.last_cost.get("cpu", 0.0))
+        if quick is None or quick.ok:
+            raise RuntimeError("the fast path got the still-failing candidate wrong")
     warm.close_session()
     lines = [f"fast path: session opened (collection) in {open_s * 1000:.0f} ms, once per "
              f"bundle; per-test limit {limit * 1000:.0f} ms CPU; today's per-candidate "
@@ -188,6 +204,12 @@ def _fast_path_rows(warm: WarmRunner, rounds: int) -> list[str]:
         lines.append(f"candidate {name + ':':<14} today {tw * 1000:7.1f} ms (cpu {tc * 1000:6.1f})"
                      f"   new {nw * 1000:7.1f} ms (cpu {nc * 1000:6.1f})   "
                      f"{tw / nw:5.1f}x wall, {tc / max(nc, 1e-9):5.1f}x cpu; n={len(t.wall)}")
+    today_fails = statistics.median(today["still fails"].wall)
+    row_wall, row_cpu = statistics.median(in_a_row.wall), statistics.median(in_a_row.cpu)
+    lines.append(f"still-failing candidates screened one after another (as a strategy does): "
+                 f"{row_wall * 1000:.1f} ms each (p95 {_p95(in_a_row.wall) * 1000:.1f}; cpu "
+                 f"{row_cpu * 1000:.1f} ms; n={len(in_a_row.wall)}), "
+                 f"{today_fails / row_wall:.1f}x today's way")
     return lines
 
 

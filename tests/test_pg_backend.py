@@ -845,14 +845,14 @@ def test_run_py_migrate_on_the_filesystem_backend_has_nothing_to_do(tmp_path: Pa
     assert "no database schema to migrate" in done.stdout
 
 
-def test_files_noticed_together_are_ingested_together_before_the_next_claim_or_heartbeat(
+def test_files_noticed_together_are_ingested_together_when_claims_run_dry_or_at_the_heartbeat(
         pg_dsn: str, backend_for: Callable[..., PostgresBackend]) -> None:
     from repairlab.state.pg.backend import INGEST_BATCH
 
     a = backend_for("a")
     queue = a.layout.queue
     queue.mkdir(parents=True, exist_ok=True)
-    count = INGEST_BATCH + 5  # one batch ingested as it fills, the rest at the claim
+    count = INGEST_BATCH + 5  # one batch ingested as it fills, the rest later
     for i in range(count):
         (queue / f"h{i:03d}.json").write_bytes(handoff(variant(PASSING, i)))
     for i in range(count):
@@ -860,7 +860,13 @@ def test_files_noticed_together_are_ingested_together_before_the_next_claim_or_h
     # Nothing went in file by file: the first INGEST_BATCH together, the rest wait.
     assert scalar(pg_dsn, "SELECT count(*) FROM handoffs") == INGEST_BATCH
     assert len(list(queue.iterdir())) == 5
-    assert claim(a).name == "h000.json"
+    # A claim does not wait for their commit while the database has work to give...
+    claims = [claim(a) for _ in range(INGEST_BATCH)]
+    assert [c.name for c in claims] == [f"h{i:03d}.json" for i in range(INGEST_BATCH)]
+    assert scalar(pg_dsn, "SELECT count(*) FROM handoffs") == INGEST_BATCH
+    assert len(list(queue.iterdir())) == 5
+    # ...and the claim that finds nothing ingests them, then takes the oldest.
+    assert claim(a).name == f"h{INGEST_BATCH:03d}.json"
     assert scalar(pg_dsn, "SELECT count(*) FROM handoffs") == count
     assert not list(queue.iterdir())
     (queue / "late.json").write_bytes(handoff(variant(PASSING, 999)))

@@ -212,9 +212,11 @@ class PostgresBackend(Backend):
 
     def noticed(self, name: str) -> None:
         """`queue/NAME` appeared: it is ingested with the others noticed meanwhile,
-        in one transaction (one commit's fsync for a burst of files), at the next
-        `claim_next` or `renew`, or at once when `INGEST_BATCH` wait. With the
-        database away the files wait in `queue/` for a rescan."""
+        in one transaction (one commit's fsync for a burst of files): at once when
+        `INGEST_BATCH` wait, else by the first `claim_next` that finds nothing
+        claimable in the database, by `renew` (the heartbeat) or by `rescan`,
+        whichever comes first. With the database away the files wait in `queue/`
+        for a rescan."""
         if not is_handoff_name(name):
             return
         with self._noticed_lock:
@@ -368,11 +370,16 @@ class PostgresBackend(Backend):
     def claim_next(self) -> Claim | None:
         """One statement in a transaction whose commit does not wait for the disk:
         a claim lost in a crash of the database leaves the row claimable, and the
-        instance that thought it held it is fenced off when it settles."""
-        self._ingest_noticed()
+        instance that thought it held it is fenced off when it settles.
 
-        rows = self.db.all("claim", limit=1, instance=self.instance,
-                           lease_seconds=self.config.instance.lease_seconds)
+        Files noticed in `queue/` are ingested only when the database has nothing
+        claimable (then the claim is tried again): an idle worker never waits for
+        the commit of a batch it does not need, and a busy instance's noticed
+        files go in within a rescan (`watch.rescan_seconds`) all the same."""
+        rows = self._claim_rows()
+        if not rows and self._noticed:
+            self._ingest_noticed()
+            rows = self._claim_rows()
         if not rows:
             return None
         row = rows[0]
@@ -384,6 +391,10 @@ class PostgresBackend(Backend):
                 while len(self._priors) > PRIORS_KEPT:
                     del self._priors[next(iter(self._priors))]
         return Claim(ref=ref, name=row["name"])
+
+    def _claim_rows(self) -> list[dict[str, Any]]:
+        return self.db.all("claim", limit=1, instance=self.instance,
+                           lease_seconds=self.config.instance.lease_seconds)
 
     def held(self) -> list[Claim]:
         return [Claim(ref=make_ref(r["id"], str(r["claim_token"])), name=r["name"])
