@@ -175,6 +175,8 @@ class _Builder:
             anchor=self.m.anchors[first].lineno, cost=cost, label=label,
             spans=tuple(spans), mutate=mutate, pairable=len(spans) == 1, kind=kind,
             deletes=deletes, informed=informed,
+            also=tuple(sorted({self.m.anchors[node].lineno for node, _ in changes[1:]}
+                              - {self.m.anchors[first].lineno})),
         ))
 
     def body_edit(self, stmt: ast.stmt, cost: int, label: str,
@@ -727,6 +729,19 @@ def _wrap(b: _Builder, node: ast.expr, funcs: tuple[str, ...], cost: int) -> Non
         b.replace(node, _call(func, node), cost, f"wrap {_short(node)} in {func}()", kind)
 
 
+def _holds_set(b: _Builder, node: ast.Name) -> bool:
+    """Whether the function around `node` binds its name only to sets (`set()`,
+    `{a, b}`, a set comprehension)."""
+    scope = b.m.scopes.get(node)
+    if not isinstance(scope, ast.FunctionDef | ast.AsyncFunctionDef):
+        return False
+    values = [n.value for n in ast.walk(scope) if isinstance(n, ast.Assign)
+              and any(isinstance(t, ast.Name) and t.id == node.id for t in n.targets)]
+    return bool(values) and all(
+        isinstance(v, ast.Set | ast.SetComp) or (isinstance(v, ast.Call) and isinstance(
+            v.func, ast.Name) and v.func.id in ("set", "frozenset")) for v in values)
+
+
 def _value_role(b: _Builder, node: ast.expr) -> str:
     """Where a value sits: "return", "assign", "argument", "operand", "compared" or ""."""
     parent = b.m.parents.get(node)
@@ -757,6 +772,10 @@ def _reshape_edits(b: _Builder, node: ast.AST) -> None:
     if isinstance(node, ast.expr) and isinstance(node, _WRAPPABLE):
         role = _value_role(b, node)
         if role == "return":
+            if isinstance(node, ast.Name) and _holds_set(b, node):
+                # A set returned where a list is wanted: only sorted() gives one order.
+                b.replace(node, _call("sorted", node), 2, f"wrap {node.id} in sorted() "
+                          "(a set has no order)", "wrap")
             _wrap(b, node, (*_CONVERSIONS, *_WRAPS_RETURN[:2]), 3)
             _wrap(b, node, _WRAPS_RETURN[2:], 4)
             b.replace(node, ast.List(elts=[node], ctx=ast.Load()), 3,
@@ -1088,11 +1107,34 @@ def _scaled_int_edits(b: _Builder, node: ast.Constant) -> None:
         for k in range(1, 5):
             if n == 1000 ** k:
                 values.append(1024 ** k)  # 1000 -> 1024
+    # A unit written more than once in a function (`size < 1000`, `size /= 1000`) is
+    # changed at every use at once, before any one use alone (which would be
+    # inconsistent with the others).
+    twins = _same_constants(b, node) if abs(n) >= 10 else []
     seen: set[int] = {n, n + 1, n - 1}
     for value in values:
         if value not in seen and value > 0:
             seen.add(value)
-            b.replace(node, _int_node(value), 2, f"constant {n} -> {value}", "constant")
+            if twins and twins[0] is node:
+                b.replace_many([(t, _int_node(value)) for t in twins], 2,
+                               f"constant {n} -> {value} at every use in this function",
+                               "constant")
+            b.replace(node, _int_node(value), 3 if twins else 2, f"constant {n} -> {value}",
+                      "constant")
+
+
+def _same_constants(b: _Builder, node: ast.Constant) -> list[ast.Constant]:
+    """The constants of `node`'s function equal to it (itself included) in source
+    order, when there are at least two; else []."""
+    anchor = b.m.anchors.get(node)
+    scope = b.m.scopes.get(anchor) if anchor is not None else None
+    if not isinstance(scope, ast.FunctionDef | ast.AsyncFunctionDef):
+        return []
+    same = [c for c in ast.walk(scope) if isinstance(c, ast.Constant) and type(c.value) is int
+            and c.value == node.value and b.m.span(c) is not None
+            and not (b.m.parents.get(c) and isinstance(b.m.parents[c][0], ast.UnaryOp))]
+    same.sort(key=lambda c: (c.lineno, c.col_offset))
+    return same if len(same) >= 2 else []
 
 
 def _exception_edits(b: _Builder, handler: ast.ExceptHandler) -> None:

@@ -1179,6 +1179,50 @@ KIND_CASES = [
         """,
         "assert unit_name('s') == 'second'\nassert unit_name('') == 'unknown unit'\n",
     ),
+    KindCase(
+        "a unit constant written twice, changed at every use at once",
+        """
+        def to_kib(n):
+            if n < 1000:
+                return n, "B"
+            return round(n / 1000, 1), "KiB"
+        """,
+        """
+        def test_to_kib():
+            assert to_kib(5120) == (5.0, "KiB")
+            assert to_kib(1536) == (1.5, "KiB")
+            assert to_kib(10) == (10, "B")
+        """,
+        """
+        def to_kib(n):
+            if n < 1024:
+                return n, "B"
+            return round(n / 1024, 1), "KiB"
+        """,
+        "assert to_kib(1010) == (1010, 'B')\nassert to_kib(1024) == (1.0, 'KiB')\n",
+    ),
+    KindCase(
+        "a set returned where a list is expected: sorted, the one conversion with an order",
+        """
+        def distinct_scores(rows):
+            scores = set()
+            for row in rows:
+                scores.add(row["score"])
+            return scores
+        """,
+        """
+        def test_distinct_scores():
+            assert distinct_scores([{"score": 3}, {"score": 1}, {"score": 3}]) == [1, 3]
+        """,
+        """
+        def distinct_scores(rows):
+            scores = set()
+            for row in rows:
+                scores.add(row["score"])
+            return sorted(scores)
+        """,
+        "assert distinct_scores([{'score': 33}, {'score': 10}, {'score': 2}]) == [2, 10, 33]\n",
+    ),
 ]
 
 
