@@ -17,7 +17,8 @@ socket directory, a loopback port; durable by default: fsync on).
 2. Claim latency: `--finished` rows in state done (one INSERT ... SELECT
    generate_series), then 1,000 handoffs queued and claimed one at a time by
    `claim_next()` (one transaction each): p50 and p99, next to the same with no
-   finished rows.
+   finished rows; then the watcher's rescan (`rescan()`: the local queue listed and
+   the claimable rows counted), median of 20.
 """
 
 from __future__ import annotations
@@ -176,7 +177,7 @@ def _have_fs_backend() -> bool:
     return True
 
 
-def _latency(dsn: str, finished: int, claims: int = 1000) -> tuple[float, float]:
+def _latency(dsn: str, finished: int, claims: int = 1000) -> tuple[float, float, float]:
     import psycopg
 
     from repairlab.cli.submit import build_handoff
@@ -200,8 +201,14 @@ def _latency(dsn: str, finished: int, claims: int = 1000) -> tuple[float, float]
             got = backend.claim_next()
             times.append(time.perf_counter() - began)
             assert got is not None
+        scans = []
+        for _ in range(20):  # what the watcher does every `watch.rescan_seconds`
+            began = time.perf_counter()
+            backend.rescan()
+            scans.append(time.perf_counter() - began)
         backend.close()
-    return percentile(times, 50) * 1000, percentile(times, 99) * 1000
+    return percentile(times, 50) * 1000, percentile(times, 99) * 1000, \
+        percentile(scans, 50) * 1000
 
 
 def measure(args: argparse.Namespace) -> list[Row]:
@@ -235,9 +242,12 @@ def measure(args: argparse.Namespace) -> list[Row]:
         finished = 100000 if args.quick else args.finished
         for rows_done in (0, finished):
             say(f"claim latency with {rows_done} finished rows")
-            p50, p99 = _latency(dsn, rows_done)
+            p50, p99, scan = _latency(dsn, rows_done)
             rows.append(Row(f"claim latency, {rows_done:,} finished rows",
                             f"p50 {p50:.2f} ms, p99 {p99:.2f} ms", note=durability))
+            rows.append(Row(f"rescan, {rows_done:,} finished rows", f"median {scan:.2f} ms",
+                            note="queue/ listed, claimable rows counted; every "
+                                 "watch.rescan_seconds per instance"))
     finally:
         server.destroy()
     return rows

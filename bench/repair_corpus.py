@@ -133,14 +133,16 @@ def msgspec_replace(settings: RepairSettings, **changes: Any) -> RepairSettings:
 
 def runner_cost(runner: Runner, cases: Sequence[Case], rounds: int) -> tuple[float, float]:
     """Median seconds per test run of `runner` and of a fresh pytest per run, on the
-    same passing-or-not bundles, interleaved so both see the same machine load (one
-    round at least, whatever `rounds` says)."""
+    same bundles (each case's reference fix where it has one: a run that finishes,
+    where the buggy bundle may loop until the timeout), interleaved so both see the same machine
+    load (one round at least, whatever `rounds` says)."""
     fresh = SubprocessRunner()
     rounds = max(1, rounds)  # the medians need one run of each at least
     warm_times: list[float] = []
     fresh_times: list[float] = []
     for case in cases:
-        files, tests = case.bundle.files, case.bundle.tests
+        bundle = case.fixed_bundle or case.bundle  # a hopeless case has no fix
+        files, tests = bundle.files, bundle.tests
         runner.run(files, tests, timeout=30)  # warm-up: first import in the server
         for _ in range(rounds):
             t0 = time.perf_counter()

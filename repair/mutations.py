@@ -460,6 +460,82 @@ def _call_edits(b: _Builder, node: ast.Call) -> None:
         b.replace(node, node.args[0], 2, f"unwrap call {name}(...)", "call", own)
     elif not node.args and not node.keywords and isinstance(func, ast.Attribute):
         b.replace(node, func.value, 2, f"unwrap call .{func.attr}()", "call", True)
+    _order_keywords(b, node)
+    _recursive_yield(b, node)
+
+
+_ORDERING = ("sorted", "min", "max")  # builtins that take key= (sorted and .sort: reverse= too)
+_KEYS = ("len", "abs", "str.lower")   # key functions from the builtins
+
+
+def _order_keywords(b: _Builder, node: ast.Call) -> None:
+    """An ordering in the wrong direction or by the wrong measure: `reverse=True`
+    added to `sorted(...)` / `.sort()`, and `key=` given (a builtin's, or a
+    one-parameter function of the module) where there is none, or taken away."""
+    func = node.func
+    if isinstance(func, ast.Name) and func.id in _ORDERING and func.id not in b.facts.defined:
+        sorts = func.id == "sorted"
+    elif isinstance(func, ast.Attribute) and func.attr == "sort" and not node.args:
+        sorts = True
+    else:
+        return
+    given = {k.arg for k in node.keywords}
+    if None in given:
+        return  # **kwargs
+
+    def with_keywords(keywords: list[ast.keyword]) -> ast.Call:
+        new = copy.copy(node)
+        new.keywords = keywords
+        return new
+
+    if sorts and "reverse" not in given:
+        new = with_keywords([*node.keywords, ast.keyword(arg="reverse", value=ast.Constant(True))])
+        b.replace(node, new, 2, f"{_short(node)} -> reverse=True", "call")
+    if "key" in given:
+        new = with_keywords([k for k in node.keywords if k.arg != "key"])
+        b.replace(node, new, 3, f"{_short(node)} without key=", "call")
+        return
+    scope = b.m.scopes.get(node)
+    own = [f.name for f in b.m.tree.body if isinstance(f, ast.FunctionDef) and f is not scope
+           and len(f.args.args) == 1 and not f.args.vararg and not f.args.kwonlyargs]
+    keys = [*_KEYS, *own[:4]]
+    for key in keys:
+        value = ast.parse(key, mode="eval").body
+        new = with_keywords([*node.keywords, ast.keyword(arg="key", value=value)])
+        b.replace(node, new, 3, f"{_short(node)} -> key={key}", "call")
+
+
+def _recursive_yield(b: _Builder, node: ast.Call) -> None:
+    """A generator that calls itself but drops what the call yields (`walk(child)` on
+    a line of its own, or `yield walk(child)`, which yields the generator itself):
+    `yield from walk(child)`."""
+    scope = b.m.scopes.get(node)
+    func = node.func
+    if not (isinstance(scope, ast.FunctionDef) and isinstance(func, ast.Name)
+            and func.id == scope.name and _is_generator(scope)):
+        return
+    parent = b.m.parents.get(node)
+    if parent is None:
+        return
+    owner = parent[0]
+    if isinstance(owner, ast.Expr):
+        _replace_stmt(b, owner, ast.Expr(value=ast.YieldFrom(value=node)), 2,
+                      f"yield from {_short(node)}", "statement")
+    elif isinstance(owner, ast.Yield):
+        b.replace(owner, ast.YieldFrom(value=node), 2, f"yield {_short(node)} -> yield from",
+                  "statement")
+
+
+def _is_generator(func: ast.FunctionDef) -> bool:
+    todo = list(ast.iter_child_nodes(func))
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.Yield | ast.YieldFrom):
+            return True
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda
+                          | ast.ClassDef):
+            todo.extend(ast.iter_child_nodes(node))
+    return False
 
 
 def _swap_constants(b: _Builder, stmt: ast.stmt) -> None:
@@ -520,6 +596,7 @@ def _statement_edits(b: _Builder, stmt: ast.stmt) -> None:
     start, end, indent = where
     _delete(b, stmt, body, index, start, end, indent)
     _swap_next(b, stmt, body, index)
+    _split_in_place_call(b, stmt, body, index)
     scope = m.scopes.get(stmt)
     if isinstance(scope, ast.FunctionDef | ast.AsyncFunctionDef):
         _insert_copies(b, stmt, body, index, scope, start, indent)
@@ -937,10 +1014,18 @@ def _fill_empty(b: _Builder, node: ast.List | ast.Tuple) -> None:
         new = ast.List(elts=elts, ctx=ast.Load()) if isinstance(node, ast.List) \
             else ast.Tuple(elts=elts, ctx=ast.Load())
         b.replace(node, new, 3, f"empty {ast.unparse(node)} -> {ast.unparse(new)}", "constant")
-    if isinstance(node, ast.List) and _value_role(b, node) == "return":
-        # A recursion's base case: the one empty combination, not none at all.
-        nested = ast.List(elts=[ast.List(elts=[], ctx=ast.Load())], ctx=ast.Load())
-        b.replace(node, nested, 3, "empty [] -> [[]]", "constant")
+    # The base case of a recursive enumeration (subsets, orderings): one empty one, not none.
+    parent = b.m.parents.get(node)
+    scope = b.m.scopes.get(node)
+    if isinstance(node, ast.List) and parent is not None and isinstance(parent[0], ast.Return) \
+            and isinstance(scope, ast.FunctionDef) and _calls_itself(scope):
+        b.replace(node, ast.List(elts=[ast.List(elts=[], ctx=ast.Load())], ctx=ast.Load()), 3,
+                  "return [] -> return [[]] (the base case holds one empty one)", "constant")
+
+
+def _calls_itself(func: ast.FunctionDef) -> bool:
+    return any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+               and n.func.id == func.name for n in ast.walk(func))
 
 
 def _subscript_edits(b: _Builder, node: ast.Subscript) -> None:
@@ -951,7 +1036,10 @@ def _subscript_edits(b: _Builder, node: ast.Subscript) -> None:
         end = ast.BinOp(left=index.lower, op=ast.Add(), right=index.upper)
         b.replace(index.upper, end, 2, f"slice upper {_short(index.upper)} -> {_short(end)}",
                   "index")
-    if isinstance(index, ast.Slice | ast.Tuple):
+    if isinstance(index, ast.Slice):
+        _slice_edits(b, node, index)
+        return
+    if isinstance(index, ast.Tuple):
         return
     value = _int_value(index)
     if value is not None:
@@ -978,7 +1066,7 @@ def _subscript_edits(b: _Builder, node: ast.Subscript) -> None:
             defaults: list[ast.expr] = [ast.Constant(0), ast.Constant(""),
                                         ast.List(elts=[], ctx=ast.Load()), ast.Constant(None)]
             defaults += [ast.Name(id=n, ctx=ast.Load()) for n in b.facts.constants][:8]
-            defaults += [ast.Constant(v) for v in _doc_literals(b, node)]
+            defaults += [ast.Constant(text) for text in _quoted_in_docstring(b, node)]
             defaults.append(index)  # fall back to the key itself
             for default in defaults:
                 b.replace(node, _method(seq, "get", index, default), 3,
@@ -986,19 +1074,51 @@ def _subscript_edits(b: _Builder, node: ast.Subscript) -> None:
                           "get")
 
 
-# A quoted value, not an apostrophe (`unit's`): no word character just outside the quotes.
-_QUOTED = re.compile(r"(?<!\w)'([^'\n]{1,40})'(?!\w)|(?<!\w)\"([^\"\n]{1,40})\"(?!\w)")
+def _negated(node: ast.expr) -> ast.expr:
+    """`-node`, written plainly: -3 for 3, n for -n."""
+    value = _int_value(node)
+    if value is not None:
+        return _int_node(-value)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        return node.operand
+    return ast.UnaryOp(op=ast.USub(), operand=node)
 
 
-def _doc_literals(b: _Builder, node: ast.AST, limit: int = 3) -> list[str]:
-    """The quoted strings of the docstring of the function around `node` (`codes
-    without a known reason get 'Unknown'`): the values its contract promises."""
-    scope = b.m.scopes.get(b.m.anchors.get(node, node))
+def _slice_edits(b: _Builder, node: ast.Subscript, sl: ast.Slice) -> None:
+    """A one-sided slice whose bound is on the wrong side or counts from the wrong
+    end (`xs[:n]` for the last n: `xs[-n:]`; `xs[1:]` for all but the last:
+    `xs[:-1]`)."""
+    if sl.step is not None or (sl.lower is None) == (sl.upper is None):
+        return
+    bound = sl.lower if sl.lower is not None else sl.upper
+    assert bound is not None
+    minus = _negated(bound)
+    shapes: tuple[tuple[ast.expr | None, ast.expr | None, int], ...]
+    if sl.lower is not None:  # xs[a:]
+        shapes = ((None, bound, 2), (minus, None, 2), (None, minus, 3))
+    else:  # xs[:b]
+        shapes = ((bound, None, 2), (None, minus, 2), (minus, None, 3))
+    for lower, upper, cost in shapes:
+        new = ast.Subscript(value=node.value, slice=ast.Slice(lower=lower, upper=upper),
+                            ctx=node.ctx)
+        b.replace(node, new, cost, f"slice {_short(node)} -> {_short(new)}", "index")
+
+
+# A quoted value, not an apostrophe (`unit's`): no word character just outside.
+_QUOTED = re.compile(r"(?<!\w)'([^'\n]{1,40})'(?!\w)|(?<!\w)\"([^\"\n]{1,40})\"(?!\w)"
+                     r"|`([^`\n]{1,40})`")
+
+
+def _quoted_in_docstring(b: _Builder, node: ast.AST, limit: int = 3) -> list[str]:
+    """Values the docstring of `node`'s function quotes ("unknown codes get
+    'Unknown'"): what a default it names is written as, at most `limit`."""
+    scope = b.m.scopes.get(node)
     if not isinstance(scope, ast.FunctionDef | ast.AsyncFunctionDef):
         return []
     doc = ast.get_docstring(scope) or ""
-    found = [m.group(1) or m.group(2) for m in _QUOTED.finditer(doc)]
-    return list(dict.fromkeys(found))[:limit]
+    found = dict.fromkeys(next(g for g in match.groups() if g is not None)
+                          for match in _QUOTED.finditer(doc))
+    return list(found)[:limit]
 
 
 def _literal(b: _Builder, node: ast.Constant, value: str | bytes) -> str:
@@ -1270,75 +1390,39 @@ def _import_form_edits(b: _Builder, stmt: ast.Import | ast.ImportFrom) -> None:
                   f"import {stmt.module}", "import")
 
 
-# Methods of the builtin containers that change their receiver and return None.
-_IN_PLACE = frozenset({"sort", "reverse", "append", "extend", "insert", "update", "add",
-                       "discard", "remove", "clear"})
-
-
-def _in_place_result(b: _Builder, stmt: ast.Assign | ast.Return) -> None:
-    """The None an in-place method returns, kept as if it were the changed container
-    (`merged = dict(d).update(o)`, `return xs.sort()`): the receiver bound first and
-    changed by its own statement (`merged = dict(d)` then `merged.update(o)`), or for
-    `sort` the `sorted(...)` copy."""
-    value = stmt.value
-    if not (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)
-            and value.func.attr in _IN_PLACE):
+def _sorted_for_sort(b: _Builder, stmt: ast.stmt) -> None:
+    """`x = xs.sort(...)` / `return xs.sort(...)`: the sorted copy `sorted(xs, ...)`,
+    which returns the order `.sort()` only makes in place (and leaves `xs` alone)."""
+    value = getattr(stmt, "value", None)
+    if not (isinstance(stmt, ast.Assign | ast.Return) and isinstance(value, ast.Call)
+            and isinstance(value.func, ast.Attribute) and value.func.attr == "sort"
+            and not value.args):
         return
-    receiver, method = value.func.value, value.func.attr
+    receiver = value.func.value
     if isinstance(receiver, ast.Name) and receiver.id in b.facts.modules:
         return
-    if method == "sort" and not value.args:
-        copied = ast.Call(func=ast.Name(id="sorted", ctx=ast.Load()), args=[receiver],
-                          keywords=value.keywords)
-        b.replace(value, copied, 2, f".sort(...) -> sorted({_short(receiver, 20)}, ...)",
-                  "call")
-    where = b.m.whole_lines(stmt)
+    copied = ast.Call(func=ast.Name(id="sorted", ctx=ast.Load()), args=[receiver],
+                      keywords=value.keywords)
+    b.replace(value, copied, 2, f".sort(...) -> sorted({_short(receiver, 20)}, ...)", "call")
+
+
+def _in_place_result(b: _Builder, stmt: ast.stmt) -> None:
+    """Every edit of an in-place method's None result kept at `stmt` (`sorted(...)`
+    for `.sort()`, the call split from the value): what a `'NoneType'` TypeError at
+    a line reading its name asks for first (`repair.informed`)."""
+    _sorted_for_sort(b, stmt)
     parent = b.m.parents.get(stmt)
-    if where is None or parent is None or parent[2] is None:
-        return
-    start, end, indent = where
-    body: list[ast.stmt] = getattr(parent[0], parent[1])
-    index = parent[2]
-    if isinstance(stmt, ast.Assign):
-        if not (len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)):
-            return
-        name = stmt.targets[0].id
-        bind: ast.stmt = ast.Assign(targets=[ast.Name(id=name, ctx=ast.Store())],
-                                    value=receiver, lineno=stmt.lineno)
-        change = ast.Expr(value=_with(value, func=_with(
-            value.func, value=ast.Name(id=name, ctx=ast.Load()))))
-        new = [bind, change]
-    elif isinstance(receiver, ast.Name):
-        new = [ast.Expr(value=value), ast.Return(value=receiver)]
-    else:
-        return
-    try:
-        text = "".join(indent + ast.unparse(n) + "\n" for n in new)
-    except (ValueError, TypeError, AttributeError, RecursionError):
-        return
-
-    def mutate() -> Undo:
-        body[index:index + 1] = new
-
-        def undo() -> None:
-            body[index:index + 2] = [stmt]
-
-        return undo
-
-    b.body_edit(stmt, 2, f"{method}() changes its receiver and returns None: "
-                f"{_short(ast.Module(body=new, type_ignores=[]), 60)}", start, end, text,
-                mutate, "call")
+    if parent is not None and parent[2] is not None:
+        _split_in_place_call(b, stmt, getattr(parent[0], parent[1]), parent[2])
 
 
 def _growth_edits(b: _Builder, stmt: ast.stmt) -> None:
     if isinstance(stmt, ast.Assign | ast.Return) and stmt.value is not None:
-        _in_place_result(b, stmt)
+        _sorted_for_sort(b, stmt)  # (the call split from its value: `_split_in_place_call`)
     if isinstance(stmt, ast.Import | ast.ImportFrom) and b.m.scopes.get(stmt) is None:
         _import_form_edits(b, stmt)
     if isinstance(stmt, ast.Assign | ast.AugAssign) and _in_loop(b, stmt):
         _scaled_accumulation(b, stmt)
-        if isinstance(stmt, ast.Assign):
-            _running_best(b, stmt)
     if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
         _keep_result(b, stmt, stmt.value)
     if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.BinOp) \
@@ -1367,8 +1451,186 @@ def _growth_edits(b: _Builder, stmt: ast.stmt) -> None:
     if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
         _missing_statements(b, stmt)
         _mirrored_statements(b, stmt)
+        _mutable_defaults(b, stmt)
+        _never_recorded(b, stmt)
     if isinstance(stmt, ast.ClassDef):
         _counter_updates(b, stmt)
+    _result_kept_wrong(b, stmt)
+
+
+def _mutable_defaults(b: _Builder, func: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+    """A parameter whose default is a list, dict or set literal, shared by every call
+    that leaves it out (`def add(x, seen=[])`): the default None, and a fresh one made
+    first thing in the body (`if seen is None: seen = []`)."""
+    args = func.args
+    positional = [*args.posonlyargs, *args.args]
+    pairs_ = list(zip(positional[len(positional) - len(args.defaults):], args.defaults,
+                      strict=True))
+    pairs_ += [(a, d) for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True)
+               if d is not None]
+    first = 1 if _has_docstring(func) else 0
+    if first >= len(func.body):
+        return
+    where = b.m.whole_lines(func.body[first])
+    if where is None:
+        return
+    at, _, indent = where
+    for arg, default in pairs_:
+        mutable = isinstance(default, ast.List | ast.Dict | ast.Set) or (
+            isinstance(default, ast.Call) and isinstance(default.func, ast.Name)
+            and default.func.id in ("list", "dict", "set") and not default.args)
+        span = b.m.span(default)
+        parent = b.m.parents.get(default)
+        if not mutable or span is None or parent is None:
+            continue
+        fresh = ast.If(test=ast.Compare(left=ast.Name(id=arg.arg, ctx=ast.Load()),
+                                        ops=[ast.Is()], comparators=[ast.Constant(None)]),
+                       body=[ast.Assign(targets=[ast.Name(id=arg.arg, ctx=ast.Store())],
+                                        value=default, lineno=func.body[first].lineno)],
+                       orelse=[])
+        made = f"{indent}if {arg.arg} is None:\n{indent}    {arg.arg} = {ast.unparse(default)}\n"
+
+        def mutate(parent: tuple[ast.AST, str, int | None] = parent,
+                   fresh: ast.stmt = fresh) -> Undo:
+            undo_default = set_field(*parent, ast.Constant(None))
+            func.body.insert(first, fresh)
+
+            def undo() -> None:
+                _pop(func.body, first)
+                undo_default()
+
+            return undo
+
+        b.add(Edit(path=b.m.path, line=func.lineno, anchor=func.lineno, cost=3,
+                   label=f"default {arg.arg}={ast.unparse(default)} -> None, a fresh one "
+                         "at each call", spans=((span[0], span[1], "None", "None"),
+                                                (at, at, made, made)),
+                   mutate=mutate, kind="statement"))
+
+
+_RECORDS = {"set": "add", "list": "append"}  # how an item goes into a new empty one
+_MUTATES = frozenset({"add", "append", "update", "extend", "insert", "setdefault",
+                      "__setitem__", "appendleft", "put"})
+
+
+def _empty_kind(value: ast.expr | None) -> str | None:
+    if isinstance(value, ast.List) and not value.elts:
+        return "list"
+    if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and not value.args \
+            and value.func.id in _RECORDS:
+        return value.func.id
+    return None
+
+
+def _never_recorded(b: _Builder, func: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+    """A collection made empty (`seen = set()`), asked whether it holds an item (`if node
+    in seen`), but never given one: the item recorded (`seen.add(node)`) right after the
+    statement that asks, or first thing in the function that asks."""
+    made: dict[str, str] = {}  # name -> "set" / "list", in this function or around it
+    for outer in [func, *_enclosing(b, func)]:
+        for node in ast.walk(outer):
+            if isinstance(node, ast.Assign) and len(node.targets) == 1 \
+                    and isinstance(node.targets[0], ast.Name):
+                kind = _empty_kind(node.value)
+                if kind is not None:
+                    made.setdefault(node.targets[0].id, kind)
+    if not made:
+        return
+    for node in ast.walk(b.m.tree):  # given an item anywhere: not this bug
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) \
+                and node.attr in _MUTATES:
+            made.pop(node.value.id, None)
+        elif isinstance(node, ast.AugAssign | ast.Assign):
+            for target in (node.targets if isinstance(node, ast.Assign) else [node.target]):
+                base = target.value if isinstance(target, ast.Subscript) else target
+                if isinstance(base, ast.Name) and (isinstance(node, ast.AugAssign)
+                                                   or isinstance(target, ast.Subscript)):
+                    made.pop(base.id, None)
+    first = 1 if _has_docstring(func) else 0
+    for node in ast.walk(func):
+        if not (isinstance(node, ast.Compare) and len(node.ops) == 1
+                and isinstance(node.ops[0], ast.In | ast.NotIn)
+                and isinstance(node.comparators[0], ast.Name)
+                and node.comparators[0].id in made and b.m.scopes.get(node) is func):
+            continue
+        name = node.comparators[0].id
+        record = ast.Expr(value=_method(ast.Name(id=name, ctx=ast.Load()),
+                                        _RECORDS[made[name]], node.left))
+        text = ast.unparse(record)
+        asking = b.m.anchors.get(node)
+        parent = b.m.parents.get(asking) if asking is not None else None
+        if asking is not None and parent is not None and parent[2] is not None:
+            body = getattr(parent[0], parent[1])
+            _insert_each(b, body, parent[2] + 1, asking, [(record, text)], at_end=True, cost=3)
+        if first < len(func.body) and func.body[first] is not asking:
+            _insert_each(b, func.body, first, func.body[first], [(record, text)],
+                         at_end=False, cost=3)
+
+
+def _enclosing(b: _Builder, node: ast.AST) -> list[ast.AST]:
+    """The functions around `node`, innermost first."""
+    out: list[ast.AST] = []
+    scope = b.m.scopes.get(node)
+    while isinstance(scope, ast.FunctionDef | ast.AsyncFunctionDef):
+        out.append(scope)
+        scope = b.m.scopes.get(scope)
+    return out
+
+
+def _returns_values(func: ast.AST) -> bool:
+    """Whether a function returns a value somewhere (nested functions aside)."""
+    todo = list(ast.iter_child_nodes(func))
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.Return) and node.value is not None:
+            return True
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda
+                          | ast.ClassDef):
+            todo.extend(ast.iter_child_nodes(node))
+    return False
+
+
+def _result_kept_wrong(b: _Builder, stmt: ast.stmt) -> None:
+    """A result that is computed but not kept the way the function needs it: a value
+    computed and dropped where the function returns values (`fib(n - 1) + fib(n - 2)`:
+    `return ...`); a value assigned in a loop that should add up (`total = x`:
+    `total += x`) or be the running extreme (`best = max(best, x)`), one that works on
+    itself and must not drop below zero (`run = max(0, run + x)`), or one added up that
+    should be assigned (`last += x`: `last = x`)."""
+    scope = b.m.scopes.get(stmt)
+    if not isinstance(scope, ast.FunctionDef | ast.AsyncFunctionDef):
+        return
+    value = stmt.value if isinstance(stmt, ast.Expr) else None
+    side_effect = isinstance(value, ast.Call) and (
+        isinstance(value.func, ast.Attribute)  # out.append(x), log.info(...)
+        or (isinstance(value.func, ast.Name) and value.func.id in BUILTIN_NAMES))  # print()
+    if isinstance(stmt, ast.Expr) and not side_effect and not isinstance(
+            stmt.value, ast.Constant | ast.Yield | ast.YieldFrom | ast.Await) \
+            and _returns_values(scope):
+        _replace_stmt(b, stmt, ast.Return(value=stmt.value, lineno=stmt.lineno), 2,
+                      f"return {_short(stmt.value)}", "statement")
+    if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 \
+            and isinstance(stmt.targets[0], ast.Name) and _in_loop(b, stmt):
+        name = stmt.targets[0].id
+        if any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(stmt.value)):
+            # It works on its own value (`best = best + x`): what it keeps may need to
+            # be a running extreme that never drops below nothing (`max(0, ...)`).
+            b.replace(stmt.value, _call("max", ast.Constant(0), stmt.value), 3,
+                      f"{name} = max(0, ...)", "wrap")
+            return
+        for op, cost in ((ast.Add(), 2), (ast.Sub(), 3), (ast.Mult(), 3)):
+            aug = ast.AugAssign(target=ast.Name(id=name, ctx=ast.Store()), op=op,
+                                value=stmt.value, lineno=stmt.lineno)
+            _replace_stmt(b, stmt, aug, cost, f"{name} = ... -> {name} "
+                          f"{_SYMBOL[type(op)]}= ...", "operator")
+        for extreme in ("max", "min"):  # a running extreme (`best = x`: the best so far)
+            b.replace(stmt.value, _call(extreme, ast.Name(id=name, ctx=ast.Load()), stmt.value),
+                      2, f"{name} = {extreme}({name}, ...)", "wrap")
+    if isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Name):
+        plain = ast.Assign(targets=[ast.Name(id=stmt.target.id, ctx=ast.Store())],
+                           value=stmt.value, lineno=stmt.lineno)
+        _replace_stmt(b, stmt, plain, 3, f"{stmt.target.id} {_SYMBOL[type(stmt.op)]}= ... -> "
+                      f"{stmt.target.id} = ...", "operator")
 
 
 def _in_loop(b: _Builder, stmt: ast.stmt) -> bool:
@@ -1391,7 +1653,7 @@ def _keep_result(b: _Builder, stmt: ast.Expr, call: ast.Call) -> None:
     func = call.func
     target: ast.expr | None = None
     if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) \
-            and func.value.id not in b.facts.modules:
+            and func.value.id not in b.facts.modules and func.attr not in _IN_PLACE:
         target = func.value
     elif isinstance(func, ast.Name) and func.id in BUILTIN_NAMES and call.args \
             and isinstance(call.args[0], ast.Name):
@@ -1723,31 +1985,6 @@ def _resets(b: _Builder, func: ast.FunctionDef | ast.AsyncFunctionDef,
                          at_end=True, cost=2, pairable=True)
 
 
-def _running_best(b: _Builder, stmt: ast.Assign) -> None:
-    """`best = value` in a loop where the best so far was meant: `best = max(best,
-    value)` (or min); and `run = run + x` where a run restarts at zero: `run = max(0,
-    run + x)` (or min). The name must be bound before the loop too (a best so far)."""
-    if not (len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)):
-        return
-    name = stmt.targets[0].id
-    value = stmt.value
-    if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) \
-            and value.func.id in ("max", "min"):
-        return
-    scope = b.m.scopes.get(stmt)
-    if not isinstance(scope, ast.FunctionDef | ast.AsyncFunctionDef) or not any(
-            isinstance(n, ast.Assign) and n is not stmt and n.lineno < stmt.lineno
-            and any(isinstance(t, ast.Name) and t.id == name for t in n.targets)
-            for n in ast.walk(scope)):
-        return
-    grows = any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(value))
-    for func in ("max", "min"):
-        first: ast.expr = ast.Constant(0) if grows else ast.Name(id=name, ctx=ast.Load())
-        b.replace(value, _call(func, first, value), 3,
-                  f"{name} = {func}({ast.unparse(first)}, ...) "
-                  + ("(a run restarted at zero)" if grows else "(the best so far)"), "wrap")
-
-
 def _scaled_accumulation(b: _Builder, stmt: ast.Assign | ast.AugAssign) -> None:
     """`x = x + d` (or `x += d`) where the digits of a number are accumulated:
     `x = x * 10 + d` (and base 2), the running value shifted before each new part."""
@@ -1962,6 +2199,77 @@ def _insert_each(b: _Builder, body: list[ast.stmt], index: int, stmt: ast.stmt,
         b.body_edit(stmt, cost, f"insert {text!r} {place}", at, at, f"{indent}{text}\n",
                     mutate, kind, pairable=pairable)
 
+
+
+# Methods of the builtin containers that change their receiver and return None: a
+# value taken from such a call is always None.
+_IN_PLACE = frozenset({
+    "append", "extend", "insert", "remove", "sort", "reverse", "clear",  # list
+    "update",  # dict, set
+    "add", "discard", "difference_update", "intersection_update",
+    "symmetric_difference_update",  # set
+})
+
+
+def _split_in_place_call(b: _Builder, stmt: ast.stmt, body: list[ast.stmt],
+                         index: int) -> None:
+    """A value taken from a call that changes its receiver in place and returns None
+    (`merged = dict(base).update(extra)`, `return items.sort()`): the call on a
+    statement of its own, and the receiver itself used as the value
+    (`merged = dict(base)` then `merged.update(extra)`; `items.sort()` then
+    `return items`)."""
+    if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 \
+            and isinstance(stmt.targets[0], ast.Name):
+        target: str | None = stmt.targets[0].id
+    elif isinstance(stmt, ast.Return):
+        target = None
+    else:
+        return
+    call = stmt.value
+    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
+            and call.func.attr in _IN_PLACE):
+        return
+    receiver = call.func.value
+    if isinstance(receiver, ast.Name) and receiver.id in b.facts.modules:
+        return
+    where = b.m.whole_lines(stmt)
+    if where is None:
+        return
+    start, end, indent = where
+    if not b.m.text[start:end].endswith("\n"):
+        return
+    new: list[ast.stmt]
+    if isinstance(receiver, ast.Name):  # the call first, then the receiver is the value
+        then: ast.stmt = (ast.Return(value=ast.Name(id=receiver.id, ctx=ast.Load()))
+                          if target is None else
+                          ast.Assign(targets=[ast.Name(id=target, ctx=ast.Store())],
+                                     value=ast.Name(id=receiver.id, ctx=ast.Load())))
+        new = [ast.Expr(value=call), then]
+    elif target is not None:  # the receiver is built into the target, then changed
+        changed = ast.Call(func=ast.Attribute(value=ast.Name(id=target, ctx=ast.Load()),
+                                              attr=call.func.attr, ctx=ast.Load()),
+                           args=call.args, keywords=call.keywords)
+        new = [ast.Assign(targets=[ast.Name(id=target, ctx=ast.Store())], value=receiver),
+               ast.Expr(value=changed)]
+    else:
+        return
+    for node in new:
+        node.lineno = stmt.lineno
+    try:
+        text = "".join(f"{indent}{ast.unparse(node)}\n" for node in new)
+    except (ValueError, TypeError, AttributeError, RecursionError):
+        return
+
+    def mutate() -> Undo:
+        body[index:index + 1] = new
+
+        def undo() -> None:
+            body[index:index + len(new)] = [stmt]
+
+        return undo
+
+    b.body_edit(stmt, 2, f"split the in-place .{call.func.attr}() from the value: "
+                f"{text.strip().splitlines()[0]}; ...", start, end, text, mutate, "statement")
 
 
 __all__ = ["Edit", "FileModel", "generate", "pairs", "render"]

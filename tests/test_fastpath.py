@@ -327,6 +327,37 @@ def test_a_candidate_rejected_by_screening_is_not_run_again() -> None:
     assert refused.calls == ["open", "screen", "run"]
 
 
+def test_when_the_first_run_timed_out_screens_are_limited_by_what_candidates_completed(
+) -> None:
+    class Timing(RecordingRunner):
+        """Screens fail, each test completed in 30 ms."""
+
+        opened_with: float = 0.0
+
+        def open_session(self, files: Mapping[str, str], tests: Sequence[str], *,
+                         timeout: float) -> bool:
+            self.opened_with = timeout
+            return super().open_session(files, tests, timeout=timeout)
+
+        def screen(self, *args: Any, **kwargs: Any) -> TestReport | None:
+            super().screen(*args, **kwargs)
+            return TestReport(failed=1, exit_code=1, outcomes={"t::a": False},
+                              durations={"t::a": 0.03})
+
+    runner = Timing(screen_says=False)
+    ctx = context(runner)
+    ctx.first_run = TestReport(timed_out=True, duration_s=5.0)  # no outcomes, no durations
+    ctx.tried.clear()
+    for body in ("return 2", "return 3", "return 4"):
+        ctx.judge({"m.py": f"def f():\n    {body}\n"})
+    # The fast path opens all the same, its collection bounded; the first screen has
+    # no per-test limit (nothing to scale it from), the next ones ten times the
+    # slowest test a candidate completed.
+    assert runner.calls == ["open", "screen", "screen", "screen"]
+    assert runner.opened_with == pytest.approx(3.0)
+    assert runner.limits == [0.0, pytest.approx(0.3), pytest.approx(0.3)]
+
+
 def test_a_candidate_whose_ast_was_tried_already_is_not_run() -> None:
     runner = RecordingRunner(screen_says=False)
     ctx = context(runner)
@@ -371,6 +402,42 @@ def test_the_engine_screens_candidates_and_rests_its_verdict_on_a_complete_run(
     assert ("screen:True", "run:True") in pairs
     assert calls[-1] == "close_session:None"
     assert runner.screen(CALC, TESTS, timeout=30) is None  # closed
+
+
+def test_a_bundle_whose_tests_loop_forever_is_repaired_on_the_fast_path(
+    runner: WarmRunner, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from repairlab.repair.engine import Engine, RepairSettings
+
+    limits: list[float] = []
+    screen = runner.screen
+
+    def recording(*args: Any, **kwargs: Any) -> TestReport | None:
+        report = screen(*args, **kwargs)
+        if not kwargs.get("coverage"):
+            limits.append(kwargs.get("test_limit", 0.0))
+        return report
+
+    monkeypatch.setattr(runner, "screen", recording)
+    files = {
+        "count.py": ("def count_down(n):\n    steps = 0\n    while n > 0:\n"
+                     "        steps += 1\n        n - 1\n    return steps\n"),
+        "test_count.py": ("from count import count_down\n\n\n"
+                          "def test_three():\n    assert count_down(3) == 3\n\n\n"
+                          "def test_none():\n    assert count_down(0) == 0\n"),
+    }
+    bundle = Bundle(files=files, tests=("test_count.py",), entrypoint="count.py")
+    settings = RepairSettings(strategies=("heuristic_microfix",), test_timeout_seconds=2.0)
+    outcome = Engine(settings, runner).repair(bundle)
+    assert outcome.first_run is not None and outcome.first_run.timed_out
+    assert outcome.repaired and outcome.files is not None
+    assert "n -= 1" in outcome.files["count.py"] or "n = n - 1" in outcome.files["count.py"]
+    # Candidates were screened: the first with no per-test limit (nothing to scale it
+    # from), and once one had run its tests to their end, the rest held to a limit
+    # scaled from the slowest test seen (at least the floor), not only to the
+    # candidate's whole timeout.
+    assert len(limits) > 1 and limits[0] == 0.0
+    assert all(limit >= TEST_LIMIT_FLOOR for limit in limits[1:])
 
 
 # -- the lean screening child: tests run without pytest's per-phase hooks -----------

@@ -236,9 +236,9 @@ def test_a_database_newer_than_the_code_is_refused_with_one_line(pg_dsn: str) ->
     assert "version 999" in str(refused.value) and "\n" not in str(refused.value)
 
 
-def test_claiming_reads_only_the_partial_index_of_claimable_rows(pg_dsn: str) -> None:
+def test_claiming_and_the_rescans_count_read_only_the_partial_indexes(pg_dsn: str) -> None:
     # 100,000 finished rows make the planner's choice plain; bench/pg_claims.py
-    # measures the latency with a million.
+    # measures the claim's latency with a million.
     with psycopg.connect(pg_dsn) as conn:
         conn.execute(
             "INSERT INTO handoffs (name, ingest_key, body, state) "
@@ -246,11 +246,17 @@ def test_claiming_reads_only_the_partial_index_of_claimable_rows(pg_dsn: str) ->
             "FROM generate_series(1, 100000) g")
         conn.execute("INSERT INTO handoffs (name, ingest_key, body) VALUES ('q.json', 'q', '')")
         conn.execute("ANALYZE handoffs")
-        plan = "\n".join(r[0] for r in conn.execute(
-            "EXPLAIN " + queries()["claim"].replace("%(limit)s", "1")
-            .replace("%(instance)s", "'x'").replace("%(lease_seconds)s", "30")).fetchall())
-    assert "handoffs_claimable" in plan, plan
-    assert "Seq Scan" not in plan, plan
+
+        def plan(name: str) -> str:
+            sql = (queries()[name].replace("%(limit)s", "1").replace("%(instance)s", "'x'")
+                   .replace("%(lease_seconds)s", "30"))
+            return "\n".join(r[0] for r in conn.execute("EXPLAIN " + sql).fetchall())
+
+        claim, due, busy = plan("claim"), plan("due"), plan("busy")
+    assert "handoffs_claimable" in claim and "Seq Scan" not in claim, claim
+    # What the watcher asks at every rescan, and `idle`: never the finished rows.
+    assert "handoffs_claimable" in due and "Seq Scan" not in due, due
+    assert busy.count("Index") >= 2 and "Seq Scan" not in busy, busy
 
 
 # -- claims, fencing -------------------------------------------------------------------------

@@ -68,6 +68,248 @@ KIND_CASES = [
         "assert count_changes([3, 3, 4, 4, 3]) == 2\n",
     ),
     KindCase(
+        "a value computed and dropped where the function must return it",
+        """
+        def count_paths(n):
+            if n <= 1:
+                return 1
+            count_paths(n - 1) + count_paths(n - 2)
+        """,
+        """
+        def test_paths():
+            assert count_paths(1) == 1
+            assert count_paths(4) == 5
+        """,
+        """
+        def count_paths(n):
+            if n <= 1:
+                return 1
+            return count_paths(n - 1) + count_paths(n - 2)
+        """,
+        "assert count_paths(5) == 8\nassert count_paths(0) == 1\n",
+    ),
+    KindCase(
+        "a value assigned in a loop where it must add up",
+        """
+        def total_weight(items):
+            total = 0
+            for item in items:
+                total = item["weight"]
+            return total
+        """,
+        """
+        def test_total():
+            assert total_weight([{"weight": 2}, {"weight": 3}]) == 5
+            assert total_weight([{"weight": 1}, {"weight": 1}, {"weight": 4}]) == 6
+        """,
+        """
+        def total_weight(items):
+            total = 0
+            for item in items:
+                total += item['weight']
+            return total
+        """,
+        "assert total_weight([]) == 0\nassert total_weight([{'weight': 7}]) == 7\n",
+    ),
+    KindCase(
+        "a value assigned in a loop where it must be the running extreme",
+        """
+        def longest_streak(days):
+            best = 0
+            current = 0
+            for active in days:
+                current = current + 1 if active else 0
+                best = current
+            return best
+        """,
+        """
+        def test_streak():
+            assert longest_streak([1, 1, 0, 1]) == 2
+            assert longest_streak([1, 1, 1, 0, 1]) == 3
+        """,
+        """
+        def longest_streak(days):
+            best = 0
+            current = 0
+            for active in days:
+                current = current + 1 if active else 0
+                best = max(best, current)
+            return best
+        """,
+        "assert longest_streak([]) == 0\nassert longest_streak([1, 1, 1, 0]) == 3\n",
+    ),
+    KindCase(
+        "a collection asked whether it holds an item but never given one",
+        """
+        def reachable(graph, start, goal):
+            seen = set()
+
+            def search(node):
+                if node in seen:
+                    return False
+                if node == goal:
+                    return True
+                return any(search(n) for n in graph[node])
+
+            return search(start)
+        """,
+        """
+        def test_reachable():
+            graph = {1: [2], 2: [1], 3: []}
+            assert reachable(graph, 1, 2) is True
+            assert reachable(graph, 1, 3) is False
+        """,
+        """
+        def reachable(graph, start, goal):
+            seen = set()
+
+            def search(node):
+                if node in seen:
+                    return False
+                seen.add(node)
+                if node == goal:
+                    return True
+                return any(search(n) for n in graph[node])
+
+            return search(start)
+        """,
+        "assert reachable({1: [2], 2: [3], 3: [1]}, 1, 3) is True\n"
+        "assert reachable({1: []}, 1, 1) is True\n",
+    ),
+    KindCase(
+        "the base case of a recursive enumeration returning none where it holds one",
+        """
+        def subsets(xs):
+            if not xs:
+                return []
+            rest = subsets(xs[1:])
+            return rest + [[xs[0]] + s for s in rest]
+        """,
+        """
+        def test_subsets():
+            assert sorted(subsets([1, 2])) == [[], [1], [1, 2], [2]]
+        """,
+        """
+        def subsets(xs):
+            if not xs:
+                return [[]]
+            rest = subsets(xs[1:])
+            return rest + [[xs[0]] + s for s in rest]
+        """,
+        "assert subsets([]) == [[]]\nassert len(subsets([1, 2, 3])) == 8\n",
+    ),
+    KindCase(
+        "a mutable default shared by every call",
+        """
+        def tagged(tag, tags=[]):
+            tags.append(tag)
+            return tags
+        """,
+        """
+        def test_tagged():
+            assert tagged("a") == ["a"]
+            assert tagged("b") == ["b"]
+        """,
+        """
+        def tagged(tag, tags=None):
+            if tags is None:
+                tags = []
+            tags.append(tag)
+            return tags
+        """,
+        "assert tagged('c', ['x']) == ['x', 'c']\nassert tagged('d') == ['d']\n",
+    ),
+    KindCase(
+        "an ordering in the wrong direction",
+        """
+        def top_scores(scores, n):
+            return sorted(scores)[:n]
+        """,
+        """
+        def test_top():
+            assert top_scores([3, 9, 1, 7], 2) == [9, 7]
+        """,
+        """
+        def top_scores(scores, n):
+            return sorted(scores, reverse=True)[:n]
+        """,
+        "assert top_scores([5], 3) == [5]\nassert top_scores([1, 2, 3], 1) == [3]\n",
+    ),
+    KindCase(
+        "an ordering by the wrong measure",
+        """
+        def longest_first(words):
+            return sorted(words, reverse=True)
+        """,
+        """
+        def test_longest_first():
+            assert longest_first(["b", "aaa", "cc"]) == ["aaa", "cc", "b"]
+        """,
+        """
+        def longest_first(words):
+            return sorted(words, reverse=True, key=len)
+        """,
+        "assert longest_first(['xy', 'z']) == ['xy', 'z']\nassert longest_first([]) == []\n",
+    ),
+    KindCase(
+        "a slice bound on the wrong side, counted from the wrong end",
+        """
+        def last(items, n):
+            return items[:n]
+        """,
+        """
+        def test_last():
+            assert last([1, 2, 3, 4], 2) == [3, 4]
+            assert last([1, 2, 3], 1) == [3]
+        """,
+        """
+        def last(items, n):
+            return items[-n:]
+        """,
+        "assert last([5, 6], 2) == [5, 6]\nassert last('abcd', 3) == 'bcd'\n",
+    ),
+    KindCase(
+        "a lookup whose default for a missing key the docstring names",
+        """
+        def unit_name(code):
+            \"\"\"The unit's full name; codes it does not know read 'n/a'.\"\"\"
+            names = {"kg": "kilogram", "m": "metre"}
+            return names[code]
+        """,
+        """
+        def test_names():
+            assert unit_name("kg") == "kilogram"
+            assert unit_name("lb") == "n/a"
+        """,
+        """
+        def unit_name(code):
+            \"\"\"The unit's full name; codes it does not know read 'n/a'.\"\"\"
+            names = {"kg": "kilogram", "m": "metre"}
+            return names.get(code, 'n/a')
+        """,
+        "assert unit_name('m') == 'metre'\nassert unit_name('') == 'n/a'\n",
+    ),
+    KindCase(
+        "a value taken from a call that changes its receiver in place (and returns None)",
+        """
+        def by_length(words):
+            ordered = list(words).sort(key=len)
+            return ordered
+        """,
+        """
+        def test_by_length():
+            assert by_length(["ccc", "a", "bb"]) == ["a", "bb", "ccc"]
+        """,
+        """
+        def by_length(words):
+            ordered = list(words)
+            ordered.sort(key=len)
+            return ordered
+        """,
+        "words = ['bb', 'a']\nassert by_length(words) == ['a', 'bb']\n"
+        "assert words == ['bb', 'a']\nassert by_length([]) == []\n",
+    ),
+    KindCase(
         "constant that should be an expression in scope: a literal loop condition",
         """
         def drain(stack):
@@ -1086,55 +1328,6 @@ KIND_CASES = [
         "assert parse_binary('0') == 0\nassert parse_binary('10000') == 16\n",
     ),
     KindCase(
-        "a value assigned in a loop where the best so far was meant",
-        """
-        def longest_streak(days):
-            best = 0
-            streak = 0
-            for active in days:
-                streak = streak + 1 if active else 0
-                best = streak
-            return best
-        """,
-        """
-        def test_longest_streak():
-            assert longest_streak([1, 1, 0, 1]) == 2
-            assert longest_streak([0, 1, 1, 1]) == 3
-        """,
-        """
-        def longest_streak(days):
-            best = 0
-            streak = 0
-            for active in days:
-                streak = streak + 1 if active else 0
-                best = max(best, streak)
-            return best
-        """,
-        "assert longest_streak([]) == 0\nassert longest_streak([0, 1, 1, 1, 0, 1]) == 3\n",
-    ),
-    KindCase(
-        "a recursion's base case returning no combination instead of the empty one",
-        """
-        def subsets(items):
-            if not items:
-                return []
-            rest = subsets(items[1:])
-            return rest + [[items[0]] + r for r in rest]
-        """,
-        """
-        def test_subsets():
-            assert sorted(subsets([1, 2])) == [[], [1], [1, 2], [2]]
-        """,
-        """
-        def subsets(items):
-            if not items:
-                return [[]]
-            rest = subsets(items[1:])
-            return rest + [[items[0]] + r for r in rest]
-        """,
-        "assert subsets([]) == [[]]\nassert len(subsets([1, 2, 3])) == 8\n",
-    ),
-    KindCase(
         "an in-place method's None result kept as if it were the changed container",
         """
         def tagged(tags, extra):
@@ -1272,6 +1465,21 @@ PROPOSALS = [
      "        out.append(x)\n    return out\n",
      "def f(xs):\n    out = []\n    for x in xs:\n        if x is None:\n            continue\n"
      "        out.append(x)\n    return out\n"),
+    ("the value of an in-place call returned (None) instead of its receiver",
+     "def f(xs):\n    return xs.sort()\n", "def f(xs):\n    xs.sort()\n    return xs\n"),
+    ("all but the last written as all but the first",
+     "def f(xs):\n    return xs[1:]\n", "def f(xs):\n    return xs[:-1]\n"),
+    ("a value added up in a loop where only the last one is wanted",
+     "def f(xs):\n    last = 0\n    for x in xs:\n        last += x\n    return last\n",
+     "def f(xs):\n    last = 0\n    for x in xs:\n        last = x\n    return last\n"),
+    ("a recursive generator that drops what its own call yields",
+     "def walk(t):\n    yield t\n    for c in t.children:\n        walk(c)\n",
+     "def walk(t):\n    yield t\n    for c in t.children:\n        yield from walk(c)\n"),
+    ("a running sum that must not drop below zero",
+     "def f(xs):\n    run = 0\n    best = 0\n    for x in xs:\n        run = run + x\n"
+     "        best = max(best, run)\n    return best\n",
+     "def f(xs):\n    run = 0\n    best = 0\n    for x in xs:\n        run = max(0, run + x)\n"
+     "        best = max(best, run)\n    return best\n"),
     ("arithmetic computed and thrown away",
      "def f(n):\n    while n:\n        n // 10\n    return n\n",
      "def f(n):\n    while n:\n        n //= 10\n    return n\n"),
@@ -1454,7 +1662,7 @@ def test_a_none_from_an_in_place_method_offers_the_copy_that_returns_the_result(
     edits = informed_edits(model, found, {})
     texts = {render(model, [e]) for e in edits}
     assert model.text.replace("xs.sort()", "sorted(xs)") in texts
-    assert model.text.replace("ranked = xs.sort()", "ranked = xs\n    ranked.sort()") in texts
+    assert model.text.replace("ranked = xs.sort()", "xs.sort()\n    ranked = xs") in texts
     assert all(e.informed for e in edits)
 
 

@@ -15,6 +15,8 @@ from repairlab.repair.report import TestReport
 from repairlab.repair.runner import Runner
 from repairlab.repair.warm_runner import per_test_limit
 
+OPEN_AFTER_TIMEOUT = 3.0  # seconds a session may take to collect when the first run timed out
+
 
 @dataclass
 class Budget:
@@ -59,6 +61,10 @@ class Context:
     tried: dict[str, TestReport] = field(default_factory=dict)
     screened: int = 0  # candidates rejected by the fast path alone
     skipped: int = 0   # candidates not run: their AST was judged already
+    # When the first run timed out (it has no per-test durations): the slowest time
+    # of each test that a judged candidate ran to its end, to scale the fast path's
+    # per-test limit from (`test_limit`).
+    completed: dict[str, float] = field(default_factory=dict)
 
     def stopped(self, why: str, detail: str) -> None:
         """Say why the running strategy gives up ("error", "skipped" ...) when it is not
@@ -87,16 +93,26 @@ class Context:
     def _fast_path(self) -> bool:
         """Whether candidates can be screened: the runner has a fast path, and its
         session for this bundle opened (at the first candidate; not at all when the
-        first run timed out, crashed or had errors, as a session could judge no
-        candidate then)."""
+        first run crashed or had errors, as a session could judge no candidate then).
+        When the first run timed out, the session gets at most OPEN_AFTER_TIMEOUT
+        seconds to collect (the loop may be in the code that collection imports)."""
         if "_fast_path" not in self.extra:
             opener = getattr(self.runner, "open_session", None)
             first = self.first_run
+            timeout = min(self.test_timeout, OPEN_AFTER_TIMEOUT) if first.timed_out \
+                else self.test_timeout
             self.extra["_fast_path"] = bool(
                 opener is not None and hasattr(self.runner, "screen")
-                and not (first.timed_out or first.crashed or first.errors)
-                and opener(self.bundle.files, self.bundle.tests, timeout=self.test_timeout))
+                and not (first.crashed or first.errors)
+                and opener(self.bundle.files, self.bundle.tests, timeout=timeout))
         return bool(self.extra["_fast_path"])
+
+    def test_limit(self) -> float:
+        """What each screened test may take: scaled from the first run's slowest
+        test; when the first run timed out (it gives no durations), from the slowest
+        that judged candidates ran to their end (`completed`); 0 (no limit but the
+        candidate's own timeout) while none has."""
+        return per_test_limit(self.first_run.durations or self.completed)
 
     def _original_shape(self, path: str, text: str) -> str:
         shapes = self.extra.setdefault("_original_shapes", {})
@@ -139,7 +155,7 @@ class Context:
             quick = self.runner.screen(  # type: ignore[attr-defined]
                 candidate.files, candidate.tests, timeout=timeout, coverage=coverage,
                 first=failing, stop=not coverage,
-                test_limit=0.0 if coverage else per_test_limit(self.first_run.durations))
+                test_limit=0.0 if coverage else self.test_limit())
             if quick is not None and (coverage or not quick.ok):
                 self.screened += 0 if coverage else 1
                 report = quick
@@ -148,6 +164,9 @@ class Context:
                                      coverage=coverage)
         if key is not None and not report.timed_out:
             self.tried[key] = report
+        if not self.first_run.durations:
+            for nodeid, took in report.durations.items():
+                self.completed[nodeid] = max(took, self.completed.get(nodeid, 0.0))
         if changed and not self.accepts(report) and report.passed > (
             self.best_partial[2].passed if self.best_partial else max(0, self.first_run.passed)
         ):

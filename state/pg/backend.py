@@ -248,7 +248,9 @@ class PostgresBackend(Backend):
         with self._noticed_lock:
             self._noticed = {}
         self.ingest_files([self.layout.queue / name for name in names])
-        return int(self._counts()["due"])
+        row = self.db.one("due")
+        assert row is not None
+        return int(row["due"])
 
     def submit(self, name: str, data: bytes) -> str:
         """Straight into the database (`run.py submit`), as if through `queue/`."""
@@ -443,8 +445,8 @@ class PostgresBackend(Backend):
         return self.db.run(work)
 
     def idle(self) -> bool:
-        counts = self._counts()
-        if counts["queued"] or counts["deferred"] or counts["claimed"]:
+        busy = self.db.one("busy")
+        if busy is None or busy["busy"]:
             return False
         try:
             with os.scandir(self.layout.queue) as entries:

@@ -294,6 +294,17 @@ FROM instances ORDER BY instance;
 DELETE FROM instances WHERE last_beat < now() - make_interval(secs => %(seconds)s)
 RETURNING instance;
 
+-- name: due
+-- How many handoffs can be claimed now: the claimable index alone (what the watcher's
+-- rescan asks every few seconds, cheap with any number of finished rows).
+SELECT count(*) AS due FROM handoffs
+WHERE state IN ('queued', 'deferred') AND not_before <= now();
+
+-- name: busy
+-- Whether anything waits or is held: an index probe each, never the finished rows.
+SELECT EXISTS (SELECT 1 FROM handoffs WHERE state IN ('queued', 'deferred'))
+    OR EXISTS (SELECT 1 FROM handoffs WHERE state = 'claimed') AS busy;
+
 -- name: counts
 -- How many handoffs in each state; `due` = queued or deferred whose wait is over.
 SELECT
