@@ -19,7 +19,7 @@ import ast
 import copy
 import itertools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from repairlab.repair.program import (
@@ -425,6 +425,8 @@ def _expression_edits(b: _Builder, node: ast.AST) -> None:
         _negate(b, node.test, "conditional expression")
     if isinstance(node, ast.Call):
         _call_edits(b, node)
+    if isinstance(node, ast.For | ast.comprehension):
+        _iteration_edits(b, node)
     if isinstance(node, ast.comprehension):
         for cond in node.ifs:
             _negate(b, cond, "comprehension filter")
@@ -526,16 +528,47 @@ def _recursive_yield(b: _Builder, node: ast.Call) -> None:
                   "statement")
 
 
-def _is_generator(func: ast.FunctionDef) -> bool:
+def _own_nodes(func: ast.AST) -> Iterator[ast.AST]:
+    """Every node of a function's own code (nested functions and classes aside)."""
     todo = list(ast.iter_child_nodes(func))
     while todo:
         node = todo.pop()
-        if isinstance(node, ast.Yield | ast.YieldFrom):
-            return True
+        yield node
         if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda
                           | ast.ClassDef):
             todo.extend(ast.iter_child_nodes(node))
-    return False
+
+
+def _is_generator(func: ast.FunctionDef) -> bool:
+    return any(isinstance(node, ast.Yield | ast.YieldFrom) for node in _own_nodes(func))
+
+
+_PAIRED = ("items", "enumerate", "zip", "range")  # iterations that already give pairs or indexes
+
+
+def _iteration_edits(b: _Builder, loop: ast.For | ast.comprehension) -> None:
+    """A loop over the wrong view of what it walks: pairs unpacked from a dict or a list
+    itself (`for k, v in d`: `d.items()`; `for i, x in xs`: `enumerate(xs)`), or an
+    index loop over the items (`for i in xs:` where the body reads `xs[i]`:
+    `range(len(xs))`)."""
+    it = loop.iter
+    func = it.func if isinstance(it, ast.Call) else None
+    called = (func.attr if isinstance(func, ast.Attribute) else
+              func.id if isinstance(func, ast.Name) else None)
+    if called in _PAIRED or not isinstance(it, ast.Name | ast.Attribute | ast.Subscript):
+        return
+    if isinstance(loop.target, ast.Tuple) and len(loop.target.elts) == 2:
+        b.replace(it, _method(it, "items"), 2, f"iterate {_short(it)}.items()", "call")
+        b.replace(it, _call("enumerate", it), 2, f"iterate enumerate({_short(it)})", "call")
+    elif isinstance(loop.target, ast.Name) and isinstance(loop, ast.For):
+        index = loop.target.id
+        text = ast.unparse(it)
+        reads = any(isinstance(n, ast.Subscript) and isinstance(n.slice, ast.Name)
+                    and n.slice.id == index and ast.unparse(n.value) == text
+                    for stmt in loop.body for n in ast.walk(stmt))
+        if reads:
+            b.replace(it, _call("range", _call("len", it)), 2,
+                      f"iterate range(len({_short(it)}))", "loop")
 
 
 def _swap_constants(b: _Builder, stmt: ast.stmt) -> None:
@@ -1579,15 +1612,8 @@ def _enclosing(b: _Builder, node: ast.AST) -> list[ast.AST]:
 
 def _returns_values(func: ast.AST) -> bool:
     """Whether a function returns a value somewhere (nested functions aside)."""
-    todo = list(ast.iter_child_nodes(func))
-    while todo:
-        node = todo.pop()
-        if isinstance(node, ast.Return) and node.value is not None:
-            return True
-        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda
-                          | ast.ClassDef):
-            todo.extend(ast.iter_child_nodes(node))
-    return False
+    return any(isinstance(node, ast.Return) and node.value is not None
+               for node in _own_nodes(func))
 
 
 def _result_kept_wrong(b: _Builder, stmt: ast.stmt) -> None:

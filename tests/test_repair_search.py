@@ -199,6 +199,45 @@ KIND_CASES = [
         "assert subsets([]) == [[]]\nassert len(subsets([1, 2, 3])) == 8\n",
     ),
     KindCase(
+        "pairs unpacked from a dict itself instead of its items",
+        """
+        def expensive(prices, limit):
+            return sorted(name for name, price in prices if price > limit)
+        """,
+        """
+        def test_expensive():
+            assert expensive({"tea": 3, "cake": 5, "pie": 7}, 4) == ["cake", "pie"]
+        """,
+        """
+        def expensive(prices, limit):
+            return sorted(name for name, price in prices.items() if price > limit)
+        """,
+        "assert expensive({}, 1) == []\nassert expensive({'a': 1}, 0) == ['a']\n",
+    ),
+    KindCase(
+        "an index loop written over the items",
+        """
+        def weighted_sum(values, weights):
+            total = 0
+            for i in values:
+                total += values[i] * weights[i]
+            return total
+        """,
+        """
+        def test_weighted():
+            assert weighted_sum([1, 2, 3], [1, 1, 2]) == 9
+            assert weighted_sum([2, 0], [3, 4]) == 6
+        """,
+        """
+        def weighted_sum(values, weights):
+            total = 0
+            for i in range(len(values)):
+                total += values[i] * weights[i]
+            return total
+        """,
+        "assert weighted_sum([], []) == 0\nassert weighted_sum([5], [2]) == 10\n",
+    ),
+    KindCase(
         "a mutable default shared by every call",
         """
         def tagged(tag, tags=[]):
@@ -1480,6 +1519,9 @@ PROPOSALS = [
      "        best = max(best, run)\n    return best\n",
      "def f(xs):\n    run = 0\n    best = 0\n    for x in xs:\n        run = max(0, run + x)\n"
      "        best = max(best, run)\n    return best\n"),
+    ("an index and an item unpacked from a list itself",
+     "def f(xs):\n    return [i * x for i, x in xs]\n",
+     "def f(xs):\n    return [i * x for i, x in enumerate(xs)]\n"),
     ("arithmetic computed and thrown away",
      "def f(n):\n    while n:\n        n // 10\n    return n\n",
      "def f(n):\n    while n:\n        n //= 10\n    return n\n"),
