@@ -464,6 +464,33 @@ def _call_edits(b: _Builder, node: ast.Call) -> None:
         b.replace(node, func.value, 2, f"unwrap call .{func.attr}()", "call", True)
     _order_keywords(b, node)
     _recursive_yield(b, node)
+    _normalizing_edits(b, node)
+
+
+# Methods that only strings have: a receiver of one of them is text, which may need
+# its surrounding whitespace or its case taken off first.
+_TEXT_METHODS = frozenset({"split", "rsplit", "startswith", "endswith", "partition",
+                           "rpartition", "splitlines", "isdigit", "isalpha", "isnumeric"})
+
+
+def _normalizing_edits(b: _Builder, node: ast.Call) -> None:
+    """Text used as it came in where it needed cleaning first: the receiver of a string
+    method stripped or lower-cased (`line.split(",")` -> `line.strip().split(",")`), and
+    a literal argument dropped where the method's default was meant (`s.split(" ")` ->
+    `s.split()`, which also drops empty fields)."""
+    func = node.func
+    if not (isinstance(func, ast.Attribute) and func.attr in _TEXT_METHODS):
+        return
+    receiver = func.value
+    if isinstance(receiver, ast.Name | ast.Attribute | ast.Subscript) and not (
+            isinstance(receiver, ast.Name) and receiver.id in b.facts.modules):
+        for clean in ("strip", "lower"):
+            b.replace(receiver, _method(receiver, clean), 3,
+                      f"{_short(receiver)}.{clean}() before .{func.attr}()", "call")
+    if node.args and isinstance(node.args[-1], ast.Constant) and not node.keywords:
+        new = copy.copy(node)
+        new.args = node.args[:-1]
+        b.replace(node, new, 3, f"{_short(node)} -> its default argument", "call")
 
 
 _ORDERING = ("sorted", "min", "max")  # builtins that take key= (sorted and .sort: reverse= too)

@@ -238,6 +238,39 @@ KIND_CASES = [
         "assert weighted_sum([], []) == 0\nassert weighted_sum([5], [2]) == 10\n",
     ),
     KindCase(
+        "a literal argument where the method's default was meant",
+        """
+        def words(text):
+            return text.split(" ")
+        """,
+        """
+        def test_words():
+            assert words("a  b") == ["a", "b"]
+            assert words(" x ") == ["x"]
+        """,
+        """
+        def words(text):
+            return text.split()
+        """,
+        "assert words('') == []\nassert words('one\\ttwo') == ['one', 'two']\n",
+    ),
+    KindCase(
+        "text used as it came in where it needed stripping first",
+        """
+        def fields(line):
+            return line.split(",")
+        """,
+        """
+        def test_fields():
+            assert fields("a,b\\n") == ["a", "b"]
+        """,
+        """
+        def fields(line):
+            return line.strip().split(",")
+        """,
+        "assert fields(' x,y ') == ['x', 'y']\nassert fields('z') == ['z']\n",
+    ),
+    KindCase(
         "a mutable default shared by every call",
         """
         def tagged(tag, tags=[]):
