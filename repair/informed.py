@@ -11,7 +11,13 @@ raised in `model`'s file, the edits its exception calls for at its line:
   module, the imported name to the nearest name the module really has;
 - AttributeError `'T' object has no attribute 'a'`: `.a` renamed to the attributes type T
   really has (a builtin type's, a class of the sources', a module's), nearest first, and
-  `x.a(y)` turned into `y in x` when T supports `in` (`str.contains`);
+  `x.a(y)` turned into `y in x` when T supports `in` (`str.contains`); for `module 'M' has
+  no attribute 'a'` where a class N of standard module M has `a`: `import M` -> `from M
+  import M` (N named like M), and `M.a` -> `M.N.a` at every use;
+- TypeError `'NoneType' object ...` at a line reading a name bound to an in-place
+  method's result (`ranked = xs.sort()`): `sorted(...)`, or the receiver bound first;
+- TypeError `'module' object is not callable`: `import M` -> `from M import M`, or
+  `M(...)` -> `M.M(...)`, for a standard module M called where its own M was meant;
 - TypeError naming types (`can only concatenate str (not "int") to str`): each value at
   its line converted to each type named (`bytes`: `.encode()` / `.decode()`);
 - an exception raised inside a `try` whose handler does not catch it: the handler made to
@@ -30,7 +36,14 @@ import builtins
 import re
 from collections.abc import Iterable
 
-from repairlab.repair.mutations import _Builder, _in_loop, _pop, _scope_names, _with
+from repairlab.repair.mutations import (
+    _Builder,
+    _in_loop,
+    _in_place_result,
+    _pop,
+    _scope_names,
+    _with,
+)
 from repairlab.repair.program import (
     BUILTIN_NAMES,
     STDLIB,
@@ -78,6 +91,10 @@ def informed_edits(model: FileModel, found: Iterable[Symptom],
         elif sym.exc_type == "AttributeError":
             _wrong_attribute(b, msg, modules, sym.line)
         elif sym.exc_type == "TypeError":
+            if "'module' object is not callable" in msg:
+                _module_called(b, sym.line)
+            if "'NoneType'" in msg:
+                _none_from_in_place(b, sym.line)
             _conversions(b, msg, sym.line)
         if sym.line is not None:
             _uncaught(b, sym.exc_type, sym.line)
@@ -223,8 +240,85 @@ def _receiver_attributes(b: _Builder, msg: str, modules: dict[str, list[str]]
     return None
 
 
+def _class_meant(b: _Builder, msg: str, line: int | None) -> None:
+    """`module 'M' has no attribute 'a'` where a class N of standard module M has it
+    (`datetime.strptime` after `import datetime`): `import M` -> `from M import M`
+    when N is named like M, else `M.a` -> `M.N.a` at the failing line."""
+    m = _MODULE_ATTR.search(msg)
+    if m is None:
+        return
+    module_name, attr = m.group(1), m.group(2)
+    module = stdlib_module(module_name)
+    if module is None:
+        return
+    owners = [n for n in stdlib_names(module_name)
+              if isinstance(getattr(module, n, None), type)
+              and hasattr(getattr(module, n), attr)][:3]
+    local = next((k for k, v in b.facts.modules.items() if v == module_name), None)
+    for owner in owners:
+        if owner == module_name and local == module_name:
+            for stmt in b.m.tree.body:
+                if isinstance(stmt, ast.Import) and len(stmt.names) == 1 \
+                        and stmt.names[0].name == module_name and not stmt.names[0].asname:
+                    new = ast.ImportFrom(module=module_name, names=[ast.alias(name=owner)],
+                                         level=0)
+                    b.replace(stmt, new, 1, f"import {module_name} -> from {module_name} "
+                              f"import {owner} (the class has .{attr})", "import")
+        if local is None:
+            continue
+        uses = [n for n in ast.walk(b.m.tree) if isinstance(n, ast.Attribute)
+                and n.attr == attr and isinstance(n.value, ast.Name) and n.value.id == local
+                and b.m.span(n) is not None]
+        if uses:
+            b.replace_many([(n, _with(n, value=ast.Attribute(value=n.value, attr=owner,
+                                                             ctx=ast.Load()))) for n in uses],
+                           1, f"{local}.{attr} -> {local}.{owner}.{attr} (at every use)",
+                           "attribute")
+
+
+def _none_from_in_place(b: _Builder, line: int | None) -> None:
+    """A `'NoneType' object ...` TypeError at a line reading a name that was bound to
+    an in-place method's result (`ranked = players.sort(...)`): that assignment
+    rewritten (`sorted(...)`, or the receiver bound and then changed)."""
+    read = {n.id for stmt in _stmt_at(b, line) for n in ast.walk(stmt)
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    for node in ast.walk(b.m.tree):
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 \
+                and isinstance(node.targets[0], ast.Name) and node.targets[0].id in read \
+                and line is not None and node.lineno < line:
+            _in_place_result(b, node)
+
+
+def _module_called(b: _Builder, line: int | None) -> None:
+    """`'module' object is not callable`: a standard module M called (`copy(x)` after
+    `import copy`) where its function or class M was meant: `import M` -> `from M
+    import M`, or `M(...)` -> `M.M(...)` at every call."""
+    called = {n.func.id for stmt in _stmt_at(b, line) for n in ast.walk(stmt)
+              if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+              and n.func.id in b.facts.modules}
+    for local in sorted(called):
+        name = b.facts.modules[local]
+        module = stdlib_module(name)
+        if module is None or not callable(getattr(module, name, None)):
+            continue
+        for stmt in b.m.tree.body:
+            if isinstance(stmt, ast.Import) and len(stmt.names) == 1 \
+                    and stmt.names[0].name == name and not stmt.names[0].asname:
+                new = ast.ImportFrom(module=name, names=[ast.alias(name=name)], level=0)
+                b.replace(stmt, new, 1, f"import {name} -> from {name} import {name} "
+                          "(the module was called)", "import")
+        calls = [n.func for n in ast.walk(b.m.tree) if isinstance(n, ast.Call)
+                 and isinstance(n.func, ast.Name) and n.func.id == local
+                 and b.m.span(n.func) is not None]
+        if calls:
+            b.replace_many([(f, ast.Attribute(value=ast.Name(id=local, ctx=ast.Load()),
+                                              attr=name, ctx=ast.Load())) for f in calls],
+                           1, f"{local}(...) -> {local}.{name}(...) (at every call)", "import")
+
+
 def _wrong_attribute(b: _Builder, msg: str, modules: dict[str, list[str]],
                      line: int | None) -> None:
+    _class_meant(b, msg, line)
     found = _receiver_attributes(b, msg, modules)
     if found is None:
         return

@@ -27,6 +27,7 @@ from repairlab.repair.program import (
     ModuleFacts,
     closest,
     exception_relatives,
+    stdlib_module,
     stdlib_siblings,
 )
 from repairlab.repair.sourcefile import Edit, FileModel, Undo, pairs, render, set_field
@@ -174,6 +175,8 @@ class _Builder:
             anchor=self.m.anchors[first].lineno, cost=cost, label=label,
             spans=tuple(spans), mutate=mutate, pairable=len(spans) == 1, kind=kind,
             deletes=deletes, informed=informed,
+            also=tuple(sorted({self.m.anchors[node].lineno for node, _ in changes[1:]}
+                              - {self.m.anchors[first].lineno})),
         ))
 
     def body_edit(self, stmt: ast.stmt, cost: int, label: str,
@@ -838,6 +841,7 @@ _WRAPS_VALUE = ("len", "sorted", "abs", "set")
 _SEPARATORS = (",", ", ", ";", " ", "\t", "\n", "|", ":", "-", "_", "/", ".", "")
 _STRFTIME = set("aAbBcdfHIjmMpSUwWxXyYzZ")
 _SCALES = (2, 10, 60, 24, 1000)
+_SPLITS = ("split", "rsplit", "splitlines")  # str methods whose result is a list of parts
 _WRAPPABLE = (ast.Name, ast.Attribute, ast.Subscript, ast.Call, ast.BinOp)
 NAME_POOL = 6  # names in scope offered for an inserted statement
 SIBLINGS = 6  # other functions of the same standard module offered for one
@@ -862,12 +866,27 @@ def _wrap(b: _Builder, node: ast.expr, funcs: tuple[str, ...], cost: int) -> Non
         b.replace(node, _call(func, node), cost, f"wrap {_short(node)} in {func}()", kind)
 
 
+def _holds_set(b: _Builder, node: ast.Name) -> bool:
+    """Whether the function around `node` binds its name only to sets (`set()`,
+    `{a, b}`, a set comprehension)."""
+    scope = b.m.scopes.get(node)
+    if not isinstance(scope, ast.FunctionDef | ast.AsyncFunctionDef):
+        return False
+    values = [n.value for n in ast.walk(scope) if isinstance(n, ast.Assign)
+              and any(isinstance(t, ast.Name) and t.id == node.id for t in n.targets)]
+    return bool(values) and all(
+        isinstance(v, ast.Set | ast.SetComp) or (isinstance(v, ast.Call) and isinstance(
+            v.func, ast.Name) and v.func.id in ("set", "frozenset")) for v in values)
+
+
 def _value_role(b: _Builder, node: ast.expr) -> str:
     """Where a value sits: "return", "assign", "argument", "operand", "compared" or ""."""
     parent = b.m.parents.get(node)
     if parent is None:
         return ""
     owner, fieldname, _ = parent
+    if isinstance(owner, ast.IfExp) and fieldname in ("body", "orelse"):
+        return _value_role(b, owner)  # either branch's value goes where the whole goes
     if isinstance(owner, ast.Return):
         return "return"
     if isinstance(owner, ast.Assign | ast.AnnAssign) and fieldname == "value":
@@ -890,6 +909,10 @@ def _reshape_edits(b: _Builder, node: ast.AST) -> None:
     if isinstance(node, ast.expr) and isinstance(node, _WRAPPABLE):
         role = _value_role(b, node)
         if role == "return":
+            if isinstance(node, ast.Name) and _holds_set(b, node):
+                # A set returned where a list is wanted: only sorted() gives one order.
+                b.replace(node, _call("sorted", node), 2, f"wrap {node.id} in sorted() "
+                          "(a set has no order)", "wrap")
             _wrap(b, node, (*_CONVERSIONS, *_WRAPS_RETURN[:2]), 3)
             _wrap(b, node, _WRAPS_RETURN[2:], 4)
             b.replace(node, ast.List(elts=[node], ctx=ast.Load()), 3,
@@ -928,6 +951,9 @@ def _reshape_edits(b: _Builder, node: ast.AST) -> None:
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
             and node.func.attr == "join" and len(node.args) == 1 and not node.keywords:
         _join_conversions(b, node)
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+            and node.func.attr in _SPLITS:
+        _mapped_conversions(b, node)
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div) \
             and _value_role(b, node) in ("argument", "return", "assign"):
         # A ratio where a percentage is meant, or the reverse.
@@ -967,6 +993,24 @@ def _reshape_edits(b: _Builder, node: ast.AST) -> None:
     if isinstance(node, ast.List | ast.Tuple) and not node.elts \
             and isinstance(node.ctx, ast.Load) and _value_role(b, node) in ("assign", "return"):
         _fill_empty(b, node)
+
+
+def _mapped_conversions(b: _Builder, call: ast.Call) -> None:
+    """The parts of a split text used as they are, where numbers were meant
+    (`v.split(".")` as a sort key compares '10' < '9'): `list(map(int, ...))` and
+    `list(map(float, ...))` around the split, where its whole result is used (not
+    indexed, not a receiver, not already mapped)."""
+    parent = b.m.parents.get(call)
+    if parent is None:
+        return
+    owner = parent[0]
+    if isinstance(owner, ast.Attribute | ast.Subscript | ast.Starred | ast.Expr) or (
+            isinstance(owner, ast.Call) and isinstance(owner.func, ast.Name)
+            and owner.func.id in ("map", "len", *_CONVERSIONS)):
+        return
+    for conv in ("int", "float"):
+        new = _call("list", _call("map", ast.Name(id=conv, ctx=ast.Load()), call))
+        b.replace(call, new, 3, f"list(map({conv}, {_short(call, 30)}))", "convert")
 
 
 def _join_conversions(b: _Builder, call: ast.Call) -> None:
@@ -1120,7 +1164,9 @@ def _slice_edits(b: _Builder, node: ast.Subscript, sl: ast.Slice) -> None:
         b.replace(node, new, cost, f"slice {_short(node)} -> {_short(new)}", "index")
 
 
-_QUOTED = re.compile(r"'([^'\n]{1,40})'|\"([^\"\n]{1,40})\"|`([^`\n]{1,40})`")
+# A quoted value, not an apostrophe (`unit's`): no word character just outside.
+_QUOTED = re.compile(r"(?<!\w)'([^'\n]{1,40})'(?!\w)|(?<!\w)\"([^\"\n]{1,40})\"(?!\w)"
+                     r"|`([^`\n]{1,40})`")
 
 
 def _quoted_in_docstring(b: _Builder, node: ast.AST, limit: int = 3) -> list[str]:
@@ -1241,11 +1287,34 @@ def _scaled_int_edits(b: _Builder, node: ast.Constant) -> None:
         for k in range(1, 5):
             if n == 1000 ** k:
                 values.append(1024 ** k)  # 1000 -> 1024
+    # A unit written more than once in a function (`size < 1000`, `size /= 1000`) is
+    # changed at every use at once, before any one use alone (which would be
+    # inconsistent with the others).
+    twins = _same_constants(b, node) if abs(n) >= 10 else []
     seen: set[int] = {n, n + 1, n - 1}
     for value in values:
         if value not in seen and value > 0:
             seen.add(value)
-            b.replace(node, _int_node(value), 2, f"constant {n} -> {value}", "constant")
+            if twins and twins[0] is node:
+                b.replace_many([(t, _int_node(value)) for t in twins], 2,
+                               f"constant {n} -> {value} at every use in this function",
+                               "constant")
+            b.replace(node, _int_node(value), 3 if twins else 2, f"constant {n} -> {value}",
+                      "constant")
+
+
+def _same_constants(b: _Builder, node: ast.Constant) -> list[ast.Constant]:
+    """The constants of `node`'s function equal to it (itself included) in source
+    order, when there are at least two; else []."""
+    anchor = b.m.anchors.get(node)
+    scope = b.m.scopes.get(anchor) if anchor is not None else None
+    if not isinstance(scope, ast.FunctionDef | ast.AsyncFunctionDef):
+        return []
+    same = [c for c in ast.walk(scope) if isinstance(c, ast.Constant) and type(c.value) is int
+            and c.value == node.value and b.m.span(c) is not None
+            and not (b.m.parents.get(c) and isinstance(b.m.parents[c][0], ast.UnaryOp))]
+    same.sort(key=lambda c: (c.lineno, c.col_offset))
+    return same if len(same) >= 2 else []
 
 
 def _exception_edits(b: _Builder, handler: ast.ExceptHandler) -> None:
@@ -1360,7 +1429,60 @@ def _widen_narrow(b: _Builder, stmt: ast.If | ast.While, test: ast.expr) -> None
                       "condition")
 
 
+def _import_form_edits(b: _Builder, stmt: ast.Import | ast.ImportFrom) -> None:
+    """`import M` where the code means the class M of module M (`datetime.strptime`
+    after `import datetime`): `from M import M`; and the reverse, `from M import M` ->
+    `import M`. Only for a standard module whose top level has a name like itself."""
+    if isinstance(stmt, ast.Import):
+        if len(stmt.names) != 1 or stmt.names[0].asname or "." in stmt.names[0].name:
+            return
+        name = stmt.names[0].name
+        module = stdlib_module(name)
+        if module is None or not callable(getattr(module, name, None)):
+            return
+        new: ast.stmt = ast.ImportFrom(module=name, names=[ast.alias(name=name)], level=0)
+        b.replace(stmt, new, 2, f"import {name} -> from {name} import {name}", "import")
+    elif stmt.module and not stmt.level and len(stmt.names) == 1 \
+            and stmt.names[0].name == stmt.module and not stmt.names[0].asname \
+            and stdlib_module(stmt.module) is not None:
+        new = ast.Import(names=[ast.alias(name=stmt.module)])
+        b.replace(stmt, new, 2, f"from {stmt.module} import {stmt.module} -> "
+                  f"import {stmt.module}", "import")
+
+
+def _sorted_for_sort(b: _Builder, stmt: ast.stmt) -> None:
+    """`x = xs.sort(...)` / `return xs.sort(...)`: the sorted copy `sorted(xs, ...)`,
+    which returns the order `.sort()` only makes in place (and leaves `xs` alone)."""
+    value = getattr(stmt, "value", None)
+    if not (isinstance(stmt, ast.Assign | ast.Return) and isinstance(value, ast.Call)
+            and isinstance(value.func, ast.Attribute) and value.func.attr == "sort"
+            and not value.args):
+        return
+    receiver = value.func.value
+    if isinstance(receiver, ast.Name) and receiver.id in b.facts.modules:
+        return
+    copied = ast.Call(func=ast.Name(id="sorted", ctx=ast.Load()), args=[receiver],
+                      keywords=value.keywords)
+    b.replace(value, copied, 2, f".sort(...) -> sorted({_short(receiver, 20)}, ...)", "call")
+
+
+def _in_place_result(b: _Builder, stmt: ast.stmt) -> None:
+    """Every edit of an in-place method's None result kept at `stmt` (`sorted(...)`
+    for `.sort()`, the call split from the value): what a `'NoneType'` TypeError at
+    a line reading its name asks for first (`repair.informed`)."""
+    _sorted_for_sort(b, stmt)
+    parent = b.m.parents.get(stmt)
+    if parent is not None and parent[2] is not None:
+        _split_in_place_call(b, stmt, getattr(parent[0], parent[1]), parent[2])
+
+
 def _growth_edits(b: _Builder, stmt: ast.stmt) -> None:
+    if isinstance(stmt, ast.Assign | ast.Return) and stmt.value is not None:
+        _sorted_for_sort(b, stmt)  # (the call split from its value: `_split_in_place_call`)
+    if isinstance(stmt, ast.Import | ast.ImportFrom) and b.m.scopes.get(stmt) is None:
+        _import_form_edits(b, stmt)
+    if isinstance(stmt, ast.Assign | ast.AugAssign) and _in_loop(b, stmt):
+        _scaled_accumulation(b, stmt)
     if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
         _keep_result(b, stmt, stmt.value)
     if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.BinOp) \
@@ -1388,8 +1510,11 @@ def _growth_edits(b: _Builder, stmt: ast.stmt) -> None:
         _replace_stmt(b, stmt, new, 3, f"{_short(stmt)} -> .get with a default 0", "get")
     if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
         _missing_statements(b, stmt)
+        _mirrored_statements(b, stmt)
         _mutable_defaults(b, stmt)
         _never_recorded(b, stmt)
+    if isinstance(stmt, ast.ClassDef):
+        _counter_updates(b, stmt)
     _result_kept_wrong(b, stmt)
 
 
@@ -1785,7 +1910,9 @@ def _missing_statements(b: _Builder, func: ast.FunctionDef | ast.AsyncFunctionDe
     """Statements a function may lack, built from what it already does: a call it makes
     with one name changed (`seen.add(x)` beside `out.append(x)`), and `a = b` between
     names in scope, each inserted before a statement of a loop, or at a loop's end (and
-    the calls before a return)."""
+    the calls before a return); per loop, the updates its data flow lacks (an
+    accumulator never updated, `_accumulations`; a step skipped by `continue`,
+    `_advance_before_continue`; a consumed value never set back, `_resets`)."""
     names = b.locals.setdefault(func, _scope_names(func))
     calls: list[ast.Expr] = []
     assigned: list[str] = []
@@ -1832,6 +1959,10 @@ def _missing_statements(b: _Builder, func: ast.FunctionDef | ast.AsyncFunctionDe
                        for item in [n.id for n in ast.walk(loop.target)
                                     if isinstance(n, ast.Name)][:2]]
             _insert_each(b, body, len(body), body[-1], carried, at_end=True, cost=3)
+            _accumulations(b, loop, assigned)
+        elif isinstance(loop, ast.While):
+            _advance_before_continue(b, loop)
+        _resets(b, func, loop)
     # ... and the calls (not the assignments) before a return the function makes.
     calls_only: list[tuple[ast.stmt, str]] = [(s, t) for s, t in new_stmts
                                               if isinstance(s, ast.Expr)]
@@ -1841,6 +1972,255 @@ def _missing_statements(b: _Builder, func: ast.FunctionDef | ast.AsyncFunctionDe
             if parent is not None and parent[2] is not None:
                 body = getattr(parent[0], parent[1])
                 _insert_each(b, body, parent[2], node, calls_only, at_end=False)
+
+
+def _accumulations(b: _Builder, loop: ast.For, assigned: list[str]) -> None:
+    """An accumulator the loop reads but never updates (`running` set before the loop,
+    read in it): `running += item` (or `+= 1`, a count) inserted before the first
+    statement of the loop that reads it, and at the loop's end."""
+    items = [n.id for n in ast.walk(loop.target) if isinstance(n, ast.Name)][:1]
+    body = loop.body
+    # A name whose methods or items the loop uses holds an object (a list it appends
+    # to), not a number to accumulate.
+    objects = {n.value.id for n in ast.walk(loop) if isinstance(n, ast.Attribute | ast.Subscript)
+               and isinstance(n.value, ast.Name)}
+    for name in [n for n in _never_updated(loop, assigned) if n not in objects]:
+        stmts = [(ast.parse(f"{name} += {value}").body[0], f"{name} += {value}")
+                 for value in [*items, "1"] if value != name]
+        first = next((i for i, s in enumerate(body) if any(
+            isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load)
+            for n in ast.walk(s))), None)
+        if first is not None:
+            _insert_each(b, body, first, body[first], stmts, at_end=False, cost=3)
+        _insert_each(b, body, len(body), body[-1], stmts, at_end=True, cost=3)
+
+
+def _resets(b: _Builder, func: ast.FunctionDef | ast.AsyncFunctionDef,
+            loop: ast.For | ast.While) -> None:
+    """A name set to a constant before the loop and grown from itself in it (a count,
+    a buffer: `n += 1`, `n = n * 10 + d`) that is never set back: `name = <its first
+    value>` inserted after each statement of the loop that uses it without updating it
+    (the run it counted is consumed, the next one starts from zero). Pairable: it often
+    comes with a second slip elsewhere."""
+    firsts: dict[str, ast.expr] = {}
+    for node in ast.walk(func):
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 \
+                and isinstance(node.targets[0], ast.Name) and node.lineno < loop.lineno \
+                and b.m.scopes.get(node) is func and node.targets[0].id not in firsts:
+            firsts[node.targets[0].id] = node.value
+    initial = {name: value for name, value in firsts.items()
+               if (isinstance(value, ast.Constant) and not isinstance(value.value, bytes))
+               or (isinstance(value, ast.List | ast.Set | ast.Tuple) and not value.elts)
+               or (isinstance(value, ast.Dict) and not value.keys)}
+    own = _loop_own_statements(loop)
+    compound = ast.If | ast.For | ast.While | ast.With | ast.Try | ast.AsyncFor | ast.AsyncWith
+    def accumulates(stmt: ast.stmt, name: str) -> bool:
+        # `name += ...` or `name = f(name, ...)`: the value grows from itself.
+        if isinstance(stmt, ast.AugAssign):
+            return isinstance(stmt.target, ast.Name) and stmt.target.id == name
+        return isinstance(stmt, ast.Assign) and _stores(stmt, {name}) and any(
+            isinstance(n, ast.Name) and n.id == name for n in ast.walk(stmt.value))
+
+    for name, value in initial.items():
+        if not any(accumulates(s, name) for s in own):
+            continue
+        text = f"{name} = {ast.unparse(value)}"
+        for stmt in own:
+            if isinstance(stmt, compound) or _stores(stmt, {name}) or not any(
+                    isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load)
+                    for n in ast.walk(stmt)):
+                continue
+            parent = b.m.parents.get(stmt)
+            if parent is None or parent[2] is None:
+                continue
+            block: list[ast.stmt] = getattr(parent[0], parent[1])
+            _insert_each(b, block, parent[2] + 1, stmt, [(ast.parse(text).body[0], text)],
+                         at_end=True, cost=2, pairable=True)
+
+
+def _scaled_accumulation(b: _Builder, stmt: ast.Assign | ast.AugAssign) -> None:
+    """`x = x + d` (or `x += d`) where the digits of a number are accumulated:
+    `x = x * 10 + d` (and base 2), the running value shifted before each new part."""
+    if isinstance(stmt, ast.Assign):
+        value = stmt.value
+        if not (len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)
+                and isinstance(value, ast.BinOp) and isinstance(value.op, ast.Add)
+                and isinstance(value.left, ast.Name)
+                and value.left.id == stmt.targets[0].id):
+            return
+        for k in (10, 2):
+            shifted = ast.BinOp(left=value.left, op=ast.Mult(), right=ast.Constant(k))
+            b.replace(value.left, shifted, 2, f"{value.left.id} -> {value.left.id} * {k} "
+                      "(the running value shifted)", "operator")
+    elif isinstance(stmt.target, ast.Name) and isinstance(stmt.op, ast.Add):
+        name = stmt.target.id
+        for k in (10, 2):
+            new = ast.Assign(targets=[ast.Name(id=name, ctx=ast.Store())], value=ast.BinOp(
+                left=ast.BinOp(left=ast.Name(id=name, ctx=ast.Load()), op=ast.Mult(),
+                               right=ast.Constant(k)), op=ast.Add(), right=stmt.value),
+                lineno=stmt.lineno)
+            _replace_stmt(b, stmt, new, 2, f"{name} += ... -> {name} = {name} * {k} + ... "
+                          "(the running value shifted)", "operator")
+
+
+def _loop_own_statements(loop: ast.For | ast.While) -> list[ast.stmt]:
+    """The statements of a loop's body, nested blocks included, but not those of the
+    loops or definitions nested in it (their `continue` and steps are their own)."""
+    out: list[ast.stmt] = []
+    stack: list[ast.stmt] = list(reversed(loop.body))
+    while stack:
+        stmt = stack.pop()
+        out.append(stmt)
+        if isinstance(stmt, ast.For | ast.While | ast.AsyncFor | ast.FunctionDef
+                      | ast.AsyncFunctionDef | ast.ClassDef):
+            continue
+        for fieldname in ("body", "orelse", "finalbody", "handlers"):
+            for child in reversed(getattr(stmt, fieldname, None) or []):
+                if isinstance(child, ast.ExceptHandler):
+                    stack.extend(reversed(child.body))
+                elif isinstance(child, ast.stmt):
+                    stack.append(child)
+    return out
+
+
+def _stores(stmt: ast.AST, names: set[str]) -> bool:
+    return any(isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store) and n.id in names
+               for n in ast.walk(stmt))
+
+
+def _advance_before_continue(b: _Builder, loop: ast.While) -> None:
+    """A `while` loop whose `continue` skips the step that its condition waits for
+    (`i += 1` elsewhere in the loop): the loop's own steps of a name its condition
+    reads, each inserted before a `continue` that nothing before it in its block
+    advances (else the loop spins forever on that item)."""
+    tested = {n.id for n in ast.walk(loop.test) if isinstance(n, ast.Name)}
+    own = _loop_own_statements(loop)
+    steps: list[tuple[ast.stmt, str]] = []
+    for stmt in own:
+        if isinstance(stmt, ast.AugAssign | ast.Assign) and _stores(stmt, tested):
+            text = b.m.source_of(stmt)
+            if text is not None and "\n" not in text.rstrip("\n") \
+                    and text.strip() not in {t for _, t in steps}:
+                steps.append((ast.parse(text).body[0], text.strip()))
+    if not steps:
+        return
+    for stmt in own:
+        if not isinstance(stmt, ast.Continue):
+            continue
+        parent = b.m.parents.get(stmt)
+        if parent is None or parent[2] is None:
+            continue
+        block: list[ast.stmt] = getattr(parent[0], parent[1])
+        index = parent[2]
+        if any(_stores(s, tested) for s in block[:index]):
+            continue
+        _insert_each(b, block, index, stmt, steps[:3], at_end=False, cost=2, kind="loop")
+
+
+def _mirror_partners(func: ast.FunctionDef | ast.AsyncFunctionDef) -> dict[str, str]:
+    """Each name's counterpart in the function: neighbouring parameters (`left`,
+    `right`), names bound together (`lo, hi = ...`, `i = j = 0`). A name with several
+    takes the first one found."""
+    pairs: list[tuple[str, str]] = []
+    params = [a.arg for a in [*func.args.posonlyargs, *func.args.args]
+              if a.arg not in ("self", "cls")]
+    pairs += list(itertools.pairwise(params))
+    for node in ast.walk(func):
+        bound: list[str] = []
+        if isinstance(node, ast.Assign):
+            if len(node.targets) > 1:
+                bound = [t.id for t in node.targets if isinstance(t, ast.Name)]
+            elif isinstance(node.targets[0], ast.Tuple | ast.List):
+                bound = [e.id for e in node.targets[0].elts if isinstance(e, ast.Name)]
+        elif isinstance(node, ast.For | ast.comprehension) \
+                and isinstance(node.target, ast.Tuple | ast.List):
+            bound = [e.id for e in node.target.elts if isinstance(e, ast.Name)]
+        if len(bound) == 2:
+            pairs.append((bound[0], bound[1]))
+    partner: dict[str, str] = {}
+    for one, two in pairs:
+        if one != two and one not in partner and two not in partner:
+            partner[one], partner[two] = two, one
+    return partner
+
+
+def _mirrored_statements(b: _Builder, func: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+    """The mirror of a statement the function makes, with two or more names each
+    changed to its counterpart at once (`merged.extend(left[i:])` ->
+    `merged.extend(right[j:])`), inserted right after it: the other half of a
+    symmetric step the code forgets."""
+    partner = _mirror_partners(func)
+    if len(partner) < 4:
+        return
+    for node in ast.walk(func):
+        if b.m.scopes.get(node) is not func or not (
+                isinstance(node, ast.AugAssign | ast.Assign)
+                or (isinstance(node, ast.Expr) and isinstance(node.value, ast.Call))):
+            continue
+        parent = b.m.parents.get(node)
+        if parent is None or parent[2] is None:
+            continue
+        used = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and n.id in partner}
+        if len(used) < 2:
+            continue  # one name changed: `_missing_statements` proposes those
+        new = copy.deepcopy(node)
+        for n in ast.walk(new):
+            if isinstance(n, ast.Name) and n.id in used:
+                n.id = partner[n.id]
+        text = ast.unparse(new)
+        if "\n" in text:
+            continue
+        block: list[ast.stmt] = getattr(parent[0], parent[1])
+        _insert_each(b, block, parent[2] + 1, node, [(ast.parse(text).body[0], text)],
+                     at_end=True, cost=3)
+
+
+def _counter_updates(b: _Builder, cls: ast.ClassDef) -> None:
+    """A counter attribute that `__init__` sets to a number and no other method ever
+    updates (`self.done = 0`), while another method updates its sibling
+    (`self.added += 1`): that update, made to the counter, inserted at the end of
+    every other method, before its final `return` (once its work is done: a method
+    that raises half-way must not count)."""
+    methods = [s for s in cls.body if isinstance(s, ast.FunctionDef | ast.AsyncFunctionDef)
+               and s.args.args]
+    init = next((m for m in methods if m.name == "__init__"), None)
+    if init is None:
+        return
+    me = init.args.args[0].arg
+
+    def stored_attrs(func: ast.AST) -> list[ast.Attribute]:
+        return [n for n in ast.walk(func) if isinstance(n, ast.Attribute)
+                and isinstance(n.ctx, ast.Store) and isinstance(n.value, ast.Name)
+                and n.value.id == func.args.args[0].arg]  # type: ignore[attr-defined]
+
+    counters = [a.attr for s in init.body if isinstance(s, ast.Assign)
+                and isinstance(s.value, ast.Constant) and type(s.value.value) in (int, float)
+                for a in s.targets if isinstance(a, ast.Attribute)
+                and isinstance(a.value, ast.Name) and a.value.id == me]
+    others = [m for m in methods if m is not init]
+    updated = {a.attr for m in others for a in stored_attrs(m)}
+    counters = [c for c in dict.fromkeys(counters) if c not in updated]
+    templates: list[tuple[ast.operator, str]] = []
+    for m in others:
+        for node in ast.walk(m):
+            if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Attribute) \
+                    and isinstance(node.target.value, ast.Name) \
+                    and node.target.value.id == m.args.args[0].arg:
+                value = ast.unparse(node.value)
+                if (type(node.op), value) not in {(type(o), v) for o, v in templates}:
+                    templates.append((node.op, value))
+    if not counters or not templates:
+        return
+    for method in others:
+        this = method.args.args[0].arg
+        stmts = [(ast.parse(text).body[0], text) for counter in counters[:3]
+                 for op, value in templates[:2]
+                 for text in [f"{this}.{counter} {_SYMBOL[type(op)]}= {value}"]]
+        body = method.body
+        if isinstance(body[-1], ast.Return):
+            _insert_each(b, body, len(body) - 1, body[-1], stmts, at_end=False, cost=3)
+        elif not isinstance(body[-1], ast.Raise):
+            _insert_each(b, body, len(body), body[-1], stmts, at_end=True, cost=3)
 
 
 def _never_updated(loop: ast.For, assigned: list[str]) -> list[str]:
@@ -1854,7 +2234,7 @@ def _never_updated(loop: ast.For, assigned: list[str]) -> list[str]:
 
 def _insert_each(b: _Builder, body: list[ast.stmt], index: int, stmt: ast.stmt,
                  new_stmts: list[tuple[ast.stmt, str]], *, at_end: bool,
-                 cost: int = 4) -> None:
+                 cost: int = 4, kind: str = "insert", pairable: bool = False) -> None:
     where = b.m.whole_lines(stmt)
     if where is None:
         return
@@ -1870,7 +2250,7 @@ def _insert_each(b: _Builder, body: list[ast.stmt], index: int, stmt: ast.stmt,
 
         place = f"after line {stmt.lineno}" if at_end else f"before line {stmt.lineno}"
         b.body_edit(stmt, cost, f"insert {text!r} {place}", at, at, f"{indent}{text}\n",
-                    mutate, "insert")
+                    mutate, kind, pairable=pairable)
 
 
 

@@ -31,7 +31,9 @@ class Edit:
     that removes behaviour (drops a call, an operand or a statement, or puts a constant
     where a value was computed), which ranks after a natural edit; `informed` marks an
     edit proposed from a failure's own message (a receiver's real attributes, a module's
-    names), tried first at its line.
+    names), tried first at its line. `also` holds the lines of the other statements an
+    edit of several places changes (a constant or a name at every use): the edit is as
+    suspicious as the most suspicious of them.
     """
 
     path: str
@@ -46,6 +48,7 @@ class Edit:
     kind: str = ""
     deletes: bool = False
     informed: bool = False
+    also: tuple[int, ...] = ()
 
 
 @dataclass(eq=False)

@@ -34,6 +34,7 @@ class KindCase:
     tests: str
     fixed: str
     hidden: str = ""
+    timeout: float = 10.0  # seconds per test run (short for a bug that loops forever)
 
 
 KIND_CASES = [
@@ -1173,6 +1174,342 @@ KIND_CASES = [
         """,
         "assert bounds([5]) == (5, 5)\n",
     ),
+    KindCase(
+        "missing statement: a counter the loop reads but never advances",
+        """
+        def numbered(lines):
+            out = []
+            number = 0
+            for line in lines:
+                out.append(f"{number}: {line}")
+            return out
+        """,
+        """
+        def test_numbered():
+            assert numbered(["a", "b"]) == ["1: a", "2: b"]
+        """,
+        """
+        def numbered(lines):
+            out = []
+            number = 0
+            for line in lines:
+                number += 1
+                out.append(f"{number}: {line}")
+            return out
+        """,
+        "assert numbered([]) == []\nassert numbered(['x', 'y', 'z'])[-1] == '3: z'\n",
+    ),
+    KindCase(
+        "missing statement: the loop's step skipped by a continue (loops forever)",
+        """
+        def count_words(text):
+            count = 0
+            i = 0
+            while i < len(text):
+                if text[i] == " ":
+                    continue
+                if i == 0 or text[i - 1] == " ":
+                    count += 1
+                i += 1
+            return count
+        """,
+        """
+        def test_count_words():
+            assert count_words("ab") == 1
+            assert count_words("a bc d") == 3
+            assert count_words("a  bc") == 2
+        """,
+        """
+        def count_words(text):
+            count = 0
+            i = 0
+            while i < len(text):
+                if text[i] == " ":
+                    i += 1
+                    continue
+                if i == 0 or text[i - 1] == " ":
+                    count += 1
+                i += 1
+            return count
+        """,
+        "assert count_words('') == 0\nassert count_words('  x  y ') == 2\n",
+        timeout=2.0,
+    ),
+    KindCase(
+        "missing statement: a counter attribute another method's update mirrors",
+        """
+        class Cache:
+            def __init__(self):
+                self.data = {}
+                self.hits = 0
+                self.misses = 0
+
+            def put(self, key, value):
+                self.data[key] = value
+
+            def get(self, key):
+                if key in self.data:
+                    self.hits += 1
+                    return self.data[key]
+                return None
+        """,
+        """
+        def test_counts():
+            c = Cache()
+            c.put("a", 1)
+            assert c.get("a") == 1
+            assert c.get("z") is None
+            assert c.get("y") is None
+            assert (c.hits, c.misses) == (1, 2)
+        """,
+        """
+        class Cache:
+            def __init__(self):
+                self.data = {}
+                self.hits = 0
+                self.misses = 0
+
+            def put(self, key, value):
+                self.data[key] = value
+
+            def get(self, key):
+                if key in self.data:
+                    self.hits += 1
+                    return self.data[key]
+                self.misses += 1
+                return None
+        """,
+        "c = Cache()\nc.get('q')\nc.get('q')\nc.put('q', 0)\n"
+        "assert (c.hits, c.misses) == (0, 2)\n",
+    ),
+    KindCase(
+        "missing statement: a call mirrored with two names changed to their counterparts",
+        """
+        def bounding_box(points):
+            xs, ys = [], []
+            for x, y in points:
+                xs.append(x)
+            return min(xs), min(ys), max(xs), max(ys)
+        """,
+        """
+        def test_box():
+            assert bounding_box([(1, 2), (3, -1)]) == (1, -1, 3, 2)
+        """,
+        """
+        def bounding_box(points):
+            xs, ys = [], []
+            for x, y in points:
+                xs.append(x)
+                ys.append(y)
+            return min(xs), min(ys), max(xs), max(ys)
+        """,
+        "assert bounding_box([(0, 0)]) == (0, 0, 0, 0)\n"
+        "assert bounding_box([(5, 7), (-2, 9), (4, 1)]) == (-2, 1, 5, 9)\n",
+    ),
+    KindCase(
+        "import M where the function M of module M is meant",
+        """
+        import copy
+
+
+        def clone_all(items):
+            return [copy(item) for item in items]
+        """,
+        """
+        def test_clone_all():
+            items = [[1], [2]]
+            cloned = clone_all(items)
+            assert cloned == items and cloned[0] is not items[0]
+        """,
+        """
+        from copy import copy
+
+
+        def clone_all(items):
+            return [copy(item) for item in items]
+        """,
+        "assert clone_all([]) == []\nx = {'a': 1}\nassert clone_all([x])[0] is not x\n",
+    ),
+    KindCase(
+        "a conversion missing in one branch of a conditional expression",
+        """
+        def page_count(arg, default=1):
+            pages = arg if arg else default
+            return pages
+        """,
+        """
+        def test_page_count():
+            assert page_count("3") == 3
+            assert page_count("") == 1
+        """,
+        """
+        def page_count(arg, default=1):
+            pages = int(arg) if arg else default
+            return pages
+        """,
+        "assert page_count('12') == 12\nassert page_count(None, 4) == 4\n",
+    ),
+    KindCase(
+        "a conversion mapped over the parts of a split text",
+        """
+        def total_of(line):
+            return sum(line.split(","))
+        """,
+        """
+        def test_total_of():
+            assert total_of("1,2,3") == 6
+        """,
+        """
+        def total_of(line):
+            return sum(list(map(int, line.split(','))))
+        """,
+        "assert total_of('10') == 10\nassert total_of('4,-1') == 3\n",
+    ),
+    KindCase(
+        "missing statement: a buffer the loop consumes but never sets back",
+        """
+        def words(text):
+            out = []
+            word = ""
+            for ch in text + " ":
+                if ch == " ":
+                    if word:
+                        out.append(word)
+                else:
+                    word += ch
+            return out
+        """,
+        """
+        def test_words():
+            assert words("ab cd") == ["ab", "cd"]
+        """,
+        """
+        def words(text):
+            out = []
+            word = ""
+            for ch in text + " ":
+                if ch == " ":
+                    if word:
+                        out.append(word)
+                        word = ''
+                else:
+                    word += ch
+            return out
+        """,
+        "assert words('') == []\nassert words(' x  y') == ['x', 'y']\n",
+    ),
+    KindCase(
+        "arithmetic tail: a running value shifted before each new digit",
+        """
+        def parse_binary(bits):
+            value = 0
+            for bit in bits:
+                value = value + int(bit)
+            return value
+        """,
+        """
+        def test_parse_binary():
+            assert parse_binary("101") == 5
+            assert parse_binary("11") == 3
+        """,
+        """
+        def parse_binary(bits):
+            value = 0
+            for bit in bits:
+                value = value * 2 + int(bit)
+            return value
+        """,
+        "assert parse_binary('0') == 0\nassert parse_binary('10000') == 16\n",
+    ),
+    KindCase(
+        "an in-place method's None result kept as if it were the changed container",
+        """
+        def tagged(tags, extra):
+            combined = set(tags).update(extra)
+            return combined
+        """,
+        """
+        def test_tagged():
+            assert tagged(["a"], ["b", "a"]) == {"a", "b"}
+        """,
+        """
+        def tagged(tags, extra):
+            combined = set(tags)
+            combined.update(extra)
+            return combined
+        """,
+        "assert tagged([], []) == set()\nt = ['x']\nassert tagged(t, ['y']) == {'x', 'y'}\n"
+        "assert t == ['x']\n",
+    ),
+    KindCase(
+        "a lookup whose default is the value the docstring promises",
+        """
+        UNITS = {"m": "metre", "s": "second"}
+
+
+        def unit_name(symbol):
+            \"\"\"The unit's name; an unknown symbol gives 'unknown unit'.\"\"\"
+            return UNITS[symbol]
+        """,
+        """
+        def test_unit_name():
+            assert unit_name("m") == "metre"
+            assert unit_name("x") == "unknown unit"
+        """,
+        """
+        UNITS = {"m": "metre", "s": "second"}
+
+
+        def unit_name(symbol):
+            \"\"\"The unit's name; an unknown symbol gives 'unknown unit'.\"\"\"
+            return UNITS.get(symbol, 'unknown unit')
+        """,
+        "assert unit_name('s') == 'second'\nassert unit_name('') == 'unknown unit'\n",
+    ),
+    KindCase(
+        "a unit constant written twice, changed at every use at once",
+        """
+        def to_kib(n):
+            if n < 1000:
+                return n, "B"
+            return round(n / 1000, 1), "KiB"
+        """,
+        """
+        def test_to_kib():
+            assert to_kib(5120) == (5.0, "KiB")
+            assert to_kib(1536) == (1.5, "KiB")
+            assert to_kib(10) == (10, "B")
+        """,
+        """
+        def to_kib(n):
+            if n < 1024:
+                return n, "B"
+            return round(n / 1024, 1), "KiB"
+        """,
+        "assert to_kib(1010) == (1010, 'B')\nassert to_kib(1024) == (1.0, 'KiB')\n",
+    ),
+    KindCase(
+        "a set returned where a list is expected: sorted, the one conversion with an order",
+        """
+        def distinct_scores(rows):
+            scores = set()
+            for row in rows:
+                scores.add(row["score"])
+            return scores
+        """,
+        """
+        def test_distinct_scores():
+            assert distinct_scores([{"score": 3}, {"score": 1}, {"score": 3}]) == [1, 3]
+        """,
+        """
+        def distinct_scores(rows):
+            scores = set()
+            for row in rows:
+                scores.add(row["score"])
+            return sorted(scores)
+        """,
+        "assert distinct_scores([{'score': 33}, {'score': 10}, {'score': 2}]) == [2, 10, 33]\n",
+    ),
 ]
 
 
@@ -1199,12 +1536,13 @@ def _proposed(case: KindCase) -> set[str]:
 @pytest.mark.parametrize("case", KIND_CASES, ids=[c.name for c in KIND_CASES])
 def test_each_edit_kind_finds_the_fix_of_its_bug_class(case: KindCase, runner: Runner) -> None:
     bundle = _bundle(case)
-    first = runner.run(bundle.files, bundle.tests, timeout=10)
+    first = runner.run(bundle.files, bundle.tests, timeout=case.timeout)
     assert not first.ok, "the buggy case must fail its tests"
     informed = _informed(bundle, first)
     fixed = _dedent(case.fixed)
     assert fixed in _proposed(case) | informed, "the edit kind does not propose the fix"
-    settings = RepairSettings(strategies=("heuristic_microfix",), bundle_timeout_seconds=60.0)
+    settings = RepairSettings(strategies=("heuristic_microfix",), bundle_timeout_seconds=60.0,
+                              test_timeout_seconds=case.timeout)
     outcome = Engine(settings, runner).repair(bundle)
     assert outcome.repaired, outcome.reason
     assert outcome.files is not None
@@ -1388,6 +1726,41 @@ def test_a_name_error_offers_the_import_from_the_standard_module_that_defines_it
     texts = [render(model, [e]) for e in informed_edits(model, found, {})]
     assert '"""Doc."""\n\n\nfrom collections import OrderedDict\ndef f():\n' \
         '    return OrderedDict()\n' in texts
+
+
+def test_a_module_lacking_an_attribute_its_class_has_offers_that_class() -> None:
+    same = FileModel("m.py", "import datetime\n\n\ndef f(t):\n"
+                             "    return datetime.fromtimestamp(t)\n")
+    found = [Symptom("AttributeError", "module 'datetime' has no attribute 'fromtimestamp'",
+                     "m.py", 5)]
+    texts = {render(same, [e]) for e in informed_edits(same, found, {})}
+    assert same.text.replace("import datetime", "from datetime import datetime") in texts
+    other = FileModel("m.py", "import decimal\n\n\ndef f(x):\n"
+                              "    return decimal.from_float(x)\n")
+    found = [Symptom("AttributeError", "module 'decimal' has no attribute 'from_float'",
+                     "m.py", 5)]
+    texts = {render(other, [e]) for e in informed_edits(other, found, {})}
+    assert other.text.replace("decimal.from_float", "decimal.Decimal.from_float") in texts
+
+
+def test_a_module_called_like_a_function_offers_its_own_function_of_that_name() -> None:
+    model = FileModel("m.py", "import glob\n\n\ndef f(p):\n    return sorted(glob(p))\n")
+    found = [Symptom("TypeError", "'module' object is not callable", "m.py", 5)]
+    edits = informed_edits(model, found, {})
+    texts = {render(model, [e]) for e in edits}
+    assert model.text.replace("import glob", "from glob import glob") in texts
+    assert model.text.replace("glob(p)", "glob.glob(p)") in texts
+    assert all(e.informed for e in edits)
+
+
+def test_a_none_from_an_in_place_method_offers_the_copy_that_returns_the_result() -> None:
+    model = FileModel("m.py", "def top(xs):\n    ranked = xs.sort()\n    return ranked[0]\n")
+    found = [Symptom("TypeError", "'NoneType' object is not subscriptable", "m.py", 3)]
+    edits = informed_edits(model, found, {})
+    texts = {render(model, [e]) for e in edits}
+    assert model.text.replace("xs.sort()", "sorted(xs)") in texts
+    assert model.text.replace("ranked = xs.sort()", "xs.sort()\n    ranked = xs") in texts
+    assert all(e.informed for e in edits)
 
 
 def test_a_type_error_converts_the_values_at_its_line_to_the_types_it_names() -> None:

@@ -225,7 +225,9 @@ class HeuristicMicrofix:
         prefer = self._prefer or _Preferences()
 
         def score(edit: Edit) -> float:
-            return scores.get((edit.path, edit.anchor), scores.get((edit.path, edit.line), 0.0))
+            here = scores.get((edit.path, edit.anchor), scores.get((edit.path, edit.line), 0.0))
+            # An edit of several places is as suspicious as the most suspicious of them.
+            return max([here, *(scores.get((edit.path, line), 0.0) for line in edit.also)])
 
         def priority(edit: Edit) -> float:
             base = score(edit)
