@@ -1743,23 +1743,27 @@ def test_a_module_lacking_an_attribute_its_class_has_offers_that_class() -> None
     assert other.text.replace("decimal.from_float", "decimal.Decimal.from_float") in texts
 
 
-def test_a_module_called_like_a_function_offers_its_own_function_of_that_name() -> None:
-    model = FileModel("m.py", "import glob\n\n\ndef f(p):\n    return sorted(glob(p))\n")
-    found = [Symptom("TypeError", "'module' object is not callable", "m.py", 5)]
-    edits = informed_edits(model, found, {})
-    texts = {render(model, [e]) for e in edits}
-    assert model.text.replace("import glob", "from glob import glob") in texts
-    assert model.text.replace("glob(p)", "glob.glob(p)") in texts
-    assert all(e.informed for e in edits)
+TYPE_ERROR_REWRITES = [
+    # a module called like a function: its own function of that name
+    ("import glob\n\n\ndef f(p):\n    return sorted(glob(p))\n",
+     "'module' object is not callable", 5,
+     [("import glob", "from glob import glob"), ("glob(p)", "glob.glob(p)")]),
+    # a None from an in-place method: the copy that returns the result, or the receiver
+    ("def top(xs):\n    ranked = xs.sort()\n    return ranked[0]\n",
+     "'NoneType' object is not subscriptable", 3,
+     [("xs.sort()", "sorted(xs)"), ("ranked = xs.sort()", "xs.sort()\n    ranked = xs")]),
+]
 
 
-def test_a_none_from_an_in_place_method_offers_the_copy_that_returns_the_result() -> None:
-    model = FileModel("m.py", "def top(xs):\n    ranked = xs.sort()\n    return ranked[0]\n")
-    found = [Symptom("TypeError", "'NoneType' object is not subscriptable", "m.py", 3)]
-    edits = informed_edits(model, found, {})
+@pytest.mark.parametrize("source,message,line,rewrites", TYPE_ERROR_REWRITES,
+                         ids=["module called", "None from an in-place method"])
+def test_a_type_error_offers_the_rewrite_its_message_points_to(
+        source: str, message: str, line: int, rewrites: list[tuple[str, str]]) -> None:
+    model = FileModel("m.py", source)
+    edits = informed_edits(model, [Symptom("TypeError", message, "m.py", line)], {})
     texts = {render(model, [e]) for e in edits}
-    assert model.text.replace("xs.sort()", "sorted(xs)") in texts
-    assert model.text.replace("ranked = xs.sort()", "xs.sort()\n    ranked = xs") in texts
+    for old, new in rewrites:
+        assert model.text.replace(old, new) in texts, (old, new)
     assert all(e.informed for e in edits)
 
 
