@@ -472,6 +472,8 @@ def _call_edits(b: _Builder, node: ast.Call) -> None:
 _TEXT_METHODS = frozenset({"split", "rsplit", "startswith", "endswith", "partition",
                            "rpartition", "splitlines", "isdigit", "isalpha", "isnumeric"})
 
+_OPTIONAL_SEPARATOR = ("split", "rsplit")  # without it they split on runs of whitespace
+
 
 def _normalizing_edits(b: _Builder, node: ast.Call) -> None:
     """Text used as it came in where it needed cleaning first: the receiver of a string
@@ -487,9 +489,10 @@ def _normalizing_edits(b: _Builder, node: ast.Call) -> None:
         for clean in ("strip", "lower"):
             b.replace(receiver, _method(receiver, clean), 3,
                       f"{_short(receiver)}.{clean}() before .{func.attr}()", "call")
-    if node.args and isinstance(node.args[-1], ast.Constant) and not node.keywords:
+    if func.attr in _OPTIONAL_SEPARATOR and len(node.args) == 1 \
+            and isinstance(node.args[0], ast.Constant) and not node.keywords:
         new = copy.copy(node)
-        new.args = node.args[:-1]
+        new.args = []
         b.replace(node, new, 3, f"{_short(node)} -> its default argument", "call")
 
 
