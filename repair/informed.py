@@ -38,6 +38,7 @@ from collections.abc import Iterable
 
 from repairlab.repair.mutations import (
     _Builder,
+    _in_body_of,
     _in_loop,
     _in_place_result,
     _pop,
@@ -429,7 +430,7 @@ def _unhandled(b: _Builder, exc_type: str, line: int) -> None:
         parent = b.m.parents.get(stmt)
         where = b.m.whole_lines(stmt)
         if not isinstance(scope, ast.FunctionDef | ast.AsyncFunctionDef) or parent is None \
-                or parent[2] is None or where is None or _inside_try(b, stmt, scope):
+                or parent[2] is None or where is None or _in_body_of(b, stmt, ast.Try):
             continue
         start, end, indent = where
         if not b.m.text[start:end].endswith("\n"):
@@ -460,18 +461,6 @@ def _unhandled(b: _Builder, exc_type: str, line: int) -> None:
 
             b.body_edit(stmt, 3, f"catch {exc_type} at line {line}: {word}", start, end,
                         text, mutate, "exception")
-
-
-def _inside_try(b: _Builder, stmt: ast.stmt, scope: ast.AST) -> bool:
-    at: ast.AST | None = stmt
-    while at is not None and at is not scope:
-        parent = b.m.parents.get(at)
-        if parent is None:
-            return False
-        if isinstance(parent[0], ast.Try) and parent[1] == "body":
-            return True
-        at = parent[0]
-    return False
 
 
 def module_top_names(sources: dict[str, str]) -> dict[str, list[str]]:

@@ -1668,7 +1668,7 @@ def _result_kept_wrong(b: _Builder, stmt: ast.stmt) -> None:
     if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 \
             and isinstance(stmt.targets[0], ast.Name) and _in_loop(b, stmt):
         name = stmt.targets[0].id
-        if any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(stmt.value)):
+        if _mentions(stmt.value, name):
             # It works on its own value (`best = best + x`): what it keeps may need to
             # be a running extreme that never drops below nothing (`max(0, ...)`).
             b.replace(stmt.value, _call("max", ast.Constant(0), stmt.value), 3,
@@ -1691,16 +1691,28 @@ def _result_kept_wrong(b: _Builder, stmt: ast.stmt) -> None:
 
 def _in_loop(b: _Builder, stmt: ast.stmt) -> bool:
     """Whether `stmt` is in the body of a loop of its own function."""
+    return _in_body_of(b, stmt, ast.For | ast.While)
+
+
+def _in_body_of(b: _Builder, stmt: ast.stmt, kinds: Any) -> bool:
+    """Whether `stmt` is in the body of a statement of `kinds` (a type or a union of
+    them) within its own function."""
     scope = b.m.scopes.get(stmt)
     at: ast.AST | None = stmt
     while at is not None and at is not scope:
         parent = b.m.parents.get(at)
         if parent is None:
             return False
-        if isinstance(parent[0], ast.For | ast.While) and parent[1] == "body":
+        if isinstance(parent[0], kinds) and parent[1] == "body":
             return True
         at = parent[0]
     return False
+
+
+def _mentions(node: ast.AST, name: str, *, load_only: bool = False) -> bool:
+    """Whether the name `name` occurs anywhere in `node` (`load_only`: read there)."""
+    return any(isinstance(n, ast.Name) and n.id == name
+               and (not load_only or isinstance(n.ctx, ast.Load)) for n in ast.walk(node))
 
 
 def _keep_result(b: _Builder, stmt: ast.Expr, call: ast.Call) -> None:
@@ -1884,8 +1896,7 @@ def _per_item(test: ast.expr, loop: ast.For) -> list[ast.expr]:
             return node
 
     def about(node: ast.AST, name: str | None) -> bool:
-        return name is not None and any(isinstance(n, ast.Name) and n.id == name
-                                        for n in ast.walk(node))
+        return name is not None and _mentions(node, name)
 
     found: list[ast.expr] = []
     for rename in (True, False):
@@ -1990,9 +2001,7 @@ def _accumulations(b: _Builder, loop: ast.For, assigned: list[str]) -> None:
     for name in [n for n in _never_updated(loop, assigned) if n not in objects]:
         stmts = [(ast.parse(f"{name} += {value}").body[0], f"{name} += {value}")
                  for value in [*items, "1"] if value != name]
-        first = next((i for i, s in enumerate(body) if any(
-            isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load)
-            for n in ast.walk(s))), None)
+        first = next((i for i, s in enumerate(body) if _mentions(s, name, load_only=True)), None)
         if first is not None:
             _insert_each(b, body, first, body[first], stmts, at_end=False, cost=3)
         _insert_each(b, body, len(body), body[-1], stmts, at_end=True, cost=3)
@@ -2021,17 +2030,16 @@ def _resets(b: _Builder, func: ast.FunctionDef | ast.AsyncFunctionDef,
         # `name += ...` or `name = f(name, ...)`: the value grows from itself.
         if isinstance(stmt, ast.AugAssign):
             return isinstance(stmt.target, ast.Name) and stmt.target.id == name
-        return isinstance(stmt, ast.Assign) and _stores(stmt, {name}) and any(
-            isinstance(n, ast.Name) and n.id == name for n in ast.walk(stmt.value))
+        return isinstance(stmt, ast.Assign) and _stores(stmt, {name}) \
+            and _mentions(stmt.value, name)
 
     for name, value in initial.items():
         if not any(accumulates(s, name) for s in own):
             continue
         text = f"{name} = {ast.unparse(value)}"
         for stmt in own:
-            if isinstance(stmt, compound) or _stores(stmt, {name}) or not any(
-                    isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load)
-                    for n in ast.walk(stmt)):
+            if isinstance(stmt, compound) or _stores(stmt, {name}) \
+                    or not _mentions(stmt, name, load_only=True):
                 continue
             parent = b.m.parents.get(stmt)
             if parent is None or parent[2] is None:
