@@ -76,7 +76,7 @@ from repairlab.state.fsops import FileChanged, NotARegularFile, read_regular_fil
 from repairlab.state.layout import Layout
 from repairlab.state.metrics import MetricsLog
 from repairlab.state.pg import reports
-from repairlab.state.pg.connector import PgConnector, Row, Tx
+from repairlab.state.pg.connector import PgConnector, Tx
 from repairlab.state.pg.listener import WakeListener
 from repairlab.state.pg.migrate import check as check_schema
 
@@ -520,6 +520,11 @@ class PostgresBackend(Backend):
                 self._local(each.line)
         return done
 
+    def _forget_prior(self, bundle_sha256: str) -> None:
+        """A settle of the bundle: what a claim read of its challengers is old now."""
+        with self._priors_lock:
+            self._priors.pop(bundle_sha256, None)
+
     def _settle_alone(self, finish: Finish) -> Settled:
         """One finish: a repair with its challenger in one statement
         (settle_repaired), else (no challenger of its own, the claim lost, a
@@ -534,8 +539,7 @@ class PostgresBackend(Backend):
                 file_name=challenger_name(challenger.bundle_sha256, time.time()),
                 **_event_fields(finish.line))
             if row is not None:
-                with self._priors_lock:
-                    self._priors.pop(challenger.bundle_sha256, None)  # a claim's reading is old
+                self._forget_prior(challenger.bundle_sha256)
                 line = msgspec.structs.replace(finish.line, challenger=row["file_name"],
                                                duplicate=row["duplicate"])
                 return Settled(claim=finish.claim, line=line)
@@ -569,8 +573,7 @@ class PostgresBackend(Backend):
                                        duplicate=duplicate)
         tx.execute("mark_done", id=row_id, challenger_id=existing["id"], duplicate=duplicate,
                    **_event_fields(line))
-        with self._priors_lock:
-            self._priors.pop(row["bundle_sha256"], None)  # what a claim saw is old now
+        self._forget_prior(row["bundle_sha256"])
         return Settled(claim=finish.claim, line=line)
 
     def fail(self, failure: Failure) -> FailureVerdict:
@@ -791,11 +794,6 @@ class PostgresBackend(Backend):
         return lines, EventCursor(source="postgres", position=position)
 
     # -- helpers -------------------------------------------------------------------------------
-
-    def _counts(self) -> Row:
-        row = self.db.one("counts")
-        assert row is not None
-        return row
 
     def _refused(self, claim: Claim, what: str) -> None:
         self.log.bind(handoff=claim.name).info(
