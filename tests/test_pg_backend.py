@@ -851,32 +851,56 @@ def test_run_py_migrate_on_the_filesystem_backend_has_nothing_to_do(tmp_path: Pa
     assert "no database schema to migrate" in done.stdout
 
 
-def test_files_noticed_together_are_ingested_together_when_claims_run_dry_or_at_the_heartbeat(
+def test_without_the_intake_thread_noticed_files_wait_for_a_claim_that_runs_dry_or_the_heartbeat(
+        pg_dsn: str, backend_for: Callable[..., PostgresBackend]) -> None:
+    a = backend_for("a")  # not watching: no intake thread
+    queue = a.layout.queue
+    queue.mkdir(parents=True, exist_ok=True)
+    (queue / "first.json").write_bytes(handoff(variant(PASSING, 1)))
+    a.submit("direct.json", handoff(variant(PASSING, 2)))
+    a.noticed("first.json")
+    assert scalar(pg_dsn, "SELECT count(*) FROM handoffs") == 1  # a hint, nothing more
+    # A claim does not wait for the ingest while the database has work to give...
+    assert claim(a).name == "direct.json"
+    assert (queue / "first.json").exists()
+    # ...and the claim that finds nothing ingests what was noticed, then takes it.
+    assert claim(a).name == "first.json"
+    assert not list(queue.iterdir())
+    (queue / "late.json").write_bytes(handoff(variant(PASSING, 999)))
+    a.noticed("late.json")
+    a.renew()  # a busy instance (no claim) ingests at its heartbeat
+    assert not (queue / "late.json").exists()
+    assert scalar(pg_dsn, "SELECT count(*) FROM handoffs") == 3
+
+
+def test_while_watching_the_intake_thread_ingests_a_burst_in_group_commits_and_wakes(
         pg_dsn: str, backend_for: Callable[..., PostgresBackend]) -> None:
     from repairlab.state.pg.backend import INGEST_BATCH
 
     a = backend_for("a")
     queue = a.layout.queue
     queue.mkdir(parents=True, exist_ok=True)
-    count = INGEST_BATCH + 5  # one batch ingested as it fills, the rest later
+    count = 2 * INGEST_BATCH + 5
     for i in range(count):
         (queue / f"h{i:03d}.json").write_bytes(handoff(variant(PASSING, i)))
-    for i in range(count):
-        a.noticed(f"h{i:03d}.json")
-    # Nothing went in file by file: the first INGEST_BATCH together, the rest wait.
-    assert scalar(pg_dsn, "SELECT count(*) FROM handoffs") == INGEST_BATCH
-    assert len(list(queue.iterdir())) == 5
-    # A claim does not wait for their commit while the database has work to give...
-    claims = [claim(a) for _ in range(INGEST_BATCH)]
-    assert [c.name for c in claims] == [f"h{i:03d}.json" for i in range(INGEST_BATCH)]
-    assert scalar(pg_dsn, "SELECT count(*) FROM handoffs") == INGEST_BATCH
-    assert len(list(queue.iterdir())) == 5
-    # ...and the claim that finds nothing ingests them, then takes the oldest.
-    assert claim(a).name == f"h{INGEST_BATCH:03d}.json"
-    assert scalar(pg_dsn, "SELECT count(*) FROM handoffs") == count
-    assert not list(queue.iterdir())
-    (queue / "late.json").write_bytes(handoff(variant(PASSING, 999)))
-    a.noticed("late.json")
-    a.renew()  # a busy instance (no claim) ingests at its heartbeat
-    assert not (queue / "late.json").exists()
-    assert scalar(pg_dsn, "SELECT count(*) FROM handoffs") == count + 1
+    woken: list[str | None] = []
+    stop = a.watch(woken.append, lambda: woken.append("overflow"))
+    try:
+        for i in range(count):  # as the watcher passes inotify's names on
+            a.noticed(f"h{i:03d}.json")
+        # No claim, no heartbeat, no rescan: the intake thread alone takes them in.
+        deadline = time.monotonic() + 20
+        while scalar(pg_dsn, "SELECT count(*) FROM handoffs") < count:
+            assert time.monotonic() < deadline, "the noticed files were not ingested"
+            time.sleep(0.02)
+        while list(queue.iterdir()):
+            assert time.monotonic() < deadline, "ingested files were not unlinked"
+            time.sleep(0.02)
+        assert None in woken  # the watcher is told that there is work
+    finally:
+        stop()
+    # A transaction per INGEST_BATCH files at most, and not one per file: each
+    # row still carries the id of the transaction that inserted it.
+    transactions = scalar(pg_dsn, "SELECT count(DISTINCT xmin::text) FROM handoffs")
+    assert count // INGEST_BATCH < transactions < count
+    assert sorted(claim(a).name for _ in range(count)) == [f"h{i:03d}.json" for i in range(count)]

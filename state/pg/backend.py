@@ -36,6 +36,7 @@ fenced out, see above). The connector says so once in the log and backs off.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 import os
 import socket
@@ -144,9 +145,12 @@ class PostgresBackend(Backend):
         # for the last PRIORS_KEPT claims (see `repaired_before`).
         self._priors: dict[str, tuple[int | None, float]] = {}
         self._priors_lock = threading.Lock()  # the watcher adds, repairers take
-        # Names inotify reported in queue/, ingested together (see `noticed`).
+        # Names inotify reported in queue/, ingested together (see `noticed`), by the
+        # intake thread while `watch` runs (`_intake`), else by the next claim.
         self._noticed: dict[str, None] = {}
         self._noticed_lock = threading.Lock()
+        self._poke = threading.Event()
+        self._intake_thread: threading.Thread | None = None
         self._stops: list[Callable[[], None]] = []
         self.log = logger.bind(instance=instance, backend="postgres")
 
@@ -178,6 +182,9 @@ class PostgresBackend(Backend):
         except OSError as exc:
             self.log.info("no inotify on {} ({}): rescans only", self.layout.queue, exc)
         stopped = threading.Event()
+        self._intake_thread = threading.Thread(target=self._intake, args=(stopped, wake),
+                                               name=f"pg-intake-{self.instance}", daemon=True)
+        self._intake_thread.start()
         # The wait is short so that stopping is quick; a notification ends it at once.
         listener = WakeListener(self.config.backend.dsn,
                                 poll_seconds=min(1.0, self.config.watch.rescan_seconds))
@@ -195,8 +202,11 @@ class PostgresBackend(Backend):
 
         def stop() -> None:
             stopped.set()
+            self._poke.set()
             notifier.stop()
             thread.join(listener.poll_seconds + 5)
+            if self._intake_thread is not None:
+                self._intake_thread.join(self.db.timeout + 5)
         self._stops.append(stop)
         return stop
 
@@ -211,43 +221,78 @@ class PostgresBackend(Backend):
     # -- intake --------------------------------------------------------------------------------
 
     def noticed(self, name: str) -> None:
-        """`queue/NAME` appeared: it is ingested with the others noticed meanwhile,
-        in one transaction (one commit's fsync for a burst of files): at once when
-        `INGEST_BATCH` wait, else by the first `claim_next` that finds nothing
-        claimable in the database, by `renew` (the heartbeat) or by `rescan`,
-        whichever comes first. With the database away the files wait in `queue/`
-        for a rescan."""
+        """`queue/NAME` appeared: the intake thread (`_intake`, while `watch`
+        runs) ingests it at once with whatever else was noticed meanwhile; the
+        watcher never waits for that commit. Without the thread, noticed files
+        are ingested by the first `claim_next` that finds nothing claimable, by
+        `renew` (the heartbeat) or by `rescan`. With the database away the files
+        wait in `queue/` for a rescan."""
         if not is_handoff_name(name):
             return
         with self._noticed_lock:
             self._noticed[name] = None
-            full = len(self._noticed) >= INGEST_BATCH
-        if full:
-            self._ingest_noticed()
+        self._poke.set()
 
-    def _ingest_noticed(self) -> None:
+    def _intake(self, stopped: threading.Event, wake: Wake) -> None:
+        """The intake thread: noticed files go into the database `INGEST_BATCH` to
+        a transaction, as soon as they are noticed; those noticed while one
+        commits go together in the next (a group commit: one fsync for a burst).
+        Each commit that queued a handoff wakes the watcher (and, by NOTIFY, the
+        other instances)."""
+        while True:
+            self._poke.wait()
+            if stopped.is_set():
+                return
+            self._poke.clear()
+            while self._noticed and not stopped.is_set():
+                try:
+                    made = self._ingest_noticed(INGEST_BATCH)
+                except Exception:  # a bug: logged, and the rescans still ingest the files
+                    self.log.opt(exception=True).error("intake failed; the next rescan retries")
+                    break
+                if made:
+                    try:
+                        wake(None)
+                    except Exception:  # the watcher is restarting: its rescan catches up
+                        self.log.opt(exception=True).debug("wake-up not delivered")
+
+    def _intake_runs(self) -> bool:
+        return self._intake_thread is not None and self._intake_thread.is_alive()
+
+    def _ingest_noticed(self, limit: int | None = None) -> int:
+        """Ingest the files noticed so far (the oldest `limit` of them); how many
+        new handoffs were made."""
         with self._noticed_lock:
-            names, self._noticed = list(self._noticed), {}
+            names = list(itertools.islice(self._noticed, limit))
+            for name in names:
+                del self._noticed[name]
         if not names:
-            return
+            return 0
         try:
-            self.ingest_files([self.layout.queue / name for name in names])
+            return self.ingest_files([self.layout.queue / name for name in names])
         except BackendUnavailable:
             pass  # the files stay; the next rescan ingests them
         except OSError as exc:
             self.log.warning("cannot ingest from queue/ ({}); the next rescan tries again", exc)
+        return 0
 
     def rescan(self) -> int:
-        """Ingest every complete handoff in the local `queue/`, then count what is
-        claimable in the whole database. BackendUnavailable propagates."""
+        """Ingest every complete handoff in the local `queue/` (through the intake
+        thread while `watch` runs: counted by the next rescan), then count what
+        is claimable in the whole database. BackendUnavailable propagates."""
         try:
             with os.scandir(self.layout.queue) as entries:
                 names = sorted(e.name for e in entries if is_handoff_name(e.name))
         except FileNotFoundError:
             names = []
-        with self._noticed_lock:
-            self._noticed = {}
-        self.ingest_files([self.layout.queue / name for name in names])
+        if self._intake_runs():  # the intake thread ingests them (one owner while watching)
+            with self._noticed_lock:
+                self._noticed.update(dict.fromkeys(names))
+            self._poke.set()
+        else:
+            with self._noticed_lock:
+                self._noticed = {}
+            self.ingest_files([self.layout.queue / name for name in names])
         row = self.db.one("due")
         assert row is not None
         return int(row["due"])
@@ -374,12 +419,12 @@ class PostgresBackend(Backend):
         a claim lost in a crash of the database leaves the row claimable, and the
         instance that thought it held it is fenced off when it settles.
 
-        Files noticed in `queue/` are ingested only when the database has nothing
-        claimable (then the claim is tried again): an idle worker never waits for
-        the commit of a batch it does not need, and a busy instance's noticed
-        files go in within a rescan (`watch.rescan_seconds`) all the same."""
+        A claim never waits for the ingest of a batch it does not need: while
+        `watch` runs, the intake thread ingests what is noticed in `queue/`;
+        otherwise noticed files are ingested only when the database has nothing
+        claimable (then the claim is tried again)."""
         rows = self._claim_rows()
-        if not rows and self._noticed:
+        if not rows and self._noticed and not self._intake_runs():
             self._ingest_noticed()
             rows = self._claim_rows()
         if not rows:
@@ -406,7 +451,8 @@ class PostgresBackend(Backend):
         """The heartbeat row (stamped by the database) and every live lease of
         this instance, in one transaction. A lapsed lease is not renewed."""
         lease = self.config.instance.lease_seconds
-        self._ingest_noticed()  # a busy instance's noticed files wait no longer than this
+        if not self._intake_runs():
+            self._ingest_noticed()  # a busy instance's noticed files wait no longer than this
 
         def work(tx: Tx) -> None:
             tx.execute("relaxed_commit")  # a renewal lost in a crash: a shorter lease
