@@ -6,6 +6,15 @@ dropped (it drops events silently when its queue overflows). It claims only as m
 as it has free repairers, so that peer instances share the queue; a repairer is free as soon
 as its test runs are over (`WorkerFree`), so the next claim overlaps its bookkeeping.
 
+While repairs are short (the median of the last `AHEAD_SAMPLE` under
+`AHEAD_BELOW_SECONDS`), it holds one claim more, a *spare*: the next repairer to
+come free gets it at once, and the claim that replaces it is made while the
+repairers work (a claim through PostgreSQL is a millisecond's round trip, a few
+per cent of a short repair). A spare no repairer took within
+`SPARE_WAIT_SECONDS` goes back to the queue (peers may take it), and none is
+claimed again until a repairer comes free; so a spare waits at most about that
+long, never a long repair's time.
+
 A state root that cannot be written (full, over quota, read-only: `state.disk`)
 pauses claiming for the whole daemon: whoever meets it hands back what it holds and
 tells the watcher (`StateRootUnwritable`), and the watcher notices it itself from
@@ -22,7 +31,9 @@ travel as the backend's refs; the watcher never looks at a file itself.
 
 from __future__ import annotations
 
+import statistics
 import time
+from collections import deque
 from typing import Any
 
 from repairlab.actors.base import Runtime, SupervisedActor
@@ -50,6 +61,9 @@ from repairlab.supervision.work_board import Job
 
 TICK_SECONDS = 0.5
 PROBE_SECONDS = 1.0  # how often a paused watcher tries a write to the state root
+AHEAD_SAMPLE = 8  # the repairs (dispatch to WorkerFree) whose median decides the spare
+AHEAD_BELOW_SECONDS = 1.0  # a spare is held while that median is shorter than this
+SPARE_WAIT_SECONDS = 1.0  # a spare no repairer took within this goes back to the queue
 
 
 class Watcher(SupervisedActor):
@@ -94,6 +108,12 @@ class Watcher(SupervisedActor):
         # Claims dispatched and not yet settled (the work board, as this watcher
         # hears of it): what a resume after a full disk must not hand back.
         self.assigned: set[str] = set(self._start_board)
+        # The spare claim and when it was made (see the module doc); how long the
+        # last repairs took from dispatch to WorkerFree, and when each worker's began.
+        self.spare: tuple[Claim, float] | None = None
+        self.spare_waited = False  # one went back unused: none until a repairer frees
+        self.repairs: deque[float] = deque(maxlen=AHEAD_SAMPLE)
+        self.dispatched_at: dict[str, float] = {}
         try:
             if self.fresh:
                 recovered = sum(1 for claim in self.backend.held()
@@ -138,6 +158,10 @@ class Watcher(SupervisedActor):
                 current = self.inflight.get(worker)
                 if current is not None and current[1] == name:
                     del self.inflight[worker]
+                    began = self.dispatched_at.pop(worker, None)
+                    if began is not None:
+                        self.repairs.append(time.monotonic() - began)
+                    self.spare_waited = False
                 self.dispatch()
             case Settled(worker=worker, claim=claim):
                 self.assigned.discard(claim)
@@ -156,6 +180,7 @@ class Watcher(SupervisedActor):
                 self.dispatch()
             case StopClaiming():
                 self.claiming = False
+                self._drop_spare()
             case StateRootUnwritable(problem=problem, error=error, actor=actor):
                 if self.disk_problem is None:
                     self._check_disk(f"{problem}: {error} (seen by {actor})")
@@ -200,6 +225,9 @@ class Watcher(SupervisedActor):
             return  # nothing can move; a probe (or heartbeat) that succeeds resumes
         if now - self.last_stale >= max(1.0, config.instance.lease_seconds / 3):
             self._recover_stale()
+        if self.spare is not None and now - self.spare[1] >= SPARE_WAIT_SECONDS:
+            self.spare_waited = True  # the repairs are long now: no spare until one frees
+            self._drop_spare()
         self.dispatch()
 
     def scan(self) -> None:
@@ -223,18 +251,14 @@ class Watcher(SupervisedActor):
             return
         idle = [w for w in self.workers if w not in self.inflight]
         while idle:
-            try:
-                claimed = self._claim_next()
-            except OSError as exc:
-                if self._pause_for(exc):
-                    return
-                raise
+            claimed = self._take_spare() or self._claim_next()
             if claimed is None:
                 return
             worker = idle.pop(0)
             ref, name = claimed.ref, claimed.name
             self.report(Dispatched(worker=worker, claim=ref, name=name))
             self.inflight[worker] = (ref, name)
+            self.dispatched_at[worker] = time.monotonic()
             self.assigned.add(ref)
             if not self.runtime.peers.tell(worker, RepairBundle(claim=ref, name=name)):
                 self.report(Settled(worker=worker, claim=ref))
@@ -246,9 +270,45 @@ class Watcher(SupervisedActor):
                     if not self._pause_for(exc):
                         raise
                 return
+        if self.spare is None and self._claims_ahead():
+            claimed = self._claim_next()
+            if claimed is not None:
+                self.spare = (claimed, time.monotonic())
 
     def _claim_next(self) -> Claim | None:
-        return self.backend.claim_next()
+        """The backend's next claim; None when there is none, or when the store
+        cannot be written or reached (then claiming pauses, see `_pause_for`)."""
+        try:
+            return self.backend.claim_next()
+        except OSError as exc:
+            if self._pause_for(exc):
+                return None
+            raise
+
+    # -- the spare claim (see the module doc) -------------------------------------------
+
+    def _claims_ahead(self) -> bool:
+        """Whether to hold a spare: the last repairs were short, and no spare
+        went back unused since a repairer last came free."""
+        return (not self.spare_waited and len(self.repairs) >= AHEAD_SAMPLE // 2
+                and statistics.median(self.repairs) < AHEAD_BELOW_SECONDS)
+
+    def _take_spare(self) -> Claim | None:
+        spare, self.spare = self.spare, None
+        return None if spare is None else spare[0]
+
+    def _drop_spare(self) -> None:
+        """The spare back to the queue. On a store that cannot take it back now
+        it stays claimed and unassigned: `_hand_back_stranded` returns it when
+        the store is back, as any claim of ours that no repairer holds."""
+        claim = self._take_spare()
+        if claim is None:
+            return
+        try:
+            self.backend.hand_back(claim)
+        except OSError as exc:
+            if not self._pause_for(exc):
+                raise
 
     def _take_back(self, actor: str, released: tuple[str, ...], board: tuple[str, ...]) -> None:
         """`actor` was restarted: the handoffs it held and the supervisor did not
@@ -292,6 +352,7 @@ class Watcher(SupervisedActor):
         and what this watcher dispatched). (A claim telemetry is finishing right
         now may go too: its move to done/ then finds it gone, and the redo ends as
         a duplicate of the challenger just written.)"""
+        self.spare = None  # held by no repairer: it goes back with the others
         busy = {claim for claim, _ in self.inflight.values()} | board
         for claim in self.backend.held():
             if claim.ref in busy or self.backend.settling(claim):

@@ -332,3 +332,65 @@ def test_a_peer_finishes_the_settling_of_an_instance_that_died_between_done_and_
     assert names(layout.done) == ["kept.json", "moved.json"]  # rolled forward, not redone
     assert names(layout.queue) == ["lost.json"]  # no challenger to point at: redone
     assert not layout.claims_of("dead").exists()
+
+
+class _GatedRepairer(SupervisedActor):
+    """Stands in for a repairer (no repair engine, said so here): moves each claim
+    straight to done/, except that a handoff named in `gates` first waits for its
+    event, keeping the worker busy for as long as the test wants."""
+
+    kind = "repairer"
+    gates: dict[str, threading.Event] = {}
+
+    def handle(self, message: Any) -> Any:
+        match message:
+            case RepairBundle(claim=claim, name=name):
+                gate = type(self).gates.get(name)
+                if gate is not None:
+                    assert gate.wait(60), f"the test never opened {name}'s gate"
+                move_unique(Path(claim), self.runtime.layout.done, name)
+                self.settled(claim)
+                self.runtime.peers.tell("watcher", WorkerFree(worker=self.name, name=name))
+        return None
+
+
+def _held_steadily(held: Any, count: int, seconds: float) -> bool:
+    """`held()` has `count` claims all through `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if len(held()) != count:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def test_while_repairs_are_short_the_watcher_holds_one_spare_claim_and_gives_back_one_left_waiting(
+        make_config):
+    from repairlab.actors.watcher import AHEAD_SAMPLE, SPARE_WAIT_SECONDS
+
+    config = make_config(repair={"workers": 1})
+    layout = Layout.from_config(config)
+    count = AHEAD_SAMPLE + 4
+    first, busy = "h00.json", f"h{AHEAD_SAMPLE:02d}.json"  # both gated
+    spare = f"h{AHEAD_SAMPLE + 1:02d}.json"  # claimed ahead while `busy` is worked on
+    _GatedRepairer.gates = {first: threading.Event(), busy: threading.Event()}
+    for i in range(count):
+        submit(layout, variant(PASSING, i), f"h{i:02d}.json")
+    with running(config, extra_actors={"repairer-0": _GatedRepairer}) as daemon:
+        held = Claims(layout, config.instance.id).held
+        # No repair has been timed yet: one claim for the one worker, no spare.
+        wait_for(lambda: len(held()) == 1, timeout=10, what="the first claim")
+        assert _held_steadily(held, 1, SPARE_WAIT_SECONDS + 0.5)
+        _GatedRepairer.gates[first].set()
+        # After short repairs, while the worker is busy, one claim more is held...
+        wait_for(lambda: len(held()) == 2, timeout=20, what="a spare claim beside the busy one")
+        assert names(layout.queue) == [f"h{i:02d}.json" for i in range(AHEAD_SAMPLE + 2, count)]
+        # ...until it has waited too long: back to the queue, and not claimed again
+        # while that worker stays busy.
+        wait_for(lambda: spare in names(layout.queue), timeout=SPARE_WAIT_SECONDS + 5,
+                 what="the unused spare back in queue/")
+        assert _held_steadily(held, 1, SPARE_WAIT_SECONDS + 0.5)
+        _GatedRepairer.gates[busy].set()
+        wait_for(lambda: len(names(layout.done)) == count, timeout=30, what="all done")
+        wait_for(lambda: daemon.board.snapshot() == {}, timeout=10, what="empty board")
+    assert held() == [] and names(layout.queue) == []
