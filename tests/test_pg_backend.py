@@ -259,6 +259,27 @@ def test_claiming_and_the_rescans_count_read_only_the_partial_indexes(pg_dsn: st
     assert busy.count("Index") >= 2 and "Seq Scan" not in busy, busy
 
 
+def test_the_plan_the_server_caches_for_the_claim_reads_the_claimable_index_under_a_backlog(
+        pg_dsn: str) -> None:
+    # psycopg prepares a statement run five times on a connection, and the server
+    # may then keep one generic plan for it, made without the parameters' values:
+    # that plan must claim from the index too, with 20,000 handoffs waiting.
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO handoffs (name, ingest_key, body, state) "
+            "SELECT 'h' || g || '.json', 'k' || g, '\\x00', "
+            "CASE WHEN g <= 20000 THEN 'queued' ELSE 'done' END "
+            "FROM generate_series(1, 120000) g")
+        conn.execute("ANALYZE handoffs")
+        conn.execute("SET plan_cache_mode = force_generic_plan")
+        sql = queries()["claim"].replace("%(instance)s", "$1").replace("%(lease_seconds)s", "$2")
+        assert "%(" not in sql, sql
+        conn.execute(f"PREPARE claim_generic (text, float8) AS {sql}")
+        plan = "\n".join(r[0] for r in conn.execute(
+            "EXPLAIN EXECUTE claim_generic ('x', 30)").fetchall())
+    assert "handoffs_claimable" in plan and "Seq Scan" not in plan, plan
+
+
 # -- claims, fencing -------------------------------------------------------------------------
 
 

@@ -51,9 +51,11 @@ ON CONFLICT (ingest_key) DO NOTHING
 RETURNING id;
 
 -- name: claim
--- Up to `limit` due handoffs, oldest due first, skipping rows another claimer holds
--- locked: each gets a fresh claim token and a lease on the database's clock. The
--- row locks end with this statement's transaction, never held during a repair.
+-- The oldest due handoff, skipping rows another claimer holds locked: it gets a
+-- fresh claim token and a lease on the database's clock. The row lock ends with
+-- this statement's transaction, never held during a repair. (LIMIT 1, not a
+-- parameter: the plan the server caches for a prepared statement must not be
+-- made for an unknown limit, which it takes for a tenth of the table.)
 -- The statement is a transaction of its own, run without BEGIN/COMMIT, and relaxes
 -- its own commit (`relaxed`: set_config local to this transaction, as
 -- relaxed_commit does for a transaction of several statements). With each row
@@ -64,7 +66,7 @@ WITH relaxed AS MATERIALIZED (
     SELECT id FROM handoffs
     WHERE state IN ('queued', 'deferred') AND not_before <= now()
     ORDER BY not_before, id
-    LIMIT %(limit)s
+    LIMIT 1
     FOR UPDATE SKIP LOCKED
 )
 UPDATE handoffs AS h
