@@ -221,13 +221,14 @@ class Watcher(SupervisedActor):
                     self._store_back()
         if now - self.last_scan >= config.watch.rescan_seconds:
             self.scan()
+        if self.spare is not None and now - self.spare[1] >= SPARE_WAIT_SECONDS:
+            # The repairs are long now, or claiming paused: none until a repairer frees.
+            self.spare_waited = True
+            self._drop_spare()
         if self.disk_problem is not None or self.store_away:
             return  # nothing can move; a probe (or heartbeat) that succeeds resumes
         if now - self.last_stale >= max(1.0, config.instance.lease_seconds / 3):
             self._recover_stale()
-        if self.spare is not None and now - self.spare[1] >= SPARE_WAIT_SECONDS:
-            self.spare_waited = True  # the repairs are long now: no spare until one frees
-            self._drop_spare()
         self.dispatch()
 
     def scan(self) -> None:

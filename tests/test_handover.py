@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import msgspec
 import pykka
@@ -340,7 +340,7 @@ class _GatedRepairer(SupervisedActor):
     event, keeping the worker busy for as long as the test wants."""
 
     kind = "repairer"
-    gates: dict[str, threading.Event] = {}
+    gates: ClassVar[dict[str, threading.Event]] = {}
 
     def handle(self, message: Any) -> Any:
         match message:

@@ -26,7 +26,9 @@ release and the clearing of the bundle's failures.
 **Input.** Each instance watches its own local `queue/` and ingests each file
 (key: its name and the SHA-256 of its bytes, unique), unlinking it only after
 the commit: an ingest redone after a crash between the two makes no second
-handoff. `submit` inserts directly.
+handoff. While the daemon watches, one intake thread does this for the files
+inotify and the rescans report (`_intake`), so that no claim waits for it.
+`submit` inserts directly.
 
 **The database going away.** `BackendUnavailable` (an OSError) comes out of any
 method: nothing of that transition happened, or all of it did (then a redo is
@@ -135,9 +137,9 @@ class PostgresBackend(Backend):
         self.instance = instance
         self.isolation = isolation
         # One connection per thread that may use it at once: the repairers, the
-        # watcher, telemetry, failure window, quarantine and pruner.
+        # watcher, the intake thread, telemetry, failure window, quarantine and pruner.
         self.db = connector or PgConnector(config.backend.dsn,
-                                           max_size=config.repair.workers + 5).open()
+                                           max_size=config.repair.workers + 6).open()
         self.layout = Layout.from_config(config)
         self.local_metrics: MetricsLog | None = None
         self._bodies: dict[str, tuple[bytes, int]] = {}  # ref -> (bytes, attempt)
@@ -440,7 +442,7 @@ class PostgresBackend(Backend):
         return Claim(ref=ref, name=row["name"])
 
     def _claim_rows(self) -> list[dict[str, Any]]:
-        return self.db.all("claim", limit=1, instance=self.instance,
+        return self.db.all("claim", instance=self.instance,
                            lease_seconds=self.config.instance.lease_seconds)
 
     def held(self) -> list[Claim]:
