@@ -94,7 +94,8 @@ class Watcher(SupervisedActor):
         self.backend = runtime.backend
         self.workers: list[str] = list(self._start_workers)
         self.pending = 0  # claimable as far as the last rescan knew
-        self.inflight: dict[str, tuple[str, str]] = {}
+        # worker -> (claim, name, when it was dispatched: time.monotonic())
+        self.inflight: dict[str, tuple[str, str, float]] = {}
         self.claiming = True
         self.scans = 0
         self.first_scan_done = False
@@ -108,12 +109,11 @@ class Watcher(SupervisedActor):
         # Claims dispatched and not yet settled (the work board, as this watcher
         # hears of it): what a resume after a full disk must not hand back.
         self.assigned: set[str] = set(self._start_board)
-        # The spare claim and when it was made (see the module doc); how long the
-        # last repairs took from dispatch to WorkerFree, and when each worker's began.
+        # The spare claim and when it was made (see the module doc), and how long
+        # the last repairs took from dispatch to WorkerFree.
         self.spare: tuple[Claim, float] | None = None
         self.spare_waited = False  # one went back unused: none until a repairer frees
         self.repairs: deque[float] = deque(maxlen=AHEAD_SAMPLE)
-        self.dispatched_at: dict[str, float] = {}
         try:
             if self.fresh:
                 recovered = sum(1 for claim in self.backend.held()
@@ -158,9 +158,7 @@ class Watcher(SupervisedActor):
                 current = self.inflight.get(worker)
                 if current is not None and current[1] == name:
                     del self.inflight[worker]
-                    began = self.dispatched_at.pop(worker, None)
-                    if began is not None:
-                        self.repairs.append(time.monotonic() - began)
+                    self.repairs.append(time.monotonic() - current[2])
                     self.spare_waited = False
                 self.dispatch()
             case Settled(worker=worker, claim=claim):
@@ -258,8 +256,7 @@ class Watcher(SupervisedActor):
             worker = idle.pop(0)
             ref, name = claimed.ref, claimed.name
             self.report(Dispatched(worker=worker, claim=ref, name=name))
-            self.inflight[worker] = (ref, name)
-            self.dispatched_at[worker] = time.monotonic()
+            self.inflight[worker] = (ref, name, time.monotonic())
             self.assigned.add(ref)
             if not self.runtime.peers.tell(worker, RepairBundle(claim=ref, name=name)):
                 self.report(Settled(worker=worker, claim=ref))
@@ -345,7 +342,7 @@ class Watcher(SupervisedActor):
         (for each, the claim given last); any other claim of ours was dispatched
         to nobody and goes back."""
         jobs = sorted(self._start_board.items(), key=lambda item: item[1].since)
-        self.inflight = {job.worker: (claim, job.name) for claim, job in jobs}
+        self.inflight = {job.worker: (claim, job.name, job.since) for claim, job in jobs}
         self._requeue_unheld(set(self._start_board))
 
     def _requeue_unheld(self, board: set[str]) -> None:
@@ -354,7 +351,7 @@ class Watcher(SupervisedActor):
         now may go too: its move to done/ then finds it gone, and the redo ends as
         a duplicate of the challenger just written.)"""
         self.spare = None  # held by no repairer: it goes back with the others
-        busy = {claim for claim, _ in self.inflight.values()} | board
+        busy = {claim for claim, _, _ in self.inflight.values()} | board
         for claim in self.backend.held():
             if claim.ref in busy or self.backend.settling(claim):
                 continue  # telemetry is settling it (or will, after its restart)
