@@ -54,7 +54,7 @@ from repairlab.repair.program import (
     stdlib_modules_defining,
     stdlib_names,
 )
-from repairlab.repair.sourcefile import Edit, FileModel, Undo
+from repairlab.repair.sourcefile import Edit, FileModel, Undo, set_field
 from repairlab.repair.symptoms import Symptom
 
 _NAME = re.compile(r"name '(\w+)' is not defined")
@@ -435,8 +435,7 @@ def _unhandled(b: _Builder, exc_type: str, line: int) -> None:
         start, end, indent = where
         if not b.m.text[start:end].endswith("\n"):
             continue
-        body: list[ast.stmt] = getattr(parent[0], parent[1])
-        index = parent[2]
+        owner, fieldname, index = parent
         inner = "".join(f"    {ln}\n" if ln.strip() else "\n"
                         for ln in b.m.text[start:end].splitlines())
         endings: list[tuple[ast.stmt, str]] = [(ast.Return(value=ast.Constant(None)),
@@ -450,14 +449,9 @@ def _unhandled(b: _Builder, exc_type: str, line: int) -> None:
             text = (f"{indent}try:\n{inner}{indent}except {exc_type}:\n"
                     f"{indent}    {word}\n")
 
-            def mutate(new: ast.stmt = new, body: list[ast.stmt] = body,
-                       index: int = index, old: ast.stmt = stmt) -> Undo:
-                body[index] = new
-
-                def undo() -> None:
-                    body[index] = old
-
-                return undo
+            def mutate(new: ast.stmt = new, owner: ast.AST = owner, fieldname: str = fieldname,
+                       index: int | None = index) -> Undo:
+                return set_field(owner, fieldname, index, new)
 
             b.body_edit(stmt, 3, f"catch {exc_type} at line {line}: {word}", start, end,
                         text, mutate, "exception")
