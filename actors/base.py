@@ -20,7 +20,7 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pykka
 from loguru import logger
@@ -32,6 +32,9 @@ from repairlab.messages.commands import Msg, Ping, Reconfigure, Settled, StateRo
 from repairlab.state.backend import Backend, BackendUnavailable, open_backend
 from repairlab.state.disk import disk_condition
 from repairlab.state.layout import Layout
+
+if TYPE_CHECKING:
+    from repairlab.supervision.work_board import Job
 
 RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0)  # `SupervisedActor.retrying`: then the last try
 T = TypeVar("T")
@@ -98,13 +101,15 @@ class Peers:
 class Runtime:
     """What the actors of one daemon share, all of it fixed before the first actor
     starts: the state layout, the instance id, the peer registry (written by the
-    supervisor's thread alone), the ways to reach the supervisor, and the stop flag.
+    supervisor's thread alone), the ways to reach the supervisor and the work board,
+    and the stop flag.
 
     Nothing here changes once actors run. `config`, `workers` and
     `config_digest` are the values at start: what a reload changes reaches each
     actor as a `Reconfigure` message (or, for one started later, through its
-    constructor), never by writing this object. The work board is the
-    supervisor's; actors tell it what they hold (`report`).
+    constructor), never by writing this object. Actors write what they hold on the
+    work board (`report`, applied at once in the caller's thread) and read a copy
+    of it (`board`); the supervisor takes a dead worker's jobs off it.
     """
 
     config: Config
@@ -112,7 +117,8 @@ class Runtime:
     instance: str
     peers: Peers = field(default_factory=Peers)
     on_crash: Callable[[str, BaseException, str], None] = lambda name, exc, urn: None
-    report: Callable[[Msg], None] = lambda message: None  # to the supervisor's thread
+    report: Callable[[Msg], object] = lambda message: None  # onto the work board
+    board: Callable[[], dict[str, Job]] = lambda: {}  # a copy of the work board
     workers: tuple[str, ...] = ()
     stopping: threading.Event = field(default_factory=threading.Event)  # shutdown began
     version: str = "0.1.0"
@@ -309,7 +315,7 @@ class SupervisedActor(pykka.ThreadingActor):
         """`self.config` was just replaced by a reload; adjust what depends on it."""
 
     def report(self, message: Msg) -> None:
-        """Tell the supervisor's thread (the work board) `message`."""
+        """Write `message` on the work board (`supervision/work_board.py`)."""
         self.runtime.report(message)
 
     def settled(self, claim: Any) -> None:

@@ -57,7 +57,6 @@ from repairlab.messages.commands import (
 from repairlab.messages.records import MetricLine
 from repairlab.state.backend import BackendUnavailable, Claim
 from repairlab.state.disk import describe, disk_condition, looks_unwritable, probe
-from repairlab.supervision.work_board import Job
 
 TICK_SECONDS = 0.5
 PROBE_SECONDS = 1.0  # how often a paused watcher tries a write to the state root
@@ -75,19 +74,19 @@ class Watcher(SupervisedActor):
     If the backend cannot watch (inotify's watch limit reached, odd
     filesystem), it logs a warning and relies on the rescans alone.
 
-    `workers` is the repairer pool when it starts (later: `SetWorkers`); `board`
-    the supervisor's work board then (claim path -> job), from which a restarted
-    watcher rebuilds what is in flight. It posts each dispatch to the board and
-    hears of each settled claim from it (`Settled`).
+    `workers` is the repairer pool when it starts (later: `SetWorkers`). It
+    writes each dispatch on the work board (`Runtime.report`) and reads the board
+    (`Runtime.board`): a restarted watcher rebuilds what is in flight from it, and
+    frees a worker whose `WorkerFree` went to the watcher before it once that
+    worker's claim has left the board.
     """
 
     kind = "watcher"
 
     def __init__(self, runtime: Runtime, name: str, *, workers: tuple[str, ...] | None = None,
-                 board: dict[str, Job] | None = None, **kwargs: Any) -> None:
+                 **kwargs: Any) -> None:
         super().__init__(runtime, name, **kwargs)
         self._start_workers = runtime.workers if workers is None else workers
-        self._start_board = dict(board or {})
 
     def start_up(self) -> None:
         runtime = self.runtime
@@ -106,9 +105,8 @@ class Watcher(SupervisedActor):
         # what is held is kept; the first heartbeat that goes through resumes.
         self.store_away = False
         self.last_probe = 0.0
-        # Claims dispatched and not yet settled (the work board, as this watcher
-        # hears of it): what a resume after a full disk must not hand back.
-        self.assigned: set[str] = set(self._start_board)
+        # Claims in flight that a previous incarnation dispatched (`_free_inherited`).
+        self.inherited: set[str] = set()
         # The spare claim and when it was made (see the module doc), and how long
         # the last repairs took from dispatch to WorkerFree.
         self.spare: tuple[Claim, float] | None = None
@@ -161,15 +159,7 @@ class Watcher(SupervisedActor):
                     self.repairs.append(time.monotonic() - current[2])
                     self.spare_waited = False
                 self.dispatch()
-            case Settled(worker=worker, claim=claim):
-                self.assigned.discard(claim)
-                # Settled, even if its WorkerFree went to a watcher since restarted.
-                current = self.inflight.get(worker)
-                if current is not None and current[0] == claim:
-                    del self.inflight[worker]
-                self.dispatch()
             case ActorRestarted(actor=actor, released=released, board=board):
-                self.assigned = set(board)
                 try:
                     self._take_back(actor, released, board)
                 except OSError as exc:  # kept claimed: handed back once the store is back
@@ -219,6 +209,8 @@ class Watcher(SupervisedActor):
                     self._store_back()
         if now - self.last_scan >= config.watch.rescan_seconds:
             self.scan()
+        if self.inherited:
+            self._free_inherited()
         if self.spare is not None and now - self.spare[1] >= SPARE_WAIT_SECONDS:
             # The repairs are long now, or claiming paused: none until a repairer frees.
             self.spare_waited = True
@@ -257,11 +249,9 @@ class Watcher(SupervisedActor):
             ref, name = claimed.ref, claimed.name
             self.report(Dispatched(worker=worker, claim=ref, name=name))
             self.inflight[worker] = (ref, name, time.monotonic())
-            self.assigned.add(ref)
             if not self.runtime.peers.tell(worker, RepairBundle(claim=ref, name=name)):
                 self.report(Settled(worker=worker, claim=ref))
                 del self.inflight[worker]
-                self.assigned.discard(ref)
                 try:
                     self.backend.hand_back(claimed)
                 except OSError as exc:
@@ -272,6 +262,17 @@ class Watcher(SupervisedActor):
             claimed = self._claim_next()
             if claimed is not None:
                 self.spare = (claimed, time.monotonic())
+
+    def _free_inherited(self) -> None:
+        """A worker holding a claim dispatched by this watcher's previous
+        incarnation is free once that claim has left the work board: its
+        `WorkerFree` may have gone to the watcher that died."""
+        board = self.runtime.board()
+        for claim in self.inherited - set(board):
+            self.inherited.discard(claim)
+            for worker, (held, _, _) in list(self.inflight.items()):
+                if held == claim:
+                    del self.inflight[worker]
 
     def _claim_next(self) -> Claim | None:
         """The backend's next claim; None when there is none, or when the store
@@ -341,9 +342,11 @@ class Watcher(SupervisedActor):
         """After a restart of this actor: what the repairers hold is in flight
         (for each, the claim given last); any other claim of ours was dispatched
         to nobody and goes back."""
-        jobs = sorted(self._start_board.items(), key=lambda item: item[1].since)
+        board = self.runtime.board()
+        jobs = sorted(board.items(), key=lambda item: item[1].since)
         self.inflight = {job.worker: (claim, job.name, job.since) for claim, job in jobs}
-        self._requeue_unheld(set(self._start_board))
+        self.inherited = set(board)
+        self._requeue_unheld(set(board))
 
     def _requeue_unheld(self, board: set[str]) -> None:
         """Hand back every claim of ours that no repairer is working on (`board`
@@ -421,7 +424,7 @@ class Watcher(SupervisedActor):
 
     def _hand_back_stranded(self) -> None:
         try:
-            self._requeue_unheld(set(self.assigned))
+            self._requeue_unheld(set(self.runtime.board()))
         except OSError as exc:
             self._pause_for(exc)
 

@@ -26,7 +26,6 @@ from repairlab.messages.commands import (
     GetStatus,
     Reconfigure,
     RecordMetric,
-    Settled,
     SetWorkers,
     StopClaiming,
     WatcherStatus,
@@ -86,7 +85,7 @@ class Daemon:
         workers = tuple(f"repairer-{i}" for i in range(config.repair.workers))
         self.workers = workers
         self.digest = config_digest(config)
-        # Written by the supervisor's thread alone (see supervision/work_board.py).
+        # Written by the actors as they go (see supervision/work_board.py).
         self.board = WorkBoard()
         self._released: dict[str, tuple[str, ...]] = {}
         self.runtime = Runtime(config=config, layout=self.layout, instance=config.instance.id,
@@ -108,22 +107,21 @@ class Daemon:
             on_started=self.runtime.peers.set,
             on_restarted=self._restarted,
             on_down=self._down,
-            on_event=self._board_event,
         )
         self.runtime.on_crash = self.supervisor.notify_crash
-        self.runtime.report = self.supervisor.post
+        self.runtime.report = self.board.apply
+        self.runtime.board = self.board.snapshot
         self.started = False
         self._retiring: list[str] = []  # workers dropped by a reload, stopped once idle
 
     def _spec(self, name: str, cls: type[SupervisedActor]) -> ChildSpec:
         """Each (re)start gets what is current then through the constructor: the
-        config and its digest, and for the watcher the workers and a copy of the
-        work board (from which a restarted watcher rebuilds its in-flight table)."""
+        config and its digest, and for the watcher the workers."""
 
         def factory(fresh: bool) -> pykka.ActorRef[Any]:
             extra: dict[str, Any] = {}
             if name == "watcher":
-                extra = {"workers": self.workers, "board": self.board.snapshot()}
+                extra = {"workers": self.workers}
             return cls.start(self.runtime, name, config=self.config, digest=self.digest,
                              fresh=fresh, **extra)
 
@@ -157,13 +155,6 @@ class Daemon:
         logger.bind(actor="daemon").info(
             "repairlab {} instance {} watching {} with {} workers", VERSION,
             self.runtime.instance, self.layout.queue, len(self.workers))
-
-    def _board_event(self, message: Any) -> None:
-        """A message posted to the supervisor's thread: the work board changes.
-        A settled claim is passed on to the watcher, which counts its worker free
-        if it missed the `WorkerFree` (it restarted meanwhile)."""
-        if self.board.apply(message) and isinstance(message, Settled):
-            self.runtime.peers.tell("watcher", message)
 
     def _down(self, name: str, error: str) -> bool:
         """`name` died; before it is restarted, take what it held off the board.
@@ -304,8 +295,8 @@ class Daemon:
         self.runtime.stopping.set()  # a repairer hands back a handoff it has not begun
         self.runtime.peers.tell("watcher", StopClaiming())
         deadline = time.monotonic() + grace
-        # The board empties as the repairers post what they settle; this thread
-        # is the one that reads those posts.
+        # The board empties as the repairers settle; meanwhile this thread still
+        # handles what the supervisor hears (a crash settles what the worker held).
         while self.board.snapshot() and time.monotonic() < deadline:
             if not self.supervisor.run_once(0.05):
                 break

@@ -59,9 +59,6 @@ class Supervisor:
     since that work is itself recorded as failed and ends quarantined. Every other
     restart counts; past `max_restarts` within `period_seconds` every child is
     stopped in reverse start order and `run_once` returns False.
-
-    The same thread handles the other messages posted to it (`post`), through
-    `on_event`, in the order they were posted.
     """
 
     def __init__(
@@ -72,7 +69,6 @@ class Supervisor:
         on_started: Callable[[str, pykka.ActorRef[Any] | None], None] = lambda n, r: None,
         on_restarted: Callable[[str, int, str], None] = lambda n, c, e: None,
         on_down: Callable[[str, str], bool] = lambda n, e: False,
-        on_event: Callable[[Any], None] = lambda message: None,
         abandon_seconds: float = 30.0,
     ) -> None:
         self.specs = list(specs)
@@ -80,11 +76,10 @@ class Supervisor:
         self.on_started = on_started
         self.on_restarted = on_restarted
         self.on_down = on_down
-        self.on_event = on_event
         self.abandon_seconds = abandon_seconds
         self.refs: dict[str, pykka.ActorRef[Any]] = {}
         self.restarts: dict[str, int] = {}
-        self.events: queue.Queue[Any] = queue.Queue()
+        self.events: queue.Queue[ActorCrashed] = queue.Queue()  # crash reports
         self.failed = False
         self._stopping = threading.Event()
         self._dying: dict[str, _Dying] = {}
@@ -130,16 +125,12 @@ class Supervisor:
         self.events.put(ActorCrashed(name=name, error=f"{type(error).__name__}: {error}",
                                      urn=urn))
 
-    def post(self, message: Any) -> None:
-        """Hand `message` to this supervisor's thread (thread-safe, in order)."""
-        self.events.put(message)
-
     # -- the loop ------------------------------------------------------------------------
 
     def run_once(self, timeout: float) -> bool:
-        """Handle at most one posted message or crash report, waiting up to
-        `timeout`, then check every child's liveness if it is time. Returns False
-        once the supervisor has escalated (and stopped everything)."""
+        """Handle at most one crash report, waiting up to `timeout`, then check
+        every child's liveness if it is time. Returns False once the supervisor
+        has escalated (and stopped everything)."""
         if self.failed:
             return False
         wait = timeout if not self._dying else min(timeout, POLL_SECONDS)
@@ -148,23 +139,17 @@ class Supervisor:
         except queue.Empty:
             event = None
         if event is not None:
-            self._handle(event)
+            self.handle_crash(event)
         if not self.failed and (event is None
                                 or time.monotonic() - self._last_poll >= POLL_SECONDS):
             self.poll()
         return not self.failed
 
-    def _handle(self, event: Any) -> None:
-        if isinstance(event, ActorCrashed):
-            self.handle_crash(event)
-        else:
-            self.on_event(event)
-
     def poll(self) -> None:
         """Find every child that died without a word, and restart those whose old
-        incarnation has ended. A death is acted on only once nothing posted waits
-        to be handled: a dead child's last word (its crash report, the handoff it
-        held) was posted before it died, so it is handled first."""
+        incarnation has ended. A death is acted on only once no crash report waits
+        to be handled: a dead child's own report (with its error) was posted
+        before it died, so it is handled first."""
         if self._stopping.is_set():
             return
         dead = [spec for spec in self.specs

@@ -1,11 +1,15 @@
 """The work board: which claimed handoffs the repairers hold, and since when.
 
-It belongs to the supervisor's thread, the only one that writes it, from the
-messages the watcher and the repairers post (`Dispatched`, `WorkBegun`,
-`Settled`); other threads (the health check, a test) read copies. It is a cache
-of `claims/<instance>/`: when a repairer dies, the supervisor takes what it held
-off the board (`take`) to settle it before the restart, and a restarted watcher
-is given a copy (`snapshot`) to rebuild its in-flight table from.
+The watcher and the repairers write it (`Dispatched`, `WorkBegun`, `Settled`)
+through `Runtime.report`, each message applied at once, under the board's lock,
+in the writer's own thread: a handoff's path to its next place wakes no other
+thread for its bookkeeping, and what a worker wrote before it died is on the
+board before its death is reported. It is a cache of the backend's claims: when a
+repairer dies, the supervisor takes what it held off the board (`take`) to
+settle it before the restart (the old incarnation has ended by then: nothing
+it wrote comes after); the watcher reads a copy (`snapshot`) to rebuild its
+in-flight table after a restart of its own and to tell which claims no repairer
+holds.
 """
 
 from __future__ import annotations

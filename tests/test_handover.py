@@ -34,7 +34,7 @@ from repairlab.state.fsops import move_unique
 from repairlab.state.layout import Layout
 from repairlab.state.liveness import PeerWatch
 from repairlab.state.settle import SettleNotes
-from repairlab.supervision.work_board import Job, WorkBoard
+from repairlab.supervision.work_board import WorkBoard
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -189,21 +189,24 @@ class _Recorder(pykka.ThreadingActor):
 def test_a_restarted_watcher_frees_a_worker_whose_word_it_missed(make_config):
     # The worker said WorkerFree to the watcher that crashed; the new watcher
     # rebuilds "busy" from the work board and frees the worker once its claim
-    # leaves the board.
+    # leaves the board (no message tells it so: it reads the board on its tick).
     runtime = _runtime(make_config, repair={"workers": 1})
+    board = WorkBoard()
+    runtime.report = board.apply
+    runtime.board = board.snapshot
     bookkeeping = _claimed(runtime, variant(PASSING, 1), "first.json")
-    board = {str(bookkeeping): Job("repairer-0", "first.json", time.monotonic())}
+    board.apply(Dispatched(worker="repairer-0", claim=str(bookkeeping), name="first.json"))
     submit(runtime.layout, variant(PASSING, 2), "second.json")
     recorder = _Recorder.start()
     runtime.peers.set("repairer-0", recorder)
-    watcher = Watcher.start(runtime, "watcher", workers=("repairer-0",), board=board,
-                            fresh=False)
+    watcher = Watcher.start(runtime, "watcher", workers=("repairer-0",), fresh=False)
     try:
-        time.sleep(0.3)  # a few dispatch chances: the worker is busy, nothing is given
+        time.sleep(1.2)  # two ticks and more dispatch chances: the worker is busy
         assert recorder.ask("given?") == []
+        assert bookkeeping.exists()  # on the board: not handed back either
         move_unique(bookkeeping, runtime.layout.done, "first.json")
-        # what the supervisor passes on once the repairer posts it
-        watcher.tell(Settled(worker="repairer-0", claim=str(bookkeeping)))
+        # what the repairer writes on the board once the handoff is settled
+        runtime.report(Settled(worker="repairer-0", claim=str(bookkeeping)))
         wait_for(lambda: recorder.ask("given?") == ["second.json"], timeout=10,
                  what="the next handoff given to the freed worker")
     finally:
