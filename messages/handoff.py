@@ -28,6 +28,8 @@ RFC3339_RE = re.compile(
     r"([Zz]|[+-][0-9]{2}:[0-9]{2})"
 )
 MAX_JSON_DEPTH = 64  # a handoff is four levels deep; anything far deeper is hostile
+_JSON_STRING_RE = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)  # one JSON string, quotes too
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class Failure(msgspec.Struct, kw_only=True):
@@ -69,31 +71,33 @@ class Handoff(msgspec.Struct, kw_only=True):
         return Bundle(self.files, self.test_paths, self.entrypoint, self.tool)
 
 
+def _shown(path: str) -> str:
+    return json.dumps(path)[:200]
+
+
 def check_relative_path(path: str, field: str) -> None:
     """Raise HandoffInvalid unless `path` is relative, uses `/`, and has no
     `..`, `.`, empty or absolute part and no NUL or control character."""
     if not isinstance(path, str) or not path:
         raise HandoffInvalid("path", f"{field}: empty path", field)
-    shown = json.dumps(path)[:200]
     if "\0" in path:
-        raise HandoffInvalid("path", f"{field}: path {shown} contains NUL", field)
+        raise HandoffInvalid("path", f"{field}: path {_shown(path)} contains NUL", field)
     if "\\" in path:
-        raise HandoffInvalid("path", f"{field}: path {shown} contains a backslash", field)
+        raise HandoffInvalid("path", f"{field}: path {_shown(path)} contains a backslash", field)
     if path.startswith("/"):
-        raise HandoffInvalid("path", f"{field}: path {shown} is absolute", field)
-    if any(ord(c) < 32 or ord(c) == 127 for c in path):
-        raise HandoffInvalid("path", f"{field}: path {shown} contains a control character", field)
+        raise HandoffInvalid("path", f"{field}: path {_shown(path)} is absolute", field)
+    if _CONTROL_RE.search(path):
+        raise HandoffInvalid("path", f"{field}: path {_shown(path)} contains a control character",
+                             field)
     if len(path.encode("utf-8")) > 1024:
-        raise HandoffInvalid("path", f"{field}: path {shown}... is longer than 1024 bytes", field)
+        raise HandoffInvalid("path", f"{field}: path {_shown(path)}... is longer than 1024 bytes",
+                             field)
     for part in path.split("/"):
-        if part == "":
-            raise HandoffInvalid("path", f"{field}: path {shown} has an empty part", field)
-        if part == "..":
-            raise HandoffInvalid("path", f"{field}: path {shown} contains '..'", field)
-        if part == ".":
-            raise HandoffInvalid("path", f"{field}: path {shown} contains '.'", field)
-        if len(part.encode("utf-8")) > 255:
-            raise HandoffInvalid("path", f"{field}: path {shown} has a part over 255 bytes", field)
+        fault = ("has an empty part" if part == "" else "contains '..'" if part == ".."
+                 else "contains '.'" if part == "." else
+                 "has a part over 255 bytes" if len(part.encode("utf-8")) > 255 else None)
+        if fault is not None:
+            raise HandoffInvalid("path", f"{field}: path {_shown(path)} {fault}", field)
 
 
 def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -106,7 +110,24 @@ def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def _depth_ok(data: bytes) -> bool:
-    """Bracket depth, counted outside strings, stays within MAX_JSON_DEPTH."""
+    """Bracket depth, counted outside strings, stays within MAX_JSON_DEPTH.
+
+    The depth is at most the number of opening brackets outside strings. A handoff
+    has a handful, so counting them (in C: every bracket, then those left once the
+    strings are cut out) settles almost every document; only one with more
+    structural brackets than the limit is walked byte by byte. Cutting out can
+    only leave more brackets than the walk counts, never fewer (past a string
+    that does not end, the walk counts nothing), so it never passes what the walk
+    refuses."""
+    if data.count(b"[") + data.count(b"{") <= MAX_JSON_DEPTH:
+        return True
+    structure = _JSON_STRING_RE.sub(b"", data)
+    if structure.count(b"[") + structure.count(b"{") <= MAX_JSON_DEPTH:
+        return True
+    return _depth_walk(data)
+
+
+def _depth_walk(data: bytes) -> bool:
     depth = 0
     in_string = False
     escaped = False

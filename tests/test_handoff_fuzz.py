@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import re
 from typing import Any
 
@@ -13,7 +14,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from repairlab.errors import HandoffInvalid
-from repairlab.messages.handoff import Handoff, decode_handoff
+from repairlab.messages.handoff import (
+    MAX_JSON_DEPTH,
+    Handoff,
+    _depth_ok,
+    _depth_walk,
+    decode_handoff,
+)
 
 MAX_BYTES = 20_000
 MAX_FILES = 12
@@ -221,3 +228,48 @@ def test_byte_flipped_handoffs_are_either_rejected_clearly_or_meet_every_spec_ru
 @given(st.dictionaries(st.sampled_from(sorted(field_values)), json_values, max_size=10))
 def test_arbitrary_json_objects_with_handoff_keys_never_crash(obj: dict[str, Any]) -> None:
     decode(json.dumps(obj).encode())
+
+
+# -- the depth check: counting brackets stands in for walking the bytes -----------------
+
+def test_the_counted_depth_check_never_passes_what_the_byte_walk_refuses() -> None:
+    # Any bytes at all: runs of brackets, strings with escaped quotes and backslashes,
+    # strings that never end, stray escapes. Seeded, and many: a sizable share is
+    # deeper than the limit outside its strings (counted below, so this cannot pass
+    # by never meeting one).
+    tokens = [b"[" * 8, b"{", b"]", b"}", b'"', b"\\", b"a", b",", b'"\\""', b'"\\\\"',
+              b'"[{"']
+    rng = random.Random(20261130)
+    refused = 0
+    for _ in range(5000):
+        data = b"".join(rng.choice(tokens) for _ in range(rng.randint(0, 150)))
+        if not _depth_walk(data):
+            refused += 1
+            assert not _depth_ok(data), data
+    assert refused > 500
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    return 0
+
+
+_BRACKETY = st.text(alphabet='[]{}"\\ab', max_size=12)
+_NESTED = st.recursive(_BRACKETY | st.integers(),
+                       lambda inner: st.lists(inner, max_size=3)
+                       | st.dictionaries(_BRACKETY, inner, max_size=3),
+                       max_leaves=120)
+
+
+@FUZZ
+@given(_NESTED, st.integers(min_value=0, max_value=80))
+def test_the_depth_check_of_json_is_its_nesting_whatever_its_strings_hold(
+        value: Any, wrap: int) -> None:
+    value = json.loads(json.dumps(value))
+    for _ in range(wrap):  # deep enough, now and then, to be refused; escaped quotes
+        value = ['"[{' * 3, value, "[{" * 40]  # before and between the brackets
+    data = json.dumps(value).encode()
+    assert _depth_ok(data) == (_depth(value) <= MAX_JSON_DEPTH) == _depth_walk(data)
