@@ -518,6 +518,36 @@ def test_an_ingest_redone_after_a_crash_between_commit_and_unlink_makes_one_hand
     assert a.claim_next() is not None and a.claim_next() is None
 
 
+def test_a_batch_ingest_keeps_the_files_order_and_columns_and_skips_what_it_made_before(
+        pg_dsn: str, backend_for: Callable[..., PostgresBackend]) -> None:
+    a = backend_for("a")
+    queue = a.layout.queue
+    queue.mkdir(parents=True, exist_ok=True)
+    names = [f"h{i}.json" for i in (3, 1, 2, 5, 4)]
+    for i, name in enumerate(names):
+        files = {**PASSING, "calc.py": PASSING["calc.py"] + f"# {i}\n"}
+        (queue / name).write_bytes(b"not json" if name == "h2.json"
+                                   else build_handoff(files, "calc", "calc.py", f"line-{i}"))
+    again = handoff()
+    (queue / "again.json").write_bytes(again)
+    assert a.ingest_files([queue / "again.json"]) == 1
+    (queue / "again.json").write_bytes(again)  # the same file, as if its unlink never ran
+    assert a.ingest_files([queue / n for n in [*names, "again.json"]]) == len(names)
+    assert not any(queue.iterdir())
+    with psycopg.connect(pg_dsn) as conn:
+        got = conn.execute("SELECT name, bundle_sha256, tool, lineage, state FROM handoffs "
+                           "WHERE name <> 'again.json' ORDER BY id").fetchall()
+    assert [row[0] for row in got] == names
+    for i, (name, sha, tool, lineage, state) in enumerate(got):
+        assert state == "queued"
+        if name == "h2.json":  # queued all the same: its repairer marks it corrupt
+            assert (sha, tool, lineage) == (None, None, None)
+        else:
+            files = {**PASSING, "calc.py": PASSING["calc.py"] + f"# {i}\n"}
+            assert (sha, tool, lineage) == (spec_sha256(files), "calc", f"line-{i}")
+    assert [claim(a).name for _ in range(6)] == ["again.json", *names]
+
+
 def test_an_invalid_handoff_is_queued_then_marked_corrupt_with_its_reason(
         pg_dsn: str, backend_for: Callable[..., PostgresBackend]) -> None:
     a = backend_for("a")

@@ -37,6 +37,7 @@ fenced out, see above). The connector says so once in the log and backs off.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import math
@@ -331,15 +332,39 @@ class PostgresBackend(Backend):
             batch.append((path, data))
         for start in range(0, len(batch), INGEST_BATCH):
             chunk = batch[start:start + INGEST_BATCH]
-            results = self.db.run(lambda tx, chunk=chunk: self._woken(tx, [  # type: ignore[misc]
-                self._ingest(tx, path.name, data) for path, data in chunk]))
-            for (path, _), result in zip(chunk, results, strict=True):
+            made += self.db.run(functools.partial(
+                self._ingest_batch, [(path.name, data) for path, data in chunk]))
+            for path, _ in chunk:
                 try:
                     os.unlink(path)
                 except FileNotFoundError:
                     pass
-                made += self._ingested(result)
         return made
+
+    def _ingest_batch(self, files: list[tuple[str, bytes]], tx: Tx) -> int:
+        """Regular files (name, bytes) as handoff rows in one statement, as `_ingest`
+        makes each (none is corrupt here); idle instances are woken at its commit
+        when one is new. How many rows were made."""
+        keys = [ingest_key(name, data) for name, data in files]
+        heads = [self._head(data) for _, data in files]
+        made = tx.all("ingest_batch", names=[name for name, _ in files], ingest_keys=keys,
+                      bodies=[data for _, data in files],
+                      bundle_sha256s=[h["bundle_sha256"] for h in heads],
+                      tools=[h["tool"] for h in heads], lineages=[h["lineage"] for h in heads])
+        if made:
+            tx.execute("wake", why="queued")
+        return len(made)
+
+    def _head(self, data: bytes) -> dict[str, str | None]:
+        """The columns a handoff row takes from its bytes; all None for a handoff
+        that does not decode (queued all the same: its repairer marks it corrupt)."""
+        limits = self.config.limits
+        try:
+            handoff = decode_handoff(data, max_bytes=limits.max_handoff_bytes,
+                                     max_files=limits.max_files)
+        except HandoffInvalid:
+            return {"bundle_sha256": None, "tool": None, "lineage": None}
+        return {"bundle_sha256": handoff.sha256, "tool": handoff.tool, "lineage": handoff.lineage}
 
     def ingest_file(self, path: Path) -> bool | None:
         """Ingest one local queue file, then unlink it (see the module doc).
@@ -392,14 +417,7 @@ class PostgresBackend(Backend):
             fields.update(state="corrupt", reason=_jsonb(reason))
             line = self._line("corrupt", handoff=name, reason=str(invalid)[:500])
         else:
-            limits = self.config.limits
-            try:
-                handoff = decode_handoff(data, max_bytes=limits.max_handoff_bytes,
-                                         max_files=limits.max_files)
-                fields.update(bundle_sha256=handoff.sha256, tool=handoff.tool,
-                              lineage=handoff.lineage)
-            except HandoffInvalid:
-                pass  # queued as it is; see above
+            fields.update(self._head(data))  # all None if it does not decode: see above
         if tx.one("ingest", name=name, ingest_key=key, body=data, **fields) is None:
             return False, None
         if line is not None:

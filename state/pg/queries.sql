@@ -50,6 +50,19 @@ VALUES (%(name)s, %(ingest_key)s, %(body)s, %(bundle_sha256)s, %(tool)s, %(linea
 ON CONFLICT (ingest_key) DO NOTHING
 RETURNING id;
 
+-- name: ingest_batch
+-- Many handoffs from the local queue/ in one statement (`ingest_files`), their ids
+-- in the order given; as ingest, a file ingested before is skipped. Returns the
+-- ingest keys of the rows made.
+INSERT INTO handoffs (name, ingest_key, body, bundle_sha256, tool, lineage)
+SELECT name, ingest_key, body, bundle_sha256, tool, lineage
+FROM unnest(%(names)s::text[], %(ingest_keys)s::text[], %(bodies)s::bytea[],
+            %(bundle_sha256s)s::text[], %(tools)s::text[], %(lineages)s::text[])
+     WITH ORDINALITY AS given (name, ingest_key, body, bundle_sha256, tool, lineage, n)
+ORDER BY n
+ON CONFLICT (ingest_key) DO NOTHING
+RETURNING ingest_key;
+
 -- name: claim
 -- The oldest due handoff, skipping rows another claimer holds locked: it gets a
 -- fresh claim token and a lease on the database's clock. The row lock ends with
