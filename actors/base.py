@@ -29,7 +29,7 @@ from repairlab.config.schema import Config
 from repairlab.errors import RepairlabError
 from repairlab.faults import inject
 from repairlab.messages.commands import Msg, Ping, Reconfigure, Settled, StateRootUnwritable, Tick
-from repairlab.state.backend import Backend, BackendUnavailable, open_backend
+from repairlab.state.backend import Backend, BackendUnavailable, Claim, open_backend
 from repairlab.state.disk import disk_condition
 from repairlab.state.layout import Layout
 
@@ -38,6 +38,39 @@ if TYPE_CHECKING:
 
 RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0)  # `SupervisedActor.retrying`: then the last try
 T = TypeVar("T")
+
+
+class SpareClaim:
+    """The one claim the watcher holds ahead of its free repairers (the spare,
+    `actors/watcher.py`): whichever repairer comes free first takes it, in its own
+    thread, without a round trip through the watcher. Taking is atomic: the spare
+    is a repairer's, or handed back by the watcher, never both."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._held: tuple[Claim, float] | None = None
+
+    def offer(self, claim: Claim) -> None:
+        """Hold `claim` as the spare (the slot is empty: the watcher's invariant)."""
+        with self._lock:
+            assert self._held is None, "a spare is held already"
+            self._held = (claim, time.monotonic())
+
+    def take(self, then: Callable[[Claim], None] = lambda claim: None) -> Claim | None:
+        """The spare, now the caller's; None if there is none. `then(claim)` runs
+        before anyone else can look at the slot again: a repairer writes the claim
+        on the work board there, so that whoever empties the slot and then reads
+        the board (`Watcher._requeue_unheld`) sees it in one place or the other."""
+        with self._lock:
+            held, self._held = self._held, None
+            if held is not None:
+                then(held[0])
+        return None if held is None else held[0]
+
+    def since(self) -> float | None:
+        """When the spare held now was offered (time.monotonic()); None if none is."""
+        with self._lock:
+            return None if self._held is None else self._held[1]
 
 
 class Peers:
@@ -119,6 +152,7 @@ class Runtime:
     on_crash: Callable[[str, BaseException, str], None] = lambda name, exc, urn: None
     report: Callable[[Msg], object] = lambda message: None  # onto the work board
     board: Callable[[], dict[str, Job]] = lambda: {}  # a copy of the work board
+    spare: SpareClaim = field(default_factory=SpareClaim)  # the watcher's claim ahead
     workers: tuple[str, ...] = ()
     stopping: threading.Event = field(default_factory=threading.Event)  # shutdown began
     version: str = "0.1.0"

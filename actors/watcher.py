@@ -7,10 +7,12 @@ as it has free repairers, so that peer instances share the queue; a repairer is 
 as its test runs are over (`WorkerFree`), so the next claim overlaps its bookkeeping.
 
 While repairs are short (the median of the last `AHEAD_SAMPLE` under
-`AHEAD_BELOW_SECONDS`), it holds one claim more, a *spare*: the next repairer to
-come free gets it at once, and the claim that replaces it is made while the
-repairers work (a claim through PostgreSQL is a millisecond's round trip, a few
-per cent of a short repair). A spare no repairer took within
+`AHEAD_BELOW_SECONDS`), it holds one claim more, a *spare* (`Runtime.spare`): the
+next repairer to come free takes it itself, in its own thread (it would otherwise
+wait for this actor's thread to wake and answer its `WorkerFree`, a millisecond
+when that thread is in a claim's round trip), and the claim that replaces it is
+made while the repairers work (a claim through PostgreSQL is a millisecond's
+round trip, a few per cent of a short repair). A spare no repairer took within
 `SPARE_WAIT_SECONDS` goes back to the queue (peers may take it), and none is
 claimed again until a repairer comes free; so a spare waits at most about that
 long, never a long repair's time.
@@ -107,9 +109,8 @@ class Watcher(SupervisedActor):
         self.last_probe = 0.0
         # Claims in flight that a previous incarnation dispatched (`_free_inherited`).
         self.inherited: set[str] = set()
-        # The spare claim and when it was made (see the module doc), and how long
+        # The spare claim is `runtime.spare` (see the module doc); how long
         # the last repairs took from dispatch to WorkerFree.
-        self.spare: tuple[Claim, float] | None = None
         self.spare_waited = False  # one went back unused: none until a repairer frees
         self.repairs: deque[float] = deque(maxlen=AHEAD_SAMPLE)
         try:
@@ -152,16 +153,18 @@ class Watcher(SupervisedActor):
                 self.dispatch()
             case StoreChanged():
                 self.dispatch()
-            case WorkerFree(worker=worker, name=name):
+            case WorkerFree(worker=worker, name=name, took=took, took_name=took_name):
                 current = self.inflight.get(worker)
                 if current is not None and current[1] == name:
                     del self.inflight[worker]
                     self.repairs.append(time.monotonic() - current[2])
                     self.spare_waited = False
+                if took is not None and took_name is not None:  # it took the spare
+                    self.inflight[worker] = (took, took_name, time.monotonic())
                 self.dispatch()
-            case ActorRestarted(actor=actor, released=released, board=board):
+            case ActorRestarted(actor=actor, released=released):
                 try:
-                    self._take_back(actor, released, board)
+                    self._take_back(actor, released)
                 except OSError as exc:  # kept claimed: handed back once the store is back
                     if not self._pause_for(exc):
                         raise
@@ -211,7 +214,8 @@ class Watcher(SupervisedActor):
             self.scan()
         if self.inherited:
             self._free_inherited()
-        if self.spare is not None and now - self.spare[1] >= SPARE_WAIT_SECONDS:
+        offered = self.runtime.spare.since()
+        if offered is not None and now - offered >= SPARE_WAIT_SECONDS:
             # The repairs are long now, or claiming paused: none until a repairer frees.
             self.spare_waited = True
             self._drop_spare()
@@ -258,10 +262,10 @@ class Watcher(SupervisedActor):
                     if not self._pause_for(exc):
                         raise
                 return
-        if self.spare is None and self._claims_ahead():
+        if self.runtime.spare.since() is None and self._claims_ahead():
             claimed = self._claim_next()
             if claimed is not None:
-                self.spare = (claimed, time.monotonic())
+                self.runtime.spare.offer(claimed)
 
     def _free_inherited(self) -> None:
         """A worker holding a claim dispatched by this watcher's previous
@@ -293,8 +297,7 @@ class Watcher(SupervisedActor):
                 and statistics.median(self.repairs) < AHEAD_BELOW_SECONDS)
 
     def _take_spare(self) -> Claim | None:
-        spare, self.spare = self.spare, None
-        return None if spare is None else spare[0]
+        return self.runtime.spare.take()
 
     def _drop_spare(self) -> None:
         """The spare back to the queue. On a store that cannot take it back now
@@ -309,14 +312,14 @@ class Watcher(SupervisedActor):
             if not self._pause_for(exc):
                 raise
 
-    def _take_back(self, actor: str, released: tuple[str, ...], board: tuple[str, ...]) -> None:
+    def _take_back(self, actor: str, released: tuple[str, ...]) -> None:
         """`actor` was restarted: the handoffs it held and the supervisor did not
         settle (`released`: one it was given and had not begun) go back to the
         queue, with the one dispatched to it last (lost with its mailbox). For
         telemetry, that is every claim no repairer holds (finishes lost with its
-        mailbox; `board`: what the repairers hold)."""
+        mailbox; the work board says what the repairers hold)."""
         if actor == "telemetry":
-            self._requeue_unheld(set(board))
+            self._requeue_unheld()
             return
         held = list(released)
         current = self.inflight.pop(actor, None)
@@ -346,15 +349,17 @@ class Watcher(SupervisedActor):
         jobs = sorted(board.items(), key=lambda item: item[1].since)
         self.inflight = {job.worker: (claim, job.name, job.since) for claim, job in jobs}
         self.inherited = set(board)
-        self._requeue_unheld(set(board))
+        self._requeue_unheld()
 
-    def _requeue_unheld(self, board: set[str]) -> None:
-        """Hand back every claim of ours that no repairer is working on (`board`
-        and what this watcher dispatched). (A claim telemetry is finishing right
-        now may go too: its move to done/ then finds it gone, and the redo ends as
-        a duplicate of the challenger just written.)"""
-        self.spare = None  # held by no repairer: it goes back with the others
-        busy = {claim for claim, _, _ in self.inflight.values()} | board
+    def _requeue_unheld(self) -> None:
+        """Hand back every claim of ours that no repairer is working on (the work
+        board and what this watcher dispatched). (A claim telemetry is finishing
+        right now may go too: its move to done/ then finds it gone, and the redo
+        ends as a duplicate of the challenger just written.) The spare goes back
+        with the others: it is taken out of reach of the repairers first, and the
+        board read after that (a repairer that took it first has written it there)."""
+        self.runtime.spare.take()
+        busy = {claim for claim, _, _ in self.inflight.values()} | set(self.runtime.board())
         for claim in self.backend.held():
             if claim.ref in busy or self.backend.settling(claim):
                 continue  # telemetry is settling it (or will, after its restart)
@@ -424,7 +429,7 @@ class Watcher(SupervisedActor):
 
     def _hand_back_stranded(self) -> None:
         try:
-            self._requeue_unheld(set(self.runtime.board()))
+            self._requeue_unheld()
         except OSError as exc:
             self._pause_for(exc)
 

@@ -99,10 +99,16 @@ class WorkerFree(Msg, frozen=True):
     dispatched while the repairer finishes this one's bookkeeping, which keeps the
     claim on the work board until it is done. A repairer that crashes sends
     nothing; the watcher hears of its restart instead.
+
+    `took` and `took_name`: the spare claim the repairer took at that moment
+    (`Runtime.spare`), already dispatched to itself and on the work board; the
+    watcher counts the repairer busy with it.
     """
 
     worker: str
     name: str
+    took: str | None = None
+    took_name: str | None = None
 
 
 class ActorRestarted(Msg, frozen=True):
@@ -111,12 +117,11 @@ class ActorRestarted(Msg, frozen=True):
     `released`: the claims the dead repairer held that the supervisor took off the
     work board without settling them (it settles those it can blame for the crash
     itself: a failure record, then deferred/ or hard_fail/); they go back to the
-    queue. `board`: every claim still on the work board, held by live workers."""
+    queue."""
 
     actor: str
     attempt: int = 0
     released: tuple[str, ...] = ()
-    board: tuple[str, ...] = ()
 
 
 class StopClaiming(Msg, frozen=True):

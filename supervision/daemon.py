@@ -203,8 +203,7 @@ class Daemon:
         self.runtime.peers.tell("telemetry", RecordMetric(line=line))
         if name != "watcher":
             self.runtime.peers.tell("watcher", ActorRestarted(
-                actor=name, attempt=count, released=self._released.pop(name, ()),
-                board=tuple(self.board.snapshot())))
+                actor=name, attempt=count, released=self._released.pop(name, ())))
 
     def run(self, stop: threading.Event, *, tick: Callable[[], None] | None = None,
             grace_seconds: float | None = None,

@@ -28,6 +28,7 @@ from repairlab.messages.commands import (
     WorkerFree,
 )
 from repairlab.messages.records import Challenger, MetricLine, TestCounts, rfc3339
+from repairlab.state.backend import Claim
 from repairlab.state.challengers import ChallengerStore
 from repairlab.state.claims import Claims
 from repairlab.state.fsops import move_unique
@@ -171,6 +172,77 @@ def test_a_handoff_given_after_shutdown_began_goes_back_untouched(make_config):
     assert (back.stat().st_ino, back.stat().st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
     assert board.snapshot() == {}
     assert metric_lines(runtime.layout) == []
+
+
+class _Listener(pykka.ThreadingActor):
+    """Stands in for the watcher: records each WorkerFree, dispatches nothing."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.heard: list[WorkerFree] = []
+
+    def on_receive(self, message: Any) -> Any:
+        if isinstance(message, WorkerFree):
+            self.heard.append(message)
+        return list(self.heard)
+
+
+def test_a_repairer_that_comes_free_takes_the_spare_itself_without_the_watcher(make_config):
+    # Real repairer, engine, runner and telemetry; the watcher is a listener that
+    # never dispatches. The spare still runs: the repairer took it from the slot
+    # when its first repair's test runs were over, and said so in its WorkerFree.
+    runtime = _runtime(make_config)
+    board = WorkBoard()
+    runtime.report = board.apply
+    runtime.board = board.snapshot
+    first = _claimed(runtime, variant(PASSING, 21), "first.json")
+    spare = _claimed(runtime, variant(PASSING, 22), "spare.json")
+    runtime.spare.offer(Claim(ref=str(spare), name="spare.json"))
+    listener = _Listener.start()
+    runtime.peers.set("watcher", listener)
+    telemetry = Telemetry.start(runtime, "telemetry")
+    runtime.peers.set("telemetry", telemetry)
+    board.apply(Dispatched(worker="repairer-0", claim=str(first), name="first.json"))
+    repairer = Repairer.start(runtime, "repairer-0")
+    runtime.peers.set("repairer-0", repairer)
+    try:
+        repairer.tell(RepairBundle(claim=str(first), name="first.json"))
+        wait_for(lambda: names(runtime.layout.done) == ["first.json", "spare.json"], timeout=60,
+                 what="both handoffs done")
+        wait_for(lambda: len(listener.ask("heard?")) == 2, timeout=10, what="two WorkerFree")
+        heard = listener.ask("heard?")
+    finally:
+        repairer.stop()
+        telemetry.stop()
+        listener.stop()
+    assert [(m.name, m.took, m.took_name) for m in heard] == [
+        ("first.json", str(spare), "spare.json"), ("spare.json", None, None)]
+    assert runtime.spare.take() is None
+    assert board.snapshot() == {}
+
+
+def test_a_repairer_takes_no_spare_once_shutdown_began_and_the_slot_is_taken_whole(make_config):
+    runtime = _runtime(make_config)
+    runtime.spare.offer(Claim(ref="a", name="a.json"))
+    runtime.stopping.set()
+    repairer = Repairer.start(runtime, "repairer-0")
+    try:
+        assert repairer.proxy().take_spare().get(timeout=30) is None
+    finally:
+        repairer.stop()
+    # Taking is atomic with what the taker does in `then`: a second taker waits.
+    others: list[Claim | None] = []
+
+    def then(claim: Claim) -> None:
+        other = threading.Thread(target=lambda: others.append(runtime.spare.take()))
+        other.start()
+        other.join(0.3)
+        assert other.is_alive()  # blocked on the slot while this taker writes its board
+        others.append(claim)
+
+    assert runtime.spare.take(then=then) == Claim(ref="a", name="a.json")
+    wait_for(lambda: len(others) == 2, timeout=5, what="the second taker")
+    assert others == [Claim(ref="a", name="a.json"), None]
 
 
 class _Recorder(pykka.ThreadingActor):
