@@ -174,15 +174,18 @@ def test_a_handoff_given_after_shutdown_began_goes_back_untouched(make_config):
     assert metric_lines(runtime.layout) == []
 
 
-class _Listener(pykka.ThreadingActor):
-    """Stands in for the watcher: records each WorkerFree, dispatches nothing."""
+class _Recorder(pykka.ThreadingActor):
+    """Stands in for another actor and does nothing but record each message of
+    `kind` it is told (a watcher that dispatches nothing, a repairer that repairs
+    nothing); asked anything, it answers with what it recorded."""
 
-    def __init__(self) -> None:
+    def __init__(self, kind: type) -> None:
         super().__init__()
-        self.heard: list[WorkerFree] = []
+        self.kind = kind
+        self.heard: list[Any] = []
 
     def on_receive(self, message: Any) -> Any:
-        if isinstance(message, WorkerFree):
+        if isinstance(message, self.kind):
             self.heard.append(message)
         return list(self.heard)
 
@@ -198,7 +201,7 @@ def test_a_repairer_that_comes_free_takes_the_spare_itself_without_the_watcher(m
     first = _claimed(runtime, variant(PASSING, 21), "first.json")
     spare = _claimed(runtime, variant(PASSING, 22), "spare.json")
     runtime.spare.offer(Claim(ref=str(spare), name="spare.json"))
-    listener = _Listener.start()
+    listener = _Recorder.start(WorkerFree)
     runtime.peers.set("watcher", listener)
     telemetry = Telemetry.start(runtime, "telemetry")
     runtime.peers.set("telemetry", telemetry)
@@ -245,19 +248,6 @@ def test_a_repairer_takes_no_spare_once_shutdown_began_and_the_slot_is_taken_who
     assert others == [Claim(ref="a", name="a.json"), None]
 
 
-class _Recorder(pykka.ThreadingActor):
-    """Stands in for a repairer: records what it is given, repairs nothing."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.given: list[str] = []
-
-    def on_receive(self, message: Any) -> Any:
-        if isinstance(message, RepairBundle):
-            self.given.append(message.name)
-        return list(self.given)
-
-
 def test_a_restarted_watcher_frees_a_worker_whose_word_it_missed(make_config):
     # The worker said WorkerFree to the watcher that crashed; the new watcher
     # rebuilds "busy" from the work board and frees the worker once its claim
@@ -269,7 +259,7 @@ def test_a_restarted_watcher_frees_a_worker_whose_word_it_missed(make_config):
     bookkeeping = _claimed(runtime, variant(PASSING, 1), "first.json")
     board.apply(Dispatched(worker="repairer-0", claim=str(bookkeeping), name="first.json"))
     submit(runtime.layout, variant(PASSING, 2), "second.json")
-    recorder = _Recorder.start()
+    recorder = _Recorder.start(RepairBundle)
     runtime.peers.set("repairer-0", recorder)
     watcher = Watcher.start(runtime, "watcher", workers=("repairer-0",), fresh=False)
     try:
@@ -279,7 +269,7 @@ def test_a_restarted_watcher_frees_a_worker_whose_word_it_missed(make_config):
         move_unique(bookkeeping, runtime.layout.done, "first.json")
         # what the repairer writes on the board once the handoff is settled
         runtime.report(Settled(worker="repairer-0", claim=str(bookkeeping)))
-        wait_for(lambda: recorder.ask("given?") == ["second.json"], timeout=10,
+        wait_for(lambda: [m.name for m in recorder.ask("given?")] == ["second.json"], timeout=10,
                  what="the next handoff given to the freed worker")
     finally:
         watcher.stop()
