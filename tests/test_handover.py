@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import msgspec
 import pykka
@@ -190,7 +190,13 @@ class _Recorder(pykka.ThreadingActor):
         return list(self.heard)
 
 
-def test_a_repairer_that_comes_free_takes_the_spare_itself_without_the_watcher(make_config):
+def _asked(recorder: pykka.ActorRef[Any]) -> list[Any]:
+    """What a `_Recorder` has recorded so far."""
+    return cast("list[Any]", recorder.ask("heard?", timeout=10))
+
+
+def test_a_repairer_that_comes_free_takes_the_spare_itself_without_the_watcher(
+        make_config: Any) -> None:
     # Real repairer, engine, runner and telemetry; the watcher is a listener that
     # never dispatches. The spare still runs: the repairer took it from the slot
     # when its first repair's test runs were over, and said so in its WorkerFree.
@@ -212,8 +218,8 @@ def test_a_repairer_that_comes_free_takes_the_spare_itself_without_the_watcher(m
         repairer.tell(RepairBundle(claim=str(first), name="first.json"))
         wait_for(lambda: names(runtime.layout.done) == ["first.json", "spare.json"], timeout=60,
                  what="both handoffs done")
-        wait_for(lambda: len(listener.ask("heard?")) == 2, timeout=10, what="two WorkerFree")
-        heard = listener.ask("heard?")
+        wait_for(lambda: len(_asked(listener)) == 2, timeout=10, what="two WorkerFree")
+        heard: list[WorkerFree] = _asked(listener)
     finally:
         repairer.stop()
         telemetry.stop()
@@ -224,7 +230,8 @@ def test_a_repairer_that_comes_free_takes_the_spare_itself_without_the_watcher(m
     assert board.snapshot() == {}
 
 
-def test_a_repairer_takes_no_spare_once_shutdown_began_and_the_slot_is_taken_whole(make_config):
+def test_a_repairer_takes_no_spare_once_shutdown_began_and_the_slot_is_taken_whole(
+        make_config: Any) -> None:
     runtime = _runtime(make_config)
     runtime.spare.offer(Claim(ref="a", name="a.json"))
     runtime.stopping.set()
@@ -264,12 +271,12 @@ def test_a_restarted_watcher_frees_a_worker_whose_word_it_missed(make_config):
     watcher = Watcher.start(runtime, "watcher", workers=("repairer-0",), fresh=False)
     try:
         time.sleep(1.2)  # two ticks and more dispatch chances: the worker is busy
-        assert recorder.ask("given?") == []
+        assert _asked(recorder) == []
         assert bookkeeping.exists()  # on the board: not handed back either
         move_unique(bookkeeping, runtime.layout.done, "first.json")
         # what the repairer writes on the board once the handoff is settled
         runtime.report(Settled(worker="repairer-0", claim=str(bookkeeping)))
-        wait_for(lambda: [m.name for m in recorder.ask("given?")] == ["second.json"], timeout=10,
+        wait_for(lambda: [m.name for m in _asked(recorder)] == ["second.json"], timeout=10,
                  what="the next handoff given to the freed worker")
     finally:
         watcher.stop()
