@@ -28,7 +28,11 @@ RFC3339_RE = re.compile(
     r"([Zz]|[+-][0-9]{2}:[0-9]{2})"
 )
 MAX_JSON_DEPTH = 64  # a handoff is four levels deep; anything far deeper is hostile
-_JSON_STRING_RE = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)  # one JSON string, quotes too
+# One JSON string, quotes and all; one that never ends runs to the end of the input, as
+# in `_depth_walk`. Possessive: no backtracking, so one pass over the input whatever it
+# holds (a hostile run of escaped quotes after an opening one made a backtracking
+# pattern try again from every quote: quadratic).
+_JSON_STRING_RE = re.compile(rb'"(?:[^"\\]|\\.)*+"?', re.DOTALL)
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -115,10 +119,10 @@ def _depth_ok(data: bytes) -> bool:
     The depth is at most the number of opening brackets outside strings. A handoff
     has a handful, so counting them (in C: every bracket, then those left once the
     strings are cut out) settles almost every document; only one with more
-    structural brackets than the limit is walked byte by byte. Cutting out can
-    only leave more brackets than the walk counts, never fewer (past a string
-    that does not end, the walk counts nothing), so it never passes what the walk
-    refuses."""
+    structural brackets than the limit is walked byte by byte. The strings are
+    cut out exactly as the walk reads them (an escape takes the next byte, a
+    string that does not end takes the rest), so the count never passes what the
+    walk refuses."""
     if data.count(b"[") + data.count(b"{") <= MAX_JSON_DEPTH:
         return True
     structure = _JSON_STRING_RE.sub(b"", data)

@@ -10,6 +10,7 @@ import random
 import re
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -247,6 +248,17 @@ def test_the_counted_depth_check_never_passes_what_the_byte_walk_refuses() -> No
             refused += 1
             assert not _depth_ok(data), data
     assert refused > 500
+
+
+@pytest.mark.timeout(30)
+def test_the_depth_check_reads_a_hostile_run_of_escaped_quotes_in_one_pass() -> None:
+    # A string pattern that backtracks tries again from every quote of such a run,
+    # each try reading on to the end: 64 KB of it took 25 s. These are 400 KB.
+    run = b'"' + b'\\"' * 200_000  # a string that never ends: every quote is escaped
+    deep = b"[" * 70 + run  # deeper than the limit before the string
+    shallow = b"[" * 30 + run + b"[" * 40  # the last brackets are inside the string
+    assert _depth_ok(deep) is _depth_walk(deep) is False
+    assert _depth_ok(shallow) is _depth_walk(shallow) is True
 
 
 def _depth(value: Any) -> int:
