@@ -121,8 +121,8 @@ def _depth_ok(data: bytes) -> bool:
     strings are cut out) settles almost every document; only one with more
     structural brackets than the limit is walked byte by byte. The strings are
     cut out exactly as the walk reads them (an escape takes the next byte, a
-    string that does not end takes the rest), so the count never passes what the
-    walk refuses."""
+    string that does not end takes the rest), so the count passes only what the
+    walk passes, and the answer is always the walk's."""
     if data.count(b"[") + data.count(b"{") <= MAX_JSON_DEPTH:
         return True
     structure = _JSON_STRING_RE.sub(b"", data)

@@ -233,21 +233,23 @@ def test_arbitrary_json_objects_with_handoff_keys_never_crash(obj: dict[str, Any
 
 # -- the depth check: counting brackets stands in for walking the bytes -----------------
 
-def test_the_counted_depth_check_never_passes_what_the_byte_walk_refuses() -> None:
+def test_the_counted_depth_check_decides_as_the_byte_walk_whatever_the_bytes() -> None:
     # Any bytes at all: runs of brackets, strings with escaped quotes and backslashes,
     # strings that never end, stray escapes. Seeded, and many: a sizable share is
     # deeper than the limit outside its strings (counted below, so this cannot pass
-    # by never meeting one).
+    # by never meeting one), and a sizable share passes with more brackets than the
+    # limit (inside strings, or side by side).
     tokens = [b"[" * 8, b"{", b"]", b"}", b'"', b"\\", b"a", b",", b'"\\""', b'"\\\\"',
               b'"[{"']
     rng = random.Random(20261130)
-    refused = 0
+    refused = many_brackets_passed = 0
     for _ in range(5000):
         data = b"".join(rng.choice(tokens) for _ in range(rng.randint(0, 150)))
-        if not _depth_walk(data):
-            refused += 1
-            assert not _depth_ok(data), data
-    assert refused > 500
+        walked = _depth_walk(data)
+        assert _depth_ok(data) is walked, data
+        refused += not walked
+        many_brackets_passed += walked and data.count(b"[") + data.count(b"{") > MAX_JSON_DEPTH
+    assert refused > 500 and many_brackets_passed > 500
 
 
 @pytest.mark.timeout(30)
