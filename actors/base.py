@@ -17,7 +17,7 @@ import itertools
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -48,24 +48,31 @@ class SpareClaim:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._held: tuple[Claim, float] | None = None
+        self._held: tuple[Claim, float, frozenset[str]] | None = None
 
-    def offer(self, claim: Claim) -> None:
-        """Hold `claim` as the spare (the slot is empty: the watcher's invariant)."""
+    def offer(self, claim: Claim, takers: Iterable[str]) -> None:
+        """Hold `claim` as the spare for the repairers named `takers` (the
+        watcher's workers: one a reload retires takes none). The slot is empty:
+        the watcher's invariant."""
         with self._lock:
             assert self._held is None, "a spare is held already"
-            self._held = (claim, time.monotonic())
+            self._held = (claim, time.monotonic(), frozenset(takers))
 
-    def take(self, then: Callable[[Claim], None] = lambda claim: None) -> Claim | None:
-        """The spare, now the caller's; None if there is none. `then(claim)` runs
-        before anyone else can look at the slot again: a repairer writes the claim
-        on the work board there, so that whoever empties the slot and then reads
-        the board (`Watcher._requeue_unheld`) sees it in one place or the other."""
+    def take(self, by: str | None = None,
+             then: Callable[[Claim], None] = lambda claim: None) -> Claim | None:
+        """The spare, now the caller's; None if there is none, or if the repairer
+        `by` is not among its takers (the watcher takes it as `by=None`).
+        `then(claim)` runs before anyone else can look at the slot again: a
+        repairer writes the claim on the work board there, so that whoever
+        empties the slot and then reads the board (`Watcher._requeue_unheld`) sees
+        it in one place or the other."""
         with self._lock:
-            held, self._held = self._held, None
-            if held is not None:
-                then(held[0])
-        return None if held is None else held[0]
+            held = self._held
+            if held is None or (by is not None and by not in held[2]):
+                return None
+            self._held = None
+            then(held[0])
+        return held[0]
 
     def since(self) -> float | None:
         """When the spare held now was offered (time.monotonic()); None if none is."""

@@ -142,10 +142,11 @@ class Repairer(SupervisedActor):
         handoff: on the work board and in this actor's own mailbox at once, so that
         it starts the moment this one's bookkeeping is done, with no round trip
         through the watcher (a few per cent of a short repair). None while
-        stopping, or when there is no spare."""
+        stopping, when there is no spare, or when it is not offered to this worker
+        (a reload retired it)."""
         if self.runtime.stopping.is_set():
             return None
-        claim = self.runtime.spare.take(then=lambda claim: self.report(
+        claim = self.runtime.spare.take(by=self.name, then=lambda claim: self.report(
             Dispatched(worker=self.name, claim=claim.ref, name=claim.name)))
         if claim is not None:
             self.actor_ref.tell(RepairBundle(claim=claim.ref, name=claim.name))

@@ -177,6 +177,9 @@ class Watcher(SupervisedActor):
                     self._check_disk(f"{problem}: {error} (seen by {actor})")
             case SetWorkers(workers=workers):
                 self.workers = list(workers)
+                spare = self._take_spare()  # offered again, to the workers there are now
+                if spare is not None:
+                    self.runtime.spare.offer(spare, self.workers)
                 self.dispatch()
             case GetStatus():
                 return WatcherStatus(pending=self.pending, in_flight=len(self.inflight),
@@ -265,7 +268,7 @@ class Watcher(SupervisedActor):
         if self.runtime.spare.since() is None and self._claims_ahead():
             claimed = self._claim_next()
             if claimed is not None:
-                self.runtime.spare.offer(claimed)
+                self.runtime.spare.offer(claimed, self.workers)
 
     def _free_inherited(self) -> None:
         """A worker holding a claim dispatched by this watcher's previous

@@ -15,7 +15,7 @@ import pykka
 import pytest
 
 from conftest import PASSING, metric_lines, names, running, spec_sha256, submit, variant, wait_for
-from repairlab.actors.base import Runtime, SupervisedActor
+from repairlab.actors.base import Runtime, SpareClaim, SupervisedActor
 from repairlab.actors.repairer import Repairer
 from repairlab.actors.telemetry import Telemetry
 from repairlab.actors.watcher import Watcher
@@ -206,7 +206,7 @@ def test_a_repairer_that_comes_free_takes_the_spare_itself_without_the_watcher(
     runtime.board = board.snapshot
     first = _claimed(runtime, variant(PASSING, 21), "first.json")
     spare = _claimed(runtime, variant(PASSING, 22), "spare.json")
-    runtime.spare.offer(Claim(ref=str(spare), name="spare.json"))
+    runtime.spare.offer(Claim(ref=str(spare), name="spare.json"), ["repairer-0"])
     listener = _Recorder.start(WorkerFree)
     runtime.peers.set("watcher", listener)
     telemetry = Telemetry.start(runtime, "telemetry")
@@ -230,27 +230,37 @@ def test_a_repairer_that_comes_free_takes_the_spare_itself_without_the_watcher(
     assert board.snapshot() == {}
 
 
-def test_a_repairer_takes_no_spare_once_shutdown_began_and_the_slot_is_taken_whole(
+def test_a_repairer_takes_no_spare_not_offered_to_it_nor_once_shutdown_began(
         make_config: Any) -> None:
     runtime = _runtime(make_config)
-    runtime.spare.offer(Claim(ref="a", name="a.json"))
-    runtime.stopping.set()
+    spare = Claim(ref="a", name="a.json")
+    runtime.spare.offer(spare, ["repairer-1"])  # repairer-0 retired by a reload
     repairer = Repairer.start(runtime, "repairer-0")
     try:
         assert repairer.proxy().take_spare().get(timeout=30) is None
+        assert runtime.spare.take() == spare  # still there; the watcher takes any
+        runtime.spare.offer(spare, ["repairer-0"])
+        runtime.stopping.set()
+        assert repairer.proxy().take_spare().get(timeout=30) is None
+        assert runtime.spare.since() is not None
     finally:
         repairer.stop()
+
+
+def test_the_spare_slot_is_taken_whole() -> None:
     # Taking is atomic with what the taker does in `then`: a second taker waits.
+    slot = SpareClaim()
+    slot.offer(Claim(ref="a", name="a.json"), ["repairer-0"])
     others: list[Claim | None] = []
 
     def then(claim: Claim) -> None:
-        other = threading.Thread(target=lambda: others.append(runtime.spare.take()))
+        other = threading.Thread(target=lambda: others.append(slot.take()))
         other.start()
         other.join(0.3)
         assert other.is_alive()  # blocked on the slot while this taker writes its board
         others.append(claim)
 
-    assert runtime.spare.take(then=then) == Claim(ref="a", name="a.json")
+    assert slot.take(by="repairer-0", then=then) == Claim(ref="a", name="a.json")
     wait_for(lambda: len(others) == 2, timeout=5, what="the second taker")
     assert others == [Claim(ref="a", name="a.json"), None]
 
