@@ -361,7 +361,7 @@ class Watcher(SupervisedActor):
         ends as a duplicate of the challenger just written.) The spare goes back
         with the others: it is taken out of reach of the repairers first, and the
         board read after that (a repairer that took it first has written it there)."""
-        self.runtime.spare.take()
+        self._take_spare()
         busy = {claim for claim, _, _ in self.inflight.values()} | set(self.runtime.board())
         for claim in self.backend.held():
             if claim.ref in busy or self.backend.settling(claim):

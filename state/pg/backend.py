@@ -443,13 +443,12 @@ class PostgresBackend(Backend):
         `watch` runs, the intake thread ingests what is noticed in `queue/`;
         otherwise noticed files are ingested only when the database has nothing
         claimable (then the claim is tried again)."""
-        rows = self._claim_rows()
-        if not rows and self._noticed and not self._intake_runs():
+        row = self._claim_row()
+        if row is None and self._noticed and not self._intake_runs():
             self._ingest_noticed()
-            rows = self._claim_rows()
-        if not rows:
+            row = self._claim_row()
+        if row is None:
             return None
-        row = rows[0]
         ref = make_ref(row["id"], str(row["claim_token"]))
         self._bodies[ref] = (bytes(row["body"]), int(row["attempt"]))
         if row["bundle_sha256"] is not None:
@@ -459,8 +458,9 @@ class PostgresBackend(Backend):
                     del self._priors[next(iter(self._priors))]
         return Claim(ref=ref, name=row["name"])
 
-    def _claim_rows(self) -> list[dict[str, Any]]:
-        return self.db.all("claim", instance=self.instance,
+    def _claim_row(self) -> dict[str, Any] | None:
+        """The claimed row (the statement claims one at most), or None."""
+        return self.db.one("claim", instance=self.instance,
                            lease_seconds=self.config.instance.lease_seconds)
 
     def held(self) -> list[Claim]:
